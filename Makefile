@@ -1,0 +1,46 @@
+# xietong — set-up, demo and tests. `make demo` and `make test` are the two README commands.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP_PY := $(VENV)/.installed
+STAMP_JS := node_modules/.installed
+VENDOR := xietong/core/static/vendor/.built
+LOCALES := $(wildcard xietong/locale/*/LC_MESSAGES/django.po)
+MOS := $(LOCALES:.po=.mo)
+
+.PHONY: setup demo test lint ci clean
+
+setup: $(STAMP_PY) $(VENDOR) $(MOS)
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP_PY): $(BIN)/python pyproject.toml constraints.txt
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $@
+
+$(STAMP_JS): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(VENDOR): $(STAMP_JS) scripts/build-static.mjs
+	npm run --silent build
+	touch $@
+
+xietong/locale/%/LC_MESSAGES/django.mo: xietong/locale/%/LC_MESSAGES/django.po $(STAMP_PY)
+	$(BIN)/xietong compile_locales
+
+demo: setup
+	$(BIN)/xietong demo
+
+test: setup
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+clean:
+	rm -rf $(VENV) node_modules var xietong/core/static/vendor

@@ -1,0 +1,35 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
+
+
+def _sync_reference_data(sender, **kwargs):  # type: ignore[no-untyped-def]
+    from xietong.core.services import currencies_sync_defaults, roles_sync_defaults, units_sync_defaults
+
+    currencies_sync_defaults()
+    roles_sync_defaults()
+    units_sync_defaults()
+
+
+class CoreConfig(AppConfig):
+    name = "xietong.core"
+    label = "core"
+    verbose_name = _("Core")
+
+    def ready(self) -> None:
+        from auditlog.registry import auditlog
+
+        from xietong.core import models, services  # noqa: F401  (registers job kinds)
+
+        for model in (
+            models.Company, models.ExchangeRate, models.Sequence, models.UnitOfMeasure,
+            models.Role, models.ApiToken,
+        ):
+            auditlog.register(model)
+        auditlog.register(models.Membership, m2m_fields={"roles"})
+        auditlog.register(
+            models.User,
+            include_fields=["username", "email", "first_name", "last_name", "is_active",
+                            "active_company", "language"],
+        )
+        post_migrate.connect(_sync_reference_data, sender=self)

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from xietong.core.menu import menu_for
+
+
+def shell(request: HttpRequest) -> dict[str, Any]:
+    """What every page of the web shell needs: the active company, menu, permissions."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    return {
+        "active_company": getattr(request, "company", None),
+        "menu": lambda: menu_for(request),
+        "perms_codes": getattr(request, "permissions", frozenset()),
+    }

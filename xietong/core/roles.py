@@ -1,0 +1,68 @@
+"""The predefined roles, as data: each maps to permission codes (xietong.core.permissions).
+
+`role_sync_defaults()` (run after every migrate) writes them into the `Role` table. They are the
+platform's; a company that wants different ones adds its own roles.
+"""
+
+from __future__ import annotations
+
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from xietong.core.permissions import REGISTRY
+
+_STAFF = ["core.dashboard"]
+
+ROLE_LABELS: dict[str, Promise] = {
+    "admin": _("Administrator"),
+    "sales_rep": _("Sales representative"),
+    "sales_manager": _("Sales manager"),
+    "buyer": _("Buyer"),
+    "planner": _("Planner"),
+    "warehouse_clerk": _("Warehouse clerk"),
+    "accountant": _("Accountant"),
+    "service_agent": _("Service agent"),
+    "hr_officer": _("HR officer"),
+    "executive": _("Executive"),
+    "portal_customer": _("Portal customer"),
+    "portal_supplier": _("Portal supplier"),
+}
+
+DEFAULT_ROLES: dict[str, list[str]] = {
+    "admin": sorted(code for code in REGISTRY if code != "portal.access"),
+    "sales_rep": _STAFF + ["crm.access", "sales.access", "core.uom.view", "core.exchangerate.view"],
+    "sales_manager": _STAFF
+    + [
+        "crm.access", "sales.access", "analytics.access", "core.uom.view",
+        "core.exchangerate.view", "core.user.view", "core.audit.view",
+    ],
+    "buyer": _STAFF
+    + ["purchase.access", "inventory.access", "core.uom.view", "core.exchangerate.view"],
+    "planner": _STAFF
+    + [
+        "manufacturing.access", "inventory.access", "purchase.access", "core.uom.view",
+        "core.uom.change", "core.job.view",
+    ],
+    "warehouse_clerk": _STAFF + ["inventory.access", "core.uom.view"],
+    "accountant": _STAFF
+    + [
+        "finance.access", "core.exchangerate.view", "core.exchangerate.change",
+        "core.sequence.view", "core.sequence.change", "core.audit.view",
+    ],
+    "service_agent": _STAFF + ["crm.access"],
+    "hr_officer": _STAFF + ["hr.access", "core.user.view"],
+    "executive": _STAFF
+    + [
+        "analytics.access", "crm.access", "sales.access", "purchase.access", "inventory.access",
+        "manufacturing.access", "finance.access", "core.exchangerate.view", "core.audit.view",
+        "core.user.view", "core.job.view",
+    ],
+    "portal_customer": ["portal.access"],
+    "portal_supplier": ["portal.access"],
+}
+
+PORTAL_ROLES = {"portal_customer", "portal_supplier"}
+
+
+def role_label(code: str, fallback: str = "") -> str | Promise:
+    return ROLE_LABELS.get(code, fallback or code)

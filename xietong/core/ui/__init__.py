@@ -1,0 +1,1 @@
+"""Reusable screen patterns of the web shell: lists (`listing`) and records (`records`)."""
