@@ -28,21 +28,35 @@ def _fast_hashing(settings):  # type: ignore[no-untyped-def]
 def company_a(db):  # type: ignore[no-untyped-def]
     from xietong.core.services import company_create
 
-    return company_create(name="Alpha Works", legal_name="Alpha Works Ltd.", base_currency="CNY", country="CN")
+    return company_create(
+        name="Alpha Works", legal_name="Alpha Works Ltd.", base_currency="CNY", country="CN"
+    )
 
 
 @pytest.fixture
 def company_b(db):  # type: ignore[no-untyped-def]
     from xietong.core.services import company_create
 
-    return company_create(name="Beta Trading", legal_name="Beta Trading Co.", base_currency="HKD", country="HK", timezone_name="Asia/Hong_Kong")
+    return company_create(
+        name="Beta Trading",
+        legal_name="Beta Trading Co.",
+        base_currency="HKD",
+        country="HK",
+        timezone_name="Asia/Hong_Kong",
+    )
 
 
 def _users(company, prefix):  # type: ignore[no-untyped-def]
     from xietong.core.services import user_create
 
     return {
-        role: user_create(company=company, username=f"{prefix}_{role}", password=PASSWORD, roles=[role], validate=False)
+        role: user_create(
+            company=company,
+            username=f"{prefix}_{role}",
+            password=PASSWORD,
+            roles=[role],
+            validate=False,
+        )
         for role in DEFAULT_ROLES
     }
 

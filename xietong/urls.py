@@ -1,7 +1,12 @@
 from django.urls import include, path
 
+from xietong.web.urls import root_urlpatterns
+
 urlpatterns = [
+    *root_urlpatterns,
     path("", include("xietong.web.urls")),
     path("", include("xietong.core.urls")),
     path("api/v1/", include("xietong.api.urls")),
 ]
+handler403 = "xietong.web.errors.forbidden"
+handler404 = "xietong.web.errors.not_found"

@@ -29,7 +29,9 @@ def validate_timezone(value: str) -> None:
 class Currency(models.Model):
     """An ISO 4217 currency; `decimals` is its minor unit, used for rounding amounts."""
 
-    code = models.CharField(_("code"), max_length=3, primary_key=True, validators=[currency_code_validator])
+    code = models.CharField(
+        _("code"), max_length=3, primary_key=True, validators=[currency_code_validator]
+    )
     name = models.CharField(_("name"), max_length=80)
     symbol = models.CharField(_("symbol"), max_length=8, blank=True)
     decimals = models.PositiveSmallIntegerField(
@@ -97,6 +99,16 @@ class User(AbstractUser):
         verbose_name = _("user")
         verbose_name_plural = _("users")
 
+    def get_full_name(self) -> str:
+        """Family name first and unspaced for Chinese names (王伟), given name first otherwise."""
+        first, last = self.first_name.strip(), self.last_name.strip()
+        if any("\u3400" <= ch <= "\u9fff" for ch in first + last):
+            return f"{last}{first}"
+        return f"{first} {last}".strip()
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
 
 class Role(models.Model):
     """A set of permission codes. System roles (company empty) are shipped as data; a company may
@@ -158,7 +170,7 @@ class Membership(CompanyOwned):
         verbose_name=_("delegate while away"),
     )
 
-    class Meta:
+    class Meta(CompanyOwned.Meta):
         verbose_name = _("membership")
         verbose_name_plural = _("memberships")
         constraints = [
@@ -219,7 +231,7 @@ class ExchangeRate(CompanyOwned):
     rate = models.DecimalField(_("rate"), max_digits=20, decimal_places=10)
     source = models.CharField(_("source"), max_length=40, blank=True)
 
-    class Meta:
+    class Meta(CompanyOwned.Meta):
         ordering = ["-date", "currency_id"]
         verbose_name = _("exchange rate")
         verbose_name_plural = _("exchange rates")
@@ -246,7 +258,7 @@ class Sequence(CompanyOwned):
     pattern = models.CharField(_("pattern"), max_length=60, default="{year}-{number:06d}")
     gap_free = models.BooleanField(_("gap-free"), default=False)
 
-    class Meta:
+    class Meta(CompanyOwned.Meta):
         ordering = ["code"]
         verbose_name = _("document sequence")
         verbose_name_plural = _("document sequences")
@@ -270,6 +282,9 @@ class SequenceCounter(models.Model):
             models.UniqueConstraint(fields=["sequence", "year"], name="core_counter_unique")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.sequence_id}/{self.year}: {self.last_number}"
+
 
 class ApiToken(CompanyOwned):
     """A revocable per-user API token bound to one company; only its SHA-256 hash is stored."""
@@ -285,7 +300,7 @@ class ApiToken(CompanyOwned):
     expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
 
-    class Meta:
+    class Meta(CompanyOwned.Meta):
         ordering = ["-created_at"]
         verbose_name = _("API token")
         verbose_name_plural = _("API tokens")
@@ -306,7 +321,7 @@ class IdempotencyKey(CompanyOwned):
     response_body = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    class Meta:
+    class Meta(CompanyOwned.Meta):
         constraints = [
             models.UniqueConstraint(fields=["company", "key"], name="core_idempotency_unique")
         ]
@@ -339,7 +354,7 @@ class Job(CompanyOwned):
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
 
-    class Meta:
+    class Meta(CompanyOwned.Meta):
         ordering = ["-created_at"]
         verbose_name = _("background job")
         verbose_name_plural = _("background jobs")

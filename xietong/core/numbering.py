@@ -35,7 +35,8 @@ def pattern_validate(pattern: str) -> None:
     unknown = fields - PATTERN_FIELDS
     if unknown:
         raise NumberingError(
-            _("Unknown field(s) in the pattern: %(fields)s") % {"fields": ", ".join(sorted(unknown))}
+            _("Unknown field(s) in the pattern: %(fields)s")
+            % {"fields": ", ".join(sorted(unknown))}
         )
     if "number" not in fields:
         raise NumberingError(_("The pattern must contain {number}."))
@@ -81,7 +82,9 @@ def sequence_next(*, company: Company, code: str, date: dt.date) -> str:
             _("The company has no document sequence “%(code)s”.") % {"code": code}
         ) from exc
     if sequence.gap_free and not transaction.get_connection().in_atomic_block:
-        raise NumberingError(_("A gap-free number must be taken inside the document's transaction."))
+        raise NumberingError(
+            _("A gap-free number must be taken inside the document's transaction.")
+        )
     counter = _counter(sequence, date.year)
     with transaction.atomic():
         SequenceCounter.objects.filter(pk=counter.pk).update(last_number=F("last_number") + 1)

@@ -32,7 +32,17 @@ def declare(*permissions: tuple[str, str | Promise]) -> None:
 
 
 # Areas: entering a module of the navigation. Later issues fill the areas with screens.
-AREAS = ["crm", "sales", "purchase", "inventory", "manufacturing", "finance", "hr", "workflow", "analytics"]
+AREAS = [
+    "crm",
+    "sales",
+    "purchase",
+    "inventory",
+    "manufacturing",
+    "finance",
+    "hr",
+    "workflow",
+    "analytics",
+]
 
 declare(
     ("core.dashboard", _("Use the staff web shell and its home page")),

@@ -36,17 +36,16 @@ class Unit:
         return (steps * self.rounding).quantize(self.rounding)
 
 
-def convert(value: Decimal, from_unit: Unit, to_unit: Unit, *, round_result: bool = True) -> Decimal:
+def convert(
+    value: Decimal, from_unit: Unit, to_unit: Unit, *, round_result: bool = True
+) -> Decimal:
     """`value` in `from_unit` expressed in `to_unit`; refuses units of different categories."""
     if from_unit.category != to_unit.category:
         raise UnitMismatch(
             _("Cannot convert %(a)s to %(b)s: they measure different things.")
             % {"a": from_unit.code, "b": to_unit.code}
         )
-    if from_unit == to_unit:
-        result = value
-    else:
-        result = value * from_unit.factor / to_unit.factor
+    result = value if from_unit == to_unit else value * from_unit.factor / to_unit.factor
     return to_unit.round(result) if round_result else result
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
-from xietong.core.models import Company, ExchangeRate, Membership, User
+from xietong.core.models import ApiToken, Company, ExchangeRate, Membership, Role, User
 from xietong.core.money import Money
 
 
@@ -32,6 +32,12 @@ def membership_for(*, user: User, company: Company) -> Membership | None:
         .prefetch_related("roles")
         .first()
     )
+
+
+def api_token_by_hash(*, key_hash: str) -> ApiToken | None:
+    """The API token with this key hash, in any state, with its user and company (not scoped:
+    the token decides the scope). None when no token has that hash."""
+    return ApiToken.unscoped.select_related("user", "company").filter(key_hash=key_hash).first()
 
 
 def permissions_for(*, user: User, company: Company | None) -> frozenset[str]:
@@ -73,3 +79,11 @@ def money_convert(*, company: Company, money: Money, to_currency: str, date: dt.
         return money
     in_base = money.amount * rate_on(company=company, currency=money.currency, date=date)
     return Money(in_base / rate_on(company=company, currency=to_currency, date=date), to_currency)
+
+
+def roles_for_company(*, company: Company | int | None) -> QuerySet[Role]:
+    """The roles a company can hand out: the platform's system roles and its own."""
+    condition = Q(company__isnull=True)
+    if company is not None:
+        condition |= Q(company=company)
+    return Role.objects.filter(condition)

@@ -31,12 +31,19 @@ from xietong.core.models import (
 from xietong.core.money import MINOR_UNITS
 from xietong.core.numbering import NumberingError, pattern_validate
 from xietong.core.roles import DEFAULT_ROLES, PORTAL_ROLES, ROLE_LABELS
+from xietong.core.selectors import roles_for_company
 
 CURRENCY_NAMES = {
-    "CNY": ("Chinese yuan", "¥"), "HKD": ("Hong Kong dollar", "HK$"),
-    "TWD": ("New Taiwan dollar", "NT$"), "USD": ("US dollar", "$"), "EUR": ("Euro", "€"),
-    "GBP": ("Pound sterling", "£"), "JPY": ("Japanese yen", "¥"), "KRW": ("Korean won", "₩"),
-    "SGD": ("Singapore dollar", "S$"), "AUD": ("Australian dollar", "A$"),
+    "CNY": ("Chinese yuan", "¥"),
+    "HKD": ("Hong Kong dollar", "HK$"),
+    "TWD": ("New Taiwan dollar", "NT$"),
+    "USD": ("US dollar", "$"),
+    "EUR": ("Euro", "€"),
+    "GBP": ("Pound sterling", "£"),
+    "JPY": ("Japanese yen", "¥"),
+    "KRW": ("Korean won", "₩"),
+    "SGD": ("Singapore dollar", "S$"),
+    "AUD": ("Australian dollar", "A$"),
 }
 
 
@@ -61,12 +68,35 @@ def currencies_sync_defaults() -> None:
 STANDARD_UNITS = {
     # category: [(code, name, factor relative to the reference unit, rounding)]
     "unit": [("pc", "Piece", "1", "1"), ("dozen", "Dozen", "12", "1"), ("pair", "Pair", "2", "1")],
-    "mass": [("g", "Gram", "0.001", "0.01"), ("kg", "Kilogram", "1", "0.001"), ("t", "Tonne", "1000", "0.001")],
-    "length": [("mm", "Millimetre", "0.001", "0.1"), ("cm", "Centimetre", "0.01", "0.1"), ("m", "Metre", "1", "0.001"), ("km", "Kilometre", "1000", "0.001")],
-    "volume": [("ml", "Millilitre", "0.001", "0.1"), ("l", "Litre", "1", "0.001"), ("m3", "Cubic metre", "1000", "0.001")],
-    "time": [("min", "Minute", "0.016666666667", "0.01"), ("h", "Hour", "1", "0.01"), ("day", "Day (8 h)", "8", "0.01")],
+    "mass": [
+        ("g", "Gram", "0.001", "0.01"),
+        ("kg", "Kilogram", "1", "0.001"),
+        ("t", "Tonne", "1000", "0.001"),
+    ],
+    "length": [
+        ("mm", "Millimetre", "0.001", "0.1"),
+        ("cm", "Centimetre", "0.01", "0.1"),
+        ("m", "Metre", "1", "0.001"),
+        ("km", "Kilometre", "1000", "0.001"),
+    ],
+    "volume": [
+        ("ml", "Millilitre", "0.001", "0.1"),
+        ("l", "Litre", "1", "0.001"),
+        ("m3", "Cubic metre", "1000", "0.001"),
+    ],
+    "time": [
+        ("min", "Minute", "0.016666666667", "0.01"),
+        ("h", "Hour", "1", "0.01"),
+        ("day", "Day (8 h)", "8", "0.01"),
+    ],
 }
-CATEGORY_NAMES = {"unit": "Units", "mass": "Mass", "length": "Length", "volume": "Volume", "time": "Working time"}
+CATEGORY_NAMES = {
+    "unit": "Units",
+    "mass": "Mass",
+    "length": "Length",
+    "volume": "Volume",
+    "time": "Working time",
+}
 
 
 def units_sync_defaults() -> None:
@@ -81,8 +111,12 @@ def units_sync_defaults() -> None:
             for code, name, factor, rounding in units:
                 UnitOfMeasure.objects.get_or_create(
                     code=code,
-                    defaults={"category": category, "name": name, "factor": Decimal(factor),
-                              "rounding": Decimal(rounding)},
+                    defaults={
+                        "category": category,
+                        "name": name,
+                        "factor": Decimal(factor),
+                        "rounding": Decimal(rounding),
+                    },
                 )
 
 
@@ -147,8 +181,14 @@ STANDARD_SEQUENCES = [
 
 def company_update(*, company: Company, actor: User, **fields: Any) -> Company:
     allowed = {
-        "name", "legal_name", "tax_id", "base_currency_id", "country", "timezone",
-        "fiscal_year_start_month", "fiscal_year_start_day",
+        "name",
+        "legal_name",
+        "tax_id",
+        "base_currency_id",
+        "country",
+        "timezone",
+        "fiscal_year_start_month",
+        "fiscal_year_start_day",
     }
     for field, value in fields.items():
         if field not in allowed:
@@ -177,7 +217,7 @@ def user_create(
     errors: dict[str, list[str]] = {}
     if User.objects.filter(username__iexact=username).exists():
         errors["username"] = [_("A user with that username already exists.")]
-    found = {r.code: r for r in Role.objects.filter(code__in=roles, company__in=[None, company])}
+    found = {r.code: r for r in roles_for_company(company=company).filter(code__in=roles)}
     unknown = sorted(set(roles) - set(found))
     if unknown:
         errors["roles"] = [_("Unknown role(s): %(codes)s") % {"codes": ", ".join(unknown)}]
@@ -210,7 +250,7 @@ def user_create(
 
 def membership_set_roles(*, membership: Membership, roles: list[str], actor: User) -> Membership:
     """Replace a membership's roles. Refuses unknown codes and removing the last administrator."""
-    found = list(Role.objects.filter(code__in=roles, company__in=[None, membership.company_id]))
+    found = list(roles_for_company(company=membership.company_id).filter(code__in=roles))
     if len(found) != len(set(roles)):
         raise ValidationError({"roles": [_("Unknown role code.")]})
     with transaction.atomic():
@@ -259,14 +299,20 @@ def _rate_validate(rate: ExchangeRate, company: Company) -> None:
     ).exclude(pk=rate.pk)
     if rate.currency_id and rate.date and duplicate.exists():
         errors.setdefault("date", []).append(
-            _("There is already a %(currency)s rate for this date.") % {"currency": rate.currency_id}
+            _("There is already a %(currency)s rate for this date.")
+            % {"currency": rate.currency_id}
         )
     if errors:
         raise ValidationError(errors)
 
 
 def exchange_rate_create(
-    *, company: Company, actor: User | None, currency: str, date: dt.date, rate: Decimal,
+    *,
+    company: Company,
+    actor: User | None,
+    currency: str,
+    date: dt.date,
+    rate: Decimal,
     source: str = "",
 ) -> ExchangeRate:
     """Record a rate. Raises ValidationError (field errors) and then writes nothing."""
@@ -283,8 +329,10 @@ def exchange_rate_create(
 
 
 def exchange_rate_update(
-    *, rate: ExchangeRate, actor: User | None, **fields: Any
+    *, exchange_rate: ExchangeRate, actor: User | None, **fields: Any
 ) -> ExchangeRate:
+    """Change a rate's fields (`currency_id`, `date`, `rate`, `source`). Raises ValidationError."""
+    rate = exchange_rate
     for field in fields:
         if field not in {"currency_id", "date", "rate", "source"}:
             raise ValidationError({field: [_("This field cannot be changed.")]})
@@ -301,9 +349,9 @@ def exchange_rate_update(
     return rate
 
 
-def exchange_rate_delete(*, rate: ExchangeRate, actor: User | None) -> None:
+def exchange_rate_delete(*, exchange_rate: ExchangeRate, actor: User | None) -> None:
     with transaction.atomic():
-        rate.delete()
+        exchange_rate.delete()
 
 
 RATE_IMPORT_COLUMNS = ["date", "currency", "rate"]
@@ -343,16 +391,23 @@ def exchange_rates_parse(*, company: Company, text: str) -> tuple[list[dict[str,
         if date and code and (code, date) in seen:
             problems.append(_("duplicate of an earlier row"))
         if problems:
-            errors.append(_("Row %(line)d: %(problems)s") % {"line": line, "problems": "; ".join(problems)})
+            errors.append(
+                _("Row %(line)d: %(problems)s") % {"line": line, "problems": "; ".join(problems)}
+            )
             continue
         seen.add((code, date))
-        rows.append({"currency": code, "date": date, "rate": rate, "source": (raw.get("source") or "import").strip()[:40]})
+        rows.append(
+            {
+                "currency": code,
+                "date": date,
+                "rate": rate,
+                "source": (raw.get("source") or "import").strip()[:40],
+            }
+        )
     return rows, errors
 
 
-def exchange_rates_import(
-    context: jobs.JobContext, *, text: str
-) -> dict[str, Any]:
+def exchange_rates_import(context: jobs.JobContext, *, text: str) -> dict[str, Any]:
     """Job: import rates from CSV; lands whole (existing dates updated) or reports every bad row."""
     company = context.company
     context.progress(0, None, _("Checking the file…"))
@@ -370,7 +425,8 @@ def exchange_rates_import(
         existing = {
             (r.currency_id, r.date): r
             for r in ExchangeRate.unscoped.filter(
-                company=company, currency_id__in={r["currency"] for r in rows},
+                company=company,
+                currency_id__in={r["currency"] for r in rows},
                 date__in={r["date"] for r in rows},
             )
         }
@@ -409,7 +465,9 @@ def uom_update(*, unit: UnitOfMeasure, actor: User, **fields: Any) -> UnitOfMeas
     return unit
 
 
-def sequence_update(*, sequence: Sequence, actor: User, name: str, pattern: str, gap_free: bool) -> Sequence:
+def sequence_update(
+    *, sequence: Sequence, actor: User, name: str, pattern: str, gap_free: bool
+) -> Sequence:
     try:
         pattern_validate(pattern)
     except NumberingError as exc:
@@ -441,10 +499,27 @@ def api_token_create(
     raw = "xt_" + secrets.token_urlsafe(32)
     with transaction.atomic():
         token = ApiToken.unscoped.create(
-            user=user, company=company, name=name.strip()[:80], prefix=raw[:10],
-            key_hash=api_token_hash(raw), expires_at=expires_at,
+            user=user,
+            company=company,
+            name=name.strip()[:80],
+            prefix=raw[:10],
+            key_hash=api_token_hash(raw),
+            expires_at=expires_at,
         )
     return token, raw
+
+
+API_TOKEN_TOUCH_INTERVAL = dt.timedelta(minutes=1)
+
+
+def api_token_touch(*, token: ApiToken) -> None:
+    """Record that `token` was just used. Writes at most once a minute per token (so that a busy
+    client does not turn every read into a write) and bypasses the audit trail on purpose."""
+    now = timezone.now()
+    if token.last_used_at is not None and now - token.last_used_at < API_TOKEN_TOUCH_INTERVAL:
+        return
+    ApiToken.unscoped.filter(pk=token.pk).update(last_used_at=now)
+    token.last_used_at = now
 
 
 def api_token_revoke(*, token: ApiToken, actor: User) -> None:

@@ -38,6 +38,18 @@ def company_scope(company: Company | None) -> Iterator[None]:
         _current_company.reset(token)
 
 
+def enter_company_scope(company: Company | None) -> None:
+    """Switch the active scope to `company` for the rest of the enclosing `company_scope` block.
+
+    For code that learns the company half-way through a request, such as API token
+    authentication: the request middleware's `company_scope` restores the previous value when
+    the request ends. Raises `ScopeError` outside such a block, where nothing would reset it.
+    """
+    if _current_company.get() is _UNSET:
+        raise ScopeError("enter_company_scope() needs an enclosing company_scope() block.")
+    _current_company.set(company)
+
+
 def current_company() -> Company | None:
     value = _current_company.get()
     if value is _UNSET:
@@ -69,10 +81,13 @@ class CompanyOwned(models.Model):
     )
 
     objects = CompanyManager()
-    unscoped = models.Manager()
+    unscoped = models.Manager()  # noqa: DJ012
 
     class Meta:
         abstract = True
+        # Django's own machinery (constraint validation, serialisation) uses the default
+        # manager; application code uses `objects`, which is scoped.
+        default_manager_name = "unscoped"
         base_manager_name = "unscoped"
 
     def get_additional_data(self) -> dict[str, Any]:

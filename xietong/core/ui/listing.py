@@ -101,7 +101,11 @@ class ListState:
 def _state(request: HttpRequest, screen: ListScreen) -> ListState:
     errors = []
     q = request.GET.get("q", "").strip()[:100]
-    filters = {f.name: request.GET[f.name].strip() for f in screen.filters if request.GET.get(f.name, "").strip()}
+    filters = {
+        f.name: request.GET[f.name].strip()
+        for f in screen.filters
+        if request.GET.get(f.name, "").strip()
+    }
     sort = request.GET.get("sort", screen.default_sort)
     column = screen.column(sort.lstrip("-"))
     if sort and (column is None or column.order_by is None):
@@ -113,7 +117,8 @@ def _state(request: HttpRequest, screen: ListScreen) -> ListState:
         page = 1
     session_key = f"list-cols:{screen.key}"
     if "cols" in request.GET:
-        chosen = [c for c in screen.columns if c.name in request.GET["cols"].split(",")]
+        picked = {name for value in request.GET.getlist("cols") for name in value.split(",")}
+        chosen = [c for c in screen.columns if c.name in picked]
         if chosen:
             request.session[session_key] = [c.name for c in chosen]
     names = request.session.get(session_key)
@@ -134,7 +139,9 @@ def apply(screen: ListScreen, queryset: QuerySet, state: ListState) -> QuerySet:
         try:
             queryset = queryset.filter(**{flt.lookup: flt.parse(raw)})
         except (ValueError, TypeError):
-            state.errors.append(str(_("“%(value)s” is not a valid %(label)s.") % {"value": raw, "label": flt.label}))
+            state.errors.append(
+                str(_("“%(value)s” is not a valid %(label)s.") % {"value": raw, "label": flt.label})
+            )
     if state.sort:
         column = screen.column(state.sort.lstrip("-"))
         assert column is not None and column.order_by

@@ -1,0 +1,19 @@
+"""The demo generator's steps, in dependency order; each later module appends its own."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from xietong.demo import core
+from xietong.demo.context import DemoContext
+
+STEPS = [core.run]
+
+
+def generate(*, seed: int = 1, size: str = "small") -> DemoContext:
+    """Fill an empty database with the demo data set; all or nothing."""
+    ctx = DemoContext(seed=seed, size=size)
+    with transaction.atomic():
+        for step in STEPS:
+            step(ctx)
+    return ctx
