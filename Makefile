@@ -1,5 +1,5 @@
 # xietong — set-up, demo and tests. `make demo` and `make test` are the two README commands.
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP_PY := $(VENV)/.installed
@@ -13,7 +13,7 @@ MOS := $(LOCALES:.po=.mo)
 setup: $(STAMP_PY) $(VENDOR) $(MOS)
 
 $(BIN)/python:
-	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
+	@$(PYTHON) -c "import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)" || { echo "Python 3.11 is required"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP_PY): $(BIN)/python pyproject.toml constraints.txt

@@ -1,7 +1,21 @@
-"""The `xietong` command: Django's manage.py plus `demo`, `serve` and `worker` (management commands)."""
+"""The `xietong` command: Django's manage.py plus `demo`, `serve` and `worker`."""
 
 import os
 import sys
+
+INTRO = """xietong — collaborative commerce (ERP + CRM + SCM on one platform)
+
+Usage: xietong <command> [options]     (xietong help <command> for its options)
+
+Main commands:
+  demo      migrate, load demo data (--seed N --size small|medium|large), start web + worker
+  serve     run the web server [ADDRPORT] (--with-worker starts the job worker too)
+  worker    run background jobs (--batch: process what is queued and exit)
+  migrate   apply database migrations (SQLite under var/ or DATABASE_URL=postgres://…)
+  compile_locales   compile the translation catalogues
+
+All Django management commands follow.
+"""
 
 
 def main() -> None:
@@ -10,6 +24,9 @@ def main() -> None:
 
     argv = sys.argv[:]
     argv[0] = "xietong"
+    if len(argv) == 1 or argv[1] in {"-h", "--help", "help"} and len(argv) == 2:
+        print(INTRO)
+        argv = ["xietong", "help"]
     execute_from_command_line(argv)
 
 

@@ -36,9 +36,11 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "django_htmx",
     "csp",
+    "ninja",  # Swagger UI for /api/v1/docs from its static copy, not a CDN
     "xietong.core",
     "xietong.web",
     "xietong.api",
+    "xietong.demo",
 ]
 
 MIDDLEWARE = [
@@ -176,6 +178,7 @@ USE_TZ = True
 # --- static files (copied from npm packages at set-up; never a CDN) -------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 

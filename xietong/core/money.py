@@ -79,7 +79,11 @@ class Money:
     currency: str
 
     def __init__(self, amount: object, currency: str) -> None:
-        if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha():
+        if (
+            not isinstance(currency, str)
+            or len(currency) != 3
+            or not (currency.isascii() and currency.isalpha())
+        ):
             raise ValueError(_("“%(code)s” is not an ISO 4217 currency code.") % {"code": currency})
         object.__setattr__(self, "amount", _decimal(amount))
         object.__setattr__(self, "currency", currency.upper())

@@ -30,7 +30,7 @@ def pattern_validate(pattern: str) -> None:
     try:
         fields = {name for _, name, _, _ in string.Formatter().parse(pattern) if name is not None}
         pattern.format(year=2026, yy="26", month="01", number=1)
-    except (ValueError, KeyError, IndexError) as exc:
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
         raise NumberingError(_("The pattern is not valid: %(error)s") % {"error": exc}) from exc
     unknown = fields - PATTERN_FIELDS
     if unknown:

@@ -13,6 +13,7 @@ from typing import Any
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -516,9 +517,12 @@ def api_token_touch(*, token: ApiToken) -> None:
     """Record that `token` was just used. Writes at most once a minute per token (so that a busy
     client does not turn every read into a write) and bypasses the audit trail on purpose."""
     now = timezone.now()
-    if token.last_used_at is not None and now - token.last_used_at < API_TOKEN_TOUCH_INTERVAL:
+    stale = now - API_TOKEN_TOUCH_INTERVAL
+    if token.last_used_at is not None and token.last_used_at > stale:
         return
-    ApiToken.unscoped.filter(pk=token.pk).update(last_used_at=now)
+    ApiToken.unscoped.filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale), pk=token.pk
+    ).update(last_used_at=now)
     token.last_used_at = now
 
 

@@ -8,7 +8,6 @@ urlpatterns = [
     path("login/", views.login, name="login"),
     path("login/otp/", views.login_otp, name="login_otp"),
     path("logout/", views.logout, name="logout"),
-    path("locked/", views.locked_out, name="locked_out"),
     path("health/", views.health, name="health"),
     path("portal/", views.portal, name="portal"),
     path("account/", views.account, name="account"),

@@ -236,11 +236,6 @@ def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("web:tokens")
 
 
-@public
-def locked_out(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/locked_out.html", status=429)
-
-
 @require_POST
 @public
 def set_language(request: HttpRequest) -> HttpResponse:

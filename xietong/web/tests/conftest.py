@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+
+from xietong.core import jobs, services
+from xietong.core.models import Job, Membership, Sequence, UnitOfMeasure
+
+
+@pytest.fixture
+def client_for():  # type: ignore[no-untyped-def]
+    def make(user):  # type: ignore[no-untyped-def]
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def records(company_a, company_b, users_a, users_b):  # type: ignore[no-untyped-def]
+    """One record of each kind per company, for the URL matrix and the isolation probes."""
+    out = {}
+    for key, company, users in (("a", company_a, users_a), ("b", company_b, users_b)):
+        rate = services.exchange_rate_create(
+            company=company, actor=None, currency="USD", date=dt.date(2026, 1, 5),
+            rate=Decimal("7.1"), source=f"CANARY-{key}-rate",
+        )
+        job = Job.unscoped.create(company=company, user=users["admin"], kind="core.exchange_rates_import", name=f"CANARY-{key}-job")
+        token, _raw = services.api_token_create(user=users["admin"], company=company, name=f"CANARY-{key}-token")
+        out[key] = {
+            "rate": rate,
+            "job": job,
+            "token": token,
+            "sequence": Sequence.unscoped.filter(company=company).first(),
+            "membership": Membership.unscoped.get(company=company, user=users["sales_rep"]),
+        }
+    out["unit"] = UnitOfMeasure.objects.get(code="kg")
+    assert jobs  # the job kinds are registered on import
+    return out

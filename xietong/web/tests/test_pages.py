@@ -1,0 +1,113 @@
+"""Rendered pages: no external URLs, the list pattern, the record pattern, forms."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+from django.urls import reverse
+from openpyxl import load_workbook
+
+from xietong.core.models import ExchangeRate
+from xietong.web.tests.test_permissions import POST_ONLY, _patterns, _url
+
+EXTERNAL = re.compile(rb"""(?:src|href|action|url\()\s*=?\s*["']?(https?:)?//(?!testserver)""", re.I)
+ANY_URL = re.compile(rb"https?://(?!testserver)[^\s\"'<>)]+", re.I)
+# XML namespaces name things; a browser never fetches them.
+NAMESPACES = (b"http://www.w3.org/2000/svg", b"http://www.w3.org/1999/xlink")
+
+
+@pytest.mark.django_db
+def test_no_page_references_an_external_url(users_a, records, client_for, client):
+    pages = [(client, reverse("web:login"))]
+    admin_client = client_for(users_a["admin"])
+    pages += [
+        (admin_client, _url(name, pattern, records))
+        for name, pattern in _patterns()
+        if name not in POST_ONLY and pattern.callback.required_permission != "public"
+    ]
+    portal = client_for(users_a["portal_customer"])
+    pages += [(portal, reverse("web:portal"))]
+    checked = 0
+    for page_client, url in pages:
+        response = page_client.get(url)
+        if response.status_code != 200 or not response["Content-Type"].startswith("text/html"):
+            continue
+        urls = [u for u in ANY_URL.findall(response.content) if not u.startswith(NAMESPACES)]
+        assert urls == [], (url, urls)
+        checked += 1
+    assert checked >= 15
+
+
+@pytest.mark.django_db
+def test_list_search_filter_sort_and_pagination(users_a, company_a, client_for):
+    import datetime as dt
+    from decimal import Decimal
+
+    ExchangeRate.unscoped.bulk_create(
+        [ExchangeRate(company=company_a, currency_id=c, date=dt.date(2026, 1, 1) + dt.timedelta(days=i), rate=Decimal(i + 1)) for c in ("USD", "EUR") for i in range(30)]
+    )
+    client = client_for(users_a["accountant"])
+    url = reverse("core:rate_list")
+    page = client.get(url, {"currency": "EUR", "sort": "-rate"})
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "30 records" in html and "Page 1 of 2" in html
+    fragment = client.get(url, {"currency": "EUR", "sort": "rate", "page": "2"}, HTTP_HX_REQUEST="true")
+    assert b"<html" not in fragment.content and b"list-table" in fragment.content
+    bad = client.get(url, {"sort": "company__name"})  # not a declared sort key
+    assert bad.status_code == 200 and "Cannot sort by" in bad.content.decode()
+    bad_date = client.get(url, {"date_from": "yesterday"})
+    assert "is not a valid" in bad_date.content.decode()
+
+
+@pytest.mark.django_db
+def test_export_holds_exactly_the_filtered_rows_and_chosen_columns(users_a, company_a, client_for):
+    import datetime as dt
+    from decimal import Decimal
+
+    ExchangeRate.unscoped.bulk_create(
+        [ExchangeRate(company=company_a, currency_id=c, date=dt.date(2026, 2, 1) + dt.timedelta(days=i), rate=Decimal("1.5") + i) for c in ("USD", "JPY") for i in range(40)]
+    )
+    client = client_for(users_a["accountant"])
+    url = reverse("core:rate_list")
+    response = client.get(url, {"currency": "JPY", "date_from": "2026-02-11", "cols": "date,rate", "export": "csv"})
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert rows[0] == ["Date", "Rate"]
+    assert len(rows) == 1 + 30
+    xlsx = client.get(url, {"currency": "USD", "cols": "date,currency,rate", "export": "xlsx"})
+    sheet = load_workbook(io.BytesIO(xlsx.content)).active
+    values = list(sheet.values)
+    assert values[0][:2] == ("Date", "Currency") and len(values) == 41
+    assert {row[1] for row in values[1:]} == {"USD"}
+
+
+@pytest.mark.django_db
+def test_form_shows_field_errors_and_changes_nothing(users_a, company_a, client_for):
+    client = client_for(users_a["accountant"])
+    response = client.post(reverse("core:rate_create"), {"currency": "CNY", "date": "2026-03-01", "rate": "-2"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'data-field-error="currency"' in html or 'data-field-error="rate"' in html
+    assert ExchangeRate.unscoped.filter(company=company_a).count() == 0
+
+
+@pytest.mark.django_db
+def test_record_history_tab_shows_who_changed_what(users_a, company_a, client_for):
+    client = client_for(users_a["accountant"])
+    client.post(reverse("core:rate_create"), {"currency": "USD", "date": "2026-03-02", "rate": "7.1"})
+    rate = ExchangeRate.unscoped.get(company=company_a)
+    client.post(reverse("core:rate_edit", args=[rate.pk]), {"currency": "USD", "date": "2026-03-02", "rate": "7.25", "source": "bank"})
+    html = client.get(reverse("core:rate_detail", args=[rate.pk])).content.decode()
+    assert "history-table" in html
+    assert "7.1" in html and "7.25" in html and users_a["accountant"].username in html or str(users_a["accountant"]) in html
+    audit = client_for(users_a["admin"]).get(reverse("core:audit_list") + "?export=csv").content.decode("utf-8-sig")
+    assert "7.25" in audit
+
+
+@pytest.mark.django_db
+def test_dashboard_shows_figures_and_charts(users_a, records, client_for):
+    html = client_for(users_a["admin"]).get(reverse("web:home")).content.decode()
+    assert 'id="key-figures"' in html and 'data-chart="activity-data"' in html and 'id="activity-data"' in html

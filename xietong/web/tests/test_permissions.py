@@ -1,0 +1,118 @@
+"""The role × screen matrix, generated from the URL configuration.
+
+Every view of the shell declares what it needs (`@requires`, `@login_only`, `@public`); this test
+walks all URL patterns, fails on any view without a declaration, and checks that each predefined
+role gets exactly the screens its permissions allow — and anonymous visitors the login page.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from xietong.core.roles import DEFAULT_ROLES
+
+# Views that only accept POST (their GET answer is 405 for everybody).
+POST_ONLY = {"web:logout", "web:switch_company", "web:otp_disable", "web:token_revoke", "core:rate_delete", "set_language"}
+SKIP_NAMESPACES = {"admin"}
+
+
+def _patterns(resolver: URLResolver | None = None, namespace: str = ""):  # type: ignore[no-untyped-def]
+    resolver = resolver or get_resolver()
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver):
+            ns = pattern.namespace or ""
+            if ns in SKIP_NAMESPACES or str(pattern.pattern).startswith("api/"):
+                continue
+            yield from _patterns(pattern, f"{namespace}{ns}:" if ns else namespace)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            yield f"{namespace}{pattern.name}", pattern
+
+
+def _args(name: str, records) -> list:  # type: ignore[no-untyped-def]
+    kind = {
+        "core:rate_detail": "rate", "core:rate_edit": "rate", "core:rate_delete": "rate",
+        "core:unit_detail": "unit", "core:unit_edit": "unit",
+        "core:sequence_detail": "sequence", "core:sequence_edit": "sequence",
+        "core:user_detail": "membership", "core:user_roles": "membership",
+        "core:job_detail": "job", "web:token_revoke": "token",
+    }[name]
+    record = records["unit"] if kind == "unit" else records["a"][kind]
+    return [record.pk]
+
+
+def _url(name: str, pattern: URLPattern, records) -> str:  # type: ignore[no-untyped-def]
+    return reverse(name, args=_args(name, records) if pattern.pattern.converters else [])
+
+
+def test_every_view_declares_its_permission():
+    missing = [name for name, pattern in _patterns() if not hasattr(pattern.callback, "required_permission")]
+    assert missing == [], f"views without @requires/@login_only/@public: {missing}"
+
+
+@pytest.mark.django_db
+def test_anonymous_gets_the_login_page(client, records):
+    for name, pattern in _patterns():
+        if name in POST_ONLY:
+            continue
+        required = pattern.callback.required_permission
+        response = client.get(_url(name, pattern, records))
+        if required == "public":
+            assert response.status_code in (200, 302), name
+        else:
+            assert response.status_code == 302, name
+            assert response["Location"].startswith(reverse("web:login")), name
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", list(DEFAULT_ROLES))
+def test_role_reaches_exactly_its_screens(role, users_a, records, client_for):
+    user = users_a[role]
+    permissions = set(DEFAULT_ROLES[role])
+    client = client_for(user)
+    for name, pattern in _patterns():
+        if name in POST_ONLY:
+            assert client.get(_url(name, pattern, records)).status_code == 405, name
+            continue
+        required = pattern.callback.required_permission
+        # The job of the matrix records belongs to the admin; others see only their own jobs.
+        if name == "core:job_detail" and "core.job.view" not in permissions and role != "admin":
+            required_ok = False
+        else:
+            required_ok = required in (None, "public") or required in permissions
+        response = client.get(_url(name, pattern, records))
+        if required == "public":
+            assert response.status_code in (200, 302), (role, name)
+        elif required_ok:
+            assert response.status_code in (200, 302), (role, name, response.status_code)
+        else:
+            assert response.status_code in (403, 404), (role, name, response.status_code)
+            if "core.dashboard" not in permissions or name != "core:job_detail":
+                assert response.status_code == 403, (role, name)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", list(DEFAULT_ROLES))
+def test_navigation_shows_only_allowed_screens(role, users_a, client_for):
+    from xietong.core.menu import _ITEMS
+
+    response = client_for(users_a[role]).get(reverse("web:home"), follow=True)
+    html = response.content.decode()
+    for item in _ITEMS:
+        allowed = item.permission in DEFAULT_ROLES[role]
+        assert (f'href="{reverse(item.url_name)}"' in html) == allowed, (role, item.url_name)
+
+
+@pytest.mark.django_db
+def test_portal_user_lands_on_the_portal(users_a, client_for):
+    response = client_for(users_a["portal_customer"]).get(reverse("web:home"))
+    assert response.status_code == 302 and response["Location"] == reverse("web:portal")
+
+
+@pytest.mark.django_db
+def test_admin_site_is_for_superusers_only(users_a, client_for):
+    admin = users_a["admin"]
+    assert client_for(admin).get("/admin/").status_code == 302  # an administrator role is not enough
+    admin.is_superuser = admin.is_staff = True
+    admin.save()
+    assert client_for(admin).get("/admin/").status_code == 200
