@@ -290,8 +290,14 @@ def _rate_validate(rate: ExchangeRate, company: Company) -> None:
     errors: dict[str, list[str]] = {}
     if rate.currency_id == company.base_currency_id:
         errors["currency"] = [_("The company's own currency needs no rate.")]
+    exclude = ["company"]
+    if isinstance(rate.rate, Decimal | int) and rate.rate <= 0:
+        errors["rate"] = [_("The rate must be positive.")]
+        # Excluding the field also skips the check constraint, which would repeat the problem
+        # as a non-field error.
+        exclude.append("rate")
     try:
-        rate.full_clean(exclude=["company"], validate_unique=False)
+        rate.full_clean(exclude=exclude, validate_unique=False)
     except ValidationError as exc:
         for field, messages in exc.message_dict.items():
             errors.setdefault(field, []).extend(messages)
@@ -370,7 +376,8 @@ def exchange_rates_parse(*, company: Company, text: str) -> tuple[list[dict[str,
     reader.fieldnames = header
     currencies = set(Currency.objects.values_list("code", flat=True))
     seen: set[tuple[str, dt.date]] = set()
-    for line, raw in enumerate(reader, start=2):
+    for raw in reader:
+        line = reader.line_num  # the physical line: blank lines are skipped by the reader
         problems = []
         code = (raw.get("currency") or "").strip().upper()
         if code not in currencies:
@@ -389,6 +396,14 @@ def exchange_rates_parse(*, company: Company, text: str) -> tuple[list[dict[str,
         except InvalidOperation:
             rate = None
             problems.append(_("rate must be a positive number"))
+        else:
+            try:
+                ExchangeRate._meta.get_field("rate").run_validators(rate)
+            except ValidationError:
+                rate = None
+                problems.append(
+                    _("rate must have at most 10 digits before and 10 after the decimal point")
+                )
         if date and code and (code, date) in seen:
             problems.append(_("duplicate of an earlier row"))
         if problems:
@@ -399,7 +414,7 @@ def exchange_rates_parse(*, company: Company, text: str) -> tuple[list[dict[str,
         seen.add((code, date))
         rows.append(
             {
-                "currency": code,
+                "currency_id": code,
                 "date": date,
                 "rate": rate,
                 "source": (raw.get("source") or "import").strip()[:40],
@@ -427,12 +442,12 @@ def exchange_rates_import(context: jobs.JobContext, *, text: str) -> dict[str, A
             (r.currency_id, r.date): r
             for r in ExchangeRate.unscoped.filter(
                 company=company,
-                currency_id__in={r["currency"] for r in rows},
+                currency_id__in={r["currency_id"] for r in rows},
                 date__in={r["date"] for r in rows},
             )
         }
         for row in rows:
-            current = existing.get((row["currency"], row["date"]))
+            current = existing.get((row["currency_id"], row["date"]))
             if current is None:
                 ExchangeRate.unscoped.create(company=company, **row)
                 created += 1

@@ -111,3 +111,37 @@ def test_record_history_tab_shows_who_changed_what(users_a, company_a, client_fo
 def test_dashboard_shows_figures_and_charts(users_a, records, client_for):
     html = client_for(users_a["admin"]).get(reverse("web:home")).content.decode()
     assert 'id="key-figures"' in html and 'data-chart="activity-data"' in html and 'id="activity-data"' in html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rate_import_runs_as_a_job_with_progress(users_a, company_a, client_for):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.core.management import call_command
+
+    from xietong.core.models import Job
+
+    client = client_for(users_a["accountant"])
+    upload = SimpleUploadedFile("rates.csv", b"date,currency,rate\n2026-04-01,USD,7.2\n2026-04-02,USD,7.21\n2026-04-01,EUR,7.9\n")
+    response = client.post(reverse("core:rate_import"), {"file": upload})
+    job = Job.unscoped.get(company=company_a)
+    assert response.status_code == 302 and response["Location"] == reverse("core:job_detail", args=[job.pk])
+    queued = client.get(reverse("core:job_detail", args=[job.pk]), HTTP_HX_REQUEST="true").content.decode()
+    assert 'hx-trigger="every 1s"' in queued and 'data-status="queued"' in queued
+    call_command("worker", "--batch")
+    done = client.get(reverse("core:job_detail", args=[job.pk]), HTTP_HX_REQUEST="true").content.decode()
+    assert 'data-status="done"' in done and "every 1s" not in done and "100%" in done
+    assert ExchangeRate.unscoped.filter(company=company_a).count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rate_import_with_a_bad_row_lands_nothing(users_a, company_a, client_for):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.core.management import call_command
+
+    client = client_for(users_a["accountant"])
+    upload = SimpleUploadedFile("rates.csv", b"date,currency,rate\n2026-04-01,USD,7.2\n2026-13-02,USD,7.21\n2026-04-01,XXX,-1\n")
+    response = client.post(reverse("core:rate_import"), {"file": upload})
+    call_command("worker", "--batch")
+    html = client.get(response["Location"]).content.decode()
+    assert 'data-status="failed"' in html and "Row 3" in html and "Row 4" in html
+    assert ExchangeRate.unscoped.filter(company=company_a).count() == 0
