@@ -249,8 +249,9 @@ class ExchangeRate(CompanyOwned):
 class Sequence(CompanyOwned):
     """A document numbering series, e.g. code `sales.order`, pattern `SO{year}-{number:06d}`.
 
-    Counters run per year. Gap-free series number inside the caller's transaction under a row
-    lock (a rolled-back document gives its number back); standard series do not hold that lock.
+    Counters run per year and are row-locked until the numbering transaction ends. Gap-free
+    series must be numbered inside the transaction that saves the document, so a rolled-back
+    document gives its number back.
     """
 
     code = models.CharField(_("code"), max_length=40)
