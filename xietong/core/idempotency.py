@@ -48,9 +48,7 @@ class IdempotencyKeyReused(HttpError):
     code = "idempotency_key_reused"
 
     def __init__(self) -> None:
-        super().__init__(
-            422, _("This Idempotency-Key was already used for a different request.")
-        )
+        super().__init__(422, _("This Idempotency-Key was already used for a different request."))
 
 
 class IdempotencyKeyInProgress(HttpError):
