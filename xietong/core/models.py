@@ -241,6 +241,8 @@ class ExchangeRate(CompanyOwned):
             ),
             models.CheckConstraint(condition=Q(rate__gt=0), name="core_rate_positive"),
         ]
+        # The list screen and the API filter by company and sort by date, newest first.
+        indexes = [models.Index(fields=["company", "-date", "-id"], name="core_rate_company_date")]
 
     def __str__(self) -> str:
         return f"{self.currency_id} {self.date}: {self.rate}"

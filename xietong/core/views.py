@@ -104,7 +104,7 @@ RATE_LIST = ListScreen(
             default=False,
         ),
     ],
-    search_fields=["currency_id", "source"],
+    search_fields=["currency__code", "source"],
     filters=[
         Filter("currency", gettext_lazy("Currency"), "currency_id", choices=_currency_choices),
         Filter("date_from", gettext_lazy("From"), "date__gte", kind="date"),

@@ -26,11 +26,22 @@ def records(company_a, company_b, users_a, users_b):  # type: ignore[no-untyped-
     out = {}
     for key, company, users in (("a", company_a, users_a), ("b", company_b, users_b)):
         rate = services.exchange_rate_create(
-            company=company, actor=None, currency="USD", date=dt.date(2026, 1, 5),
-            rate=Decimal("7.1"), source=f"CANARY-{key}-rate",
+            company=company,
+            actor=None,
+            currency="USD",
+            date=dt.date(2026, 1, 5),
+            rate=Decimal("7.1"),
+            source=f"CANARY-{key}-rate",
         )
-        job = Job.unscoped.create(company=company, user=users["admin"], kind="core.exchange_rates_import", name=f"CANARY-{key}-job")
-        token, _raw = services.api_token_create(user=users["admin"], company=company, name=f"CANARY-{key}-token")
+        job = Job.unscoped.create(
+            company=company,
+            user=users["admin"],
+            kind="core.exchange_rates_import",
+            name=f"CANARY-{key}-job",
+        )
+        token, _raw = services.api_token_create(
+            user=users["admin"], company=company, name=f"CANARY-{key}-token"
+        )
         out[key] = {
             "rate": rate,
             "job": job,

@@ -50,7 +50,12 @@ def test_totp_second_factor(client, users_a, client_for):
     page = setup.get(reverse("web:otp_setup"))
     assert page.status_code == 200 and b"data:image/svg+xml" in page.content
     device = TOTPDevice.objects.get(user=user)
-    assert setup.post(reverse("web:otp_setup"), {"token": "000000" if totp(device.bin_key) != 0 else "111111"}).status_code == 400
+    assert (
+        setup.post(
+            reverse("web:otp_setup"), {"token": "000000" if totp(device.bin_key) != 0 else "111111"}
+        ).status_code
+        == 400
+    )
     device.refresh_from_db()
     device.throttle_reset()  # django-otp slows down guessing after a failure
     token = f"{totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits):06d}"
@@ -83,9 +88,19 @@ def test_language_switch_is_remembered(client, users_a):
 @pytest.mark.django_db
 def test_password_change_validates(client_for, users_a):
     client = client_for(users_a["sales_rep"])
-    weak = client.post(reverse("web:password_change"), {"old_password": PASSWORD, "new_password1": "short", "new_password2": "short"})
+    weak = client.post(
+        reverse("web:password_change"),
+        {"old_password": PASSWORD, "new_password1": "short", "new_password2": "short"},
+    )
     assert weak.status_code == 400
-    ok = client.post(reverse("web:password_change"), {"old_password": PASSWORD, "new_password1": "a-much-longer-passphrase-42", "new_password2": "a-much-longer-passphrase-42"})
+    ok = client.post(
+        reverse("web:password_change"),
+        {
+            "old_password": PASSWORD,
+            "new_password1": "a-much-longer-passphrase-42",
+            "new_password2": "a-much-longer-passphrase-42",
+        },
+    )
     assert ok.status_code == 302
     users_a["sales_rep"].refresh_from_db()
     assert users_a["sales_rep"].check_password("a-much-longer-passphrase-42")
@@ -93,5 +108,8 @@ def test_password_change_validates(client_for, users_a):
 
 @pytest.mark.django_db
 def test_open_redirect_is_refused(client, users_a):
-    response = client.post(reverse("web:login") + "?next=https://evil.example/", {"username": "a_sales_rep", "password": PASSWORD, "next": "https://evil.example/"})
+    response = client.post(
+        reverse("web:login") + "?next=https://evil.example/",
+        {"username": "a_sales_rep", "password": PASSWORD, "next": "https://evil.example/"},
+    )
     assert response["Location"] == reverse("web:home")

@@ -23,8 +23,13 @@ pytestmark = [
     pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed"),
 ]
 LAUNCH_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -48,11 +53,18 @@ def page(live_server, monkeypatch):  # type: ignore[no-untyped-def]
 
 @pytest.mark.django_db(transaction=True)
 def test_login_language_list_filter_export_logout(page, live_server, company_a, users_a):
+    from playwright.sync_api import expect
+
     from xietong.core.models import ExchangeRate
 
     ExchangeRate.unscoped.bulk_create(
         [
-            ExchangeRate(company=company_a, currency_id=code, date=dt.date(2026, 3, 1) + dt.timedelta(days=i), rate=Decimal(rate) + i)
+            ExchangeRate(
+                company=company_a,
+                currency_id=code,
+                date=dt.date(2026, 3, 1) + dt.timedelta(days=i),
+                rate=Decimal(rate) + i,
+            )
             for code, rate in (("USD", "7.1"), ("EUR", "7.7"), ("JPY", "0.047"))
             for i in range(12)
         ]
@@ -75,7 +87,7 @@ def test_login_language_list_filter_export_logout(page, live_server, company_a, 
     page.wait_for_selector("#list-table")
     assert page.locator("#list-table tbody tr").count() == 25  # first page of 36
     page.select_option("#filter-currency", "EUR")
-    page.wait_for_function("document.querySelectorAll('#list-table tbody tr').length === 12")
+    expect(page.locator("#list-table tbody tr")).to_have_count(12)  # no eval: the CSP forbids it
     assert "currency=EUR" in page.url  # HTMX pushed the filtered URL
     cells = page.locator("#list-table tbody tr td:nth-child(2)").all_inner_texts()
     assert set(cells) == {"EUR"}

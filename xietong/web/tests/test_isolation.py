@@ -8,11 +8,21 @@ from django.urls import reverse
 from xietong.core.models import ExchangeRate
 
 DETAIL_URLS = [
-    ("core:rate_detail", "rate"), ("core:rate_edit", "rate"), ("core:sequence_detail", "sequence"),
-    ("core:sequence_edit", "sequence"), ("core:user_detail", "membership"),
-    ("core:user_roles", "membership"), ("core:job_detail", "job"),
+    ("core:rate_detail", "rate"),
+    ("core:rate_edit", "rate"),
+    ("core:sequence_detail", "sequence"),
+    ("core:sequence_edit", "sequence"),
+    ("core:user_detail", "membership"),
+    ("core:user_roles", "membership"),
+    ("core:job_detail", "job"),
 ]
-LIST_URLS = ["core:rate_list", "core:sequence_list", "core:user_list", "core:audit_list", "core:job_list"]
+LIST_URLS = [
+    "core:rate_list",
+    "core:sequence_list",
+    "core:user_list",
+    "core:audit_list",
+    "core:job_list",
+]
 
 
 @pytest.mark.django_db
@@ -38,7 +48,10 @@ def test_writes_to_other_company_records_are_refused(users_a, records, client_fo
     client = client_for(users_a["admin"])
     theirs = records["b"]["rate"]
     before = ExchangeRate.unscoped.filter(pk=theirs.pk).values().get()
-    response = client.post(reverse("core:rate_edit", args=[theirs.pk]), {"currency": "USD", "date": "2026-01-05", "rate": "1"})
+    response = client.post(
+        reverse("core:rate_edit", args=[theirs.pk]),
+        {"currency": "USD", "date": "2026-01-05", "rate": "1"},
+    )
     assert response.status_code == 404
     assert client.post(reverse("core:rate_delete", args=[theirs.pk])).status_code == 404
     assert ExchangeRate.unscoped.filter(pk=theirs.pk).values().get() == before

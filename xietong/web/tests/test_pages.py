@@ -13,7 +13,9 @@ from openpyxl import load_workbook
 from xietong.core.models import ExchangeRate
 from xietong.web.tests.test_permissions import POST_ONLY, _patterns, _url
 
-EXTERNAL = re.compile(rb"""(?:src|href|action|url\()\s*=?\s*["']?(https?:)?//(?!testserver)""", re.I)
+EXTERNAL = re.compile(
+    rb"""(?:src|href|action|url\()\s*=?\s*["']?(https?:)?//(?!testserver)""", re.I
+)
 ANY_URL = re.compile(rb"https?://(?!testserver)[^\s\"'<>)]+", re.I)
 # XML namespaces name things; a browser never fetches them.
 NAMESPACES = (b"http://www.w3.org/2000/svg", b"http://www.w3.org/1999/xlink")
@@ -47,7 +49,16 @@ def test_list_search_filter_sort_and_pagination(users_a, company_a, client_for):
     from decimal import Decimal
 
     ExchangeRate.unscoped.bulk_create(
-        [ExchangeRate(company=company_a, currency_id=c, date=dt.date(2026, 1, 1) + dt.timedelta(days=i), rate=Decimal(i + 1)) for c in ("USD", "EUR") for i in range(30)]
+        [
+            ExchangeRate(
+                company=company_a,
+                currency_id=c,
+                date=dt.date(2026, 1, 1) + dt.timedelta(days=i),
+                rate=Decimal(i + 1),
+            )
+            for c in ("USD", "EUR")
+            for i in range(30)
+        ]
     )
     client = client_for(users_a["accountant"])
     url = reverse("core:rate_list")
@@ -55,8 +66,12 @@ def test_list_search_filter_sort_and_pagination(users_a, company_a, client_for):
     assert page.status_code == 200
     html = page.content.decode()
     assert "30 records" in html and "Page 1 of 2" in html
-    fragment = client.get(url, {"currency": "EUR", "sort": "rate", "page": "2"}, HTTP_HX_REQUEST="true")
+    fragment = client.get(
+        url, {"currency": "EUR", "sort": "rate", "page": "2"}, HTTP_HX_REQUEST="true"
+    )
     assert b"<html" not in fragment.content and b"list-table" in fragment.content
+    searched = client.get(url, {"q": "eur"}).content.decode()
+    assert "30 records" in searched
     bad = client.get(url, {"sort": "company__name"})  # not a declared sort key
     assert bad.status_code == 200 and "Cannot sort by" in bad.content.decode()
     bad_date = client.get(url, {"date_from": "yesterday"})
@@ -69,11 +84,22 @@ def test_export_holds_exactly_the_filtered_rows_and_chosen_columns(users_a, comp
     from decimal import Decimal
 
     ExchangeRate.unscoped.bulk_create(
-        [ExchangeRate(company=company_a, currency_id=c, date=dt.date(2026, 2, 1) + dt.timedelta(days=i), rate=Decimal("1.5") + i) for c in ("USD", "JPY") for i in range(40)]
+        [
+            ExchangeRate(
+                company=company_a,
+                currency_id=c,
+                date=dt.date(2026, 2, 1) + dt.timedelta(days=i),
+                rate=Decimal("1.5") + i,
+            )
+            for c in ("USD", "JPY")
+            for i in range(40)
+        ]
     )
     client = client_for(users_a["accountant"])
     url = reverse("core:rate_list")
-    response = client.get(url, {"currency": "JPY", "date_from": "2026-02-11", "cols": "date,rate", "export": "csv"})
+    response = client.get(
+        url, {"currency": "JPY", "date_from": "2026-02-11", "cols": "date,rate", "export": "csv"}
+    )
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert rows[0] == ["Date", "Rate"]
     assert len(rows) == 1 + 30
@@ -87,7 +113,9 @@ def test_export_holds_exactly_the_filtered_rows_and_chosen_columns(users_a, comp
 @pytest.mark.django_db
 def test_form_shows_field_errors_and_changes_nothing(users_a, company_a, client_for):
     client = client_for(users_a["accountant"])
-    response = client.post(reverse("core:rate_create"), {"currency": "CNY", "date": "2026-03-01", "rate": "-2"})
+    response = client.post(
+        reverse("core:rate_create"), {"currency": "CNY", "date": "2026-03-01", "rate": "-2"}
+    )
     assert response.status_code == 400
     html = response.content.decode()
     assert 'data-field-error="currency"' in html or 'data-field-error="rate"' in html
@@ -97,20 +125,38 @@ def test_form_shows_field_errors_and_changes_nothing(users_a, company_a, client_
 @pytest.mark.django_db
 def test_record_history_tab_shows_who_changed_what(users_a, company_a, client_for):
     client = client_for(users_a["accountant"])
-    client.post(reverse("core:rate_create"), {"currency": "USD", "date": "2026-03-02", "rate": "7.1"})
+    client.post(
+        reverse("core:rate_create"), {"currency": "USD", "date": "2026-03-02", "rate": "7.1"}
+    )
     rate = ExchangeRate.unscoped.get(company=company_a)
-    client.post(reverse("core:rate_edit", args=[rate.pk]), {"currency": "USD", "date": "2026-03-02", "rate": "7.25", "source": "bank"})
+    client.post(
+        reverse("core:rate_edit", args=[rate.pk]),
+        {"currency": "USD", "date": "2026-03-02", "rate": "7.25", "source": "bank"},
+    )
     html = client.get(reverse("core:rate_detail", args=[rate.pk])).content.decode()
     assert "history-table" in html
-    assert "7.1" in html and "7.25" in html and users_a["accountant"].username in html or str(users_a["accountant"]) in html
-    audit = client_for(users_a["admin"]).get(reverse("core:audit_list") + "?export=csv").content.decode("utf-8-sig")
+    assert (
+        "7.1" in html
+        and "7.25" in html
+        and users_a["accountant"].username in html
+        or str(users_a["accountant"]) in html
+    )
+    audit = (
+        client_for(users_a["admin"])
+        .get(reverse("core:audit_list") + "?export=csv")
+        .content.decode("utf-8-sig")
+    )
     assert "7.25" in audit
 
 
 @pytest.mark.django_db
 def test_dashboard_shows_figures_and_charts(users_a, records, client_for):
     html = client_for(users_a["admin"]).get(reverse("web:home")).content.decode()
-    assert 'id="key-figures"' in html and 'data-chart="activity-data"' in html and 'id="activity-data"' in html
+    assert (
+        'id="key-figures"' in html
+        and 'data-chart="activity-data"' in html
+        and 'id="activity-data"' in html
+    )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -121,14 +167,23 @@ def test_rate_import_runs_as_a_job_with_progress(users_a, company_a, client_for)
     from xietong.core.models import Job
 
     client = client_for(users_a["accountant"])
-    upload = SimpleUploadedFile("rates.csv", b"date,currency,rate\n2026-04-01,USD,7.2\n2026-04-02,USD,7.21\n2026-04-01,EUR,7.9\n")
+    upload = SimpleUploadedFile(
+        "rates.csv",
+        b"date,currency,rate\n2026-04-01,USD,7.2\n2026-04-02,USD,7.21\n2026-04-01,EUR,7.9\n",
+    )
     response = client.post(reverse("core:rate_import"), {"file": upload})
     job = Job.unscoped.get(company=company_a)
-    assert response.status_code == 302 and response["Location"] == reverse("core:job_detail", args=[job.pk])
-    queued = client.get(reverse("core:job_detail", args=[job.pk]), HTTP_HX_REQUEST="true").content.decode()
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "core:job_detail", args=[job.pk]
+    )
+    queued = client.get(
+        reverse("core:job_detail", args=[job.pk]), HTTP_HX_REQUEST="true"
+    ).content.decode()
     assert 'hx-trigger="every 1s"' in queued and 'data-status="queued"' in queued
     call_command("worker", "--batch")
-    done = client.get(reverse("core:job_detail", args=[job.pk]), HTTP_HX_REQUEST="true").content.decode()
+    done = client.get(
+        reverse("core:job_detail", args=[job.pk]), HTTP_HX_REQUEST="true"
+    ).content.decode()
     assert 'data-status="done"' in done and "every 1s" not in done and "100%" in done
     assert ExchangeRate.unscoped.filter(company=company_a).count() == 3
 
@@ -139,7 +194,10 @@ def test_rate_import_with_a_bad_row_lands_nothing(users_a, company_a, client_for
     from django.core.management import call_command
 
     client = client_for(users_a["accountant"])
-    upload = SimpleUploadedFile("rates.csv", b"date,currency,rate\n2026-04-01,USD,7.2\n2026-13-02,USD,7.21\n2026-04-01,XXX,-1\n")
+    upload = SimpleUploadedFile(
+        "rates.csv",
+        b"date,currency,rate\n2026-04-01,USD,7.2\n2026-13-02,USD,7.21\n2026-04-01,XXX,-1\n",
+    )
     response = client.post(reverse("core:rate_import"), {"file": upload})
     call_command("worker", "--batch")
     html = client.get(response["Location"]).content.decode()

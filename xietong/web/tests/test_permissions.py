@@ -13,7 +13,14 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from xietong.core.roles import DEFAULT_ROLES
 
 # Views that only accept POST (their GET answer is 405 for everybody).
-POST_ONLY = {"web:logout", "web:switch_company", "web:otp_disable", "web:token_revoke", "core:rate_delete", "set_language"}
+POST_ONLY = {
+    "web:logout",
+    "web:switch_company",
+    "web:otp_disable",
+    "web:token_revoke",
+    "core:rate_delete",
+    "set_language",
+}
 SKIP_NAMESPACES = {"admin"}
 
 
@@ -31,11 +38,17 @@ def _patterns(resolver: URLResolver | None = None, namespace: str = ""):  # type
 
 def _args(name: str, records) -> list:  # type: ignore[no-untyped-def]
     kind = {
-        "core:rate_detail": "rate", "core:rate_edit": "rate", "core:rate_delete": "rate",
-        "core:unit_detail": "unit", "core:unit_edit": "unit",
-        "core:sequence_detail": "sequence", "core:sequence_edit": "sequence",
-        "core:user_detail": "membership", "core:user_roles": "membership",
-        "core:job_detail": "job", "web:token_revoke": "token",
+        "core:rate_detail": "rate",
+        "core:rate_edit": "rate",
+        "core:rate_delete": "rate",
+        "core:unit_detail": "unit",
+        "core:unit_edit": "unit",
+        "core:sequence_detail": "sequence",
+        "core:sequence_edit": "sequence",
+        "core:user_detail": "membership",
+        "core:user_roles": "membership",
+        "core:job_detail": "job",
+        "web:token_revoke": "token",
     }[name]
     record = records["unit"] if kind == "unit" else records["a"][kind]
     return [record.pk]
@@ -46,7 +59,11 @@ def _url(name: str, pattern: URLPattern, records) -> str:  # type: ignore[no-unt
 
 
 def test_every_view_declares_its_permission():
-    missing = [name for name, pattern in _patterns() if not hasattr(pattern.callback, "required_permission")]
+    missing = [
+        name
+        for name, pattern in _patterns()
+        if not hasattr(pattern.callback, "required_permission")
+    ]
     assert missing == [], f"views without @requires/@login_only/@public: {missing}"
 
 
@@ -112,7 +129,9 @@ def test_portal_user_lands_on_the_portal(users_a, client_for):
 @pytest.mark.django_db
 def test_admin_site_is_for_superusers_only(users_a, client_for):
     admin = users_a["admin"]
-    assert client_for(admin).get("/admin/").status_code == 302  # an administrator role is not enough
+    assert (
+        client_for(admin).get("/admin/").status_code == 302
+    )  # an administrator role is not enough
     admin.is_superuser = admin.is_staff = True
     admin.save()
     assert client_for(admin).get("/admin/").status_code == 200
