@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -39,7 +38,7 @@ from xietong.core.permissions import REGISTRY, has_perm, requires
 from xietong.core.roles import role_label
 from xietong.core.selectors import roles_for_company
 from xietong.core.ui.listing import Column, Filter, ListScreen, list_response
-from xietong.core.ui.records import apply_errors, form_response, record_response
+from xietong.core.ui.records import edit_response, form_response, record_response
 
 # --- company ------------------------------------------------------------------------------------
 
@@ -47,31 +46,18 @@ from xietong.core.ui.records import apply_errors, form_response, record_response
 @requires("core.company.change")
 def company_settings(request: HttpRequest) -> HttpResponse:
     company = request.company
-    fields = [
-        "name",
-        "legal_name",
-        "tax_id",
-        "base_currency_id",
-        "country",
-        "timezone",
-        "fiscal_year_start_month",
-        "fiscal_year_start_day",
-    ]
-    form = CompanyForm(request.POST or None, initial={f: getattr(company, f) for f in fields})
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.company_update(company=company, actor=request.user, **form.cleaned_data)
-        except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
-            messages.success(request, _("Company settings saved."))
-            return redirect("core:company")
-    return form_response(
+    form = CompanyForm(
+        request.POST or None,
+        initial={name: getattr(company, name) for name in CompanyForm.base_fields},
+    )
+    return edit_response(
         request,
         form=form,
         title=_("Company settings"),
         cancel_url=reverse("web:home"),
-        status=400 if form.errors else 200,
+        save=lambda data: services.company_update(company=company, actor=request.user, **data),
+        success=_("Company settings saved."),
+        done_url=reverse("core:company"),
     )
 
 
@@ -153,29 +139,24 @@ def rate_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @requires("core.exchangerate.change")
 def rate_create(request: HttpRequest) -> HttpResponse:
-    form = ExchangeRateForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            rate = services.exchange_rate_create(
-                company=request.company,
-                actor=request.user,
-                currency=data["currency"].code,
-                date=data["date"],
-                rate=data["rate"],
-                source=data["source"],
-            )
-        except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
-            messages.success(request, _("Exchange rate saved."))
-            return redirect("core:rate_detail", pk=rate.pk)
-    return form_response(
+    def save(data: dict) -> ExchangeRate:
+        return services.exchange_rate_create(
+            company=request.company,
+            actor=request.user,
+            currency=data["currency"].code,
+            date=data["date"],
+            rate=data["rate"],
+            source=data["source"],
+        )
+
+    return edit_response(
         request,
-        form=form,
+        form=ExchangeRateForm(request.POST or None),
+        save=save,
         title=_("New exchange rate"),
         cancel_url=reverse("core:rate_list"),
-        status=400 if form.errors else 200,
+        success=_("Exchange rate saved."),
+        done_url=lambda rate: reverse("core:rate_detail", args=[rate.pk]),
     )
 
 
@@ -188,29 +169,25 @@ def rate_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "rate": rate.rate,
         "source": rate.source,
     }
-    form = ExchangeRateForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            services.exchange_rate_update(
-                exchange_rate=rate,
-                actor=request.user,
-                currency_id=data["currency"].code,
-                date=data["date"],
-                rate=data["rate"],
-                source=data["source"],
-            )
-        except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
-            messages.success(request, _("Exchange rate saved."))
-            return redirect("core:rate_detail", pk=rate.pk)
-    return form_response(
+
+    def save(data: dict) -> ExchangeRate:
+        return services.exchange_rate_update(
+            exchange_rate=rate,
+            actor=request.user,
+            currency_id=data["currency"].code,
+            date=data["date"],
+            rate=data["rate"],
+            source=data["source"],
+        )
+
+    return edit_response(
         request,
-        form=form,
+        form=ExchangeRateForm(request.POST or None, initial=initial),
+        save=save,
         title=_("Edit exchange rate"),
         cancel_url=reverse("core:rate_detail", args=[pk]),
-        status=400 if form.errors else 200,
+        success=_("Exchange rate saved."),
+        done_url=reverse("core:rate_detail", args=[pk]),
     )
 
 
@@ -312,24 +289,15 @@ def unit_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @requires("core.uom.change")
 def unit_edit(request: HttpRequest, pk: int) -> HttpResponse:
     unit = get_object_or_404(UnitOfMeasure.objects, pk=pk)
-    form = UnitForm(
-        request.POST or None,
-        initial={"name": unit.name, "rounding": unit.rounding, "active": unit.active},
-    )
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.uom_update(unit=unit, actor=request.user, **form.cleaned_data)
-        except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
-            messages.success(request, _("Unit saved."))
-            return redirect("core:unit_detail", pk=pk)
-    return form_response(
+    initial = {"name": unit.name, "rounding": unit.rounding, "active": unit.active}
+    return edit_response(
         request,
-        form=form,
+        form=UnitForm(request.POST or None, initial=initial),
+        save=lambda data: services.uom_update(unit=unit, actor=request.user, **data),
         title=_("Edit unit %(code)s") % {"code": unit.code},
         cancel_url=reverse("core:unit_detail", args=[pk]),
-        status=400 if form.errors else 200,
+        success=_("Unit saved."),
+        done_url=reverse("core:unit_detail", args=[pk]),
     )
 
 
@@ -381,24 +349,15 @@ def sequence_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @requires("core.sequence.change")
 def sequence_edit(request: HttpRequest, pk: int) -> HttpResponse:
     sequence = get_object_or_404(Sequence.objects, pk=pk)
-    form = SequenceForm(
-        request.POST or None,
-        initial={"name": sequence.name, "pattern": sequence.pattern, "gap_free": sequence.gap_free},
-    )
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.sequence_update(sequence=sequence, actor=request.user, **form.cleaned_data)
-        except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
-            messages.success(request, _("Sequence saved."))
-            return redirect("core:sequence_detail", pk=pk)
-    return form_response(
+    initial = {"name": sequence.name, "pattern": sequence.pattern, "gap_free": sequence.gap_free}
+    return edit_response(
         request,
-        form=form,
+        form=SequenceForm(request.POST or None, initial=initial),
+        save=lambda data: services.sequence_update(sequence=sequence, actor=request.user, **data),
         title=_("Edit sequence %(code)s") % {"code": sequence.code},
         cancel_url=reverse("core:sequence_detail", args=[pk]),
-        status=400 if form.errors else 200,
+        success=_("Sequence saved."),
+        done_url=reverse("core:sequence_detail", args=[pk]),
     )
 
 
@@ -507,55 +466,42 @@ def user_roles(request: HttpRequest, pk: int) -> HttpResponse:
         company=request.company,
         initial={"roles": [r.code for r in membership.roles.all()]},
     )
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.membership_set_roles(
-                membership=membership,
-                actor=request.user,
-                roles=[r.code for r in form.cleaned_data["roles"]],
-            )
-        except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
-            messages.success(request, _("Roles saved."))
-            return redirect("core:user_detail", pk=pk)
-    return form_response(
+    return edit_response(
         request,
         form=form,
+        save=lambda data: services.membership_set_roles(
+            membership=membership, actor=request.user, roles=[r.code for r in data["roles"]]
+        ),
         title=_("Roles of %(user)s") % {"user": membership.user},
         cancel_url=reverse("core:user_detail", args=[pk]),
-        status=400 if form.errors else 200,
+        success=_("Roles saved."),
+        done_url=reverse("core:user_detail", args=[pk]),
     )
 
 
 @requires("core.user.change")
 def user_invite(request: HttpRequest) -> HttpResponse:
-    form = UserInviteForm(request.POST or None, company=request.company)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            user = services.user_create(
-                company=request.company,
-                actor=request.user,
-                username=data["username"],
-                password=data["password"],
-                roles=[r.code for r in data["roles"]],
-                email=data["email"],
-                first_name=data["first_name"],
-                last_name=data["last_name"],
-            )
-        except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
-            messages.success(request, _("User %(name)s added.") % {"name": user.username})
-            membership = Membership.objects.get(user=user)
-            return redirect("core:user_detail", pk=membership.pk)
-    return form_response(
+    def save(data: dict) -> Membership:
+        user = services.user_create(
+            company=request.company,
+            actor=request.user,
+            username=data["username"],
+            password=data["password"],
+            roles=[r.code for r in data["roles"]],
+            email=data["email"],
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+        )
+        return Membership.objects.get(user=user)
+
+    return edit_response(
         request,
-        form=form,
+        form=UserInviteForm(request.POST or None, company=request.company),
+        save=save,
         title=_("Invite user"),
         cancel_url=reverse("core:user_list"),
-        status=400 if form.errors else 200,
+        success=_("User added."),
+        done_url=lambda membership: reverse("core:user_detail", args=[membership.pk]),
     )
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
+from django.contrib import messages
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
 from xietong.core.models import AuditEntry
 
@@ -115,3 +117,34 @@ class ShellFormMixin:
 
 class ShellForm(ShellFormMixin, forms.Form):
     pass
+
+
+def edit_response(
+    request: HttpRequest,
+    *,
+    form: forms.BaseForm,
+    save: Callable[[dict[str, Any]], Any],
+    success: str,
+    done_url: Callable[[Any], str] | str,
+    title: str,
+    cancel_url: str,
+    submit_label: Any = None,
+) -> HttpResponse:
+    """The create/edit round trip: on a valid POST call `save(cleaned_data)` (one service);
+    its ValidationError goes back onto the form's fields, success redirects to `done_url`."""
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = save(form.cleaned_data)
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, success)
+            return redirect(done_url(result) if callable(done_url) else done_url)
+    return form_response(
+        request,
+        form=form,
+        title=title,
+        cancel_url=cancel_url,
+        submit_label=submit_label,
+        status=400 if form.errors else 200,
+    )

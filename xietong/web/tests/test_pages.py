@@ -203,3 +203,59 @@ def test_rate_import_with_a_bad_row_lands_nothing(users_a, company_a, client_for
     html = client.get(response["Location"]).content.decode()
     assert 'data-status="failed"' in html and "Row 3" in html and "Row 4" in html
     assert ExchangeRate.unscoped.filter(company=company_a).count() == 0
+
+
+@pytest.mark.django_db
+def test_settings_forms_save_or_show_field_errors(users_a, company_a, records, client_for):
+    from xietong.core.models import Company, Membership, Sequence, UnitOfMeasure
+
+    client = client_for(users_a["admin"])
+    company = {
+        "name": "Alpha Works",
+        "legal_name": "Alpha Works Ltd.",
+        "tax_id": "",
+        "base_currency_id": "CNY",
+        "country": "cn",
+        "timezone": "Mars/Base",
+        "fiscal_year_start_month": 4,
+        "fiscal_year_start_day": 1,
+    }
+    response = client.post(reverse("core:company"), company)
+    assert (
+        response.status_code == 400 and 'data-field-error="timezone"' in response.content.decode()
+    )
+    assert (
+        client.post(reverse("core:company"), {**company, "timezone": "Asia/Shanghai"}).status_code
+        == 302
+    )
+    assert Company.objects.get(pk=company_a.pk).fiscal_year_start_month == 4
+
+    sequence = records["a"]["sequence"]
+    bad = client.post(
+        reverse("core:sequence_edit", args=[sequence.pk]), {"name": "X", "pattern": "SO{year}"}
+    )
+    assert bad.status_code == 400 and 'data-field-error="pattern"' in bad.content.decode()
+    client.post(
+        reverse("core:sequence_edit", args=[sequence.pk]),
+        {"name": "X", "pattern": "Q{yy}-{number:04d}", "gap_free": "on"},
+    )
+    assert Sequence.unscoped.get(pk=sequence.pk).gap_free
+
+    unit = records["unit"]
+    assert (
+        client.post(
+            reverse("core:unit_edit", args=[unit.pk]),
+            {"name": "Kilo", "rounding": "0.01", "active": "on"},
+        ).status_code
+        == 302
+    )
+    assert UnitOfMeasure.objects.get(pk=unit.pk).name == "Kilo"
+
+    invite = {"username": "newbie", "password": "a-long-enough-passphrase", "roles": ["buyer"]}
+    assert client.post(reverse("core:user_invite"), invite).status_code == 302
+    assert (
+        client.post(reverse("core:user_invite"), invite).status_code == 400
+    )  # same username again
+    mine = Membership.unscoped.get(company=company_a, user=users_a["admin"])
+    last_admin = client.post(reverse("core:user_roles", args=[mine.pk]), {"roles": ["buyer"]})
+    assert last_admin.status_code == 400 and mine.roles.filter(code="admin").exists()
