@@ -85,6 +85,8 @@ class SequenceForm(ShellForm):
 
 
 class RolesForm(ShellForm):
+    """The roles a membership holds, chosen among the company's available roles."""
+
     roles = forms.ModelMultipleChoiceField(
         label=_("Roles"),
         queryset=Role.objects.none(),
@@ -98,20 +100,11 @@ class RolesForm(ShellForm):
         self.fields["roles"].widget.attrs["class"] = ""
 
 
-class UserInviteForm(ShellForm):
+class UserInviteForm(RolesForm):
     username = forms.CharField(label=_("Username"), max_length=150)
     first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
     last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
     email = forms.EmailField(label=_("E-mail"), required=False)
     password = forms.CharField(label=_("Initial password"), widget=forms.PasswordInput, strip=False)
-    roles = forms.ModelMultipleChoiceField(
-        label=_("Roles"),
-        queryset=Role.objects.none(),
-        widget=forms.CheckboxSelectMultiple,
-        to_field_name="code",
-    )
 
-    def __init__(self, *args, company=None, **kwargs):  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
-        self.fields["roles"].queryset = roles_for_company(company=company)
-        self.fields["roles"].widget.attrs["class"] = ""
+    field_order = ["username", "first_name", "last_name", "email", "password", "roles"]

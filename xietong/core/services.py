@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from xietong.core import events, jobs
+from xietong.core.audit import audited
 from xietong.core.models import (
     ApiToken,
     Company,
@@ -136,6 +137,7 @@ def roles_sync_defaults() -> None:
             )
 
 
+@audited
 def company_create(
     *,
     name: str,
@@ -180,6 +182,7 @@ STANDARD_SEQUENCES = [
 ]
 
 
+@audited
 def company_update(*, company: Company, actor: User, **fields: Any) -> Company:
     allowed = {
         "name",
@@ -201,6 +204,7 @@ def company_update(*, company: Company, actor: User, **fields: Any) -> Company:
     return company
 
 
+@audited
 def user_create(
     *,
     company: Company,
@@ -249,6 +253,7 @@ def user_create(
     return user
 
 
+@audited
 def membership_set_roles(*, membership: Membership, roles: list[str], actor: User) -> Membership:
     """Replace a membership's roles. Refuses unknown codes and removing the last administrator."""
     found = list(roles_for_company(company=membership.company_id).filter(code__in=roles))
@@ -313,6 +318,7 @@ def _rate_validate(rate: ExchangeRate, company: Company) -> None:
         raise ValidationError(errors)
 
 
+@audited
 def exchange_rate_create(
     *,
     company: Company,
@@ -335,6 +341,7 @@ def exchange_rate_create(
     return row
 
 
+@audited
 def exchange_rate_update(
     *, exchange_rate: ExchangeRate, actor: User | None, **fields: Any
 ) -> ExchangeRate:
@@ -356,6 +363,7 @@ def exchange_rate_update(
     return rate
 
 
+@audited
 def exchange_rate_delete(*, exchange_rate: ExchangeRate, actor: User | None) -> None:
     with transaction.atomic():
         exchange_rate.delete()
@@ -470,6 +478,7 @@ jobs.register("core.exchange_rates_import", exchange_rates_import)
 # --- units, sequences -------------------------------------------------------------------------
 
 
+@audited
 def uom_update(*, unit: UnitOfMeasure, actor: User, **fields: Any) -> UnitOfMeasure:
     for field in fields:
         if field not in {"name", "rounding", "active"}:
@@ -481,6 +490,7 @@ def uom_update(*, unit: UnitOfMeasure, actor: User, **fields: Any) -> UnitOfMeas
     return unit
 
 
+@audited
 def sequence_update(
     *, sequence: Sequence, actor: User, name: str, pattern: str, gap_free: bool
 ) -> Sequence:
@@ -541,6 +551,7 @@ def api_token_touch(*, token: ApiToken) -> None:
     token.last_used_at = now
 
 
+@audited
 def api_token_revoke(*, token: ApiToken, actor: User) -> None:
     if token.user_id != actor.pk:
         raise PermissionError(_("You can only revoke your own tokens."))

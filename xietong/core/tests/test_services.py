@@ -488,3 +488,23 @@ def test_no_permissions_elsewhere_or_without_a_membership(
     assert permissions_for(user=AnonymousUser(), company=company_a) == frozenset()  # type: ignore[arg-type]
     Membership.unscoped.filter(user=admin, company=company_a).update(is_active=False)
     assert permissions_for(user=admin, company=company_a) == frozenset()
+
+
+@pytest.mark.django_db
+def test_a_service_called_outside_a_request_names_its_actor_in_the_audit_trail(company_a, users_a):
+    import datetime as dt
+    from decimal import Decimal
+
+    from xietong.core import services
+    from xietong.core.models import AuditEntry
+
+    accountant = users_a["accountant"]
+    rate = services.exchange_rate_create(
+        company=company_a,
+        actor=accountant,
+        currency="USD",
+        date=dt.date(2026, 6, 1),
+        rate=Decimal("7.2"),
+    )
+    entry = AuditEntry.objects.get_for_object(rate).get()
+    assert entry.actor == accountant and entry.company_id == company_a.pk

@@ -259,3 +259,18 @@ def test_settings_forms_save_or_show_field_errors(users_a, company_a, records, c
     mine = Membership.unscoped.get(company=company_a, user=users_a["admin"])
     last_admin = client.post(reverse("core:user_roles", args=[mine.pk]), {"roles": ["buyer"]})
     assert last_admin.status_code == 400 and mine.roles.filter(code="admin").exists()
+
+
+@pytest.mark.django_db
+def test_request_audit_context_survives_a_service_call(users_a, company_a, client_for):
+    """After a service names its actor, later writes of the same request are still attributed."""
+    from xietong.core.models import AuditEntry
+
+    client = client_for(users_a["admin"])
+    before = AuditEntry.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    invite = {"username": "second", "password": "a-long-enough-passphrase", "roles": ["buyer"]}
+    assert client.post(reverse("core:user_invite"), invite).status_code == 302
+    entries = AuditEntry.objects.filter(pk__gt=before)
+    assert entries.count() >= 2  # the user and the membership (with its roles)
+    assert set(entries.values_list("actor", flat=True)) == {users_a["admin"].pk}
+    assert set(entries.values_list("remote_addr", flat=True)) == {"127.0.0.1"}

@@ -1,0 +1,48 @@
+"""The audit trail names who changed what, also around nested service calls."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from auditlog.context import set_actor
+
+from xietong.core import services
+from xietong.core.models import AuditEntry, ExchangeRate
+
+
+@pytest.mark.django_db
+def test_outer_actor_context_survives_an_audited_service(company_a, users_a):
+    outer, inner = users_a["admin"], users_a["accountant"]
+    with set_actor(outer, remote_addr="10.1.2.3"):
+        first = services.exchange_rate_create(
+            company=company_a,
+            actor=inner,
+            currency="USD",
+            date=dt.date(2026, 7, 1),
+            rate=Decimal("7"),
+        )
+        second = ExchangeRate.unscoped.create(
+            company=company_a, currency_id="EUR", date=dt.date(2026, 7, 1), rate=Decimal("8")
+        )
+    first_entry = AuditEntry.objects.get_for_object(first).get()
+    second_entry = AuditEntry.objects.get_for_object(second).get()
+    assert first_entry.actor == inner and first_entry.remote_addr == "10.1.2.3"
+    assert second_entry.actor == outer  # the request's context is back after the service
+
+
+@pytest.mark.django_db
+def test_audit_entry_records_before_and_after(company_a, users_a):
+    rate = services.exchange_rate_create(
+        company=company_a,
+        actor=users_a["accountant"],
+        currency="USD",
+        date=dt.date(2026, 7, 2),
+        rate=Decimal("7.1"),
+    )
+    services.exchange_rate_update(exchange_rate=rate, actor=users_a["admin"], rate=Decimal("7.3"))
+    update = AuditEntry.objects.get_for_object(rate).filter(action=AuditEntry.Action.UPDATE).get()
+    assert update.actor == users_a["admin"] and update.company_id == company_a.pk
+    old, new = update.changes_dict["rate"]
+    assert Decimal(old) == Decimal("7.1") and Decimal(new) == Decimal("7.3")
