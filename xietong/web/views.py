@@ -22,7 +22,7 @@ from xietong.core.models import ApiToken, Company, User
 from xietong.core.permissions import has_perm, login_only, public, requires
 from xietong.core.selectors import is_portal_user
 from xietong.core.ui.records import apply_errors
-from xietong.web import dashboard
+from xietong.web import dashboard, two_factor
 from xietong.web.forms import LoginForm, OtpForm, PasswordForm, TokenForm
 
 PENDING_USER = "xietong-otp-user"
@@ -56,7 +56,7 @@ def login(request: HttpRequest) -> HttpResponse:
     form = LoginForm(request, data=request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.get_user()
-        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        device = two_factor.totp_confirmed_device(user=user)
         if device is not None:
             request.session[PENDING_USER] = user.pk
             request.session["xietong-otp-next"] = _safe_next(request, reverse("web:home"))
@@ -79,13 +79,13 @@ def login_otp(request: HttpRequest) -> HttpResponse:
     user = get_object_or_404(User, pk=user_id, is_active=True)
     form = OtpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        for device in TOTPDevice.objects.filter(user=user, confirmed=True):
-            if device.verify_token(form.cleaned_data["token"]):
-                next_url = request.session.pop("xietong-otp-next", reverse("web:home"))
-                request.session.pop(PENDING_USER, None)
-                response = _complete_login(request, user, device)
-                response["Location"] = next_url
-                return response
+        device = two_factor.totp_verify(user=user, token=form.cleaned_data["token"])
+        if device is not None:
+            next_url = request.session.pop("xietong-otp-next", reverse("web:home"))
+            request.session.pop(PENDING_USER, None)
+            response = _complete_login(request, user, device)
+            response["Location"] = next_url
+            return response
         form.add_error(
             "token", _("The code is not valid. Check your device's clock and try again.")
         )
@@ -137,9 +137,10 @@ def switch_company(request: HttpRequest) -> HttpResponse:
 
 @login_only
 def account(request: HttpRequest) -> HttpResponse:
-    devices = TOTPDevice.objects.filter(user=request.user)
     return render(
-        request, "web/account.html", {"confirmed": devices.filter(confirmed=True).exists()}
+        request,
+        "web/account.html",
+        {"confirmed": two_factor.totp_confirmed_device(user=request.user) is not None},
     )
 
 
@@ -168,16 +169,13 @@ def otp_setup(request: HttpRequest) -> HttpResponse:
     """Enrol a TOTP device: show the QR code of an unconfirmed device; confirm with one code."""
     import segno
 
-    if TOTPDevice.objects.filter(user=request.user, confirmed=True).exists():
+    if two_factor.totp_confirmed_device(user=request.user) is not None:
         messages.info(request, _("Two-factor authentication is already on."))
         return redirect("web:account")
-    device = TOTPDevice.objects.filter(user=request.user, confirmed=False).first()
-    if device is None:
-        device = TOTPDevice.objects.create(user=request.user, name="authenticator", confirmed=False)
+    device = two_factor.totp_enrolment(user=request.user)
     form = OtpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if device.verify_token(form.cleaned_data["token"]):
-            TOTPDevice.objects.filter(pk=device.pk).update(confirmed=True)
+        if two_factor.totp_confirm(device=device, token=form.cleaned_data["token"]):
             otp_login(request, device)
             messages.success(request, _("Two-factor authentication is on."))
             return redirect("web:account")
@@ -196,7 +194,7 @@ def otp_setup(request: HttpRequest) -> HttpResponse:
 @require_POST
 @login_only
 def otp_disable(request: HttpRequest) -> HttpResponse:
-    TOTPDevice.objects.filter(user=request.user).delete()
+    two_factor.totp_disable(user=request.user)
     messages.success(request, _("Two-factor authentication is off."))
     return redirect("web:account")
 

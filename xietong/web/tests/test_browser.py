@@ -14,6 +14,7 @@ import shutil
 from decimal import Decimal
 
 import pytest
+from django.db import connections
 
 from conftest import PASSWORD
 
@@ -34,7 +35,8 @@ LAUNCH_ARGS = [
 
 
 @pytest.fixture
-def page(live_server, monkeypatch):  # type: ignore[no-untyped-def]
+def page(django_db_setup, live_server, monkeypatch):  # type: ignore[no-untyped-def]
+    """A Chromium page; the live server is started after (so stopped before) the test database."""
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are sync.
@@ -53,6 +55,15 @@ def page(live_server, monkeypatch):  # type: ignore[no-untyped-def]
 
 @pytest.mark.django_db(transaction=True)
 def test_login_language_list_filter_export_logout(page, live_server, company_a, users_a):
+    # Playwright runs the test body in its own context, where Django opens a second database
+    # connection; close it, or PostgreSQL refuses to drop the test database at the end.
+    try:
+        _scenario(page, live_server, company_a, users_a)
+    finally:
+        connections.close_all()
+
+
+def _scenario(page, live_server, company_a, users_a):  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
     from xietong.core.models import ExchangeRate
