@@ -337,6 +337,7 @@ def test_rate_import_lands_a_good_file_whole(admin_a, company_a, company_b) -> N
         "2026-01-02,EUR,7.8,\r\n"  # new, default source
         "2026-01-05,EUR,7.90,ecb\r\n"  # same rate as stored: left alone
     )
+    before = AuditEntry.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     job = import_rates(company_a, admin_a, text)
 
     assert job.status == Job.Status.DONE, (job.message, job.result)
@@ -357,7 +358,9 @@ def test_rate_import_lands_a_good_file_whole(admin_a, company_a, company_b) -> N
     assert sources == {"USD": "pboc", "EUR": "import"}
     assert rates_of(company_b) == {}
     # The job's user is the audit actor of what it wrote, and the entries carry company A.
-    by_job = AuditEntry.objects.filter(content_type__model="exchangerate", actor=admin_a)
+    by_job = AuditEntry.objects.filter(
+        pk__gt=before, content_type__model="exchangerate", actor=admin_a
+    )
     assert sorted(by_job.values_list("action", flat=True)) == sorted(
         [AuditEntry.Action.CREATE, AuditEntry.Action.CREATE, AuditEntry.Action.UPDATE]
     )
