@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditlog.context import set_actor
+from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from xietong.core import events
@@ -78,16 +79,20 @@ def job_run(*, job_id: int) -> None:
     Job.unscoped.filter(pk=job.pk).update(status=Job.Status.RUNNING, started_at=timezone.now())
     context = JobContext(job_id=job.pk, company=job.company, user=job.user)
     status, result, message = Job.Status.DONE, {}, ""
-    try:
-        with company_scope(job.company), set_actor(job.user):
-            result = _KINDS[job.kind](context, **job.params) or {}
-        message = str(result.pop("message", _("Finished.")))
-    except JobError as exc:
-        status, message = Job.Status.FAILED, str(exc)
-        result = exc.details
-    except Exception:
-        logger.exception("job %s (%s) failed", job.pk, job.kind)
-        status, message = Job.Status.FAILED, _("The job failed unexpectedly; see the server log.")
+    # What the job reports is read by its user: write it in the user's language.
+    language = job.user.language if job.user else settings.LANGUAGE_CODE
+    with translation.override(language):
+        try:
+            with company_scope(job.company), set_actor(job.user):
+                result = _KINDS[job.kind](context, **job.params) or {}
+            message = str(result.pop("message", _("Finished.")))
+        except JobError as exc:
+            status, message = Job.Status.FAILED, str(exc)
+            result = exc.details
+        except Exception:
+            logger.exception("job %s (%s) failed", job.pk, job.kind)
+            status = Job.Status.FAILED
+            message = _("The job failed unexpectedly; see the server log.")
     Job.unscoped.filter(pk=job.pk).update(
         status=status, message=message[:255], result=result, finished_at=timezone.now()
     )

@@ -472,3 +472,13 @@ def test_rate_import_lands_in_the_jobs_company_only(admin_a, users_b, company_a,
     job_b = import_rates(company_b, users_b["admin"], "date,currency,rate\n2026-01-02,HKD,1\n")
     assert job_b.status == Job.Status.FAILED
     assert rates_of(company_a) == {("HKD", DAY): Decimal("0.92")}
+
+
+@pytest.mark.django_db
+def test_job_messages_are_in_the_users_language(company_a, admin_a):
+    from xietong.core import services
+
+    services.user_set_language(user=admin_a, language="zh-hans")
+    job = import_rates(company_a, admin_a, "date,currency,rate\n2026-01-02,USD,7.1\n")
+    assert job.status == Job.Status.DONE
+    assert "rate(s) added" not in job.message and "1" in job.message
