@@ -508,3 +508,36 @@ def test_a_service_called_outside_a_request_names_its_actor_in_the_audit_trail(c
     )
     entry = AuditEntry.objects.get_for_object(rate).get()
     assert entry.actor == accountant and entry.company_id == company_a.pk
+
+
+@pytest.mark.django_db
+def test_old_idempotency_keys_are_pruned(company_a, users_a):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from xietong.core.models import IdempotencyKey
+
+    old = IdempotencyKey.unscoped.create(
+        company=company_a,
+        user=users_a["admin"],
+        key="old",
+        method="POST",
+        path="/x",
+        request_hash="h",
+    )
+    IdempotencyKey.unscoped.filter(pk=old.pk).update(
+        created_at=timezone.now() - dt.timedelta(days=8)
+    )
+    IdempotencyKey.unscoped.create(
+        company=company_a,
+        user=users_a["admin"],
+        key="new",
+        method="POST",
+        path="/x",
+        request_hash="h",
+    )
+    out = StringIO()
+    call_command("prune_idempotency_keys", stdout=out)
+    assert list(IdempotencyKey.unscoped.values_list("key", flat=True)) == ["new"]
+    assert "deleted 1" in out.getvalue()
