@@ -29,7 +29,7 @@ ROLE_LABELS: dict[str, Promise] = {
 }
 
 DEFAULT_ROLES: dict[str, list[str]] = {
-    "admin": sorted(code for code in REGISTRY if code != "portal.access"),
+    "admin": [],  # every staff permission declared by any app: see role_permissions()
     "sales_rep": _STAFF + ["crm.access", "sales.access", "core.uom.view", "core.exchangerate.view"],
     "sales_manager": _STAFF
     + [
@@ -87,3 +87,18 @@ PORTAL_ROLES = {"portal_customer", "portal_supplier"}
 
 def role_label(code: str, fallback: str = "") -> str | Promise:
     return ROLE_LABELS.get(code, fallback or code)
+
+
+def grant(role: str, *codes: str) -> None:
+    """Give a predefined role more permission codes; apps call it from `AppConfig.ready()`."""
+    unknown = [code for code in codes if code not in REGISTRY]
+    if unknown or role not in DEFAULT_ROLES:
+        raise ValueError(f"grant({role!r}, …): unknown role or permission {unknown}")
+    DEFAULT_ROLES[role] = sorted(set(DEFAULT_ROLES[role]) | set(codes))
+
+
+def role_permissions(role: str) -> list[str]:
+    """The permission codes of a predefined role (the administrator has every staff one)."""
+    if role == "admin":
+        return sorted(code for code in REGISTRY if code != "portal.access")
+    return sorted(set(DEFAULT_ROLES[role]))

@@ -32,7 +32,7 @@ from xietong.core.models import (
 )
 from xietong.core.money import MINOR_UNITS
 from xietong.core.numbering import NumberingError, pattern_validate
-from xietong.core.roles import DEFAULT_ROLES, PORTAL_ROLES, ROLE_LABELS
+from xietong.core.roles import DEFAULT_ROLES, PORTAL_ROLES, ROLE_LABELS, role_permissions
 from xietong.core.selectors import roles_for_company
 
 CURRENCY_NAMES = {
@@ -125,7 +125,8 @@ def units_sync_defaults() -> None:
 def roles_sync_defaults() -> None:
     """Write the predefined roles (xietong.core.roles) into the Role table (idempotent)."""
     with transaction.atomic():
-        for code, permissions in DEFAULT_ROLES.items():
+        for code in DEFAULT_ROLES:
+            permissions = role_permissions(code)
             Role.objects.update_or_create(
                 company=None,
                 code=code,

@@ -16,7 +16,7 @@ from django.test import Client
 from xietong.api.tests.conftest import API, make_rate, next_date, token_client, token_for
 from xietong.core.models import Company, Job, User
 from xietong.core.permissions import REGISTRY
-from xietong.core.roles import DEFAULT_ROLES
+from xietong.core.roles import DEFAULT_ROLES, role_permissions
 from xietong.core.services import api_token_create
 
 
@@ -122,7 +122,7 @@ def test_role_matrix(role: str, auth: str, users_a: dict[str, User], company_a: 
     else:
         client = Client()
         client.force_login(user)
-    permissions = set(DEFAULT_ROLES[role])
+    permissions = set(role_permissions(role))
     wrong = []
     for method, path, details in _operations(client):
         required = details["x-permission"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from xietong.core.roles import DEFAULT_ROLES
+from xietong.core.roles import DEFAULT_ROLES, role_permissions
 
 # Views that only accept POST (their GET answer is 405 for everybody).
 POST_ONLY = {
@@ -85,7 +85,7 @@ def test_anonymous_gets_the_login_page(client, records):
 @pytest.mark.parametrize("role", list(DEFAULT_ROLES))
 def test_role_reaches_exactly_its_screens(role, users_a, records, client_for):
     user = users_a[role]
-    permissions = set(DEFAULT_ROLES[role])
+    permissions = set(role_permissions(role))
     client = client_for(user)
     for name, pattern in _patterns():
         if name in POST_ONLY:
@@ -116,7 +116,7 @@ def test_navigation_shows_only_allowed_screens(role, users_a, client_for):
     response = client_for(users_a[role]).get(reverse("web:home"), follow=True)
     html = response.content.decode()
     for item in _ITEMS:
-        allowed = item.permission in DEFAULT_ROLES[role]
+        allowed = item.permission in role_permissions(role)
         assert (f'href="{reverse(item.url_name)}"' in html) == allowed, (role, item.url_name)
 
 
