@@ -38,6 +38,8 @@ INSTALLED_APPS = [
     "csp",
     "ninja",  # Swagger UI for /api/v1/docs from its static copy, not a CDN
     "xietong.core",
+    "xietong.party",
+    "xietong.product",
     "xietong.web",
     "xietong.api",
     "xietong.demo",

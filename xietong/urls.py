@@ -6,6 +6,8 @@ urlpatterns = [
     *root_urlpatterns,
     path("", include("xietong.web.urls")),
     path("", include("xietong.core.urls")),
+    path("parties/", include("xietong.party.urls")),
+    path("products/", include("xietong.product.urls")),
     path("api/v1/", include("xietong.api.urls")),
 ]
 handler403 = "xietong.web.errors.forbidden"

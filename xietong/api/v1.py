@@ -20,6 +20,9 @@ from xietong.api import problems
 from xietong.api.auth import ApiTokenAuth, SessionCsrfAuth, authenticated_by_token
 from xietong.api.openapi import LocalSwagger, XietongOpenAPISchema
 from xietong.core.api import router as core_router
+from xietong.party.api import router as party_router
+from xietong.product.api import router as product_router
+from xietong.product.api_bom import router as bom_router
 
 DESCRIPTION = _(
     "REST API of xietong.\n\n"
@@ -77,3 +80,6 @@ api = XietongAPI(
 problems.install(api)
 api.add_decorator(_audited_as_token_user, mode="operation")
 api.add_router("", core_router)
+api.add_router("", party_router)
+api.add_router("", product_router)
+api.add_router("", bom_router)

@@ -1,0 +1,1 @@
+"""Writes of parties (to be written)."""

@@ -1,0 +1,4 @@
+from xietong.party import views
+
+app_name = "party"
+urlpatterns = [*views.urlpatterns]
