@@ -52,20 +52,17 @@ class ExchangeRateForm(ShellForm):
     source = forms.CharField(label=_("Source"), max_length=40, required=False)
 
 
-class RateImportForm(ShellForm):
+class ImportForm(ShellForm):
     file = forms.FileField(
-        label=_("CSV file"),
-        help_text=_("Columns: date (YYYY-MM-DD), currency, rate, and optionally source."),
+        label=_("CSV or XLSX file"),
+        help_text=_("The first row names the columns; the export gives a file in this format."),
     )
 
-    def clean_file(self) -> str:
+    def clean_file(self):  # type: ignore[no-untyped-def]
         upload = self.cleaned_data["file"]
-        if upload.size > 5 * 1024 * 1024:
-            raise forms.ValidationError(_("The file is larger than 5 MB."))
-        try:
-            return upload.read().decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise forms.ValidationError(_("The file must be UTF-8 encoded CSV.")) from exc
+        if upload.size > 200 * 1024 * 1024:
+            raise forms.ValidationError(_("The file is larger than 200 MB."))
+        return upload
 
 
 class UnitForm(ShellForm):

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import io
 import secrets
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -16,8 +15,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from xietong.core import events, jobs
+from xietong.core import events, imports
 from xietong.core.audit import audited
 from xietong.core.models import (
     ApiToken,
@@ -370,83 +370,77 @@ def exchange_rate_delete(*, exchange_rate: ExchangeRate, actor: User | None) -> 
         exchange_rate.delete()
 
 
-RATE_IMPORT_COLUMNS = ["date", "currency", "rate"]
+class ExchangeRateImport(imports.ImportSpec):
+    """Exchange rates as `date,currency,rate[,source]`; an existing date's rate is updated."""
 
+    key = "exchange-rates"
+    title = gettext_lazy("Exchange rates")
+    permission = "core.exchangerate.change"
+    columns = [
+        imports.Column(
+            "date", gettext_lazy("Date"), required=True, help=gettext_lazy("YYYY-MM-DD")
+        ),
+        imports.Column(
+            "currency", gettext_lazy("Currency"), required=True, help=gettext_lazy("ISO 4217 code")
+        ),
+        imports.Column(
+            "rate",
+            gettext_lazy("Rate"),
+            required=True,
+            help=gettext_lazy("units of the company's currency for one unit"),
+        ),
+        imports.Column("source", gettext_lazy("Source")),
+    ]
 
-def exchange_rates_parse(*, company: Company, text: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """Parse CSV `date,currency,rate[,source]` rows; return (rows, errors naming each bad row)."""
-    rows: list[dict[str, Any]] = []
-    errors: list[str] = []
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
-    missing = [c for c in RATE_IMPORT_COLUMNS if c not in header]
-    if missing:
-        return [], [_("Missing column(s): %(cols)s") % {"cols": ", ".join(missing)}]
-    reader.fieldnames = header
-    currencies = set(Currency.objects.values_list("code", flat=True))
-    seen: set[tuple[str, dt.date]] = set()
-    for raw in reader:
-        line = reader.line_num  # the physical line: blank lines are skipped by the reader
-        problems = []
-        code = (raw.get("currency") or "").strip().upper()
-        if code not in currencies:
-            problems.append(_("unknown currency “%(code)s”") % {"code": code})
-        elif code == company.base_currency_id:
-            problems.append(_("the company's own currency needs no rate"))
+    def begin(self, company: Company) -> dict[str, Any]:
+        return {
+            "company": company,
+            "currencies": set(Currency.objects.values_list("code", flat=True)),
+        }
+
+    def clean_row(self, state: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
+        problems: dict[str, str] = {}
+        code = values.get("currency", "").upper()
+        if code not in state["currencies"]:
+            problems["currency"] = _("unknown currency “%(code)s”") % {"code": code}
+        elif code == state["company"].base_currency_id:
+            problems["currency"] = _("the company's own currency needs no rate")
         try:
-            date = dt.date.fromisoformat((raw.get("date") or "").strip())
+            date = dt.date.fromisoformat(values.get("date", ""))
         except ValueError:
-            date = None
-            problems.append(_("date must be YYYY-MM-DD"))
+            problems["date"] = _("date must be YYYY-MM-DD")
         try:
-            rate = Decimal((raw.get("rate") or "").strip())
+            rate = Decimal(values.get("rate", ""))
             if not rate.is_finite() or rate <= 0:
                 raise InvalidOperation
+            ExchangeRate._meta.get_field("rate").run_validators(rate)
         except InvalidOperation:
-            rate = None
-            problems.append(_("rate must be a positive number"))
-        else:
-            try:
-                ExchangeRate._meta.get_field("rate").run_validators(rate)
-            except ValidationError:
-                rate = None
-                problems.append(
-                    _("rate must have at most 10 digits before and 10 after the decimal point")
-                )
-        if date and code and (code, date) in seen:
-            problems.append(_("duplicate of an earlier row"))
-        if problems:
-            errors.append(
-                _("Row %(line)d: %(problems)s") % {"line": line, "problems": "; ".join(problems)}
+            problems["rate"] = _("rate must be a positive number")
+        except ValidationError:
+            problems["rate"] = _(
+                "rate must have at most 10 digits before and 10 after the decimal point"
             )
-            continue
-        seen.add((code, date))
-        rows.append(
-            {
-                "currency_id": code,
-                "date": date,
-                "rate": rate,
-                "source": (raw.get("source") or "import").strip()[:40],
-            }
-        )
-    return rows, errors
+        if problems:
+            raise imports.RowError(problems)
+        return {
+            "currency_id": code,
+            "date": date,
+            "rate": rate,
+            "source": (values.get("source") or "import")[:40],
+        }
 
+    def row_key(self, row: dict[str, Any]) -> tuple[str, dt.date]:
+        return row["currency_id"], row["date"]
 
-def exchange_rates_import(context: jobs.JobContext, *, text: str) -> dict[str, Any]:
-    """Job: import rates from CSV; lands whole (existing dates updated) or reports every bad row."""
-    company = context.company
-    context.progress(0, None, _("Checking the file…"))
-    rows, errors = exchange_rates_parse(company=company, text=text)
-    if errors:
-        raise jobs.JobError(
-            _("%(count)d bad row(s); nothing was imported.") % {"count": len(errors)},
-            details={"errors": errors},
-        )
-    if not rows:
-        raise jobs.JobError(_("The file has no rows."))
-    context.progress(0, len(rows), _("Importing…"))
-    created = updated = 0
-    with transaction.atomic():
+    def save(
+        self,
+        state: Any,
+        rows: list[dict[str, Any]],
+        *,
+        company: Company,
+        actor: User | None,
+        progress: Any,
+    ) -> dict[str, int]:
         existing = {
             (r.currency_id, r.date): r
             for r in ExchangeRate.unscoped.filter(
@@ -455,25 +449,33 @@ def exchange_rates_import(context: jobs.JobContext, *, text: str) -> dict[str, A
                 date__in={r["date"] for r in rows},
             )
         }
+        created = updated = 0
         for row in rows:
             current = existing.get((row["currency_id"], row["date"]))
             if current is None:
-                ExchangeRate.unscoped.create(company=company, **row)
+                ExchangeRate.unscoped.create(
+                    company=company,
+                    currency_id=row["currency_id"],
+                    date=row["date"],
+                    rate=row["rate"],
+                    source=row["source"],
+                )
                 created += 1
             elif current.rate != row["rate"]:
                 current.rate, current.source = row["rate"], row["source"]
                 current.save(update_fields=["rate", "source"])
                 updated += 1
-    context.progress(len(rows), len(rows), _("Imported."))
-    return {
-        "message": _("%(created)d rate(s) added, %(updated)d updated.")
-        % {"created": created, "updated": updated},
-        "created": created,
-        "updated": updated,
-    }
+        return {"created": created, "updated": updated}
+
+    def export(self, company: Company) -> Iterable[dict[str, Any]]:
+        rows = ExchangeRate.unscoped.filter(company=company).order_by("currency_id", "date")
+        return (
+            {"date": r.date, "currency": r.currency_id, "rate": r.rate, "source": r.source}
+            for r in rows.iterator()
+        )
 
 
-jobs.register("core.exchange_rates_import", exchange_rates_import)
+imports.register(ExchangeRateImport())
 
 
 # --- units, sequences -------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from xietong.core import views
+from xietong.core import imports, views
 
 app_name = "core"
 urlpatterns = [
@@ -19,10 +19,24 @@ urlpatterns = [
     path("settings/units/<int:pk>/edit/", views.unit_edit, name="unit_edit"),
     path("finance/rates/", views.rate_list, name="rate_list"),
     path("finance/rates/new/", views.rate_create, name="rate_create"),
-    path("finance/rates/import/", views.rate_import, name="rate_import"),
     path("finance/rates/<int:pk>/", views.rate_detail, name="rate_detail"),
     path("finance/rates/<int:pk>/edit/", views.rate_edit, name="rate_edit"),
     path("finance/rates/<int:pk>/delete/", views.rate_delete, name="rate_delete"),
     path("jobs/", views.job_list, name="job_list"),
     path("jobs/<int:pk>/", views.job_detail, name="job_detail"),
 ]
+
+
+def _import_patterns() -> list:
+    patterns = []
+    for spec in imports.specs():
+        upload, confirm, export = views.import_views(spec)
+        patterns += [
+            path(f"imports/{spec.key}/", upload, name=f"import_{spec.key}"),
+            path(f"imports/{spec.key}/confirm/", confirm, name=f"import_{spec.key}_confirm"),
+            path(f"imports/{spec.key}/export.<str:fmt>", export, name=f"export_{spec.key}"),
+        ]
+    return patterns
+
+
+urlpatterns += _import_patterns()

@@ -4,21 +4,23 @@ service or selector, and renders; its permission is declared right on it."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import Prefetch
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from xietong.core import jobs, services
+from xietong.core import imports, jobs, services
 from xietong.core.forms import (
     CompanyForm,
     ExchangeRateForm,
-    RateImportForm,
+    ImportForm,
     RolesForm,
     SequenceForm,
     UnitForm,
@@ -38,7 +40,7 @@ from xietong.core.permissions import REGISTRY, has_perm, requires
 from xietong.core.roles import role_label
 from xietong.core.selectors import roles_for_company
 from xietong.core.ui.listing import Column, Filter, ListScreen, list_response
-from xietong.core.ui.records import edit_response, form_response, record_response
+from xietong.core.ui.records import edit_response, record_response
 
 # --- company ------------------------------------------------------------------------------------
 
@@ -107,7 +109,7 @@ def rate_list(request: HttpRequest) -> HttpResponse:
     if has_perm(request, "core.exchangerate.change"):
         actions = [
             (_("New rate"), reverse("core:rate_create")),
-            (_("Import CSV"), reverse("core:rate_import")),
+            (_("Import / export"), reverse("core:import_exchange-rates")),
         ]
     return list_response(request, RATE_LIST, ExchangeRate.objects.all(), extra={"actions": actions})
 
@@ -198,28 +200,6 @@ def rate_delete(request: HttpRequest, pk: int) -> HttpResponse:
     services.exchange_rate_delete(exchange_rate=rate, actor=request.user)
     messages.success(request, _("Exchange rate deleted."))
     return redirect("core:rate_list")
-
-
-@requires("core.exchangerate.change")
-def rate_import(request: HttpRequest) -> HttpResponse:
-    form = RateImportForm(request.POST or None, request.FILES or None)
-    if request.method == "POST" and form.is_valid():
-        job = jobs.job_start(
-            company=request.company,
-            actor=request.user,
-            kind="core.exchange_rates_import",
-            name=_("Import exchange rates"),
-            text=form.cleaned_data["file"],
-        )
-        return redirect("core:job_detail", pk=job.pk)
-    return form_response(
-        request,
-        form=form,
-        title=_("Import exchange rates"),
-        cancel_url=reverse("core:rate_list"),
-        submit_label=_("Import"),
-        status=400 if form.errors else 200,
-    )
 
 
 # --- units of measure ---------------------------------------------------------------------------
@@ -640,3 +620,77 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(_visible_jobs(request), pk=pk)
     template = "core/_job_progress.html" if request.htmx else "core/job.html"
     return render(request, template, {"job": job})
+
+
+# --- import and export --------------------------------------------------------------------------
+
+PREVIEW_LIMIT = 5000  # rows checked while the user waits; larger files are checked by the job
+
+
+def import_views(spec: imports.ImportSpec) -> tuple[Any, Any, Any]:
+    """The upload/preview page, the confirmation and the export of one importable table."""
+
+    @requires(spec.permission)
+    def upload(request: HttpRequest) -> HttpResponse:
+        form = ImportForm(request.POST or None, request.FILES or None)
+        context: dict[str, Any] = {"spec": spec, "form": form}
+        if request.method == "POST" and form.is_valid():
+            upload_file = form.cleaned_data["file"]
+            data = upload_file.read()
+            try:
+                table = imports.read_table(data, upload_file.name, spec)
+            except imports.ImportFileError as exc:
+                form.add_error("file", str(exc))
+            else:
+                token = imports.upload_store(data, upload_file.name)
+                if len(table.rows) > PREVIEW_LIMIT:
+                    return _import_start(request, spec, token, upload_file.name)
+                report = imports.import_check(spec, company=request.company, table=table)
+                context.update(
+                    report=report,
+                    token=token,
+                    filename=upload_file.name,
+                    preview=[
+                        [values.get(c.name, "") for c in spec.columns]
+                        for _line, values in table.rows[: imports.PREVIEW_ROWS]
+                    ],
+                )
+        return render(request, "core/import.html", context, status=400 if form.errors else 200)
+
+    @require_POST
+    @requires(spec.permission)
+    def confirm(request: HttpRequest) -> HttpResponse:
+        return _import_start(
+            request, spec, request.POST.get("token", ""), request.POST.get("filename", "")
+        )
+
+    @requires(spec.permission)
+    def export(request: HttpRequest, fmt: str) -> HttpResponse:
+        if fmt not in {"csv", "xlsx"}:
+            raise Http404
+        content, content_type = imports.export_table(spec, company=request.company, fmt=fmt)
+        response = HttpResponse(content, content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="{spec.key}.{fmt}"'
+        return response
+
+    return upload, confirm, export
+
+
+def _import_start(
+    request: HttpRequest, spec: imports.ImportSpec, token: str, filename: str
+) -> HttpResponse:
+    try:
+        imports.upload_read(token)  # refuses tokens that are not ours or no longer there
+    except imports.ImportFileError as exc:
+        messages.error(request, str(exc))
+        return redirect(f"core:import_{spec.key}")
+    job = jobs.job_start(
+        company=request.company,
+        actor=request.user,
+        kind="core.import",
+        name=_("Import: %(title)s") % {"title": spec.title},
+        spec=spec.key,
+        upload=token,
+        filename=filename,
+    )
+    return redirect("core:job_detail", pk=job.pk)

@@ -36,7 +36,7 @@ def records(company_a, company_b, users_a, users_b):  # type: ignore[no-untyped-
         job = Job.unscoped.create(
             company=company,
             user=users["admin"],
-            kind="core.exchange_rates_import",
+            kind="core.import",
             name=f"CANARY-{key}-job",
         )
         token, _raw = services.api_token_create(

@@ -11,7 +11,7 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from xietong.core.models import ExchangeRate
-from xietong.web.tests.test_permissions import POST_ONLY, _patterns, _url
+from xietong.web.tests.test_permissions import _patterns, _post_only, _url
 
 EXTERNAL = re.compile(
     rb"""(?:src|href|action|url\()\s*=?\s*["']?(https?:)?//(?!testserver)""", re.I
@@ -28,7 +28,7 @@ def test_no_page_references_an_external_url(users_a, records, client_for, client
     pages += [
         (admin_client, _url(name, pattern, records))
         for name, pattern in _patterns()
-        if name not in POST_ONLY and pattern.callback.required_permission != "public"
+        if not _post_only(name) and pattern.callback.required_permission != "public"
     ]
     portal = client_for(users_a["portal_customer"])
     pages += [(portal, reverse("web:portal"))]
@@ -160,7 +160,7 @@ def test_dashboard_shows_figures_and_charts(users_a, records, client_for):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_rate_import_runs_as_a_job_with_progress(users_a, company_a, client_for):
+def test_import_previews_then_runs_as_a_job_with_progress(users_a, company_a, client_for):
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.core.management import call_command
 
@@ -171,7 +171,13 @@ def test_rate_import_runs_as_a_job_with_progress(users_a, company_a, client_for)
         "rates.csv",
         b"date,currency,rate\n2026-04-01,USD,7.2\n2026-04-02,USD,7.21\n2026-04-01,EUR,7.9\n",
     )
-    response = client.post(reverse("core:rate_import"), {"file": upload})
+    preview = client.post(reverse("core:import_exchange-rates"), {"file": upload}).content.decode()
+    assert 'id="import-preview"' in preview and 'id="import-confirm"' in preview
+    assert ExchangeRate.unscoped.filter(company=company_a).count() == 0  # nothing saved yet
+    token = re.search(r'name="token" value="([^"]+)"', preview).group(1)
+    response = client.post(
+        reverse("core:import_exchange-rates_confirm"), {"token": token, "filename": "rates.csv"}
+    )
     job = Job.unscoped.get(company=company_a)
     assert response.status_code == 302 and response["Location"] == reverse(
         "core:job_detail", args=[job.pk]
@@ -188,21 +194,86 @@ def test_rate_import_runs_as_a_job_with_progress(users_a, company_a, client_for)
     assert ExchangeRate.unscoped.filter(company=company_a).count() == 3
 
 
-@pytest.mark.django_db(transaction=True)
-def test_rate_import_with_a_bad_row_lands_nothing(users_a, company_a, client_for):
+@pytest.mark.django_db
+def test_import_preview_lists_every_bad_row_and_saves_nothing(users_a, company_a, client_for):
     from django.core.files.uploadedfile import SimpleUploadedFile
-    from django.core.management import call_command
 
     client = client_for(users_a["accountant"])
     upload = SimpleUploadedFile(
         "rates.csv",
         b"date,currency,rate\n2026-04-01,USD,7.2\n2026-13-02,USD,7.21\n2026-04-01,XXX,-1\n",
     )
-    response = client.post(reverse("core:rate_import"), {"file": upload})
-    call_command("worker", "--batch")
-    html = client.get(response["Location"]).content.decode()
-    assert 'data-status="failed"' in html and "Row 3" in html and "Row 4" in html
+    html = client.post(reverse("core:import_exchange-rates"), {"file": upload}).content.decode()
+    assert 'id="import-problems"' in html and 'id="import-confirm"' not in html
+    assert "Row 3, date" in html and "Row 4, currency" in html and "Row 4, rate" in html
     assert ExchangeRate.unscoped.filter(company=company_a).count() == 0
+
+
+@pytest.mark.django_db
+def test_import_refuses_an_unusable_file_with_a_field_error(users_a, client_for):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client = client_for(users_a["accountant"])
+    for name, content in (
+        ("r.csv", b"when,what\n1,2\n"),
+        ("r.xlsx", b"not a workbook"),
+        ("r.csv", b"\xff\xfe\x00"),
+    ):
+        response = client.post(
+            reverse("core:import_exchange-rates"), {"file": SimpleUploadedFile(name, content)}
+        )
+        assert (
+            response.status_code == 400 and 'data-field-error="file"' in response.content.decode()
+        )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_export_then_import_changes_nothing(users_a, company_a, company_b, client_for, fmt):
+    import datetime as dt
+    from decimal import Decimal
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from xietong.core import imports
+    from xietong.core.services import exchange_rate_create
+
+    for i, (code, rate) in enumerate((("USD", "7.1234"), ("EUR", "7.9"), ("JPY", "0.0475123"))):
+        exchange_rate_create(
+            company=company_a,
+            actor=None,
+            currency=code,
+            date=dt.date(2026, 5, 1 + i),
+            rate=Decimal(rate),
+            source="bank",
+        )
+    exchange_rate_create(
+        company=company_b,
+        actor=None,
+        currency="USD",
+        date=dt.date(2026, 5, 1),
+        rate=Decimal("7.8"),
+        source="CANARY-b",
+    )
+    client = client_for(users_a["accountant"])
+    exported = client.get(reverse("core:export_exchange-rates", args=[fmt]))
+    assert exported.status_code == 200 and b"CANARY-b" not in exported.content
+    before = list(ExchangeRate.unscoped.filter(company=company_a).order_by("pk").values())
+    spec = imports.spec_for("exchange-rates")
+    table = imports.read_table(exported.content, f"rates.{fmt}", spec)
+    report = imports.import_check(spec, company=company_a, table=table)
+    assert report.ok and report.total == 3
+    assert imports.import_apply(spec, company=company_a, actor=None, report=report) == {
+        "created": 0,
+        "updated": 0,
+    }
+    assert list(ExchangeRate.unscoped.filter(company=company_a).order_by("pk").values()) == before
+    assert client.get(reverse("core:export_exchange-rates", args=["pdf"])).status_code == 404
+    html = client.post(
+        reverse("core:import_exchange-rates"),
+        {"file": SimpleUploadedFile(f"r.{fmt}", exported.content)},
+    ).content.decode()
+    assert 'id="import-confirm"' in html
 
 
 @pytest.mark.django_db
