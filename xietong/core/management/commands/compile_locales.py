@@ -19,7 +19,7 @@ class Command(BaseCommand):
                 catalogue = polib.pofile(str(po_path))
                 bad = [
                     e.msgid
-                    for e in catalogue
+                    for e in catalogue.translated_entries()
                     if e.msgstr and e.msgid.count("%(") != e.msgstr.count("%(")
                 ]
                 if bad:
