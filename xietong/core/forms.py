@@ -9,7 +9,12 @@ from xietong.core.ui.records import ShellForm
 
 
 class DateInput(forms.DateInput):
+    """A browser date picker; its value must be ISO whatever the language's date format."""
+
     input_type = "date"
+
+    def __init__(self, attrs=None, format=None):  # type: ignore[no-untyped-def]  # noqa: A002
+        super().__init__(attrs=attrs, format=format or "%Y-%m-%d")
 
 
 class CompanyForm(ShellForm):

@@ -46,3 +46,24 @@ def test_audit_entry_records_before_and_after(company_a, users_a):
     assert update.actor == users_a["admin"] and update.company_id == company_a.pk
     old, new = update.changes_dict["rate"]
     assert Decimal(old) == Decimal("7.1") and Decimal(new) == Decimal("7.3")
+
+
+@pytest.mark.django_db
+def test_history_shows_entries_that_name_reverse_relations(company_a, users_a):
+    """auditlog lists reverse relations in create entries; the History tab must not break."""
+    from xietong.core.models import Company
+    from xietong.core.ui.records import history_for
+
+    entry = AuditEntry.objects.create(
+        content_type_id=AuditEntry.objects.model._meta.apps.get_model("contenttypes", "ContentType")
+        .objects.get_for_model(Company)
+        .pk,
+        object_pk=str(company_a.pk),
+        object_id=company_a.pk,
+        object_repr=str(company_a),
+        action=AuditEntry.Action.CREATE,
+        changes={"roles": ["None", "[]"], "name": ["None", "Alpha Works"]},
+    )
+    history = history_for(company_a)
+    assert [c["field"] for c in history[0]["changes"]] == ["roles", "name"]
+    assert entry.pk == history[0]["entry"].pk

@@ -28,7 +28,8 @@ def history_for(obj: models.Model, *, limit: int = 200) -> list[dict[str, Any]]:
         changes = []
         for field, values in (entry.changes_dict or {}).items():
             try:
-                label = meta.get_field(field).verbose_name
+                # Reverse relations have no verbose name: show their field name.
+                label = getattr(meta.get_field(field), "verbose_name", field)
             except FieldDoesNotExist:
                 label = field
             if isinstance(
