@@ -107,7 +107,7 @@ def run(ctx: DemoContext) -> None:
         base_currency="CNY",
         country="CN",
         timezone_name="Asia/Shanghai",
-        tax_id="91310000MA1FL8XQ30",
+        tax_id="91310000MA1FL8XQ37",
     )
     partner = services.company_create(
         name="Pearl River Distribution",
@@ -118,13 +118,14 @@ def run(ctx: DemoContext) -> None:
         tax_id="71234567",
     )
     ctx.companies.update(main=main, partner=partner)
+    password = make_password(DEMO_PASSWORD)
     manager_by_area: dict[str, User] = {}
     for role in DEFAULT_ROLES:
         surname, given = _name(ctx)
         user = services.user_create(
             company=main,
             username=role,
-            password=DEMO_PASSWORD,
+            password=None,  # one shared hash below: Argon2 is slow on purpose
             roles=[role],
             email=f"{role}@huadong.example",
             first_name=given,
@@ -133,6 +134,7 @@ def run(ctx: DemoContext) -> None:
             validate=False,
         )
         ctx.users[role] = user
+    User.objects.filter(pk__in=[u.pk for u in ctx.users.values()]).update(password=password)
     executive = ctx.users["executive"]
     for role, user in ctx.users.items():
         manager = ctx.users.get("sales_manager") if role == "sales_rep" else executive
@@ -154,7 +156,6 @@ def run(ctx: DemoContext) -> None:
         )
         membership.roles.set(Role.objects.filter(code=role, company=None))
     # More staff, sharing one password hash so that generating them stays fast.
-    password = make_password(DEMO_PASSWORD)
     staff_roles = ["sales_rep", "sales_rep", "service_agent", "warehouse_clerk", "buyer", "planner"]
     roles = {r.code: r for r in Role.objects.filter(company=None)}
     for i in range(ctx.extra_staff):

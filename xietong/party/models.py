@@ -48,6 +48,7 @@ class Region(models.Model):
     )
     code = models.CharField(_("code"), max_length=12)
     name = models.CharField(_("name"), max_length=80)
+    name_zh = models.CharField(_("Chinese name"), max_length=80, blank=True)
 
     class Meta:
         ordering = ["country_id", "code"]
@@ -73,6 +74,7 @@ class CustomerGroup(CompanyOwned):
         default=Decimal("10"),
         validators=[MinValueValidator(0), MaxValueValidator(100)],
     )
+    active = models.BooleanField(_("active"), default=True)
 
     class Meta(CompanyOwned.Meta):
         ordering = ["code"]
@@ -290,11 +292,17 @@ class Contact(CompanyOwned):
     )
     is_primary = models.BooleanField(_("primary contact"), default=False)
     opt_out = models.BooleanField(_("no marketing"), default=False)
+    active = models.BooleanField(_("active"), default=True)
 
     class Meta(CompanyOwned.Meta):
         ordering = ["party_id", "-is_primary", "name"]
         verbose_name = _("contact")
         verbose_name_plural = _("contacts")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["party"], condition=Q(is_primary=True), name="party_one_primary_contact"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -326,11 +334,19 @@ class Address(CompanyOwned):
         Country, on_delete=models.PROTECT, related_name="+", verbose_name=_("country")
     )
     is_default = models.BooleanField(_("default"), default=False)
+    active = models.BooleanField(_("active"), default=True)
 
     class Meta(CompanyOwned.Meta):
         ordering = ["party_id", "kind", "-is_default"]
         verbose_name = _("address")
         verbose_name_plural = _("addresses")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["party", "kind"],
+                condition=Q(is_default=True),
+                name="party_one_default_address",
+            )
+        ]
 
     def __str__(self) -> str:
         return ", ".join(
@@ -354,6 +370,7 @@ class BankAccount(CompanyOwned):
         related_name="+",
         verbose_name=_("currency"),
     )
+    active = models.BooleanField(_("active"), default=True)
 
     class Meta(CompanyOwned.Meta):
         ordering = ["party_id", "bank_name"]

@@ -36,7 +36,9 @@ class ProductConfig(AppConfig):
         roles.grant("accountant", "product.cost", "product.price")
         roles.grant("buyer", "product.change")
 
-        from xietong.product import navigation, navigation_bom
+        from xietong.product import navigation, navigation_bom, services  # noqa: F401
+
+        # (importing services registers the product models with the audit trail)
 
         navigation.register()
         navigation_bom.register()

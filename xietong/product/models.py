@@ -195,6 +195,14 @@ class AttributeValue(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def company_id(self) -> int | None:
+        """The attribute's company, so that audit entries of a value belong to it."""
+        return self.attribute.company_id if self.attribute_id else None
+
+    def get_additional_data(self) -> dict[str, int | None]:
+        return {"company_id": self.company_id, "attribute_id": self.attribute_id}
+
 
 class Variant(CompanyOwned):
     product = models.ForeignKey(
@@ -226,13 +234,23 @@ class PriceList(CompanyOwned):
         "core.Currency", on_delete=models.PROTECT, related_name="+", verbose_name=_("currency")
     )
     active = models.BooleanField(_("active"), default=True)
+    is_default = models.BooleanField(
+        _("company default"),
+        default=False,
+        help_text=_("Used for parties without a price list of their own."),
+    )
 
     class Meta(CompanyOwned.Meta):
         ordering = ["name"]
         verbose_name = _("price list")
         verbose_name_plural = _("price lists")
         constraints = [
-            models.UniqueConstraint(fields=["company", "name"], name="product_pricelist_unique")
+            models.UniqueConstraint(fields=["company", "name"], name="product_pricelist_unique"),
+            models.UniqueConstraint(
+                fields=["company"],
+                condition=Q(is_default=True),
+                name="product_pricelist_one_default",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -316,6 +334,15 @@ class PriceRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.price_list_id}#{self.sequence}"
+
+    @property
+    def company_id(self) -> int | None:
+        """The price list's company, so that audit entries of a rule belong to it."""
+        return self.price_list.company_id if self.price_list_id else None
+
+    def get_additional_data(self) -> dict[str, int | None]:
+        """Extra data of this rule's audit entries: the price list shows them in its history."""
+        return {"company_id": self.company_id, "price_list_id": self.price_list_id}
 
 
 class CostRecord(CompanyOwned):

@@ -9,6 +9,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
@@ -18,6 +19,12 @@ from xietong.core.models import Company, Job, User
 from xietong.core.permissions import REGISTRY
 from xietong.core.roles import DEFAULT_ROLES, role_permissions
 from xietong.core.services import api_token_create
+from xietong.party.tests.matrix import PARTY_SAMPLES
+from xietong.party.tests.matrix import PATH_PARAMETERS as PARTY_PARAMETERS
+from xietong.product.tests.api_samples import PATH_PARAMETERS as PRODUCT_PARAMETERS
+from xietong.product.tests.api_samples import PRODUCT_SAMPLES
+from xietong.product.tests.bom_matrix import PATH_PARAMETERS as BOM_PARAMETERS
+from xietong.product.tests.bom_matrix import SAMPLES as BOM_SAMPLES
 
 
 @dataclass
@@ -26,6 +33,7 @@ class Sample:
 
     path_params: dict[str, Any]
     body: dict[str, Any] | None = None
+    query: dict[str, Any] | None = None
 
 
 def _own_job(user: User, company: Company) -> Sample:
@@ -63,6 +71,13 @@ SAMPLES: dict[tuple[str, str], Callable[[User, Company], Sample]] = {
     ("DELETE", "/tokens/{token_id}"): _own_token,
 }
 
+SAMPLES.update(
+    {
+        key: (lambda m: lambda u, c: Sample(**m(u, c)))(make)
+        for key, make in {**PRODUCT_SAMPLES, **PARTY_SAMPLES, **BOM_SAMPLES}.items()
+    }
+)
+
 # Operations a token may never use, whatever its user's roles (a leaked token must not be able
 # to mint tokens that outlive its revocation).
 SESSION_ONLY = {("POST", "/tokens")}
@@ -82,6 +97,8 @@ def _success_status(details: dict[str, Any]) -> int:
 
 def _call(client: Client, method: str, path: str, sample: Sample) -> Any:
     url = API + path.format(**sample.path_params)
+    if sample.query:
+        url += "?" + urlencode(sample.query)
     if sample.body is None:
         return client.generic(method, url)
     return client.generic(
@@ -105,7 +122,17 @@ def test_every_operation_declares_a_known_permission_and_has_a_sample() -> None:
 def test_anonymous_gets_401_everywhere(company_a: Company) -> None:
     client = Client()
     for method, path, _details in _operations(client):
-        params = dict.fromkeys(("rate_id", "job_id", "token_id"), 1)
+        params = dict.fromkeys(
+            (
+                "rate_id",
+                "job_id",
+                "token_id",
+                *PRODUCT_PARAMETERS,
+                *PARTY_PARAMETERS,
+                *BOM_PARAMETERS,
+            ),
+            1,
+        )
         url = API + path.format(**params)
         response = client.generic(method, url, data="{}", content_type="application/json")
         assert response.status_code == 401, (method, path, response.content)

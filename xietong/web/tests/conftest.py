@@ -8,6 +8,9 @@ from django.test import Client
 
 from xietong.core import jobs, services
 from xietong.core.models import Job, Membership, Sequence, UnitOfMeasure
+from xietong.party.tests.matrix import party_records
+from xietong.product.tests.bom_matrix import bom_records
+from xietong.product.tests.catalog_factories import catalogue_records
 
 
 @pytest.fixture
@@ -49,6 +52,9 @@ def records(company_a, company_b, users_a, users_b):  # type: ignore[no-untyped-
             "sequence": Sequence.unscoped.filter(company=company).first(),
             "membership": Membership.unscoped.get(company=company, user=users["sales_rep"]),
         }
+        out[key].update(catalogue_records(company, key))
+        out[key].update(party_records(company, key))
+        out[key].update(bom_records(company, key))
     out["unit"] = UnitOfMeasure.objects.get(code="kg")
     assert jobs  # the job kinds are registered on import
     return out

@@ -11,6 +11,10 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from xietong.core.roles import DEFAULT_ROLES, role_permissions
+from xietong.party.tests.matrix import POST_ONLY as PARTY_POST_ONLY
+from xietong.party.tests.matrix import URL_RECORDS as PARTY_URL_RECORDS
+from xietong.product.tests.bom_matrix import POST_ONLY as BOM_POST_ONLY
+from xietong.product.tests.bom_matrix import URL_RECORDS as BOM_URL_RECORDS
 
 # Views that only accept POST (their GET answer is 405 for everybody).
 POST_ONLY = {
@@ -20,6 +24,13 @@ POST_ONLY = {
     "web:token_revoke",
     "core:rate_delete",
     "set_language",
+    "product:product_archive",
+    "product:variant_archive",
+    "product:category_delete",
+    "product:attribute_delete",
+    "product:price_rule_delete",
+    *PARTY_POST_ONLY,
+    *BOM_POST_ONLY,
 }
 SKIP_NAMESPACES = {"admin"}
 
@@ -51,6 +62,28 @@ def _args(name: str, records) -> list:  # type: ignore[no-untyped-def]
         "core:user_roles": "membership",
         "core:job_detail": "job",
         "web:token_revoke": "token",
+        "product:product_detail": "product",
+        "product:product_edit": "product",
+        "product:product_archive": "product",
+        "product:product_cost": "product",
+        "product:product_price_check": "product",
+        "product:variant_generate": "product",
+        "product:variant_detail": "variant",
+        "product:variant_edit": "variant",
+        "product:variant_archive": "variant",
+        "product:category_detail": "category",
+        "product:category_edit": "category",
+        "product:category_delete": "category",
+        "product:attribute_detail": "attribute",
+        "product:attribute_edit": "attribute",
+        "product:attribute_delete": "attribute",
+        "product:price_list_detail": "price_list",
+        "product:price_list_edit": "price_list",
+        "product:price_rule_create": "price_list",
+        "product:price_rule_edit": "price_rule",
+        "product:price_rule_delete": "price_rule",
+        **PARTY_URL_RECORDS,
+        **BOM_URL_RECORDS,
     }[name]
     record = records["unit"] if kind == "unit" else records["a"][kind]
     return [record.pk]
