@@ -30,6 +30,7 @@ from xietong.core.tenancy import company_scope
 from xietong.demo.context import DemoContext
 from xietong.party.models import CustomerGroup, Party
 from xietong.product import pricing, services
+from xietong.product.bom import bom_cost_rollup_apply
 from xietong.product.models import (
     BomLine,
     Category,
@@ -377,6 +378,8 @@ def run(ctx: DemoContext) -> None:
         standard = _standard_list(ctx, company, bikes, variant_bikes, parts, groups)
         export, assigned = _export_list(ctx, company, bikes, parts)
         costed = _costs(ctx, company, parts)
+        # New purchase costs change what the made items cost: roll them up again.
+        bom_cost_rollup_apply(company=company, actor=None)
     rules = PriceRule.objects.filter(price_list__in=[standard, export]).count()
     ctx.log.append(
         f"{variants} variants of {len(variant_bikes)} bikes, 2 price lists with {rules} rules "
