@@ -36,7 +36,7 @@ demo: setup
 	$(BIN)/xietong demo
 
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 lint: setup
 	$(BIN)/ruff check .

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "xietong.core",
     "xietong.party",
     "xietong.product",
+    "xietong.workflow",
     "xietong.web",
     "xietong.api",
     "xietong.demo",

@@ -41,6 +41,23 @@ def register(kind: str, function: JobFunction) -> None:
     _KINDS[kind] = function
 
 
+_PERIODIC: dict[str, Callable[[], Any]] = {}
+
+
+def register_periodic(name: str, function: Callable[[], Any]) -> None:
+    """Have the worker call `function()` on every poll (e.g. the workflow timer sweep)."""
+    _PERIODIC[name] = function
+
+
+def periodic_run() -> None:
+    """Call every periodic function once; a failing one is logged and does not stop the others."""
+    for name, function in list(_PERIODIC.items()):
+        try:
+            function()
+        except Exception:
+            logger.exception("periodic function %s failed", name)
+
+
 @dataclass
 class JobContext:
     job_id: int
