@@ -75,3 +75,16 @@ def users_b(company_b):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def admin_a(users_a):  # type: ignore[no-untyped-def]
     return users_a["admin"]
+
+
+@pytest.fixture
+def client_for():  # type: ignore[no-untyped-def]
+    """A function giving a test client signed in as the given user."""
+    from django.test import Client
+
+    def make(user):  # type: ignore[no-untyped-def]
+        client = Client()
+        client.force_login(user)
+        return client
+
+    return make

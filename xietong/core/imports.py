@@ -5,8 +5,9 @@ how to save all rows, how to export) and registers it with `register(spec)`. The
 every spec an upload page with a preview, and an export in the same format the import reads,
 so exporting and importing again changes nothing.
 
-Every row is checked first; if any row is bad nothing is saved and the report names each bad
-row (its line in the file), column and reason. If all are good, all rows are saved in one
+Every row is checked first, then (once every row is clean) what only the whole file shows,
+through the spec's `check_all`; if anything is bad nothing is saved and the report names each
+bad row (its line in the file), column and reason. If all are good, all rows are saved in one
 transaction — as a background job with progress, so large files do not block the browser.
 """
 
@@ -106,6 +107,12 @@ class ImportSpec:
         """What makes a row unique within the file (None: no check)."""
         return None
 
+    def check_all(self, state: Any, rows: list[dict[str, Any]]) -> list[tuple[int, str, str]]:
+        """Problems only the whole file shows (a loop across rows, overlapping ranges), as
+        (line, column, message); each row holds its line as `row["_line"]`. Called once every
+        row is clean."""
+        return []
+
     def save(
         self,
         state: Any,
@@ -123,6 +130,148 @@ class ImportSpec:
         raise NotImplementedError
 
 
+_CHOICES: dict[Any, dict[str, str]] = {}
+TRUE_WORDS = {"1", "yes", "y", "true", "x", "是"}
+FALSE_WORDS = {"0", "no", "n", "false", "", "否"}
+
+
+class Cells:
+    """Typed values from one row's strings; problems are collected by column and raised
+    together by `done()`, so a row reports every bad cell at once.
+
+        cells = Cells(values)
+        qty = cells.decimal("quantity", minimum=Decimal(0))
+        unit = cells.lookup("uom", units, label=_("unit"), required=True)
+        cells.done()  # raises RowError naming each bad column
+    """
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+        self.problems: dict[str, str] = {}
+
+    def error(self, name: str, message: str) -> None:
+        self.problems.setdefault(name, message)
+
+    def text(self, name: str, *, required: bool = False, max_length: int | None = None) -> str:
+        value = self.values.get(name, "").strip()
+        if required and not value:
+            self.error(name, _("a value is required"))
+        elif max_length is not None and len(value) > max_length:
+            self.error(
+                name,
+                _("at most %(count)d characters, not %(length)d")
+                % {"count": max_length, "length": len(value)},
+            )
+        return value
+
+    def decimal(
+        self,
+        name: str,
+        *,
+        default: Decimal | None = Decimal(0),
+        minimum: Decimal | None = Decimal(0),
+        below: Decimal | None = None,
+    ) -> Decimal | None:
+        raw = self.values.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            number = Decimal(raw)
+            if not number.is_finite():
+                raise ArithmeticError
+        except ArithmeticError:
+            self.error(name, _("“%(value)s” is not a number") % {"value": raw})
+            return default
+        if minimum is not None and number < minimum:
+            self.error(name, _("must be at least %(min)s") % {"min": minimum})
+        elif below is not None and number >= below:
+            self.error(name, _("must be below %(max)s") % {"max": below})
+        return number
+
+    def integer(
+        self, name: str, *, default: int | None = 0, minimum: int = 0, maximum: int = 32767
+    ) -> int | None:
+        raw = self.values.get(name, "").strip()
+        if not raw:
+            return default
+        try:
+            number = int(raw)
+        except ValueError:
+            self.error(name, _("“%(value)s” is not a whole number") % {"value": raw})
+            return default
+        if not minimum <= number <= maximum:
+            self.error(
+                name,
+                _("must be a whole number from %(min)d to %(max)d")
+                % {"min": minimum, "max": maximum},
+            )
+        return number
+
+    def boolean(self, name: str, *, default: bool = False) -> bool:
+        if name not in self.values:
+            return default
+        raw = self.values[name].strip().lower()
+        if raw in TRUE_WORDS:
+            return True
+        if raw in FALSE_WORDS:
+            return False if raw or not default else default
+        self.error(name, _("write 1 or 0 (yes or no)"))
+        return default
+
+    def date(self, name: str) -> dt.date | None:
+        raw = self.values.get(name, "").strip()
+        if not raw:
+            return None
+        try:
+            return dt.date.fromisoformat(raw)
+        except ValueError:
+            self.error(name, _("date must be YYYY-MM-DD"))
+            return None
+
+    def choice(self, name: str, choices: Any, *, default: str = "") -> str:
+        """One of a TextChoices' values (matched case-insensitively)."""
+        raw = self.values.get(name, "").strip().lower()
+        if not raw:
+            if not default:
+                self.error(name, _("a value is required"))
+            return default
+        values = _CHOICES.get(choices)
+        if values is None:
+            values = _CHOICES[choices] = {str(v).lower(): str(v) for v in choices}
+        if raw not in values:
+            self.error(
+                name,
+                _("“%(value)s” is not one of: %(choices)s")
+                % {"value": raw, "choices": ", ".join(values.values())},
+            )
+            return default
+        return values[raw]
+
+    def lookup(
+        self,
+        name: str,
+        mapping: dict[str, Any],
+        *,
+        label: str | Promise,
+        required: bool = False,
+        fold: bool = True,
+    ) -> Any:
+        """The object `mapping` holds under the cell's text (lower-cased when `fold`)."""
+        raw = self.values.get(name, "").strip()
+        if not raw:
+            if required:
+                self.error(name, _("a value is required"))
+            return None
+        found = mapping.get(raw.lower() if fold else raw)
+        if found is None:
+            self.error(name, _("unknown %(what)s “%(value)s”") % {"what": label, "value": raw})
+        return found
+
+    def done(self) -> None:
+        if self.problems:
+            raise RowError(self.problems)
+
+
 _SPECS: dict[str, ImportSpec] = {}
 
 
@@ -138,6 +287,23 @@ def specs() -> list[ImportSpec]:
 
 def spec_for(key: str) -> ImportSpec:
     return _SPECS[key]
+
+
+def import_actions(request: Any, *keys: str) -> list[tuple[str, str]]:
+    """List-screen buttons (label, url) to the import/export pages of the given specs that the
+    user may use."""
+    from django.urls import reverse
+
+    from xietong.core.permissions import has_perm
+
+    return [
+        (
+            _("Import / export: %(title)s") % {"title": spec.title},
+            reverse(f"core:import_{spec.key}"),
+        )
+        for spec in map(spec_for, keys)
+        if has_perm(request, spec.permission)
+    ]
 
 
 # --- reading and writing files ---------------------------------------------------------------
@@ -241,6 +407,11 @@ def import_check(
                 report.rows.append(row)
         if progress and index % 500 == 0:
             progress(index)
+    if not report.problems and report.rows:
+        report.problems.extend(
+            Problem(line, column, str(message))
+            for line, column, message in spec.check_all(state, report.rows)
+        )
     return report
 
 

@@ -40,7 +40,11 @@ class PartyConfig(AppConfig):
         roles.grant("sales_manager", "party.credit", "party.merge", "party.import")
         roles.grant("accountant", "party.credit")
 
-        from xietong.party import navigation, services  # noqa: F401  (registers screens, audit)
+        from xietong.party import (  # noqa: F401  (registers screens, audit, import specs)
+            imports,
+            navigation,
+            services,
+        )
 
         navigation.register()
         post_migrate.connect(_sync_reference_data, sender=self)

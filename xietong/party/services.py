@@ -323,8 +323,10 @@ def _party_apply(party: Party, fields: Mapping[str, Any], errors: Errors) -> lis
     return tag_names
 
 
-def _party_validate(party: Party, errors: Errors) -> None:
-    """Normalise and check a party whose fields are set (adds to `errors`)."""
+def _party_validate(party: Party, errors: Errors, *, check_code: bool = True) -> None:
+    """Normalise and check a party whose fields are set (adds to `errors`). `check_code=False`
+    skips the code checks, which query the database: an import checks codes against the codes
+    it loaded once per file instead."""
     party.normalized_name = normalize_name(party.name)
     party.normalized_phone = normalize_phone(party.phone)
     if party.currency_id is None and "currency" not in errors:
@@ -369,7 +371,7 @@ def _party_validate(party: Party, errors: Errors) -> None:
             *[f for f in errors if f in {"tax_id", "tax_scheme"}],
         ],
     )
-    if party.code:
+    if check_code and party.code:
         if len(party.code) > 30:
             errors.setdefault("code", []).append(_("Use at most 30 characters."))
         clash = Party.unscoped.filter(company_id=party.company_id, code=party.code).exclude(

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from xietong.core.imports import import_actions
 from xietong.core.money import Money
 from xietong.core.permissions import has_perm, requires
 from xietong.core.ui.listing import Column, Filter, ListScreen, list_response
@@ -194,6 +195,7 @@ def _party_list(
     actions = []
     if has_perm(request, "party.change"):
         actions.append((new_label, reverse("party:party_create") + f"?role={role}"))
+    actions += import_actions(request, "parties", "contacts")
     return list_response(
         request, screen, selectors.parties(role=role).distinct(), extra={"actions": actions}
     )

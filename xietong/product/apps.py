@@ -36,7 +36,13 @@ class ProductConfig(AppConfig):
         roles.grant("accountant", "product.cost", "product.price")
         roles.grant("buyer", "product.change")
 
-        from xietong.product import navigation, navigation_bom, services  # noqa: F401
+        from xietong.product import (  # noqa: F401
+            imports,
+            imports_bom,
+            navigation,
+            navigation_bom,
+            services,
+        )
 
         # (importing services registers the product models with the audit trail)
 

@@ -183,12 +183,19 @@ def _barcode_check(
         _add(errors, "barcode", _("%(sku)s already has this barcode.") % {"sku": other})
 
 
-def _sku_check(errors: Errors, sku: str, company_id: int, *, product: Any, variant: Any) -> None:
+def sku_shape_check(errors: Errors, sku: str) -> bool:
+    """Whether `sku` is given and has no spaces (else an error on "sku")."""
     if not sku:
         _add(errors, "sku", _("Give a SKU."))
-        return
+        return False
     if any(ch.isspace() for ch in sku):
         _add(errors, "sku", _("A SKU has no spaces."))
+        return False
+    return True
+
+
+def _sku_check(errors: Errors, sku: str, company_id: int, *, product: Any, variant: Any) -> None:
+    if not sku_shape_check(errors, sku):
         return
     products = Product.unscoped.filter(company_id=company_id, sku__iexact=sku)
     variants = Variant.unscoped.filter(company_id=company_id, sku__iexact=sku)
@@ -367,7 +374,7 @@ PRODUCT_FIELDS = {
     "is_configurable",
     "active",
 }
-_DECIMALS = (
+DECIMAL_FIELDS = (
     "safety_stock",
     "min_qty",
     "max_qty",
@@ -375,23 +382,40 @@ _DECIMALS = (
     "lot_multiple",
     "list_price",
 )
-_OPTIONAL_DECIMALS = ("weight_kg", "volume_m3")
+OPTIONAL_DECIMAL_FIELDS = ("weight_kg", "volume_m3")
 
 
-def _product_validate(product: Product, errors: Errors, *, before: Product | None = None) -> None:
+PRODUCT_LINKS = ("category", "uom", "purchase_uom", "sales_uom")
+
+
+def product_validate(
+    product: Product,
+    errors: Errors,
+    *,
+    before: Product | None = None,
+    in_bulk: bool = False,
+) -> None:
+    """Normalise and check a product whose fields are set (adds to `errors`).
+
+    `in_bulk` (imports) skips every check that queries the database — SKU and barcode
+    uniqueness, a unit change of a product used in BOMs, the existence of linked rows — because
+    the caller checks those against lookups it loaded once for the whole file."""
     company_id = product.company_id
     product.sku = (product.sku or "").strip()
     product.name = (product.name or "").strip()
     product.barcode = (product.barcode or "").strip()
-    _sku_check(errors, product.sku, company_id, product=product, variant=None)
+    if in_bulk:
+        sku_shape_check(errors, product.sku)
+    else:
+        _sku_check(errors, product.sku, company_id, product=product, variant=None)
     if not product.name:
         _add(errors, "name", _("Give the product a name."))
     product.name_i18n = _translations(errors, "name_i18n", product.name_i18n)
     product.description_i18n = _translations(errors, "description_i18n", product.description_i18n)
     _same_company(errors, "category", product.category, company_id)
-    for field in _DECIMALS:
+    for field in DECIMAL_FIELDS:
         setattr(product, field, _decimal(errors, field, getattr(product, field)))
-    for field in _OPTIONAL_DECIMALS:
+    for field in OPTIONAL_DECIMAL_FIELDS:
         setattr(product, field, _decimal(errors, field, getattr(product, field)))
 
     # Units: purchase and sales units measure what the stock unit measures.
@@ -401,7 +425,7 @@ def _product_validate(product: Product, errors: Errors, *, before: Product | Non
     else:
         if not uom.active and (before is None or before.uom_id != uom.pk):
             _add(errors, "uom", _("This unit is not active."))
-        if before is not None and before.uom.category_id != uom.category_id:
+        if not in_bulk and before is not None and before.uom.category_id != uom.category_id:
             used = (
                 BomLine.objects.filter(component_id=product.pk).exists()
                 or Bom.unscoped.filter(product_id=product.pk).exists()
@@ -442,8 +466,22 @@ def _product_validate(product: Product, errors: Errors, *, before: Product | Non
         )
 
     _lot_sizing_validate(product, errors)
-    _barcode_check(errors, product.barcode, company_id, product=product, variant=None)
-    _model_errors(product, errors, exclude=["standard_cost", "average_cost", "low_level_code"])
+    if in_bulk:
+        problem = barcode_validate(product.barcode)
+        if problem:
+            _add(errors, "barcode", problem)
+    else:
+        _barcode_check(errors, product.barcode, company_id, product=product, variant=None)
+    _model_errors(
+        product,
+        errors,
+        exclude=[
+            "standard_cost",
+            "average_cost",
+            "low_level_code",
+            *(PRODUCT_LINKS if in_bulk else ()),
+        ],
+    )
 
 
 def _lot_sizing_validate(product: Product, errors: Errors) -> None:
@@ -494,7 +532,7 @@ def product_create(
         raise ValidationError({f: [_("This field cannot be set here.")] for f in sorted(unknown)})
     product = Product(company=company, sku=sku, name=name, uom=uom, **fields)
     errors: Errors = {}
-    _product_validate(product, errors)
+    product_validate(product, errors)
     _raise(errors)
     _save_product(product)
     return product
@@ -514,7 +552,7 @@ def product_update(*, product: Product, actor: User | None, **fields: Any) -> Pr
     for field, value in fields.items():
         setattr(draft, field, value)
     errors: Errors = {}
-    _product_validate(draft, errors, before=before)
+    product_validate(draft, errors, before=before)
     _raise(errors)
     _save_product(draft)
     for field in PRODUCT_FIELDS:

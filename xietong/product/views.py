@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from xietong.core.imports import import_actions
 from xietong.core.models import AuditEntry
 from xietong.core.permissions import has_perm, requires
 from xietong.core.ui.listing import Column, Filter, ListScreen, list_response
@@ -123,6 +124,7 @@ def product_list(request: HttpRequest) -> HttpResponse:
     actions = []
     if has_perm(request, "product.change"):
         actions.append((_("New product"), reverse("product:product_create")))
+    actions += import_actions(request, "products", "variants")
     return list_response(
         request,
         PRODUCT_LIST,
@@ -757,6 +759,7 @@ def price_list_list(request: HttpRequest) -> HttpResponse:
     actions = []
     if has_perm(request, "product.price"):
         actions.append((_("New price list"), reverse("product:price_list_create")))
+    actions += import_actions(request, "price-lists")
     return list_response(
         request, PRICE_LIST_LIST, selectors.price_list_list(), extra={"actions": actions}
     )

@@ -178,6 +178,8 @@ def bom_list(request: HttpRequest) -> HttpResponse:
     actions = (
         [(_("New BOM"), reverse("product:bom_create"))] if has_perm(request, "product.bom") else []
     )
+    if has_perm(request, "product.import"):
+        actions.append((_("Import / export"), reverse("core:import_boms")))
     queryset = Bom.objects.select_related("product", "uom").annotate(line_count=Count("lines"))
     return list_response(request, BOM_LIST, queryset, extra={"actions": actions})
 
@@ -830,6 +832,8 @@ def routing_list(request: HttpRequest) -> HttpResponse:
         if has_perm(request, "product.bom")
         else []
     )
+    if has_perm(request, "product.import"):
+        actions.append((_("Import / export"), reverse("core:import_routings")))
     queryset = (
         Routing.objects.select_related("product")
         .annotate(operation_count=Count("operations", distinct=True))

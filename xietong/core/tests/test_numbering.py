@@ -15,6 +15,7 @@ from xietong.core.numbering import (
     pattern_validate,
     sequence_ensure,
     sequence_next,
+    sequence_next_many,
 )
 
 DAY = dt.date(2026, 3, 15)
@@ -58,6 +59,14 @@ def test_number_wider_than_the_padding_is_not_truncated(company_a) -> None:
     numbers = [sequence_next(company=company_a, code="test.short", date=DAY) for _ in range(100)]
     assert numbers[0] == "S01"
     assert numbers[-1] == "S100"
+
+
+def test_a_block_of_numbers_continues_the_series_without_gaps(company_a) -> None:
+    sequence_ensure(company=company_a, code="test.block", name="Block", pattern="B{number:03d}")
+    assert sequence_next(company=company_a, code="test.block", date=DAY) == "B001"
+    block = sequence_next_many(company=company_a, code="test.block", date=DAY, count=4)
+    assert block == ["B002", "B003", "B004", "B005"]
+    assert sequence_next(company=company_a, code="test.block", date=DAY) == "B006"
 
 
 @pytest.mark.parametrize(

@@ -4,23 +4,13 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.test import Client
 
 from xietong.core import jobs, services
 from xietong.core.models import Job, Membership, Sequence, UnitOfMeasure
 from xietong.party.tests.matrix import party_records
 from xietong.product.tests.bom_matrix import bom_records
 from xietong.product.tests.catalog_factories import catalogue_records
-
-
-@pytest.fixture
-def client_for():  # type: ignore[no-untyped-def]
-    def make(user):  # type: ignore[no-untyped-def]
-        client = Client()
-        client.force_login(user)
-        return client
-
-    return make
+from xietong.workflow.tests.matrix import workflow_records
 
 
 @pytest.fixture
@@ -55,6 +45,7 @@ def records(company_a, company_b, users_a, users_b):  # type: ignore[no-untyped-
         out[key].update(catalogue_records(company, key))
         out[key].update(party_records(company, key))
         out[key].update(bom_records(company, key))
+        out[key].update(workflow_records(company, key))
     out["unit"] = UnitOfMeasure.objects.get(code="kg")
     assert jobs  # the job kinds are registered on import
     return out
