@@ -13,6 +13,9 @@ const files = {
   "bootstrap/dist/js/bootstrap.bundle.min.js": "bootstrap.bundle.min.js",
   "bootstrap-icons/font/bootstrap-icons.min.css": "bootstrap-icons.min.css",
   "bootstrap-icons/font/fonts": "fonts",
+  "bpmn-js/dist/bpmn-navigated-viewer.production.min.js": "bpmn-navigated-viewer.min.js",
+  "bpmn-js/dist/bpmn-modeler.production.min.js": "bpmn-modeler.min.js",
+  "bpmn-js/dist/assets": "bpmn-js",
 };
 
 rmSync(out, { recursive: true, force: true });

@@ -215,3 +215,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {"xietong": {"level": os.environ.get("XIETONG_LOG_LEVEL", "INFO")}},
 }
+
+# --- workflow -------------------------------------------------------------------------------------
+# Due time (ISO 8601 duration, e.g. "P2D") of a human task whose BPMN model gives no `due`
+# property; empty: such tasks have no due time (no reminder, no escalation).
+WORKFLOW_TASK_DUE_DEFAULT = os.environ.get("XIETONG_TASK_DUE_DEFAULT", "")

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", include("xietong.core.urls")),
     path("parties/", include("xietong.party.urls")),
     path("products/", include("xietong.product.urls")),
+    path("workflow/", include("xietong.workflow.urls")),
     path("api/v1/", include("xietong.api.urls")),
 ]
 handler403 = "xietong.web.errors.forbidden"

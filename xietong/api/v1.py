@@ -23,6 +23,7 @@ from xietong.core.api import router as core_router
 from xietong.party.api import router as party_router
 from xietong.product.api import router as product_router
 from xietong.product.api_bom import router as bom_router
+from xietong.workflow.api import router as workflow_router
 
 DESCRIPTION = _(
     "REST API of xietong.\n\n"
@@ -83,3 +84,4 @@ api.add_router("", core_router)
 api.add_router("", party_router)
 api.add_router("", product_router)
 api.add_router("", bom_router)
+api.add_router("", workflow_router)

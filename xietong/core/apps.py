@@ -23,7 +23,9 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         from auditlog.registry import auditlog
 
-        from xietong.core import models, services  # noqa: F401  (registers job kinds)
+        from xietong.core import jobs, maintenance, models, services  # noqa: F401  (registers job kinds)
+
+        jobs.register_periodic("core.sqlite_statistics", maintenance.sqlite_statistics)
 
         for model in (
             models.Company,

@@ -14,10 +14,12 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from auditlog.registry import auditlog
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from lxml import etree
@@ -29,19 +31,33 @@ from SpiffWorkflow.util.task import TaskState
 from xietong.core import events
 from xietong.core.audit import audited
 from xietong.core.models import Company, Membership, User
-from xietong.core.selectors import permissions_for
 from xietong.core.tenancy import company_scope
 from xietong.workflow import engine
 from xietong.workflow.assignment import assign
 from xietong.workflow.events import InstanceEnded
 from xietong.workflow.lock_objects import instance_lock
-from xietong.workflow.models import ProcessDefinition, ProcessInstance, Task
+from xietong.workflow.models import ProcessDefinition, ProcessInstance, Task, TaskEvent
 from xietong.workflow.registry import ServiceCall
 
 logger = logging.getLogger(__name__)
 
+# Who had a task and why: the audit trail records every change of assignee with its actor
+# (services are @audited; the SLA sweep's escalations appear without an actor, as the system).
+auditlog.register(
+    Task,
+    include_fields=[
+        "assignee",
+        "on_behalf_of",
+        "delegated_by",
+        "dispatch_reason",
+        "status",
+        "escalated_at",
+    ],
+)
+
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 DEFAULT_OUTCOMES = ["approved", "rejected"]
+REMIND_AT = 0.8  # share of the time from creation to due after which the assignee is reminded
 FIELD_TYPES = {"text", "number", "boolean", "date"}
 ENGINE_ERRORS = (SpiffWorkflowException, engine.ModelError, engine.UnsafeExpression)
 
@@ -183,13 +199,16 @@ def _task_row(instance: ProcessInstance, spiff_task: Any, now: dt.datetime) -> T
         if name.startswith("field.")
     ]
     outcomes = [o.strip() for o in properties.get("outcomes", "").split(",") if o.strip()]
-    due_at = None
-    if properties.get("due"):
-        parsed = TimerEventDefinition.parse_iso_duration(properties["due"])
+    due_at = remind_at = None
+    due = properties.get("due") or settings.WORKFLOW_TASK_DUE_DEFAULT
+    if due:
+        parsed = TimerEventDefinition.parse_iso_duration(due)
         due_at = now + TimerEventDefinition.get_timedelta_from_start(parsed, now)
+        remind_at = now + (due_at - now) * REMIND_AT
     row = Task(
         company_id=instance.company_id,
         instance=instance,
+        created_at=now,
         spiff_id=spiff_task.id,
         bpmn_id=spec.bpmn_id or spec.name,
         name=(spec.bpmn_name or spec.bpmn_id or spec.name)[:255],
@@ -199,8 +218,15 @@ def _task_row(instance: ProcessInstance, spiff_task: Any, now: dt.datetime) -> T
         outcomes=outcomes or DEFAULT_OUTCOMES,
         effort=Decimal(properties.get("effort", "1")),
         due_at=due_at,
+        remind_at=remind_at,
     )
-    return assign(row, properties=properties)
+    return assign(
+        row,
+        properties=properties,
+        data=spiff_task.data,
+        process_key=instance.definition.key,
+        now=now,
+    )
 
 
 def _advance(instance: ProcessInstance, workflow: Any, *, now: dt.datetime) -> None:
@@ -216,7 +242,10 @@ def _advance(instance: ProcessInstance, workflow: Any, *, now: dt.datetime) -> N
             row.save(update_fields=["status", "completed_at"])
     for spiff_id, spiff_task in ready.items():
         if spiff_id not in open_rows:
-            _task_row(instance, spiff_task, now).save()
+            row = _task_row(instance, spiff_task, now)
+            row.save()
+            if row.dispatch_reason:
+                _event(row, TaskEvent.Kind.DISPATCHED, actor=None, to=row.assignee_id, now=now)
     instance.state = engine.workflow_dump(workflow)
     instance.next_timer_at = None
     if workflow.completed:
@@ -291,6 +320,7 @@ def process_start(
                 content_type=content_type,
                 object_id=record.pk if record is not None else None,
                 started_by=actor,
+                started_at=now,
             )
             workflow = engine.workflow_new(parsed, call=_call(instance))
             for task in workflow.get_tasks(state=TaskState.READY):
@@ -301,19 +331,59 @@ def process_start(
     return instance
 
 
-def _may_work_on(task: Task, actor: User) -> bool:
-    membership = (
-        Membership.unscoped.filter(user=actor, company_id=task.company_id, is_active=True)
+def _membership(user: User | None, company_id: int) -> Membership | None:
+    """The user's active membership of the company, with its roles (None: not a member)."""
+    if user is None or not user.is_active:
+        return None
+    return (
+        Membership.unscoped.filter(user=user, company_id=company_id, is_active=True)
         .prefetch_related("roles")
         .first()
     )
+
+
+def _role_codes(membership: Membership) -> set[str]:
+    return {role.code for role in membership.roles.all()}
+
+
+def _permissions(membership: Membership) -> set[str]:
+    return {code for role in membership.roles.all() for code in role.permissions}
+
+
+def _covers_for(*, actor: User, user_id: int, company_id: int, today: dt.date) -> bool:
+    """Whether `actor` is the named delegate of `user_id`, who is out of office `today`."""
+    return Membership.unscoped.filter(
+        company_id=company_id,
+        user_id=user_id,
+        delegate=actor,
+        out_of_office_until__gte=today,
+    ).exists()
+
+
+def _may_work_on(task: Task, actor: User, *, today: dt.date | None = None) -> bool:
+    """Who may complete a task: today's rules plus the people covering for its assignee.
+
+    An assigned task: the assignee, the user it is being done on behalf of (back from leave,
+    or who delegated it), or the delegate of an assignee who is out of office. An unassigned
+    task: the holders of its role (or of workflow.task when it has none). The workflow.dispatch
+    permission deliberately gives no right to complete someone else's task: a dispatcher first
+    reassigns it (which the audit trail records) and then works on it like anyone else.
+    """
+    membership = _membership(actor, task.company_id)
     if membership is None:
         return False
     if task.assignee_id:
-        return task.assignee_id == actor.pk
+        if actor.pk in {task.assignee_id, task.on_behalf_of_id}:
+            return True
+        return _covers_for(
+            actor=actor,
+            user_id=task.assignee_id,
+            company_id=task.company_id,
+            today=today or timezone.localdate(),
+        )
     if task.role:
-        return any(role.code == task.role for role in membership.roles.all())
-    return "workflow.task" in permissions_for(user=actor, company=membership.company)
+        return task.role in _role_codes(membership)
+    return "workflow.task" in _permissions(membership)
 
 
 def _clean_form(task: Task, data: dict[str, Any] | None) -> dict[str, Any]:
@@ -363,7 +433,7 @@ def task_complete(
             row = Task.unscoped.select_for_update().get(pk=task.pk)
             if row.status != Task.Status.OPEN or instance.status != ProcessInstance.Status.RUNNING:
                 raise ValidationError(_("This task is no longer open."))
-            if not _may_work_on(row, actor):
+            if not _may_work_on(row, actor, today=timezone.localdate(now)):
                 raise PermissionDenied(_("This task is not yours to complete."))
             if outcome not in (row.outcomes or DEFAULT_OUTCOMES):
                 raise ValidationError(_("Unknown outcome %(outcome)s.") % {"outcome": outcome})
@@ -387,6 +457,349 @@ def task_complete(
     except ENGINE_ERRORS as exc:
         raise _engine_error(exc) from exc
     return row
+
+
+# --- assignment: claim, release, delegate, reassign --------------------------------------------
+DISPATCH_PERMISSION = "workflow.dispatch"
+
+
+def _name(user: User | None) -> str:
+    if user is None:
+        return _("the shared queue")
+    return user.get_full_name() or user.get_username()
+
+
+def _event(
+    task: Task,
+    kind: str,
+    *,
+    actor: User | None,
+    now: dt.datetime,
+    source: int | None = None,
+    to: int | None = None,
+    reason: str = "",
+) -> TaskEvent:
+    return TaskEvent.unscoped.create(
+        company_id=task.company_id,
+        task=task,
+        kind=kind,
+        at=now,
+        actor=actor,
+        from_user_id=source,
+        to_user_id=to,
+        reason=reason,
+    )
+
+
+def _task_lock(task: Task) -> Task:
+    """Lock and return the task row (no joins: on PostgreSQL they would lock those rows too)."""
+    return Task.unscoped.select_for_update().get(pk=task.pk)
+
+
+def _open_or_refuse(row: Task) -> None:
+    if row.status != Task.Status.OPEN:
+        raise ValidationError(_("This task is no longer open."))
+
+
+def _member_or_refuse(actor: User, row: Task) -> Membership:
+    membership = _membership(actor, row.company_id)
+    if membership is None:
+        raise ValidationError(_("You are not an active member of this task's company."))
+    return membership
+
+
+def _target_or_refuse(row: Task, to: User) -> None:
+    """The new assignee must be an active member of the task's company holding its role."""
+    membership = _membership(to, row.company_id)
+    if membership is None:
+        raise ValidationError(
+            _("%(user)s is not an active member of this task's company.") % {"user": _name(to)}
+        )
+    if row.role and row.role not in _role_codes(membership):
+        raise ValidationError(
+            _("%(user)s does not hold the role %(role)s this task needs.")
+            % {"user": _name(to), "role": row.role}
+        )
+    if row.assignee_id == to.pk:
+        raise ValidationError(_("The task is already assigned to %(user)s.") % {"user": _name(to)})
+
+
+def _assign_to(
+    row: Task,
+    *,
+    to: User | None,
+    on_behalf_of: int | None,
+    delegated_by: User | None,
+    reason: str,
+    kind: str,
+    actor: User | None,
+    now: dt.datetime,
+    escalated: bool = False,
+) -> Task:
+    """Save the new assignee with its explanation, and log the hand-over for the inbox."""
+    previous = row.assignee_id
+    row.assignee = to
+    row.on_behalf_of_id = on_behalf_of
+    row.delegated_by = delegated_by
+    row.dispatch_reason = reason
+    fields = ["assignee", "on_behalf_of", "delegated_by", "dispatch_reason"]
+    if escalated:
+        row.escalated_at = now
+        fields.append("escalated_at")
+    row.save(update_fields=fields)
+    _event(row, kind, actor=actor, now=now, source=previous, to=row.assignee_id, reason=reason)
+    return row
+
+
+@audited
+def task_claim(*, task: Task, actor: User, now: dt.datetime | None = None) -> Task:
+    """Take an open task from the shared queue of a role the actor holds in its company.
+
+    Raises `ValidationError` (and changes nothing) for a task that is not open or already
+    assigned, an actor who is not an active member of the task's company, or who lacks its role
+    (for a task without a role: the workflow.task permission).
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        row = _task_lock(task)
+        _open_or_refuse(row)
+        membership = _member_or_refuse(actor, row)
+        if row.assignee_id == actor.pk:
+            raise ValidationError(_("This task is already yours."))
+        if row.assignee_id is not None:
+            raise ValidationError(
+                _("This task is already assigned to %(user)s.") % {"user": _name(row.assignee)}
+            )
+        if row.role and row.role not in _role_codes(membership):
+            raise ValidationError(
+                _("Only holders of the role %(role)s can claim this task.") % {"role": row.role}
+            )
+        if not row.role and "workflow.task" not in _permissions(membership):
+            raise ValidationError(_("You may not work on workflow tasks in this company."))
+        return _assign_to(
+            row,
+            to=actor,
+            on_behalf_of=None,
+            delegated_by=None,
+            reason=_("claimed from the shared queue"),
+            kind=TaskEvent.Kind.CLAIMED,
+            actor=actor,
+            now=now,
+        )
+
+
+@audited
+def task_release(
+    *, task: Task, actor: User, reason: str = "", now: dt.datetime | None = None
+) -> Task:
+    """The assignee puts an open task back into its role's shared queue.
+
+    Raises `ValidationError` (and changes nothing) for a task that is not open or not assigned
+    to the actor.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        row = _task_lock(task)
+        _open_or_refuse(row)
+        if row.assignee_id != actor.pk:
+            raise ValidationError(_("Only the assignee can put this task back in the queue."))
+        text = _("released by %(user)s") % {"user": _name(actor)}
+        return _assign_to(
+            row,
+            to=None,
+            on_behalf_of=None,
+            delegated_by=None,
+            reason=f"{text}: {reason}" if reason else text,
+            kind=TaskEvent.Kind.RELEASED,
+            actor=actor,
+            now=now,
+        )
+
+
+@audited
+def task_delegate(
+    *, task: Task, actor: User, to: User, reason: str = "", now: dt.datetime | None = None
+) -> Task:
+    """Hand an open task to another active member of its company who holds its role.
+
+    The assignee may delegate their task, and so may a holder of workflow.dispatch in that
+    company. The task records the previous assignee as `on_behalf_of` (who may still complete
+    it) and the actor as `delegated_by`. Raises `ValidationError` and changes nothing otherwise.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        row = _task_lock(task)
+        _open_or_refuse(row)
+        membership = _member_or_refuse(actor, row)
+        is_assignee = row.assignee_id is not None and row.assignee_id == actor.pk
+        if not is_assignee and DISPATCH_PERMISSION not in _permissions(membership):
+            raise ValidationError(_("Only the assignee or a dispatcher can delegate this task."))
+        _target_or_refuse(row, to)
+        text = _("delegated by %(user)s") % {"user": _name(actor)}
+        on_behalf_of = row.assignee_id
+        return _assign_to(
+            row,
+            to=to,
+            on_behalf_of=on_behalf_of if on_behalf_of != to.pk else None,
+            delegated_by=actor,
+            reason=f"{text}: {reason}" if reason else text,
+            kind=TaskEvent.Kind.DELEGATED,
+            actor=actor,
+            now=now,
+        )
+
+
+@audited
+def task_reassign(
+    *,
+    task: Task,
+    actor: User,
+    to: User | None,
+    reason: str = "",
+    now: dt.datetime | None = None,
+) -> Task:
+    """A dispatcher (workflow.dispatch in the task's company) gives an open task to someone else.
+
+    `to` must be an active member of the company holding the task's role; None puts the task
+    back in the role's queue. Unlike a delegation, nobody keeps a claim on the task. Raises
+    `ValidationError` and changes nothing otherwise.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        row = _task_lock(task)
+        _open_or_refuse(row)
+        membership = _member_or_refuse(actor, row)
+        if DISPATCH_PERMISSION not in _permissions(membership):
+            raise ValidationError(_("You may not reassign tasks in this company."))
+        if to is None:
+            if row.assignee_id is None:
+                raise ValidationError(_("The task is already in the shared queue."))
+        else:
+            _target_or_refuse(row, to)
+        text = _("reassigned by %(user)s") % {"user": _name(actor)}
+        return _assign_to(
+            row,
+            to=to,
+            on_behalf_of=None,
+            delegated_by=None,
+            reason=f"{text}: {reason}" if reason else text,
+            kind=TaskEvent.Kind.REASSIGNED,
+            actor=actor,
+            now=now,
+        )
+
+
+# --- SLA: reminders and escalation -------------------------------------------------------------
+def _sla_lock(pk: int) -> Task | None:
+    """Lock one task for the sweep; None when another worker holds it (PostgreSQL)."""
+    skip = connection.features.has_select_for_update_skip_locked
+    return Task.unscoped.select_for_update(skip_locked=skip).filter(pk=pk).first()
+
+
+def _remind(pk: int, now: dt.datetime) -> bool:
+    with transaction.atomic():
+        row = _sla_lock(pk)
+        if (
+            row is None
+            or row.status != Task.Status.OPEN
+            or row.reminded_at is not None
+            or row.remind_at is None
+            or row.remind_at > now
+        ):
+            return False
+        row.reminded_at = now
+        row.save(update_fields=["reminded_at"])
+        due = timezone.localtime(row.due_at).strftime("%Y-%m-%d %H:%M") if row.due_at else ""
+        _event(
+            row,
+            TaskEvent.Kind.REMINDED,
+            actor=None,
+            now=now,
+            to=row.assignee_id,
+            reason=_("Reminder: this task is due at %(due)s.") % {"due": due},
+        )
+        return True
+
+
+def _escalate(pk: int, now: dt.datetime) -> bool:
+    """Give an overdue task to its assignee's manager, else back to its role's queue, flagged."""
+    with transaction.atomic():
+        row = _sla_lock(pk)
+        if (
+            row is None
+            or row.status != Task.Status.OPEN
+            or row.escalated_at is not None
+            or row.due_at is None
+            or row.due_at > now
+        ):
+            return False
+        manager_id = None
+        if row.assignee_id is not None:
+            manager_id = (
+                Membership.unscoped.filter(company_id=row.company_id, user_id=row.assignee_id)
+                .values_list("manager_id", flat=True)
+                .first()
+            )
+        manager = None
+        if manager_id is not None and manager_id != row.assignee_id:
+            membership = (
+                Membership.unscoped.filter(
+                    company_id=row.company_id,
+                    user_id=manager_id,
+                    is_active=True,
+                    user__is_active=True,
+                )
+                .select_related("user")
+                .first()
+            )
+            manager = membership.user if membership else None
+        if manager is not None:
+            reason = _("escalated: overdue")
+            on_behalf_of = row.assignee_id
+        else:
+            reason = _("escalated: overdue, back to the shared queue")
+            on_behalf_of = None
+        _assign_to(
+            row,
+            to=manager,
+            on_behalf_of=on_behalf_of,
+            delegated_by=None,
+            reason=reason,
+            kind=TaskEvent.Kind.ESCALATED,
+            actor=None,
+            now=now,
+            escalated=True,
+        )
+        return True
+
+
+def sla_run(*, now: dt.datetime | None = None, limit: int = 500) -> dict[str, int]:
+    """Remind and escalate open tasks by their due time; returns how many of each.
+
+    The worker calls this on every poll (`register_periodic`). A task is reminded once, when
+    80 % of the time from its creation to its due time has passed (a `TaskEvent` the inbox shows
+    to the assignee); it is escalated once, when overdue: to the assignee's manager in that
+    company (who then has it on behalf of the assignee), else back to the role's queue with
+    `escalated_at` as the flag. A task already overdue when first seen is escalated, not
+    reminded. Each task is locked and handled in its own transaction; rows another worker
+    holds are skipped on PostgreSQL and picked up by the next sweep.
+    """
+    now = now or timezone.now()
+    open_tasks = Task.unscoped.filter(status=Task.Status.OPEN)
+    overdue = list(
+        open_tasks.filter(escalated_at__isnull=True, due_at__isnull=False, due_at__lte=now)
+        .order_by("due_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    remind = list(
+        open_tasks.filter(reminded_at__isnull=True, remind_at__isnull=False, remind_at__lte=now)
+        .exclude(due_at__lte=now)
+        .order_by("remind_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    escalated = sum(_escalate(pk, now) for pk in overdue)
+    reminded = sum(_remind(pk, now) for pk in remind)
+    return {"reminded": reminded, "escalated": escalated}
 
 
 def message_signal(
@@ -458,7 +871,10 @@ def timers_run(*, now: dt.datetime | None = None, limit: int = 500) -> int:
                 ):
                     continue
                 workflow = engine.workflow_load(instance.state, call=_call(instance))
-                with engine.clock(now), company_scope(instance.company):
+                # SpiffWorkflow fires a timer only once the clock is past its due time; one
+                # microsecond on, a timer due exactly `now` fires in this sweep, not the next.
+                at = now + dt.timedelta(microseconds=1)
+                with engine.clock(at), company_scope(instance.company):
                     workflow.refresh_timers()
                 _advance(instance, workflow, now=now)
                 count += 1
@@ -478,34 +894,3 @@ def _instance_fail(*, pk: int, error: str, now: dt.datetime) -> None:
         instance.save(update_fields=["status", "error", "ended_at", "next_timer_at"])
         instance.tasks.filter(status=Task.Status.OPEN).update(status=Task.Status.CANCELLED)
         _publish_ended(instance, data={})
-
-
-SHIPPED: dict[str, tuple[str, str, list[str], str]] = {
-    # key: (BPMN file, process id, DMN files, name) under xietong/workflow/processes/
-    "quotation_approval": (
-        "quotation_approval.bpmn",
-        "quotation_approval",
-        ["quotation_discount.dmn"],
-        "Quotation discount approval",
-    ),
-}
-
-
-@audited
-def definition_deploy_shipped(
-    *, company: Company, actor: User | None, key: str
-) -> ProcessDefinition:
-    """Deploy (as a new version) one of the process models shipped with the app."""
-    from importlib.resources import files
-
-    bpmn_file, process_id, dmn_files, name = SHIPPED[key]
-    folder = files("xietong.workflow.processes")
-    return definition_deploy(
-        company=company,
-        actor=actor,
-        key=key,
-        name=name,
-        bpmn_xml=(folder / bpmn_file).read_text(encoding="utf-8"),
-        dmn_xmls=[(folder / f).read_text(encoding="utf-8") for f in dmn_files],
-        process_id=process_id,
-    )

@@ -25,6 +25,8 @@ from xietong.product.tests.api_samples import PATH_PARAMETERS as PRODUCT_PARAMET
 from xietong.product.tests.api_samples import PRODUCT_SAMPLES
 from xietong.product.tests.bom_matrix import PATH_PARAMETERS as BOM_PARAMETERS
 from xietong.product.tests.bom_matrix import SAMPLES as BOM_SAMPLES
+from xietong.workflow.tests.api_samples import PATH_PARAMETERS as WORKFLOW_PARAMETERS
+from xietong.workflow.tests.api_samples import WORKFLOW_SAMPLES
 
 
 @dataclass
@@ -74,7 +76,12 @@ SAMPLES: dict[tuple[str, str], Callable[[User, Company], Sample]] = {
 SAMPLES.update(
     {
         key: (lambda m: lambda u, c: Sample(**m(u, c)))(make)
-        for key, make in {**PRODUCT_SAMPLES, **PARTY_SAMPLES, **BOM_SAMPLES}.items()
+        for key, make in {
+            **PRODUCT_SAMPLES,
+            **PARTY_SAMPLES,
+            **BOM_SAMPLES,
+            **WORKFLOW_SAMPLES,
+        }.items()
     }
 )
 
@@ -130,6 +137,7 @@ def test_anonymous_gets_401_everywhere(company_a: Company) -> None:
                 *PRODUCT_PARAMETERS,
                 *PARTY_PARAMETERS,
                 *BOM_PARAMETERS,
+                *WORKFLOW_PARAMETERS,
             ),
             1,
         )

@@ -503,3 +503,19 @@ def test_job_messages_are_in_the_users_language(company_a, admin_a):
     job = import_rates(company_a, admin_a, "date,currency,rate\n2026-01-02,USD,7.1\n")
     assert job.status == Job.Status.DONE
     assert "imported" not in job.message and "1" in job.message
+
+
+@pytest.mark.django_db
+def test_the_worker_refreshes_sqlite_statistics_once_an_hour() -> None:
+    from django.db import connection
+
+    from xietong.core import maintenance
+
+    if connection.vendor != "sqlite":
+        assert maintenance.sqlite_statistics(force=True) is False
+        return
+    assert maintenance.sqlite_statistics(force=True) is True
+    assert maintenance.sqlite_statistics() is False  # not again within the hour
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")
+        assert cursor.fetchone()[0] == 1

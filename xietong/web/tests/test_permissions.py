@@ -15,6 +15,8 @@ from xietong.party.tests.matrix import POST_ONLY as PARTY_POST_ONLY
 from xietong.party.tests.matrix import URL_RECORDS as PARTY_URL_RECORDS
 from xietong.product.tests.bom_matrix import POST_ONLY as BOM_POST_ONLY
 from xietong.product.tests.bom_matrix import URL_RECORDS as BOM_URL_RECORDS
+from xietong.workflow.tests.matrix import POST_ONLY as WORKFLOW_POST_ONLY
+from xietong.workflow.tests.matrix import URL_RECORDS as WORKFLOW_URL_RECORDS
 
 # Views that only accept POST (their GET answer is 405 for everybody).
 POST_ONLY = {
@@ -31,6 +33,7 @@ POST_ONLY = {
     "product:price_rule_delete",
     *PARTY_POST_ONLY,
     *BOM_POST_ONLY,
+    *WORKFLOW_POST_ONLY,
 }
 SKIP_NAMESPACES = {"admin"}
 
@@ -84,6 +87,7 @@ def _args(name: str, records) -> list:  # type: ignore[no-untyped-def]
         "product:price_rule_delete": "price_rule",
         **PARTY_URL_RECORDS,
         **BOM_URL_RECORDS,
+        **WORKFLOW_URL_RECORDS,
     }[name]
     record = records["unit"] if kind == "unit" else records["a"][kind]
     return [record.pk]

@@ -8,7 +8,7 @@ import pytest
 
 from xietong.core import jobs
 from xietong.core.roles import role_permissions
-from xietong.workflow import services
+from xietong.workflow import services, shipped
 from xietong.workflow.models import ProcessInstance, Task
 
 pytestmark = pytest.mark.django_db
@@ -29,9 +29,7 @@ def _data(instance):  # type: ignore[no-untyped-def]
 
 
 def test_quotation_approval_levels(company_a, users_a) -> None:
-    services.definition_deploy_shipped(
-        company=company_a, actor=users_a["admin"], key="quotation_approval"
-    )
+    shipped.deploy_shipped(company=company_a, actor=users_a["admin"], key="quotation_approval")
     rep, manager, executive = users_a["sales_rep"], users_a["sales_manager"], users_a["executive"]
 
     small = _start(

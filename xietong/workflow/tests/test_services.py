@@ -299,6 +299,16 @@ def test_intermediate_timer_then_service_task(company_a, deploy, stamp_service) 
     assert (call.company_id, call.instance_id, label) == (company_a.pk, instance.pk, "L1")
 
 
+def test_a_timer_fires_in_the_sweep_at_its_exact_due_time(company_a, deploy, stamp_service) -> None:
+    deploy("wait.bpmn", "wait")
+    start = timezone.now()
+    instance = services.process_start(
+        company=company_a, actor=None, key="wait", data={"label": "L2"}, now=start
+    )
+    assert services.timers_run(now=_refresh(instance).next_timer_at) == 1
+    assert _refresh(instance).status == ProcessInstance.Status.COMPLETED
+
+
 def test_failing_engine_marks_the_instance_failed(company_a, deploy, stamp_service) -> None:
     deploy("wait.bpmn", "wait")
     start = timezone.now()

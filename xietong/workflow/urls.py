@@ -1,0 +1,4 @@
+from xietong.workflow import views
+
+app_name = "workflow"
+urlpatterns = views.urlpatterns
