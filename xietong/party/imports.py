@@ -63,6 +63,7 @@ from xietong.party.models import (
 )
 from xietong.party.selectors import REASONS, DuplicateCandidate
 from xietong.party.services import (
+    CONTACT_FIELDS,
     PARTY_CODE_PATTERN,
     PARTY_SEQUENCE,
     Errors,
@@ -104,19 +105,7 @@ PARTY_VALUES = (
     "notes",
     "active",
 )
-CONTACT_VALUES = (
-    "name",
-    "role",
-    "email",
-    "phone",
-    "mobile",
-    "wechat",
-    "preferred_channel",
-    "language",
-    "is_primary",
-    "opt_out",
-    "active",
-)
+CONTACT_VALUES = (*sorted(CONTACT_FIELDS), "active")
 
 
 def _problems(errors: Errors) -> dict[str, str]:

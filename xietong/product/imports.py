@@ -44,7 +44,7 @@ from xietong.product.models import (
     Product,
     Variant,
 )
-from xietong.product.pricing import METHOD_FIELD
+from xietong.product.pricing import METHOD_FIELD, RULE_FIELDS
 from xietong.product.selectors import CATEGORY_SEPARATOR
 
 BATCH = 1000
@@ -635,21 +635,6 @@ class VariantImport(imports.ImportSpec):
 
 # --- price lists ------------------------------------------------------------------------------
 
-RULE_COLUMNS = (
-    "sequence",
-    "product",
-    "variant",
-    "category",
-    "customer_group",
-    "min_qty",
-    "date_from",
-    "date_to",
-    "method",
-    "fixed_price",
-    "discount_percent",
-    "margin_percent",
-)
-
 
 def _rule_signature(rule: PriceRule) -> tuple[Any, ...]:
     return (
@@ -754,7 +739,7 @@ class PriceListImport(imports.ImportSpec):
         rule = None
         if method:
             rule = self._rule(cells, state, values)
-        elif any(values.get(c, "").strip() for c in RULE_COLUMNS):
+        elif any(values.get(c, "").strip() for c in RULE_FIELDS):
             cells.error("method", _("a rule needs a method (fixed, discount or cost_plus)"))
         cells.done()
         return {"name": name, "header": header, "rule": rule}
