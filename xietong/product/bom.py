@@ -1244,7 +1244,7 @@ def _decimal(value: Any) -> Decimal | None:
     return None
 
 
-def _describe_lines(lines: Iterable[BomLine], skus: dict[int, str], units: dict[int, str]) -> str:
+def describe_lines(lines: Iterable[BomLine], skus: dict[int, str], units: dict[int, str]) -> str:
     return "; ".join(
         f"{skus.get(line.component_id, line.component_id)} × "
         f"{line.quantity.normalize():f} {units.get(line.uom_id, '')}"
@@ -1444,18 +1444,16 @@ def _save_lines(bom: Bom, rows: list[BomLine], *, replace: bool) -> None:
     before = ""
     if replace:
         old = list(bom.lines.select_related("component"))
-        before = _describe_lines(
-            old, {line.component_id: line.component.sku for line in old}, units
-        )
+        before = describe_lines(old, {line.component_id: line.component.sku for line in old}, units)
         bom.lines.all().delete()
     for row in rows:
         row.bom = bom
     BomLine.objects.bulk_create(rows)
-    after = _describe_lines(rows, {row.component_id: row.component.sku for row in rows}, units)
+    after = describe_lines(rows, {row.component_id: row.component.sku for row in rows}, units)
     _audit_note(bom, "BOM lines", before, after)
 
 
-def _lock_bom_graph(company: Company) -> None:
+def lock_bom_graph(company: Company) -> None:
     """Serialise the company's BOM writes: the loop check and the low-level codes read the
     whole graph, so two concurrent writes could each add half of a loop. Locks the company row
     (PostgreSQL; SQLite's immediate transactions run one writer at a time anyway)."""
@@ -1490,7 +1488,7 @@ def bom_create(
     component equal to the product, a non-positive quantity, a unit of another category than
     the component's stock unit, an effective range overlapping another active BOM of the
     product, and a loop in the company's BOM graph (named with SKUs). Recomputes the low-level
-    codes. Locks the company's BOM graph (`_lock_bom_graph`) for the transaction."""
+    codes. Locks the company's BOM graph (`lock_bom_graph`) for the transaction."""
     errors: dict[str, list[str]] = {}
     if product.company_id != company.pk:
         raise ValidationError({"product": [_("Choose a product of this company.")]})
@@ -1517,7 +1515,7 @@ def bom_create(
     rows, line_errors = _validate_lines(company=company, product=product, lines=lines)
     errors.update(line_errors)
     with transaction.atomic():
-        _lock_bom_graph(company)
+        lock_bom_graph(company)
         graph = _check_loop(company=company, bom=bom, rows=rows, errors=errors)
         _lines_or_error(rows, errors)
         bom.save()
@@ -1540,7 +1538,7 @@ def bom_update(
     company = bom.company
     errors: dict[str, list[str]] = {}
     with transaction.atomic():
-        _lock_bom_graph(company)
+        lock_bom_graph(company)
         bom = Bom.unscoped.select_for_update().select_related("product__uom").get(pk=bom.pk)
         product = bom.product
         for name, value in fields.items():
@@ -1574,7 +1572,7 @@ def bom_archive(*, bom: Bom, actor: User | None) -> Bom:
     """Deactivate a BOM (kept for history; no longer exploded or costed) and recompute the
     low-level codes."""
     with transaction.atomic():
-        _lock_bom_graph(bom.company)
+        lock_bom_graph(bom.company)
         bom = Bom.unscoped.select_for_update().get(pk=bom.pk)
         if bom.active:
             bom.active = False
@@ -1883,7 +1881,7 @@ def _routing_validate(routing: Routing, errors: dict[str, list[str]]) -> None:
         )
 
 
-def _describe_operations(rows: Iterable[RoutingOperation], codes: dict[int, str]) -> str:
+def describe_operations(rows: Iterable[RoutingOperation], codes: dict[int, str]) -> str:
     return "; ".join(
         f"{op.sequence} {op.name} @{codes.get(op.work_center_id, op.work_center_id)} "
         f"{op.setup_minutes.normalize():f}+{op.run_minutes.normalize():f} min"
@@ -1897,12 +1895,12 @@ def _save_operations(routing: Routing, rows: list[RoutingOperation], *, replace:
     )
     before = ""
     if replace:
-        before = _describe_operations(routing.operations.all(), codes)
+        before = describe_operations(routing.operations.all(), codes)
         routing.operations.all().delete()
     for row in rows:
         row.routing = routing
     RoutingOperation.objects.bulk_create(rows)
-    _audit_note(routing, "Operations", before, _describe_operations(rows, codes))
+    _audit_note(routing, "Operations", before, describe_operations(rows, codes))
 
 
 @audited

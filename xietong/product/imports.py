@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Model
+from django.db.models import Model, Prefetch
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -877,14 +877,16 @@ class PriceListImport(imports.ImportSpec):
         variants = dict(Variant.unscoped.filter(company=company).values_list("pk", "sku"))
         paths = dict(Category.unscoped.filter(company=company).values_list("pk", "path"))
         groups = dict(CustomerGroup.unscoped.filter(company=company).values_list("pk", "code"))
-        for price_list in PriceList.unscoped.filter(company=company).order_by("name"):
+        lists = PriceList.unscoped.filter(company=company).order_by("name")
+        ordered = Prefetch("rules", queryset=PriceRule.objects.order_by("sequence", "pk"))
+        for price_list in lists.prefetch_related(ordered):
             header = {
                 "price_list": price_list.name,
                 "currency": price_list.currency_id,
                 "is_default": price_list.is_default,
                 "active": price_list.active,
             }
-            rules = list(price_list.rules.order_by("sequence", "pk"))
+            rules = list(price_list.rules.all())
             if not rules:
                 yield header
             for rule in rules:

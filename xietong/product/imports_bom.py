@@ -38,12 +38,12 @@ from xietong.core.audit import audit_bulk
 from xietong.core.imports import Cells, Column
 from xietong.core.models import AuditEntry, Company, UnitOfMeasure, User
 from xietong.product.bom import (
-    _describe_lines,
-    _describe_operations,
-    _lock_bom_graph,
     _number,
     _plain,
     date_range_text,
+    describe_lines,
+    describe_operations,
+    lock_bom_graph,
     low_level_codes_update,
 )
 from xietong.product.models import Bom, BomLine, Product, Routing, RoutingOperation, WorkCenter
@@ -343,7 +343,7 @@ _LineTuple = tuple[int, int, Decimal, int, Decimal]  # sequence, component, quan
 
 
 class _LineView(NamedTuple):
-    """What `_describe_lines` reads of a stored line."""
+    """What `describe_lines` reads of a stored line."""
 
     component_id: int
     quantity: Decimal
@@ -697,7 +697,7 @@ class BomImport(imports.ImportSpec):
         """Create the new BOMs and replace the changed ones (header, lines or both), under the
         BOM graph's lock and after checking the whole file again against the data as it is now;
         then recompute the low-level codes once."""
-        _lock_bom_graph(company)
+        lock_bom_graph(company)
         stored = _stored_boms(company)
         problems, graph = self._problems(state, rows, stored)
         _refuse(problems)
@@ -760,7 +760,7 @@ class BomImport(imports.ImportSpec):
 
         def text(lines: list[_LineTuple]) -> str:
             views = [_LineView(c, q, u, scrap) for _seq, c, q, u, scrap in lines]
-            return _describe_lines(views, skus, units)  # type: ignore[arg-type]
+            return describe_lines(views, skus, units)  # type: ignore[arg-type]
 
         _note_entries(
             Bom,
@@ -827,7 +827,7 @@ _OperationTuple = tuple[int, str, int, Decimal, Decimal]  # sequence, name, cent
 
 
 class _OperationView(NamedTuple):
-    """What `_describe_operations` reads of a stored operation."""
+    """What `describe_operations` reads of a stored operation."""
 
     sequence: int
     name: str
@@ -1129,7 +1129,7 @@ class RoutingImport(imports.ImportSpec):
 
         def text(operations: list[_OperationTuple]) -> str:
             views = [_OperationView(*operation) for operation in operations]
-            return _describe_operations(views, codes)  # type: ignore[arg-type]
+            return describe_operations(views, codes)  # type: ignore[arg-type]
 
         _note_entries(
             Routing,

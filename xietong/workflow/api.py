@@ -39,7 +39,6 @@ from xietong.core.api import DecimalString
 from xietong.core.idempotency import idempotent
 from xietong.core.models import Membership, User
 from xietong.core.permissions import has_perm, requires
-from xietong.core.selectors import membership_for
 from xietong.core.tenancy import CompanyOwned
 from xietong.workflow import selectors, services
 from xietong.workflow.models import ProcessDefinition, ProcessInstance, Task
@@ -269,22 +268,12 @@ def _tasks() -> QuerySet[Task]:
 
 def _visible_tasks(request: HttpRequest) -> QuerySet[Task]:
     """The company's tasks the caller may see (see the module docstring)."""
-    tasks = _tasks()
-    if has_perm(request, "workflow.dispatch"):
-        return tasks
-    membership = membership_for(user=request.user, company=request.company)  # type: ignore[arg-type, attr-defined]
-    roles = [role.code for role in membership.roles.all()] if membership else []
-    user = request.user
-    covered = Membership.objects.filter(
-        delegate=user, out_of_office_until__gte=timezone.localdate()
-    ).values("user_id")
-    return tasks.filter(
-        Q(assignee=user)
-        | Q(on_behalf_of=user)
-        | Q(completed_by=user)
-        | Q(status=Task.Status.OPEN, assignee__isnull=True, role__in=roles)
-        | Q(status=Task.Status.OPEN, assignee__in=covered)
+    visible = selectors.tasks_visible_to(
+        request.user,  # type: ignore[arg-type]
+        request.company,  # type: ignore[attr-defined]
+        dispatcher=has_perm(request, "workflow.dispatch"),
     )
+    return visible.select_related("instance__definition").defer(*_HEAVY_INSTANCE)
 
 
 def _task(request: HttpRequest, task_id: int) -> Task:

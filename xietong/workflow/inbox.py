@@ -9,31 +9,21 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from xietong.core import inbox as core_inbox
-from xietong.core.models import Company, Membership, User
-from xietong.core.permissions import REGISTRY, has_perm
+from xietong.core.models import Company, User
+from xietong.core.permissions import has_perm
 from xietong.workflow import selectors
 from xietong.workflow.models import Task
 
 RELATED = ("instance__definition", "instance__content_type", "assignee", "on_behalf_of")
 
 
-def dispatch_permission() -> str:
-    """The permission to reassign tasks and watch the workload (falls back to manage)."""
-    return "workflow.dispatch" if "workflow.dispatch" in REGISTRY else "workflow.manage"
-
-
-def role_codes(user: User, company: Company) -> list[str]:
-    """Codes of the roles `user` holds in `company` (empty without an active membership)."""
-    return list(
-        Membership.unscoped.filter(user=user, company=company, is_active=True)
-        .values_list("roles__code", flat=True)
-        .exclude(roles__code__isnull=True)
-    )
+DISPATCH = "workflow.dispatch"
+role_codes = selectors.role_codes
 
 
 def mine(user: User, company: Company) -> QuerySet[Task]:
@@ -52,19 +42,9 @@ def overdue(user: User, company: Company, now: dt.datetime | None = None) -> Que
 
 
 def visible_tasks(request: Any) -> QuerySet[Task]:
-    """Tasks of the active company the user may open: every one for a dispatcher; otherwise
-    their inbox (own, covered, their roles' queue and unassigned tasks of no role), the tasks
-    they hand over or do on behalf of someone, and the ones they completed."""
-    company, user = request.company, request.user
-    tasks = Task.unscoped.filter(company=company)
-    if has_perm(request, dispatch_permission()):
-        return tasks
-    return tasks.filter(
-        Q(pk__in=mine(user, company).values("pk"))
-        | Q(assignee=user)
-        | Q(on_behalf_of=user)
-        | Q(completed_by=user)
-        | Q(assignee__isnull=True, role__in=[*role_codes(user, company), ""])
+    """Tasks of the active company the user may open (see `selectors.tasks_visible_to`)."""
+    return selectors.tasks_visible_to(
+        request.user, request.company, dispatcher=has_perm(request, DISPATCH)
     )
 
 

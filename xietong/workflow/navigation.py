@@ -14,5 +14,5 @@ def register() -> None:
     menu.add("workflow", _("Task inbox"), "workflow:inbox", "workflow.task", 10)
     menu.add("workflow", _("Process instances"), "workflow:instance_list", "workflow.view", 20)
     menu.add("workflow", _("Process definitions"), "workflow:definition_list", "workflow.view", 30)
-    menu.add("workflow", _("Workload"), "workflow:monitor", inbox.dispatch_permission(), 40)
+    menu.add("workflow", _("Workload"), "workflow:monitor", inbox.DISPATCH, 40)
     core_inbox.register(inbox.work_items)

@@ -85,6 +85,30 @@ def _covered_ids(user: User, company: Company, today: dt.date) -> list[int]:
     return [user.pk, *absent]
 
 
+def role_codes(user: User, company: Company) -> list[str]:
+    """Codes of the roles `user` holds in `company` (empty without an active membership)."""
+    membership = _member(user, company)
+    return [role.code for role in membership.roles.all()] if membership else []
+
+
+def tasks_visible_to(user: User, company: Company, *, dispatcher: bool) -> QuerySet[Task]:
+    """The company's tasks `user` may open (screens and API alike): every one for a
+    dispatcher; otherwise their inbox (own and covered open tasks, unassigned tasks of their
+    roles or of no role), the tasks they hand over or do on behalf of someone, and the ones
+    they completed."""
+    tasks = Task.unscoped.filter(company=company)
+    if dispatcher:
+        return tasks
+    covered = _covered_ids(user, company, timezone.localdate())
+    return tasks.filter(
+        Q(assignee=user)
+        | Q(on_behalf_of=user)
+        | Q(completed_by=user)
+        | Q(status=Task.Status.OPEN, assignee_id__in=covered)
+        | Q(assignee__isnull=True, role__in=[*role_codes(user, company), ""])
+    )
+
+
 def inbox_mine(user: User, company: Company, *, now: dt.datetime | None = None) -> QuerySet[Task]:
     """Open tasks the user is to do: assigned to them (including those they do on behalf of a
     colleague) and those of colleagues who are out of office and named them as delegate."""

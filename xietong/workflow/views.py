@@ -31,7 +31,7 @@ from xietong.workflow.forms import (
 )
 from xietong.workflow.models import ProcessDefinition, ProcessInstance, Task
 
-DISPATCH = inbox.dispatch_permission()
+DISPATCH = inbox.DISPATCH
 
 
 def _record_link(instance: ProcessInstance) -> dict[str, Any] | None:
