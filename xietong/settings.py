@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "xietong.party",
     "xietong.product",
     "xietong.workflow",
+    "xietong.finance",
     "xietong.web",
     "xietong.api",
     "xietong.demo",
