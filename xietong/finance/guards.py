@@ -191,5 +191,17 @@ def guards_install(using: str = "default") -> None:
                 cursor.execute(statement)
 
 
+def guards_remove(using: str = "default") -> None:
+    """Drop the SQLite triggers (for `flush`, which empties every table; on PostgreSQL it
+    truncates, which row triggers do not see)."""
+    connection = connections[using]
+    if connection.vendor != "sqlite":
+        return
+    with connection.cursor() as cursor:
+        for statement in _SQLITE:
+            if statement.startswith("DROP TRIGGER"):
+                cursor.execute(statement)
+
+
 def install_after_migrate(sender, using: str = "default", **kwargs) -> None:  # type: ignore[no-untyped-def]
     guards_install(using)

@@ -1,0 +1,1379 @@
+"""Customer and supplier invoices and credit notes: drafting, posting, cancelling, crediting and
+their PDF.
+
+A draft is created with its lines; its amounts (lines, one `InvoiceTax` row per tax, header
+totals) come from the tax engine (`taxes.compute`) under the company's `FinanceSettings`
+(tax rounding policy and rounding mode) and are recomputed whenever the lines change and once
+more at posting. Drafts can be changed, deleted or cancelled.
+
+Posting (`invoice_post`) fixes the installments from the payment term and books one entry
+through `entry_post` in the invoice's journal:
+
+=====================  ===============================  ===========================
+kind                   receivable / payable lines       line and tax lines
+=====================  ===============================  ===========================
+customer invoice       debit, one per installment       credit (income, output tax)
+customer credit note   credit, one per installment      debit
+supplier invoice       credit, one per installment      debit (expense, input tax)
+supplier credit note   debit, one per installment       credit
+=====================  ===============================  ===========================
+
+Every line carries the party; installment lines their due date, invoice lines their product and
+analytic tags, tax lines their tax. Amounts are in the invoice currency at `invoice.rate` (the
+company's rate of the date when not set; the rate used is stored). The invoice takes the entry's
+number, which the posting service draws gap-free inside the same transaction: a refused posting
+consumes no number. A posted credit note of an invoice is reconciled with the invoice's open
+receivable/payable lines, so the invoice's amount due drops.
+
+Cancelling a posted invoice posts the reversal of its entry (which reconciles the receivable
+lines with their mirror); it is refused while a payment or a credit note is allocated to it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q, QuerySet, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from xietong.core.audit import audited
+from xietong.core.models import Company, Currency, UnitOfMeasure
+from xietong.core.money import Money, minor_units
+from xietong.core.selectors import RateNotFound, rate_on
+from xietong.core.tenancy import CompanyOwned
+from xietong.finance import taxes as tax_engine
+from xietong.finance.models import (
+    Account,
+    AnalyticTag,
+    FinanceSettings,
+    Installment,
+    Invoice,
+    InvoiceLine,
+    InvoiceTax,
+    Journal,
+    Line,
+    Match,
+    Tax,
+)
+from xietong.finance.posting import EntrySpec, LineSpec, entry_post, entry_reverse
+from xietong.finance.reconcile import lines_match
+from xietong.party.models import Party, PaymentTerm
+from xietong.party.services import timeline_add
+from xietong.party.terms import payment_schedule
+from xietong.product.models import Product
+
+ZERO = Decimal(0)
+HUNDRED = Decimal(100)
+
+Kind = Invoice.Kind
+CUSTOMER_KINDS = frozenset({Kind.CUSTOMER_INVOICE, Kind.CUSTOMER_CREDIT})
+SUPPLIER_KINDS = frozenset({Kind.SUPPLIER_INVOICE, Kind.SUPPLIER_CREDIT})
+CREDIT_KIND = {
+    Kind.CUSTOMER_INVOICE: Kind.CUSTOMER_CREDIT,
+    Kind.SUPPLIER_INVOICE: Kind.SUPPLIER_CREDIT,
+}
+
+HEADER_FIELDS = frozenset(
+    {
+        "party",
+        "date",
+        "currency",
+        "rate",
+        "journal",
+        "payment_term",
+        "reference",
+        "origin",
+        "source_type",
+        "source_id",
+        "notes",
+        "language",
+    }
+)
+LINE_FIELDS = frozenset(
+    {
+        "product",
+        "description",
+        "account",
+        "quantity",
+        "unit_price",
+        "discount",
+        "taxes",
+        "uom",
+        "analytic_tags",
+    }
+)
+_AMOUNT_LIMIT = Decimal(10) ** 15  # finance.models.AMOUNT: 19 digits, 4 decimals
+_TEXT_LIMITS = {"reference": 80, "origin": 80, "source_type": 60, "language": 10}
+
+Errors = dict[str, list[str]]
+
+
+# --- small helpers ------------------------------------------------------------------------------
+
+
+def _add(errors: Errors, key: str, message: str) -> None:
+    errors.setdefault(key, []).append(message)
+
+
+def _raise(errors: Errors) -> None:
+    if errors:
+        raise ValidationError(errors)
+
+
+def _is_customer_kind(kind: str) -> bool:
+    return kind in CUSTOMER_KINDS
+
+
+def _direction(kind: str) -> int:
+    """+1 when the receivable/payable lines are debits (customer invoice, supplier credit
+    note), −1 when they are credits."""
+    return 1 if kind in (Kind.CUSTOMER_INVOICE, Kind.SUPPLIER_CREDIT) else -1
+
+
+def _sides(amount: Decimal) -> dict[str, Decimal]:
+    """A signed amount (+ debit, − credit) as LineSpec keywords."""
+    return {"debit": amount, "credit": ZERO} if amount > 0 else {"debit": ZERO, "credit": -amount}
+
+
+def _kind_label(kind: str) -> str:
+    return str(Kind(kind).label)
+
+
+def _number_of(
+    value: Any, label: str, *, places: int, limit: Decimal
+) -> tuple[Decimal | None, str | None]:
+    """`value` as a Decimal with at most `places` decimals and below `limit`, or a problem."""
+    if isinstance(value, float):
+        return None, _("%(field)s must be a Decimal (or a string), not a float.") % {"field": label}
+    if isinstance(value, bool) or not isinstance(value, Decimal | int | str):
+        return None, _("%(field)s must be a number.") % {"field": label}
+    try:
+        number = Decimal(value)
+    except (InvalidOperation, ValueError):
+        return None, _("%(field)s: “%(value)s” is not a number.") % {"field": label, "value": value}
+    if not number.is_finite():
+        return None, _("%(field)s must be a finite number.") % {"field": label}
+    if number.as_tuple().exponent < -places:  # type: ignore[operator]
+        return None, _("%(field)s: use at most %(places)s decimals.") % {
+            "field": label,
+            "places": places,
+        }
+    if abs(number) >= limit:
+        return None, _("%(field)s is too large.") % {"field": label}
+    return number, None
+
+
+def _resolve(model: type[Any], value: Any, company: Company) -> Any:
+    """An instance of `model` from an instance or a primary key; None when not found. A primary
+    key of a company-owned model only finds a row of `company` (so nothing of another company
+    leaks); an instance is returned as given, for the checks to name."""
+    if value is None or value == "" or isinstance(value, model):
+        return value or None
+    queryset = model._base_manager.all()
+    if issubclass(model, CompanyOwned):
+        queryset = queryset.filter(company=company)
+    try:
+        return queryset.filter(pk=value).first()
+    except (ValueError, TypeError, ValidationError):
+        return None
+
+
+def _foreign(obj: Any, company: Company) -> bool:
+    return obj is not None and getattr(obj, "company_id", company.pk) != company.pk
+
+
+def finance_settings(company: Company) -> FinanceSettings:
+    """The company's FinanceSettings; raises ValidationError when the ledger is not set up."""
+    found = (
+        FinanceSettings.unscoped.select_related(
+            "receivable_account",
+            "payable_account",
+            "income_account",
+            "expense_account",
+            "sales_journal",
+            "purchase_journal",
+        )
+        .filter(company=company)
+        .first()
+    )
+    if found is None:
+        raise ValidationError(
+            _("The finance settings of %(company)s are missing; load a chart of accounts first.")
+            % {"company": company},
+            code="not_configured",
+        )
+    return found
+
+
+# --- validation ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _LineData:
+    """One invoice line, resolved and checked."""
+
+    description: str
+    account: Account | None
+    quantity: Decimal
+    unit_price: Decimal
+    discount: Decimal = ZERO
+    product: Product | None = None
+    taxes: list[Tax] = field(default_factory=list)
+    uom: UnitOfMeasure | None = None
+    analytic_tags: list[AnalyticTag] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, row: InvoiceLine) -> _LineData:
+        return cls(
+            description=row.description,
+            account=row.account,
+            quantity=row.quantity,
+            unit_price=row.unit_price,
+            discount=row.discount,
+            product=row.product,
+            taxes=list(row.taxes.all()),
+            uom=row.uom,
+            analytic_tags=list(row.analytic_tags.all()),
+        )
+
+
+def _account_problem(account: Account, company: Company) -> str | None:
+    if account.company_id != company.pk:
+        return _("the account %(account)s belongs to another company.") % {"account": account}
+    if account.is_group:
+        return _("%(account)s is a group account; choose one of its sub-accounts.") % {
+            "account": account
+        }
+    if not account.active:
+        return _("the account %(account)s is archived.") % {"account": account}
+    if account.reconcile:
+        return _(
+            "%(account)s is a receivable/payable (reconcilable) account; invoice lines go to "
+            "income, expense or other accounts."
+        ) % {"account": account}
+    return None
+
+
+def _line_problems(company: Company, kind: str, data: _LineData, *, strict: bool) -> list[str]:
+    """What is wrong with one resolved line (`strict`: also refuse archived taxes)."""
+    problems: list[str] = []
+    if not data.description.strip():
+        problems.append(_("the description is required."))
+    elif len(data.description) > 300:
+        problems.append(_("the description is longer than 300 characters."))
+    if data.account is not None:  # a missing account is reported by the caller
+        problem = _account_problem(data.account, company)
+        if problem:
+            problems.append(problem)
+    if _foreign(data.product, company):
+        problems.append(
+            _("the product %(product)s belongs to another company.") % {"product": data.product}
+        )
+    use = Tax.Use.SALE if _is_customer_kind(kind) else Tax.Use.PURCHASE
+    seen: set[int] = set()
+    for tax in data.taxes:
+        if tax.company_id != company.pk:
+            problems.append(_("the tax “%(tax)s” belongs to another company.") % {"tax": tax})
+        elif tax.use != use:
+            problems.append(
+                (
+                    _("“%(tax)s” is a purchase tax; a customer document takes sales taxes.")
+                    if use == Tax.Use.SALE
+                    else _("“%(tax)s” is a sales tax; a supplier document takes purchase taxes.")
+                )
+                % {"tax": tax}
+            )
+        elif strict and not tax.active:
+            problems.append(_("the tax “%(tax)s” is archived.") % {"tax": tax})
+        if tax.pk in seen:
+            problems.append(_("the tax “%(tax)s” is given twice.") % {"tax": tax})
+        seen.add(tax.pk)
+    for tag in data.analytic_tags:
+        if tag.company_id != company.pk:
+            problems.append(
+                _("the analytic tag %(tag)s belongs to another company.") % {"tag": tag}
+            )
+    if not Decimal(0) <= data.discount <= HUNDRED:
+        problems.append(_("the discount must be between 0 and 100 %."))
+    return problems
+
+
+def _lines_clean(
+    company: Company,
+    kind: str,
+    settings: FinanceSettings,
+    lines: Sequence[Mapping[str, Any]],
+    errors: Errors,
+) -> list[_LineData]:
+    """Resolve and check the line dicts of `invoice_create`/`invoice_update`; problems go to
+    `errors["lines"]`, one message per line."""
+    if isinstance(lines, Mapping | str) or not isinstance(lines, Iterable):
+        _add(errors, "lines", _("Give the lines as a list of dicts."))
+        return []
+    result: list[_LineData] = []
+    customer = _is_customer_kind(kind)
+    for number, item in enumerate(lines, start=1):
+        problems: list[str] = []
+        if not isinstance(item, Mapping):
+            _add(errors, "lines", _("Line %(n)s: give a dict.") % {"n": number})
+            continue
+        unknown = set(item) - LINE_FIELDS
+        if unknown:
+            problems.append(
+                _("unknown field(s) %(fields)s.") % {"fields": ", ".join(sorted(unknown))}
+            )
+        product = _resolve(Product, item.get("product"), company)
+        if item.get("product") not in (None, "") and product is None:
+            problems.append(_("choose a valid product of your company."))
+        account = _resolve(Account, item.get("account"), company)
+        if item.get("account") not in (None, "") and account is None:
+            problems.append(_("choose a valid account of your company."))
+        if account is None and item.get("account") in (None, ""):
+            account = settings.income_account if customer else settings.expense_account
+            if account is None:
+                problems.append(
+                    _("give an account, or set the default %(which)s account in the finance "
+                      "settings.")
+                    % {"which": _("sales income") if customer else _("purchase expense")}
+                )  # fmt: skip
+        quantity, problem = _number_of(
+            item.get("quantity", Decimal(1)), _("Quantity"), places=6, limit=Decimal(10) ** 12
+        )
+        if problem:
+            problems.append(problem)
+        if "unit_price" not in item:
+            problems.append(_("the unit price is required."))
+            unit_price = None
+        else:
+            unit_price, problem = _number_of(
+                item["unit_price"], _("Unit price"), places=6, limit=Decimal(10) ** 12
+            )
+            if problem:
+                problems.append(problem)
+        discount, problem = _number_of(
+            item.get("discount") or Decimal(0), _("Discount"), places=4, limit=Decimal(1000)
+        )
+        if problem:
+            problems.append(problem)
+        tax_list: list[Tax] = []
+        raw_taxes = item.get("taxes") or []
+        if isinstance(raw_taxes, Tax | str | int):
+            raw_taxes = [raw_taxes]
+        for raw in raw_taxes:
+            tax = _resolve(Tax, raw, company)
+            if tax is None:
+                problems.append(_("choose a valid tax of your company."))
+            else:
+                tax_list.append(tax)
+        tags: list[AnalyticTag] = []
+        for raw in item.get("analytic_tags") or []:
+            tag = _resolve(AnalyticTag, raw, company)
+            if tag is None:
+                problems.append(_("choose a valid analytic tag of your company."))
+            else:
+                tags.append(tag)
+        uom = _resolve(UnitOfMeasure, item.get("uom"), company)
+        if item.get("uom") not in (None, "") and uom is None:
+            problems.append(_("choose a valid unit."))
+        description = str(item.get("description") or "").strip()
+        if not description and product is not None:
+            description = product.name
+        if uom is None and product is not None and _foreign(product, company) is False:
+            uom = (product.sales_uom if customer else product.purchase_uom) or product.uom
+        data = _LineData(
+            description=description,
+            account=account,
+            quantity=quantity if quantity is not None else Decimal(1),
+            unit_price=unit_price if unit_price is not None else ZERO,
+            discount=discount if discount is not None else ZERO,
+            product=product,
+            taxes=tax_list,
+            uom=uom,
+            analytic_tags=tags,
+        )
+        problems += _line_problems(company, kind, data, strict=True)
+        if problems:
+            _add(
+                errors,
+                "lines",
+                _("Line %(n)s: %(problems)s") % {"n": number, "problems": " ".join(problems)},
+            )
+        else:
+            result.append(data)
+    return result
+
+
+def _header_check(invoice: Invoice, errors: Errors, *, strict: bool) -> None:
+    """Check the header of `invoice` (unsaved changes included): kind, party and its role,
+    journal, currency, rate, payment term, date, text lengths. `strict` also refuses archived
+    or merged parties and archived journals (at creation and update)."""
+    company = invoice.company
+    kind = invoice.kind
+    if kind not in Kind.values:
+        _add(errors, "kind", _("Unknown invoice kind “%(kind)s”.") % {"kind": kind})
+        return
+    customer = _is_customer_kind(kind)
+    party = invoice.party if invoice.party_id else None
+    if party is None:
+        _add(errors, "party", _("Choose the party."))
+    elif party.company_id != company.pk:
+        _add(
+            errors, "party", _("The party %(party)s belongs to another company.") % {"party": party}
+        )
+    else:
+        if customer and not party.is_customer:
+            _add(
+                errors,
+                "party",
+                _("%(party)s is not a customer; a customer document needs a customer.")
+                % {"party": party},
+            )
+        if not customer and not party.is_supplier:
+            _add(
+                errors,
+                "party",
+                _("%(party)s is not a supplier; a supplier document needs a supplier.")
+                % {"party": party},
+            )
+        if strict and party.merged_into_id:
+            _add(errors, "party", _("%(party)s was merged into another party.") % {"party": party})
+        elif strict and not party.active:
+            _add(errors, "party", _("%(party)s is archived.") % {"party": party})
+    journal = invoice.journal if invoice.journal_id else None
+    expected = Journal.Kind.SALES if customer else Journal.Kind.PURCHASE
+    if journal is None:
+        _add(
+            errors,
+            "journal",
+            _("Choose a journal, or set the default %(kind)s journal in the finance settings.")
+            % {"kind": Journal.Kind(expected).label},
+        )
+    elif journal.company_id != company.pk:
+        _add(
+            errors,
+            "journal",
+            _("The journal %(journal)s belongs to another company.") % {"journal": journal},
+        )
+    elif journal.kind != expected:
+        _add(
+            errors,
+            "journal",
+            _("%(journal)s is a %(actual)s journal; a %(document)s goes to a %(expected)s journal.")
+            % {
+                "journal": journal,
+                "actual": Journal.Kind(journal.kind).label,
+                "document": _kind_label(kind).lower(),
+                "expected": Journal.Kind(expected).label,
+            },
+        )
+    elif strict and not journal.active:
+        _add(errors, "journal", _("The journal %(journal)s is archived.") % {"journal": journal})
+    elif journal.currency_id and journal.currency_id != invoice.currency_id:
+        _add(
+            errors,
+            "currency",
+            _("The journal %(journal)s takes documents in %(currency)s only.")
+            % {"journal": journal, "currency": journal.currency_id},
+        )
+    if not invoice.currency_id or not Currency.objects.filter(pk=invoice.currency_id).exists():
+        _add(
+            errors,
+            "currency",
+            _("“%(currency)s” is not a known currency.") % {"currency": invoice.currency_id},
+        )
+    if invoice.rate is not None:
+        if invoice.rate <= 0:
+            _add(errors, "rate", _("The exchange rate must be positive."))
+        elif invoice.currency_id == company.base_currency_id and invoice.rate != 1:
+            _add(errors, "rate", _("The invoice is in the company currency; its rate must be 1."))
+    term = invoice.payment_term if invoice.payment_term_id else None
+    if term is not None and term.company_id != company.pk:
+        _add(
+            errors,
+            "payment_term",
+            _("The payment term %(term)s belongs to another company.") % {"term": term},
+        )
+    if not isinstance(invoice.date, dt.date) or isinstance(invoice.date, dt.datetime):
+        _add(errors, "date", _("Give the invoice date as a date."))
+    if invoice.language and invoice.language not in dict(django_settings.LANGUAGES):
+        _add(
+            errors,
+            "language",
+            _("“%(language)s” is not a language of xietong.") % {"language": invoice.language},
+        )
+    for name, limit in _TEXT_LIMITS.items():
+        if len(getattr(invoice, name) or "") > limit:
+            _add(errors, name, _("At most %(limit)s characters.") % {"limit": limit})
+
+
+def _header_apply(invoice: Invoice, fields: Mapping[str, Any], errors: Errors) -> None:
+    """Set header `fields` on `invoice` (links may be instances or primary keys)."""
+    links = {"party": Party, "journal": Journal, "payment_term": PaymentTerm}
+    for name, value in fields.items():
+        if name in links:
+            obj = _resolve(links[name], value, invoice.company)
+            if value not in (None, "") and obj is None:
+                _add(
+                    errors,
+                    name,
+                    _("Choose a valid %(thing)s of your company.")
+                    % {"thing": links[name]._meta.verbose_name},
+                )
+                continue
+            setattr(invoice, name, obj)
+        elif name == "currency":
+            code = getattr(value, "pk", value)
+            invoice.currency_id = str(code).upper() if code else None
+        elif name == "rate":
+            if value in (None, ""):
+                invoice.rate = None
+            else:
+                rate, problem = _number_of(
+                    value, _("Exchange rate"), places=10, limit=Decimal(10) ** 10
+                )
+                if problem:
+                    _add(errors, "rate", problem)
+                invoice.rate = rate
+        elif name == "source_id":
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or value < 0
+            ):
+                _add(errors, name, _("Give the source document's id as a whole number."))
+            invoice.source_id = value
+        elif name == "date":
+            invoice.date = value
+        else:
+            setattr(
+                invoice, name, (value or "") if isinstance(value, str | type(None)) else str(value)
+            )
+
+
+# --- amounts ------------------------------------------------------------------------------------
+
+
+def _totals(
+    invoice: Invoice, data: Sequence[_LineData], settings: FinanceSettings
+) -> tax_engine.InvoiceTotals:
+    inputs = [
+        tax_engine.LineInput(
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            discount=line.discount,
+            taxes=tuple(tax_engine.TaxRule.of(tax) for tax in line.taxes),
+        )
+        for line in data
+    ]
+    try:
+        totals = tax_engine.compute(
+            inputs,
+            currency=invoice.currency_id,
+            policy=settings.tax_rounding,
+            rounding=settings.rounding_mode,
+        )
+    except (TypeError, ValueError) as exc:
+        raise ValidationError({"lines": [str(exc)]}) from exc
+    amounts = [totals.untaxed, totals.tax, totals.total]
+    amounts += [value for line in totals.lines for value in (line.net, line.tax, line.total)]
+    amounts += [value for tax in totals.taxes for value in (tax.base, tax.amount)]
+    if any(abs(value) >= _AMOUNT_LIMIT for value in amounts):
+        raise ValidationError({"lines": [_("The amounts are too large to store.")]})
+    return totals
+
+
+def _header_totals(invoice: Invoice, totals: tax_engine.InvoiceTotals) -> None:
+    invoice.amount_untaxed = totals.untaxed
+    invoice.amount_tax = totals.tax
+    invoice.amount_total = totals.total
+    invoice.amount_residual = totals.total  # what would be due; fixed at posting
+
+
+def _taxes_write(invoice: Invoice, totals: tax_engine.InvoiceTotals) -> None:
+    InvoiceTax.objects.filter(invoice=invoice).delete()
+    InvoiceTax.objects.bulk_create(
+        InvoiceTax(invoice=invoice, tax_id=item.key, base=item.base, amount=item.amount)
+        for item in totals.taxes
+    )
+
+
+def _lines_write(
+    invoice: Invoice, data: Sequence[_LineData], totals: tax_engine.InvoiceTotals
+) -> None:
+    """Replace the lines of `invoice` by `data` with their computed amounts, and its taxes."""
+    InvoiceLine.objects.filter(invoice=invoice).delete()
+    for sequence, (line, result) in enumerate(zip(data, totals.lines, strict=True), start=1):
+        row = InvoiceLine.objects.create(
+            invoice=invoice,
+            sequence=sequence,
+            product=line.product,
+            description=line.description,
+            account=line.account,
+            quantity=line.quantity,
+            uom=line.uom,
+            unit_price=line.unit_price,
+            discount=line.discount,
+            amount_untaxed=result.net,
+            amount_tax=result.tax,
+            amount_total=result.total,
+        )
+        if line.taxes:
+            row.taxes.set(line.taxes)
+        if line.analytic_tags:
+            row.analytic_tags.set(line.analytic_tags)
+    _taxes_write(invoice, totals)
+
+
+# --- drafts -------------------------------------------------------------------------------------
+
+
+def _draft_save(
+    invoice: Invoice,
+    *,
+    fields: Mapping[str, Any],
+    lines: Sequence[Mapping[str, Any]] | None = None,
+    data: list[_LineData] | None = None,
+    strict: bool = True,
+) -> Invoice:
+    """Apply header `fields` to draft `invoice`, check it, compute its amounts and save it.
+    The lines are replaced by `lines` (input dicts, checked strictly) or by `data` (resolved
+    lines, e.g. copied from an invoice being credited) when either is given; otherwise the
+    existing lines are checked again and their amounts recomputed. `strict` also refuses
+    archived or merged parties and archived journals and taxes."""
+    errors: Errors = {}
+    for name in sorted(set(fields) - HEADER_FIELDS):
+        _add(errors, name, _("Unknown field “%(field)s”.") % {"field": name})
+    _header_apply(invoice, {k: v for k, v in fields.items() if k in HEADER_FIELDS}, errors)
+    if "party" not in errors:
+        _header_check(invoice, errors, strict=strict)
+    _raise(errors)
+    company = invoice.company
+    settings = finance_settings(company)
+    replace = lines is not None or data is not None
+    if lines is not None:
+        data = _lines_clean(company, invoice.kind, settings, lines, errors)
+    else:
+        if data is None:
+            data = [
+                _LineData.of(row)
+                for row in invoice.lines.select_related("account", "product", "uom")
+                .prefetch_related("taxes", "analytic_tags")
+                .order_by("sequence", "id")
+            ] if invoice.pk else []  # fmt: skip
+        _lines_check(company, invoice.kind, data, errors, strict=False)
+    _raise(errors)
+    totals = _totals(invoice, data, settings)
+    with transaction.atomic():
+        _header_totals(invoice, totals)
+        invoice.save()
+        if replace:
+            _lines_write(invoice, data, totals)
+        else:
+            _amounts_refresh(invoice, totals)
+    return invoice
+
+
+def _lines_check(
+    company: Company, kind: str, data: Sequence[_LineData], errors: Errors, *, strict: bool
+) -> None:
+    for number, line in enumerate(data, start=1):
+        problems = _line_problems(company, kind, line, strict=strict)
+        if line.account is None:
+            problems.insert(0, _("choose an account."))
+        if problems:
+            _add(
+                errors,
+                "lines",
+                _("Line %(n)s: %(problems)s") % {"n": number, "problems": " ".join(problems)},
+            )
+
+
+def _amounts_refresh(invoice: Invoice, totals: tax_engine.InvoiceTotals) -> None:
+    """Store recomputed amounts on the existing lines (in order) and the tax rows."""
+    rows = list(invoice.lines.order_by("sequence", "id"))
+    for row, result in zip(rows, totals.lines, strict=True):
+        row.amount_untaxed, row.amount_tax, row.amount_total = result.net, result.tax, result.total
+    InvoiceLine.objects.bulk_update(rows, ["amount_untaxed", "amount_tax", "amount_total"])
+    _taxes_write(invoice, totals)
+
+
+@audited
+def invoice_create(
+    *,
+    company: Company,
+    actor: Any,
+    kind: str,
+    party: Party | int,
+    date: dt.date,
+    lines: Sequence[Mapping[str, Any]] = (),
+    currency: Currency | str | None = None,
+    rate: Decimal | None = None,
+    journal: Journal | int | None = None,
+    payment_term: PaymentTerm | int | None = None,
+    reference: str = "",
+    origin: str = "",
+    source_type: str = "",
+    source_id: int | None = None,
+    notes: str = "",
+    language: str | None = None,
+) -> Invoice:
+    """Create a draft invoice or credit note of `kind` (`Invoice.Kind`) with its lines and
+    computed amounts.
+
+    Defaults: `currency` the party's (else the company's), `journal` the sales journal of the
+    finance settings for customer kinds and the purchase journal for supplier kinds,
+    `payment_term` and `language` the party's. Each line is a dict of `description`
+    (default: the product's name), `product`, `account` (default: the settings' income account
+    for customer kinds, expense account for supplier kinds), `quantity` (default 1),
+    `unit_price`, `discount` (percent), `taxes` (a list of `Tax`), `uom` (default: the
+    product's sales or purchase unit), `analytic_tags`; links may be instances or primary keys,
+    numbers Decimals, ints or strings (never floats).
+
+    Refused (ValidationError with field errors, nothing written): records of another company, a
+    customer document for a party that is not a customer (supplier likewise), a journal of the
+    wrong kind, a tax whose `use` does not match the kind, archived taxes, accounts that are
+    groups, archived or reconcilable, malformed numbers."""
+    errors: Errors = {}
+    party_obj = _resolve(Party, party, company)
+    if party_obj is None:
+        _add(errors, "party", _("Choose a valid party of your company."))
+    _raise(errors)
+    settings = finance_settings(company)
+    customer = _is_customer_kind(kind)
+    if journal is None:
+        journal = settings.sales_journal if customer else settings.purchase_journal
+    if currency is None:
+        currency = party_obj.currency_id or company.base_currency_id
+    invoice = Invoice(
+        company=company,
+        kind=kind,
+        created_by=actor if getattr(actor, "pk", None) else None,
+        payment_state=Invoice.PaymentState.NOT_PAID,
+    )
+    fields = {
+        "party": party_obj,
+        "date": date,
+        "currency": currency,
+        "rate": rate,
+        "journal": journal,
+        "payment_term": payment_term if payment_term is not None else party_obj.payment_term,
+        "reference": reference,
+        "origin": origin,
+        "source_type": source_type,
+        "source_id": source_id,
+        "notes": notes,
+        "language": language if language is not None else (party_obj.language or ""),
+    }
+    with transaction.atomic():
+        return _draft_save(invoice, fields=fields, lines=list(lines))
+
+
+def _locked_draft(invoice: Invoice, action: str) -> Invoice:
+    """`invoice` locked (`select_for_update`); ValidationError unless it is a draft."""
+    locked = Invoice.unscoped.select_for_update().select_related("company").get(pk=invoice.pk)
+    if locked.state != Invoice.State.DRAFT:
+        messages = {
+            "change": _("%(invoice)s is %(state)s; only a draft can be changed."),
+            "delete": _("%(invoice)s is %(state)s; only a draft can be deleted."),
+            "post": _("%(invoice)s is %(state)s; only a draft can be posted."),
+        }
+        raise ValidationError(
+            messages[action] % {"invoice": locked, "state": locked.get_state_display().lower()},
+            code="not_draft",
+        )
+    return locked
+
+
+@audited
+def invoice_update(
+    *,
+    invoice: Invoice,
+    actor: Any,
+    lines: Sequence[Mapping[str, Any]] | None = None,
+    **fields: Any,
+) -> Invoice:
+    """Change a draft's header `fields` (any of party, date, currency, rate, journal,
+    payment_term, reference, origin, source_type, source_id, notes, language) and, when
+    `lines` is given, replace all its lines (dicts as in `invoice_create`); the amounts are
+    recomputed. Locks the invoice row. Raises ValidationError (not a draft, bad input) and
+    then changes nothing."""
+    with transaction.atomic():
+        locked = _locked_draft(invoice, "change")
+        _draft_save(locked, fields=fields, lines=list(lines) if lines is not None else None)
+    invoice.refresh_from_db()
+    return invoice
+
+
+@audited
+def invoice_delete(*, invoice: Invoice, actor: Any) -> None:
+    """Delete a draft invoice with its lines. Locks the row; refuses anything but a draft."""
+    with transaction.atomic():
+        locked = _locked_draft(invoice, "delete")
+        locked.delete()
+
+
+# --- posting ------------------------------------------------------------------------------------
+
+
+def _partner_account(invoice: Invoice, settings: FinanceSettings) -> Account:
+    """The receivable (customer kinds) or payable account the invoice posts to: the settings'
+    account, or for a credit note the one its invoice posted to, so the two can reconcile."""
+    account = None
+    if invoice.credited_invoice_id and invoice.credited_invoice.entry_id:
+        account = (
+            Account.unscoped.filter(
+                lines__entry_id=invoice.credited_invoice.entry_id, reconcile=True
+            )
+            .distinct()
+            .first()
+        )
+    if account is None:
+        customer = invoice.is_customer
+        account = settings.receivable_account if customer else settings.payable_account
+        if account is None:
+            raise ValidationError(
+                _("Set the %(which)s account in the finance settings first.")
+                % {"which": _("receivable") if customer else _("payable")},
+                code="not_configured",
+            )
+    if account.company_id != invoice.company_id or not account.reconcile:
+        raise ValidationError(
+            _("The account %(account)s must be a reconcilable account of the company.")
+            % {"account": account},
+            code="not_configured",
+        )
+    return account
+
+
+def _rate(invoice: Invoice) -> Decimal:
+    company = invoice.company
+    if invoice.currency_id == company.base_currency_id:
+        return Decimal(1)
+    if invoice.rate:
+        return invoice.rate
+    try:
+        return rate_on(company=company, currency=invoice.currency_id, date=invoice.date)
+    except RateNotFound as exc:
+        raise ValidationError(str(exc), code="no_rate") from exc
+
+
+def _credit_check(invoice: Invoice) -> None:
+    """A credit note of an invoice: same party, currency and company, the matching kind, a
+    posted invoice, and no more credited in total than invoiced. Locks the credited invoice's
+    row, so that concurrent credit notes of one invoice are checked one after the other."""
+    if not invoice.credited_invoice_id:
+        return
+    original = Invoice.unscoped.select_for_update().get(pk=invoice.credited_invoice_id)
+    if (
+        original.company_id != invoice.company_id
+        or original.party_id != invoice.party_id
+        or original.currency_id != invoice.currency_id
+        or CREDIT_KIND.get(original.kind) != invoice.kind
+    ):
+        raise ValidationError(
+            _("A credit note of %(invoice)s must be of its kind, party and currency.")
+            % {"invoice": original},
+            code="credit_mismatch",
+        )
+    if original.state != Invoice.State.POSTED:
+        raise ValidationError(
+            _("%(invoice)s is not posted (any more); its credit note cannot be posted.")
+            % {"invoice": original},
+            code="credit_not_posted",
+        )
+    credited = (
+        Invoice.unscoped.filter(credited_invoice=original, state=Invoice.State.POSTED).aggregate(
+            total=Sum("amount_total")
+        )["total"]
+        or ZERO
+    )
+    if credited + invoice.amount_total > original.amount_total:
+        raise ValidationError(
+            _(
+                "Credit notes would credit %(credited)s %(currency)s of %(invoice)s, more than "
+                "its total of %(total)s."
+            )
+            % {
+                "credited": credited + invoice.amount_total,
+                "currency": invoice.currency_id,
+                "invoice": original,
+                "total": original.amount_total,
+            },
+            code="over_credit",
+        )
+
+
+@audited
+def invoice_post(*, invoice: Invoice, actor: Any, date: dt.date | None = None) -> Invoice:
+    """Post draft `invoice` (on `date` when given, else its own date): recompute its amounts,
+    fix its installments from the payment term (none: everything due on the invoice date),
+    book its entry in its journal and take the entry's gap-free number. A credit note of an
+    invoice is then reconciled with the invoice's open lines.
+
+    Locks the invoice row (and, through the posting service, the journal). Raises
+    ValidationError when it is not a draft, has no lines or a total of zero or less, fails a
+    check of `invoice_create` (re-run here), or when no rate is known for its currency;
+    PostingError from the posting service (closed period …). Nothing is written then and no
+    number is consumed."""
+    with transaction.atomic():
+        inv = _locked_draft(invoice, "post")
+        company = inv.company
+        if date is not None:
+            inv.date = date
+        errors: Errors = {}
+        _header_check(inv, errors, strict=False)
+        _raise(errors)
+        settings = finance_settings(company)
+        rows = list(
+            inv.lines.select_related("account", "product", "uom")
+            .prefetch_related("taxes", "analytic_tags")
+            .order_by("sequence", "id")
+        )
+        if not rows:
+            raise ValidationError(_("Add at least one line before posting."), code="no_lines")
+        data = [_LineData.of(row) for row in rows]
+        _lines_check(company, inv.kind, data, errors, strict=False)
+        _raise(errors)
+        totals = _totals(inv, data, settings)
+        if totals.total <= 0:
+            raise ValidationError(
+                _("The total of %(invoice)s is %(total)s %(currency)s; only a positive total "
+                  "can be posted (make a credit note instead of a negative invoice).")
+                % {"invoice": inv, "total": totals.total, "currency": inv.currency_id},
+                code="zero_total",
+            )  # fmt: skip
+        _header_totals(inv, totals)
+        _credit_check(inv)
+        partner = _partner_account(inv, settings)
+        rate = _rate(inv)
+        line_rate = None if inv.currency_id == company.base_currency_id else rate
+        schedule = [
+            item
+            for item in payment_schedule(
+                term=inv.payment_term,
+                invoice_date=inv.date,
+                total=Money(totals.total, inv.currency_id),
+            )
+            if item.amount.amount
+        ]
+        direction = _direction(inv.kind)
+        currency = inv.currency_id
+        party = inv.party
+        specs: list[LineSpec] = []
+        for item in schedule:
+            label = party.name
+            if len(schedule) > 1:
+                label = f"{party.name} ({item.sequence}/{len(schedule)})"
+            specs.append(
+                LineSpec(
+                    account=partner,
+                    currency=currency,
+                    rate=line_rate,
+                    label=label,
+                    party=party,
+                    due_date=item.due_date,
+                    **_sides(direction * item.amount.amount),
+                )
+            )
+        for row, line, result in zip(rows, data, totals.lines, strict=True):
+            if result.net:
+                specs.append(
+                    LineSpec(
+                        account=row.account,
+                        currency=currency,
+                        rate=line_rate,
+                        label=row.description,
+                        party=party,
+                        product=row.product,
+                        analytic_tags=tuple(line.analytic_tags),
+                        **_sides(-direction * result.net),
+                    )
+                )
+        tax_rows = {tax.pk: tax for line in data for tax in line.taxes}
+        for item in totals.taxes:
+            if item.amount:
+                tax = tax_rows[item.key]
+                specs.append(
+                    LineSpec(
+                        account=tax.account,
+                        currency=currency,
+                        rate=line_rate,
+                        label=tax.name,
+                        party=party,
+                        tax=tax,
+                        **_sides(-direction * item.amount),
+                    )
+                )
+        entry = entry_post(
+            company=company,
+            spec=EntrySpec(
+                journal=inv.journal,
+                date=inv.date,
+                lines=specs,
+                ref=inv.reference or inv.origin,
+                source_type="finance.invoice",
+                source_id=inv.pk,
+            ),
+            actor=actor,
+        )
+        _amounts_refresh(inv, totals)
+        Installment.objects.filter(invoice=inv).delete()
+        Installment.objects.bulk_create(
+            Installment(
+                invoice=inv,
+                sequence=item.sequence,
+                due_date=item.due_date,
+                amount=item.amount.amount,
+                discount=item.discount.amount,
+                discount_date=item.discount_date,
+            )
+            for item in schedule
+        )
+        inv.number = entry.number
+        inv.entry = entry
+        inv.rate = rate
+        inv.due_date = schedule[-1].due_date if schedule else inv.date
+        inv.state = Invoice.State.POSTED
+        inv.amount_residual = totals.total
+        inv.payment_state = Invoice.PaymentState.NOT_PAID
+        inv.save()
+        if inv.credited_invoice_id:
+            _credit_reconcile(inv, actor)
+        _timeline(
+            inv,
+            actor,
+            _("%(kind)s %(number)s posted: %(total)s %(currency)s")
+            % {
+                "kind": _kind_label(inv.kind),
+                "number": inv.number,
+                "total": _amount_text(inv.amount_total, currency),
+                "currency": currency,
+            },
+        )
+    invoice.refresh_from_db()
+    return invoice
+
+
+def _credit_reconcile(credit: Invoice, actor: Any) -> None:
+    """Reconcile the receivable/payable lines of posted credit note `credit` with the open lines
+    of the invoice it credits."""
+    original = Invoice.unscoped.select_for_update().get(pk=credit.credited_invoice_id)
+    if original.state != Invoice.State.POSTED or not original.entry_id:
+        return
+    own = list(Line.unscoped.filter(entry_id=credit.entry_id, account__reconcile=True))
+    if not own:
+        return
+    theirs = Line.unscoped.filter(
+        entry_id=original.entry_id,
+        account_id=own[0].account_id,
+        party_id=own[0].party_id,
+        currency_id=own[0].currency_id,
+    )
+    lines_match(lines=[*theirs, *own], actor=actor)
+
+
+def _timeline(invoice: Invoice, actor: Any, summary: str) -> None:
+    timeline_add(
+        party=invoice.party,
+        kind="invoice",
+        summary=summary,
+        actor=actor if getattr(actor, "is_authenticated", False) else None,
+        source=invoice,
+    )
+
+
+# --- cancelling and crediting -------------------------------------------------------------------
+
+
+@audited
+def invoice_cancel(*, invoice: Invoice, actor: Any, date: dt.date | None = None) -> Invoice:
+    """Cancel `invoice`. A draft is cancelled directly. A posted one is cancelled by posting the
+    reversal of its entry (on `date`, by default its own date, or today when that period is
+    closed), which reconciles its receivable/payable lines with their mirror; refused while a
+    payment or credit note is allocated to it. Locks the invoice row. Raises ValidationError
+    (or PostingError from the reversal) and then changes nothing."""
+    with transaction.atomic():
+        inv = Invoice.unscoped.select_for_update().select_related("company").get(pk=invoice.pk)
+        if inv.state == Invoice.State.CANCELLED:
+            raise ValidationError(
+                _("%(invoice)s is already cancelled.") % {"invoice": inv}, code="cancelled"
+            )
+        if inv.state == Invoice.State.POSTED:
+            lines = Line.unscoped.filter(entry_id=inv.entry_id, account__reconcile=True)
+            if Match.unscoped.filter(Q(debit_line__in=lines) | Q(credit_line__in=lines)).exists():
+                raise ValidationError(
+                    _(
+                        "%(invoice)s is reconciled with a payment or a credit note; undo the "
+                        "payment allocation first."
+                    )
+                    % {"invoice": inv},
+                    code="reconciled",
+                )
+            entry_reverse(entry=inv.entry, actor=actor, date=date)
+            summary = _("%(kind)s %(number)s cancelled") % {
+                "kind": _kind_label(inv.kind),
+                "number": inv.number,
+            }
+        else:
+            summary = ""
+        # Nothing is due on a cancelled invoice (the reversal's reconciliation marked it paid).
+        inv.state = Invoice.State.CANCELLED
+        inv.amount_residual = ZERO
+        inv.payment_state = Invoice.PaymentState.NOT_PAID
+        inv.save(update_fields=["state", "amount_residual", "payment_state"])
+        if summary:
+            _timeline(inv, actor, summary)
+    invoice.refresh_from_db()
+    return invoice
+
+
+@audited
+def invoice_credit(
+    *,
+    invoice: Invoice,
+    actor: Any,
+    date: dt.date | None = None,
+    lines: Sequence[Mapping[str, Any]] | None = None,
+    post: bool = False,
+) -> Invoice:
+    """A credit note (customer credit note of a customer invoice, supplier credit note of a
+    supplier invoice) of posted `invoice`, dated `date` (default: today), in the invoice's
+    journal, party and currency: of the whole invoice, or of `lines`, dicts of `line` (an
+    InvoiceLine of the invoice, or its pk), optional `quantity` (default: the line's; more than
+    0 and at most the line's) and optional `unit_price`. The lines keep their account, product,
+    taxes, discount, unit and analytic tags; `credited_invoice` is set and `origin` is the
+    invoice's number. With `post`, the credit note is posted as well, which reconciles it with
+    the invoice's open lines. Posting refuses to credit more than the invoice's total.
+    Raises ValidationError; nothing is written then."""
+    original = Invoice.unscoped.select_related("company", "party").get(pk=invoice.pk)
+    if original.kind not in CREDIT_KIND:
+        raise ValidationError(
+            _("%(invoice)s is a credit note; only invoices are credited.") % {"invoice": original},
+            code="not_creditable",
+        )
+    if original.state != Invoice.State.POSTED:
+        raise ValidationError(
+            _("%(invoice)s is not posted; only a posted invoice is credited.")
+            % {"invoice": original},
+            code="not_posted",
+        )
+    rows = {
+        row.pk: row
+        for row in original.lines.select_related("account", "product", "uom")
+        .prefetch_related("taxes", "analytic_tags")
+        .order_by("sequence", "id")
+    }
+    errors: Errors = {}
+    picked: list[tuple[InvoiceLine, Decimal, Decimal]] = []
+    if lines is None:
+        picked = [(row, row.quantity, row.unit_price) for row in rows.values()]
+    else:
+        for number, item in enumerate(lines, start=1):
+            raw = item.get("line") if isinstance(item, Mapping) else None
+            row = rows.get(getattr(raw, "pk", raw))  # type: ignore[arg-type]
+            if row is None:
+                _add(
+                    errors,
+                    "lines",
+                    _("Line %(n)s: choose a line of %(invoice)s.")
+                    % {"n": number, "invoice": original},
+                )
+                continue
+            problems = []
+            quantity, problem = _number_of(
+                item.get("quantity", abs(row.quantity)),
+                _("Quantity"),
+                places=6,
+                limit=Decimal(10) ** 12,
+            )
+            if problem:
+                problems.append(problem)
+            elif quantity is not None and not 0 < quantity <= abs(row.quantity):
+                problems.append(
+                    _("the quantity must be more than 0 and at most %(max)s.")
+                    % {"max": _quantity_text(abs(row.quantity))}
+                )
+            unit_price, problem = _number_of(
+                item.get("unit_price", row.unit_price),
+                _("Unit price"),
+                places=6,
+                limit=Decimal(10) ** 12,
+            )
+            if problem:
+                problems.append(problem)
+            if problems:
+                _add(
+                    errors,
+                    "lines",
+                    _("Line %(n)s: %(problems)s") % {"n": number, "problems": " ".join(problems)},
+                )
+                continue
+            assert quantity is not None and unit_price is not None
+            picked.append((row, quantity if row.quantity >= 0 else -quantity, unit_price))
+    if not picked and "lines" not in errors:
+        _add(errors, "lines", _("Choose at least one line to credit."))
+    _raise(errors)
+    data = [
+        _LineData(
+            description=row.description,
+            account=row.account,
+            quantity=quantity,
+            unit_price=unit_price,
+            discount=row.discount,
+            product=row.product,
+            taxes=list(row.taxes.all()),
+            uom=row.uom,
+            analytic_tags=list(row.analytic_tags.all()),
+        )
+        for row, quantity, unit_price in picked
+    ]
+    credit = Invoice(
+        company=original.company,
+        kind=CREDIT_KIND[original.kind],
+        credited_invoice=original,
+        payment_state=Invoice.PaymentState.NOT_PAID,
+        created_by=actor if getattr(actor, "pk", None) else None,
+    )
+    fields = {
+        "party": original.party,
+        "date": date or timezone.localdate(),
+        "currency": original.currency_id,
+        "journal": original.journal,
+        "reference": original.reference,
+        "origin": original.number,
+        "source_type": original.source_type,
+        "source_id": original.source_id,
+        "notes": "",
+        "language": original.language,
+    }
+    with transaction.atomic():
+        _draft_save(credit, fields=fields, data=data, strict=False)
+        if post:
+            invoice_post(invoice=credit, actor=actor)
+    return credit
+
+
+# --- reads --------------------------------------------------------------------------------------
+
+
+def invoice_list(
+    *,
+    company: Company,
+    kind: str | Iterable[str] | None = None,
+    state: str | None = None,
+    party: Party | int | None = None,
+) -> QuerySet[Invoice]:
+    """The company's invoices and credit notes, newest first, optionally of a kind (or kinds),
+    a state and a party."""
+    queryset = Invoice.unscoped.filter(company=company).select_related(
+        "party", "journal", "currency", "payment_term"
+    )
+    if kind is not None:
+        queryset = queryset.filter(kind__in=[kind] if isinstance(kind, str) else list(kind))
+    if state is not None:
+        queryset = queryset.filter(state=state)
+    if party is not None:
+        queryset = queryset.filter(party=party)
+    return queryset
+
+
+def invoice_detail(*, company: Company, pk: int) -> Invoice:
+    """One invoice with its lines, taxes and installments; raises Invoice.DoesNotExist (also for
+    another company's invoice)."""
+    return (
+        invoice_list(company=company)
+        .select_related("entry", "credited_invoice", "company")
+        .prefetch_related(
+            "lines__taxes",
+            "lines__product",
+            "lines__account",
+            "lines__uom",
+            "lines__analytic_tags",
+            "tax_lines__tax",
+            "installments",
+        )
+        .get(pk=pk)
+    )
+
+
+# --- PDF ----------------------------------------------------------------------------------------
+
+
+def _amount_text(amount: Decimal, currency: str) -> str:
+    places = minor_units(currency)
+    value = Decimal(amount).quantize(Decimal(1).scaleb(-places))
+    return f"{value:,.{places}f}"
+
+
+def _quantity_text(quantity: Decimal) -> str:
+    text = f"{Decimal(quantity).normalize():f}"
+    return "0" if text in ("-0", "") else text
+
+
+def _price_text(price: Decimal, currency: str) -> str:
+    """A unit price with at least the currency's decimals and no useless trailing zeros."""
+    places = minor_units(currency)
+    exact = Decimal(price).normalize()
+    exponent = exact.as_tuple().exponent
+    places = max(places, -exponent if isinstance(exponent, int) and exponent < 0 else 0)
+    return f"{Decimal(price):,.{places}f}"
+
+
+def invoice_pdf(*, invoice: Invoice) -> bytes:
+    """The invoice or credit note as a PDF (`finance/pdf/invoice.html`), in the invoice's
+    language (else the party's)."""
+    from xietong.core.pdf import pdf_render
+    from xietong.party.selectors import address_text, default_address
+
+    inv = invoice_detail(company=invoice.company, pk=invoice.pk)
+    currency = inv.currency_id
+    address = default_address(party=inv.party)
+    lines = [
+        {
+            "description": row.description,
+            "sku": row.product.sku if row.product_id else "",
+            "quantity": _quantity_text(row.quantity),
+            "uom": row.uom.code if row.uom_id else "",
+            "unit_price": _price_text(row.unit_price, currency),
+            "discount": _quantity_text(row.discount) if row.discount else "",
+            "taxes": ", ".join(tax.name for tax in row.taxes.all()),
+            "amount": _amount_text(row.amount_untaxed, currency),
+        }
+        for row in inv.lines.all()
+    ]
+    tax_lines = [
+        {
+            "name": item.tax.name,
+            "base": _amount_text(item.base, currency),
+            "amount": _amount_text(item.amount, currency),
+        }
+        for item in inv.tax_lines.all()
+    ]
+    installments = [
+        {"due_date": item.due_date, "amount": _amount_text(item.amount, currency)}
+        for item in inv.installments.all()
+    ]
+    posted = inv.state == Invoice.State.POSTED
+    context = {
+        "company": inv.company,
+        "invoice": inv,
+        "party": inv.party,
+        "address": address_text(address) if address else "",
+        "lines": lines,
+        "tax_lines": tax_lines,
+        "installments": installments,
+        "amount_untaxed": _amount_text(inv.amount_untaxed, currency),
+        "amount_tax": _amount_text(inv.amount_tax, currency),
+        "amount_total": _amount_text(inv.amount_total, currency),
+        "amount_due": _amount_text(inv.amount_residual if posted else inv.amount_total, currency),
+        "posted": posted,
+        "payment_reference": inv.number if posted else "",
+    }
+    language = inv.language or inv.party.language or None
+    return pdf_render(template="finance/pdf/invoice.html", context=context, language=language)
