@@ -30,6 +30,7 @@ class FinanceConfig(AppConfig):
         )
         roles.grant("executive", "finance.view")
 
-        from xietong.finance import guards
+        from xietong.finance import guards, payments
 
         post_migrate.connect(guards.install_after_migrate, sender=self)
+        payments.register_timeline_kinds()

@@ -230,18 +230,19 @@ def lines_match(
             if d_amt == c_amt:
                 matches.append(_match(company, d, c, d_amt, amount_cur, None, actor))
             elif d_amt > c_amt:  # the debit consumed more: the rest is a loss (receivable) …
-                matches.append(_match(company, d, c, c_amt, amount_cur, None, actor))
                 exchange = _exchange_entry(
                     company=company, line=d, difference=-(d_amt - c_amt), date=date, actor=actor
                 )
+                # Both matches name the exchange entry, so undoing either side undoes it.
+                matches.append(_match(company, d, c, c_amt, amount_cur, exchange.entry, actor))
                 matches.append(
                     _match(company, d, exchange, d_amt - c_amt, ZERO, exchange.entry, actor)
                 )
-            else:
-                matches.append(_match(company, d, c, d_amt, amount_cur, None, actor))
+            else:  # … or a gain
                 exchange = _exchange_entry(
                     company=company, line=c, difference=c_amt - d_amt, date=date, actor=actor
                 )
+                matches.append(_match(company, d, c, d_amt, amount_cur, exchange.entry, actor))
                 matches.append(
                     _match(company, exchange, c, c_amt - d_amt, ZERO, exchange.entry, actor)
                 )
@@ -316,10 +317,16 @@ def match_undo(*, line: Line, actor: Any = None) -> int:
                     pk__in=[match.debit_line_id, match.credit_line_id]
                 ).values_list("entry_id", flat=True)
             )
+        exchange_matches = Match.unscoped.filter(exchange_entry__in=exchange_entries)
+        for match in exchange_matches:
+            entry_ids.update(
+                Line.unscoped.filter(
+                    pk__in=[match.debit_line_id, match.credit_line_id]
+                ).values_list("entry_id", flat=True)
+            )
         Match.unscoped.filter(pk__in=[m.pk for m in matches]).delete()
+        exchange_matches.delete()
         for entry in exchange_entries:
-            # The exchange line may be matched elsewhere only through this reconciliation.
-            Match.unscoped.filter(Q(debit_line__entry=entry) | Q(credit_line__entry=entry)).delete()
             entry_reverse(entry=entry, actor=actor)
         documents_refresh(entry_ids=entry_ids)
     return len(matches)

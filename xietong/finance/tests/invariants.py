@@ -6,21 +6,28 @@ from __future__ import annotations
 from collections import defaultdict
 from decimal import Decimal
 
-from django.db.models import Count, F, Sum
+from django.db.models import Count, Sum
 
 from xietong.finance.chain import chain_verify
 from xietong.finance.models import Entry, Line
 
+FOUR = Decimal("0.0001")
+
 
 def unbalanced_entries() -> list[int]:
     """Posted entries whose debits differ from their credits (expected: none)."""
-    return list(
+    rows = (
         Line.unscoped.filter(entry__state=Entry.State.POSTED)
         .values("entry_id")
         .annotate(d=Sum("debit"), c=Sum("credit"))
-        .exclude(d=F("c"))
-        .values_list("entry_id", flat=True)
+        .values_list("entry_id", "d", "c")
     )
+    # compared after rounding: SQLite sums its decimals as floats
+    return [entry for entry, d, c in rows if _exact(d) != _exact(c)]
+
+
+def _exact(value: Decimal | None) -> Decimal:
+    return Decimal(value or 0).quantize(FOUR)
 
 
 def trial_balance_residue() -> dict[tuple[int, str], Decimal]:
@@ -47,7 +54,7 @@ def trial_balance_residue() -> dict[tuple[int, str], Decimal]:
         .annotate(total=Sum("amount_currency"))
     ):
         residue[(row["company_id"], f"in {row['currency_id']}")] += row["total"]
-    return {key: value for key, value in residue.items() if value}
+    return {key: _exact(value) for key, value in residue.items() if _exact(value)}
 
 
 def posted_snapshot() -> dict[int, tuple]:  # type: ignore[type-arg]

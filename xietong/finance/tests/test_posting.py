@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 import pytest
 from django.db import DatabaseError, connection, transaction
@@ -18,7 +17,6 @@ from xietong.finance.posting import (
     PostingError,
     entry_create,
     entry_draft_post,
-    entry_post,
     entry_reverse,
 )
 from xietong.finance.tests.factories import D, books, post
@@ -255,10 +253,9 @@ def test_verify_command_reports_tampering(b, capsys):  # type: ignore[no-untyped
 
 
 def test_reversal_of_a_reconciled_entry_is_refused(b, company_a):  # type: ignore[no-untyped-def]
+    from xietong.core.tenancy import company_scope
     from xietong.finance.reconcile import lines_match
     from xietong.party.services import party_create
-
-    from xietong.core.tenancy import company_scope
 
     with company_scope(company_a):
         customer = party_create(company=company_a, name="Customer", is_customer=True, actor=None)

@@ -1,0 +1,80 @@
+"""The finance app's public write services: what other apps (sales, purchasing, inventory,
+manufacturing, HR) and the screens call. Each lives in a purpose-named module; see its
+docstring for what it locks, raises and writes.
+
+- posting: `entry_post` with an `EntrySpec` of `LineSpec`s is the one way into the ledger;
+  `entry_reverse` corrects a posted entry.
+- periods: fiscal years, period and year-end close, currency revaluation.
+- reconcile: matching receivable/payable lines (realised exchange differences included).
+- invoicing, payments, banking, receivables (dunning): the documents.
+- charts: loading a shipped chart of accounts with its journals, taxes and policies.
+"""
+
+from xietong.finance.banking import statement_import, statement_line_reconcile, statement_line_undo
+from xietong.finance.charts import chart_load
+from xietong.finance.invoicing import (
+    invoice_cancel,
+    invoice_create,
+    invoice_credit,
+    invoice_delete,
+    invoice_post,
+    invoice_update,
+)
+from xietong.finance.payments import (
+    credit_apply,
+    payment_allocate,
+    payment_cancel,
+    payment_create,
+    payment_post,
+)
+from xietong.finance.periods import (
+    currency_revaluate,
+    fiscal_year_close,
+    fiscal_year_create,
+    period_close,
+)
+from xietong.finance.posting import (
+    EntrySpec,
+    LineSpec,
+    PostingError,
+    entry_create,
+    entry_draft_delete,
+    entry_draft_post,
+    entry_post,
+    entry_reverse,
+)
+from xietong.finance.receivables import dunning_run
+from xietong.finance.reconcile import lines_match, match_undo
+
+__all__ = [
+    "EntrySpec",
+    "LineSpec",
+    "PostingError",
+    "chart_load",
+    "credit_apply",
+    "currency_revaluate",
+    "dunning_run",
+    "entry_create",
+    "entry_draft_delete",
+    "entry_draft_post",
+    "entry_post",
+    "entry_reverse",
+    "fiscal_year_close",
+    "fiscal_year_create",
+    "invoice_cancel",
+    "invoice_create",
+    "invoice_credit",
+    "invoice_delete",
+    "invoice_post",
+    "invoice_update",
+    "lines_match",
+    "match_undo",
+    "payment_allocate",
+    "payment_cancel",
+    "payment_create",
+    "payment_post",
+    "period_close",
+    "statement_import",
+    "statement_line_reconcile",
+    "statement_line_undo",
+]
