@@ -63,7 +63,7 @@ from xietong.finance.models import (
     Match,
     Tax,
 )
-from xietong.finance.posting import EntrySpec, LineSpec, entry_post, entry_reverse
+from xietong.finance.posting import EntrySpec, LineSpec, entry_post, entry_reverse, finance_settings
 from xietong.finance.reconcile import lines_match
 from xietong.party.models import Party, PaymentTerm
 from xietong.party.services import timeline_add
@@ -188,32 +188,6 @@ def _resolve(model: type[Any], value: Any, company: Company) -> Any:
 
 def _foreign(obj: Any, company: Company) -> bool:
     return obj is not None and getattr(obj, "company_id", company.pk) != company.pk
-
-
-def finance_settings(company: Company) -> FinanceSettings:
-    """The company's FinanceSettings; raises ValidationError when the ledger is not set up."""
-    found = (
-        FinanceSettings.unscoped.select_related(
-            "receivable_account",
-            "payable_account",
-            "income_account",
-            "expense_account",
-            "sales_journal",
-            "purchase_journal",
-        )
-        .filter(company=company)
-        .first()
-    )
-    if found is None:
-        raise ValidationError(
-            _("The finance settings of %(company)s are missing; load a chart of accounts first.")
-            % {"company": company},
-            code="not_configured",
-        )
-    return found
-
-
-# --- validation ---------------------------------------------------------------------------------
 
 
 @dataclass

@@ -48,7 +48,14 @@ from xietong.finance.models import (
     Payment,
     StatementLine,
 )
-from xietong.finance.posting import EntrySpec, LineSpec, entry_post, entry_reverse, quantize
+from xietong.finance.posting import (
+    EntrySpec,
+    LineSpec,
+    entry_post,
+    entry_reverse,
+    finance_settings,
+    quantize,
+)
 from xietong.finance.reconcile import (
     Residual,
     lines_match,
@@ -75,24 +82,6 @@ def register_timeline_kinds() -> None:
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def finance_settings(company: Company) -> FinanceSettings:
-    """The company's finance settings; ValidationError when they are not set up."""
-    settings = (
-        FinanceSettings.unscoped.select_related(
-            "receivable_account", "payable_account", "discount_account", "general_journal"
-        )
-        .filter(company=company)
-        .first()
-    )
-    if settings is None:
-        raise ValidationError(
-            _("Set up the finance settings (chart of accounts) of %(company)s first.")
-            % {"company": company},
-            code="not_configured",
-        )
-    return settings
 
 
 def party_account(settings: FinanceSettings, direction: str) -> Account:

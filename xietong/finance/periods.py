@@ -29,12 +29,18 @@ from xietong.finance.models import (
     AccountSubtype,
     AccountType,
     Entry,
-    FinanceSettings,
     FiscalYear,
     Line,
     Period,
 )
-from xietong.finance.posting import EntrySpec, LineSpec, PostingError, entry_post, entry_reverse
+from xietong.finance.posting import (
+    EntrySpec,
+    LineSpec,
+    PostingError,
+    entry_post,
+    entry_reverse,
+    finance_settings,
+)
 from xietong.finance.posting import quantize as _quantize
 from xietong.party import selectors as party_selectors
 
@@ -126,27 +132,13 @@ def period_close(*, period: Period, actor: Any = None) -> Period:
     return period
 
 
-def _settings(company: Company) -> FinanceSettings:
-    try:
-        return FinanceSettings.unscoped.select_related(
-            "general_journal",
-            "retained_earnings_account",
-            "exchange_gain_account",
-            "exchange_loss_account",
-        ).get(company=company)
-    except FinanceSettings.DoesNotExist as exc:
-        raise ValidationError(
-            _("Load a chart of accounts for the company first."), code="not_configured"
-        ) from exc
-
-
 @audited
 def fiscal_year_close(*, fiscal_year: FiscalYear, actor: Any = None) -> FiscalYear:
     """Post the closing entry (income and expense balances of the year to retained earnings, on
     the year's last day) and close every open period and the year. Refused when the year's last
     period is already closed, since the closing entry is dated in it."""
     company = fiscal_year.company
-    settings = _settings(company)
+    settings = finance_settings(company)
     if not (settings.general_journal and settings.retained_earnings_account):
         raise ValidationError(
             _("Set the general journal and the retained earnings account first."),
@@ -236,7 +228,7 @@ def currency_revaluate(*, company: Company, date: dt.date, actor: Any = None) ->
     receivable/payable items and foreign-currency bank and cash accounts. Posts the unrealised
     gains and losses on `date` and their reversal on the next day (so the realised figure is
     booked when the item is settled). Returns the revaluation entry, None when nothing moved."""
-    settings = _settings(company)
+    settings = finance_settings(company)
     if not (
         settings.general_journal
         and settings.exchange_gain_account

@@ -36,7 +36,7 @@ from xietong.core.money import minor_units
 from xietong.core.numbering import sequence_ensure, sequence_next
 from xietong.core.selectors import RateNotFound, rate_on
 from xietong.finance import chain
-from xietong.finance.models import Account, Entry, Journal, Line, Period
+from xietong.finance.models import Account, Entry, FinanceSettings, Journal, Line, Period
 
 ZERO = Decimal(0)
 
@@ -79,6 +79,35 @@ class EntrySpec:
     auto_reverse_on: dt.date | None = None
     closing: bool = False
     reversal_of: Entry | None = field(default=None, repr=False)
+
+
+def finance_settings(company: Company) -> FinanceSettings:
+    """The company's accounting policies, default accounts and journals. Raises
+    ValidationError (code "not_configured") when no chart of accounts has been loaded."""
+    found = (
+        FinanceSettings.unscoped.select_related(
+            "receivable_account",
+            "payable_account",
+            "income_account",
+            "expense_account",
+            "exchange_gain_account",
+            "exchange_loss_account",
+            "retained_earnings_account",
+            "discount_account",
+            "sales_journal",
+            "purchase_journal",
+            "general_journal",
+        )
+        .filter(company=company)
+        .first()
+    )
+    if found is None:
+        raise ValidationError(
+            _("The finance settings of %(company)s are missing; load a chart of accounts first.")
+            % {"company": company},
+            code="not_configured",
+        )
+    return found
 
 
 def _unit(currency: str) -> Decimal:

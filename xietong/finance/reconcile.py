@@ -27,13 +27,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from xietong.core.audit import audited
-from xietong.finance.models import Entry, FinanceSettings, Invoice, Line, Match, Period
+from xietong.finance.models import Entry, Invoice, Line, Match, Period
 from xietong.finance.posting import (
     EntrySpec,
     LineSpec,
     PostingError,
     entry_post,
     entry_reverse,
+    finance_settings,
     quantize,
 )
 
@@ -119,9 +120,7 @@ def _exchange_entry(
 ) -> Line:
     """Post the realised exchange difference `difference` (company currency, signed as the
     receivable/payable line to book) and return its receivable/payable line."""
-    settings = FinanceSettings.unscoped.select_related(
-        "general_journal", "exchange_gain_account", "exchange_loss_account"
-    ).get(company=company)
+    settings = finance_settings(company)
     if not (
         settings.general_journal
         and settings.exchange_gain_account
