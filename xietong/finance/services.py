@@ -46,6 +46,37 @@ from xietong.finance.posting import (
 from xietong.finance.receivables import dunning_run
 from xietong.finance.reconcile import lines_match, match_undo
 
+
+def _register_audit() -> None:
+    """Register the finance models with django-auditlog (once): who changed an account, a tax,
+    a period, or moved an entry, invoice or payment from one state to the next. Lines are
+    covered by their document's entry and by the ledger's immutability."""
+    from auditlog.registry import auditlog
+
+    from xietong.finance import models
+
+    for model in (
+        models.Account,
+        models.Journal,
+        models.Tax,
+        models.FinanceSettings,
+        models.FiscalYear,
+        models.Period,
+        models.Entry,
+        models.Invoice,
+        models.Payment,
+        models.BankStatement,
+        models.DunningLevel,
+    ):
+        if not auditlog.contains(model):
+            fields = [
+                f.name for f in model._meta.concrete_fields if f.name not in {"id", "company"}
+            ]
+            auditlog.register(model, include_fields=fields)
+
+
+_register_audit()
+
 __all__ = [
     "EntrySpec",
     "LineSpec",

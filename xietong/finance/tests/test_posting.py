@@ -267,3 +267,13 @@ def test_reversal_of_a_reconciled_entry_is_refused(b, company_a):  # type: ignor
     with pytest.raises(PostingError) as info:
         entry_reverse(entry=invoice)
     assert info.value.code == "reconciled"
+
+
+def test_posting_is_in_the_audit_trail_with_its_author(b, admin_a):  # type: ignore[no-untyped-def]
+    from xietong.core.models import AuditEntry
+
+    entry = post(b, (b.bank, "10", 0), (b.capital, 0, "10"), actor=admin_a)
+    history = AuditEntry.objects.get_for_object(entry).filter(actor=admin_a)
+    changes = [e.changes_dict.get("state") for e in history]
+    assert ["draft", "posted"] in changes
+    assert history.first().company_id == b.company.pk
