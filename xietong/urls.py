@@ -9,6 +9,7 @@ urlpatterns = [
     path("parties/", include("xietong.party.urls")),
     path("products/", include("xietong.product.urls")),
     path("workflow/", include("xietong.workflow.urls")),
+    path("finance/", include("xietong.finance.urls")),
     path("api/v1/", include("xietong.api.urls")),
 ]
 handler403 = "xietong.web.errors.forbidden"

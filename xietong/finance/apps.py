@@ -30,7 +30,8 @@ class FinanceConfig(AppConfig):
         )
         roles.grant("executive", "finance.view")
 
-        from xietong.finance import guards, payments, services  # noqa: F401 (audit registration)
+        from xietong.finance import guards, navigation, payments, services  # noqa: F401 (audit)
 
         post_migrate.connect(guards.install_after_migrate, sender=self)
         payments.register_timeline_kinds()
+        navigation.register()

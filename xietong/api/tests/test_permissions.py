@@ -19,6 +19,8 @@ from xietong.core.models import Company, Job, User
 from xietong.core.permissions import REGISTRY
 from xietong.core.roles import DEFAULT_ROLES, role_permissions
 from xietong.core.services import api_token_create
+from xietong.finance.tests.matrix import FINANCE_SAMPLES
+from xietong.finance.tests.matrix import PATH_PARAMETERS as FINANCE_PARAMETERS
 from xietong.party.tests.matrix import PARTY_SAMPLES
 from xietong.party.tests.matrix import PATH_PARAMETERS as PARTY_PARAMETERS
 from xietong.product.tests.api_samples import PATH_PARAMETERS as PRODUCT_PARAMETERS
@@ -81,6 +83,7 @@ SAMPLES.update(
             **PARTY_SAMPLES,
             **BOM_SAMPLES,
             **WORKFLOW_SAMPLES,
+            **FINANCE_SAMPLES,
         }.items()
     }
 )
@@ -138,6 +141,7 @@ def test_anonymous_gets_401_everywhere(company_a: Company) -> None:
                 *PARTY_PARAMETERS,
                 *BOM_PARAMETERS,
                 *WORKFLOW_PARAMETERS,
+                *FINANCE_PARAMETERS,
             ),
             1,
         )

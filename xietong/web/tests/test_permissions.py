@@ -11,6 +11,8 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from xietong.core.roles import DEFAULT_ROLES, role_permissions
+from xietong.finance.tests.matrix import POST_ONLY as FINANCE_POST_ONLY
+from xietong.finance.tests.matrix import URL_RECORDS as FINANCE_URL_RECORDS
 from xietong.party.tests.matrix import POST_ONLY as PARTY_POST_ONLY
 from xietong.party.tests.matrix import URL_RECORDS as PARTY_URL_RECORDS
 from xietong.product.tests.bom_matrix import POST_ONLY as BOM_POST_ONLY
@@ -34,6 +36,7 @@ POST_ONLY = {
     *PARTY_POST_ONLY,
     *BOM_POST_ONLY,
     *WORKFLOW_POST_ONLY,
+    *FINANCE_POST_ONLY,
 }
 SKIP_NAMESPACES = {"admin"}
 
@@ -88,6 +91,7 @@ def _args(name: str, records) -> list:  # type: ignore[no-untyped-def]
         **PARTY_URL_RECORDS,
         **BOM_URL_RECORDS,
         **WORKFLOW_URL_RECORDS,
+        **FINANCE_URL_RECORDS,
     }[name]
     record = records["unit"] if kind == "unit" else records["a"][kind]
     return [record.pk]

@@ -1,0 +1,4 @@
+from xietong.finance import views
+
+app_name = "finance"
+urlpatterns = [*views.urlpatterns]
