@@ -566,7 +566,7 @@ def account_list(request: HttpRequest, filters: Query[AccountFilters]) -> Any:
 @idempotent
 def account_create(request: HttpRequest, payload: AccountIn) -> Status:
     """Add an account to the chart."""
-    from xietong.finance.views.setup import account_save
+    from xietong.finance.configuration import account_save
 
     fields = payload.model_dump()
     fields["parent"] = _by_code(Account, fields["parent"], "parent")

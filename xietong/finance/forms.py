@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from xietong.core.forms import DateInput
 from xietong.core.models import Currency
 from xietong.core.ui.records import ShellForm
+from xietong.finance.configuration import SETTINGS_ACCOUNTS, SETTINGS_JOURNALS
 from xietong.finance.models import (
     Account,
     AccountSubtype,
@@ -142,19 +143,6 @@ class TaxForm(ShellForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["account"].queryset = postable_accounts()
-
-
-SETTINGS_ACCOUNTS = (
-    "receivable_account",
-    "payable_account",
-    "income_account",
-    "expense_account",
-    "exchange_gain_account",
-    "exchange_loss_account",
-    "retained_earnings_account",
-    "discount_account",
-)
-SETTINGS_JOURNALS = ("sales_journal", "purchase_journal", "general_journal")
 
 
 class SettingsForm(ShellForm):

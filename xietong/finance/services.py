@@ -12,6 +12,13 @@ docstring for what it locks, raises and writes.
 
 from xietong.finance.banking import statement_import, statement_line_reconcile, statement_line_undo
 from xietong.finance.charts import chart_load
+from xietong.finance.configuration import (
+    account_save,
+    dunning_level_save,
+    journal_save,
+    settings_save,
+    tax_save,
+)
 from xietong.finance.invoicing import (
     invoice_cancel,
     invoice_create,
@@ -78,6 +85,11 @@ def _register_audit() -> None:
 _register_audit()
 
 __all__ = [
+    "account_save",
+    "dunning_level_save",
+    "journal_save",
+    "settings_save",
+    "tax_save",
     "EntrySpec",
     "LineSpec",
     "PostingError",
