@@ -57,6 +57,7 @@ from xietong.finance.payments import (
     INBOUND,
     OUTBOUND,
     journal_currency,
+    money_text,
     payment_allocate,
     payment_cancel,
     payment_create,
@@ -617,7 +618,7 @@ def statement_suggestions(*, line: StatementLine, limit: int = 10) -> list[Sugge
         return _("%(invoice)s of %(party)s, %(due)s due") % {
             "invoice": o.invoice,
             "party": o.invoice.party,
-            "due": f"{o.residual:,f} {currency}",
+            "due": money_text(o.residual, currency),
         }
 
     by_party: dict[int, list[_Open]] = defaultdict(list)
