@@ -197,6 +197,17 @@ class FiscalYearForm(ShellForm):
     )
 
 
+class RevaluationForm(ShellForm):
+    date = forms.DateField(
+        label=_("Revaluation date"),
+        widget=DateInput,
+        help_text=_(
+            "Usually a period end: open foreign-currency items and foreign bank balances are "
+            "revalued at that day's rates, and the entry is reversed the next day."
+        ),
+    )
+
+
 # --- journal entries --------------------------------------------------------------------------
 
 

@@ -32,6 +32,7 @@ from xietong.finance.models import (
     Period,
     Tax,
 )
+from xietong.finance.tests.factories import post
 from xietong.finance.tests.matrix import (
     DATE,
     customer,
@@ -282,6 +283,27 @@ def test_create_and_close_a_fiscal_year(company_a, books_a, accountant):
     year.refresh_from_db()
     assert year.state == FiscalYear.State.CLOSED
     assert not year.periods.filter(state=Period.State.OPEN).exists()
+
+
+def test_revalue_foreign_currencies(company_a, books_a, accountant):
+    from xietong.core.models import ExchangeRate
+
+    url = reverse("finance:revaluation")
+    assert accountant.get(url).status_code == 200
+    nothing = accountant.post(url, {"date": "2026-03-31"})
+    assert nothing.status_code == 400 and "Nothing to revalue" in nothing.content.decode()
+    for day, rate in (("2026-03-01", "7.10"), ("2026-03-31", "7.25")):
+        ExchangeRate.unscoped.create(company=company_a, currency_id="USD", date=day, rate=rate)
+    usd = {"currency": "USD"}
+    post(books_a, (books_a.bank_usd, "100", 0, usd), (books_a.capital, 0, "100", usd),
+         date=dt.date(2026, 3, 5))  # fmt: skip
+    done = accountant.post(url, {"date": "2026-03-31"})
+    assert done.status_code == 302
+    entry = Entry.unscoped.get(
+        company=company_a, source_type="finance.revaluation", reversal_of__isnull=True
+    )
+    assert done.url == reverse("finance:entry_detail", args=[entry.pk])
+    assert entry.lines.get(account=books_a.bank_usd).debit == Decimal("15.00")
 
 
 # --- chart of accounts and configuration ------------------------------------------------------

@@ -45,6 +45,7 @@ from xietong.finance.forms import (
     DunningLevelForm,
     FiscalYearForm,
     JournalForm,
+    RevaluationForm,
     SettingsForm,
     TaxForm,
     today,
@@ -534,6 +535,34 @@ def year_create(request: HttpRequest) -> HttpResponse:
     )
 
 
+@requires("finance.close")
+def revaluation(request: HttpRequest) -> HttpResponse:
+    """Revalue what the company holds and owes in foreign currency at a date's rates."""
+    company = request.company
+
+    def save(data: dict[str, Any]) -> Entry:
+        entry = periods.currency_revaluate(company=company, date=data["date"], actor=request.user)
+        if entry is None:
+            raise ValidationError(
+                {"date": _("Nothing to revalue: no open foreign-currency items or balances.")}
+            )
+        return entry
+
+    first_of_month = today().replace(day=1)
+    return edit_response(
+        request,
+        form=RevaluationForm(
+            request.POST or None, initial={"date": first_of_month - dt.timedelta(days=1)}
+        ),
+        save=save,
+        success=_("Foreign-currency balances revalued; the reversal is dated the next day."),
+        done_url=lambda entry: reverse("finance:entry_detail", args=[entry.pk]),
+        title=_("Revalue foreign currencies"),
+        cancel_url=reverse("finance:year_list"),
+        submit_label=_("Revalue"),
+    )
+
+
 def _confirm_page(
     request: HttpRequest,
     *,
@@ -730,6 +759,7 @@ urlpatterns = [
     path("settings/", settings_edit, name="settings_edit"),
     path("years/", year_list, name="year_list"),
     path("years/new/", year_create, name="year_create"),
+    path("revaluation/", revaluation, name="revaluation"),
     path("years/<int:pk>/close/", year_close, name="year_close"),
     path("periods/<int:pk>/close/", period_close, name="period_close"),
     path("dunning-levels/", dunning_level_list, name="dunning_level_list"),
