@@ -153,6 +153,10 @@ def apply(screen: ListScreen, queryset: QuerySet, state: ListState) -> QuerySet:
 
 
 def _plain(value: Any) -> Any:
+    """A cell as a spreadsheet value; a cell object may give its own (`export_value`, e.g. an
+    amount shown formatted on screen but exported as a number)."""
+    if hasattr(value, "export_value"):
+        return value.export_value
     if value is None:
         return ""
     if isinstance(value, bool):

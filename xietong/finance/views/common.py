@@ -4,9 +4,7 @@ amounts as numbers), and small parsing helpers."""
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -15,7 +13,6 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -119,44 +116,6 @@ def amount_column(
     return Column(name, label, accessor=value, order_by=order_by, default=default)
 
 
-def _plain(value: Any) -> Any:
-    if hasattr(value, "export_value"):
-        return value.export_value
-    return listing._plain(value)
-
-
-def _export(screen: ListScreen, queryset: QuerySet, state: Any, fmt_: str) -> HttpResponse:
-    """The shell's export, with amounts and badges as plain values."""
-    rows = queryset[: listing.EXPORT_LIMIT]
-    headers = [str(c.label) for c in state.columns]
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    filename = f"{screen.key}-{stamp}"
-    if fmt_ == "xlsx":
-        from openpyxl import Workbook
-
-        workbook = Workbook(write_only=True)
-        sheet = workbook.create_sheet(title=str(screen.title)[:31])
-        sheet.append(headers)
-        for row in rows:
-            sheet.append([_plain(c.value(row)) for c in state.columns])
-        buffer = io.BytesIO()
-        workbook.save(buffer)
-        response = HttpResponse(
-            buffer.getvalue(),
-            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        )
-        response["Content-Disposition"] = f'attachment; filename="{filename}.xlsx"'
-        return response
-    text = io.StringIO()
-    writer = csv.writer(text)
-    writer.writerow(headers)
-    for row in rows:
-        writer.writerow([_plain(c.value(row)) for c in state.columns])
-    response = HttpResponse("\ufeff" + text.getvalue(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
-    return response
-
-
 def finance_list(
     request: HttpRequest,
     screen: ListScreen,
@@ -166,11 +125,8 @@ def finance_list(
     extra: dict[str, Any] | None = None,
     template: str = "core/list.html",
 ) -> HttpResponse:
-    """`list_response` of the shell, whose CSV/XLSX export keeps amounts as numbers."""
-    if request.GET.get("export") in {"csv", "xlsx"}:
-        state = listing._state(request, screen)
-        rows = listing.apply(screen, queryset, state)
-        return _export(screen, rows, state, request.GET["export"])
+    """`list_response` of the shell with the screen's action buttons (exports keep amounts as
+    numbers: the cells give their `export_value`)."""
     return listing.list_response(
         request,
         screen,

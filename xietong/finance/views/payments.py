@@ -65,6 +65,24 @@ def _direction_badge(payment: Payment) -> Badge:
     return Badge(payment.get_direction_display(), style)
 
 
+# Bank and cash journal, date range: the filters of the payment and statement lists.
+_MONEY_FILTERS = (
+    Filter(
+        "journal",
+        gettext_lazy("Journal"),
+        "journal_id",
+        choices=lambda r: [
+            (str(j.pk), f"{j.code} {j.name}")
+            for j in Journal.objects.filter(
+                kind__in=[Journal.Kind.BANK, Journal.Kind.CASH]
+            ).order_by("code")
+        ],
+    ),
+    Filter("date_from", gettext_lazy("From"), "date__gte", kind="date"),
+    Filter("date_to", gettext_lazy("To"), "date__lte", kind="date"),
+)
+
+
 PAYMENT_LIST = ListScreen(
     key="finance-payments",
     title=gettext_lazy("Payments"),
@@ -99,19 +117,7 @@ PAYMENT_LIST = ListScreen(
             "state",
             choices=lambda r: [(str(v), str(lb)) for v, lb in Payment.State.choices],
         ),
-        Filter(
-            "journal",
-            gettext_lazy("Journal"),
-            "journal_id",
-            choices=lambda r: [
-                (str(j.pk), f"{j.code} {j.name}")
-                for j in Journal.objects.filter(
-                    kind__in=[Journal.Kind.BANK, Journal.Kind.CASH]
-                ).order_by("code")
-            ],
-        ),
-        Filter("date_from", gettext_lazy("From"), "date__gte", kind="date"),
-        Filter("date_to", gettext_lazy("To"), "date__lte", kind="date"),
+        *_MONEY_FILTERS,
     ],  # fmt: skip
     default_sort="-date",
     detail_url=lambda p: reverse("finance:payment_detail", args=[p.pk]),
@@ -458,19 +464,7 @@ STATEMENT_LIST = ListScreen(
     ],  # fmt: skip
     search_fields=["name"],
     filters=[
-        Filter(
-            "journal",
-            gettext_lazy("Journal"),
-            "journal_id",
-            choices=lambda r: [
-                (str(j.pk), f"{j.code} {j.name}")
-                for j in Journal.objects.filter(
-                    kind__in=[Journal.Kind.BANK, Journal.Kind.CASH]
-                ).order_by("code")
-            ],
-        ),
-        Filter("date_from", gettext_lazy("From"), "date__gte", kind="date"),
-        Filter("date_to", gettext_lazy("To"), "date__lte", kind="date"),
+        *_MONEY_FILTERS,
     ],  # fmt: skip
     default_sort="-date",
     detail_url=lambda s: reverse("finance:statement_detail", args=[s.pk]),
