@@ -80,7 +80,10 @@ class ChainProblem:
 
 def chain_verify(*, company: Any, batch: int = 2000) -> Iterator[ChainProblem]:
     """Recompute every posted entry's hash of `company`, journal by journal, and yield each
-    entry whose stored hash, link to the previous entry or position in the chain is wrong."""
+    entry whose stored hash, link to the previous entry or position in the chain is wrong; and
+    each journal and year whose count of posted entries differs from the numbers its gap-free
+    sequence handed out (entries removed from the end of a chain leave no broken link)."""
+    from xietong.core.models import SequenceCounter
     from xietong.finance.models import Entry, Journal, Line
 
     for journal in Journal.unscoped.filter(company=company).order_by("code"):
@@ -128,3 +131,18 @@ def chain_verify(*, company: Any, batch: int = 2000) -> Iterator[ChainProblem]:
                     )
                 previous = entry.hash
                 expected_index = entry.chain_index + 1
+        counters = SequenceCounter.objects.filter(
+            sequence__company=company, sequence__code=journal.sequence_code
+        ).order_by("year")
+        for counter in counters:
+            held = Entry.unscoped.filter(
+                journal=journal, state=Entry.State.POSTED, date__year=counter.year
+            ).count()
+            if held != counter.last_number:
+                yield ChainProblem(
+                    journal.code,
+                    0,
+                    str(counter.year),
+                    _("%(numbered)s entries were numbered in this year but %(held)s are posted")
+                    % {"numbered": counter.last_number, "held": held},
+                )

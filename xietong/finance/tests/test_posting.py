@@ -240,6 +240,27 @@ def test_hash_chain_finds_an_entry_tampered_through_sql(b):  # type: ignore[no-u
     assert "changed after it was posted" in problems[0].reason
 
 
+def test_an_entry_removed_from_the_end_of_a_chain_is_found(b):  # type: ignore[no-untyped-def]
+    entries = [post(b, (b.bank, "5", 0), (b.capital, 0, "5")) for _ in range(3)]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET session_replication_role = replica")
+        else:
+            cursor.execute("DROP TRIGGER finance_line_delete")
+            cursor.execute("DROP TRIGGER finance_entry_delete")
+        cursor.execute("DELETE FROM finance_line WHERE entry_id = %s", [entries[-1].pk])
+        cursor.execute("DELETE FROM finance_entry WHERE id = %s", [entries[-1].pk])
+        if connection.vendor == "postgresql":
+            cursor.execute("SET session_replication_role = DEFAULT")
+        else:
+            from xietong.finance.guards import guards_install
+
+            guards_install()
+    problems = list(chain_verify(company=b.company))
+    assert len(problems) == 1
+    assert "3 entries were numbered in this year but 2 are posted" in problems[0].reason
+
+
 def test_verify_command_reports_tampering(b, capsys):  # type: ignore[no-untyped-def]
     from django.core.management import call_command
 
