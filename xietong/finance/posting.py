@@ -338,19 +338,44 @@ def entry_create(*, company: Company, spec: EntrySpec, actor: Any = None) -> Ent
             reversal_of=spec.reversal_of,
             created_by=actor if getattr(actor, "pk", None) else None,
         )
-        for line in lines:
-            line.entry = entry
-        Line.unscoped.bulk_create(lines)
-        through = Line.analytic_tags.through
-        tags = [
-            through(line_id=line.pk, analytictag_id=tag.pk)
-            for line, item in zip(lines, spec.lines, strict=True)
-            for tag in item.analytic_tags
-        ]
-        if tags:
-            for tag in {t for item in spec.lines for t in item.analytic_tags}:
-                _same_company(company, tag, _("analytic tag"))
-            through.objects.bulk_create(tags)
+        _lines_save(company, entry, lines, spec)
+    return entry
+
+
+def _lines_save(company: Company, entry: Entry, lines: list[Line], spec: EntrySpec) -> None:
+    for line in lines:
+        line.entry = entry
+    Line.unscoped.bulk_create(lines)
+    through = Line.analytic_tags.through
+    tags = [
+        through(line_id=line.pk, analytictag_id=tag.pk)
+        for line, item in zip(lines, spec.lines, strict=True)
+        for tag in item.analytic_tags
+    ]
+    if tags:
+        for tag in {t for item in spec.lines for t in item.analytic_tags}:
+            _same_company(company, tag, _("analytic tag"))
+        through.objects.bulk_create(tags)
+
+
+@audited
+def entry_draft_update(*, entry: Entry, spec: EntrySpec, actor: Any = None) -> Entry:
+    """Replace a draft entry's header and lines with `spec` (checked as `entry_create` does);
+    the entry keeps its id. Locks the entry row. Raises PostingError."""
+    company = entry.company
+    _same_company(company, spec.journal, _("journal"))
+    lines = _build_lines(company, spec)
+    with transaction.atomic():
+        entry = Entry.unscoped.select_for_update().get(pk=entry.pk)
+        if entry.state != Entry.State.DRAFT:
+            raise _fail(_("The entry %(entry)s is already posted."), "posted", entry=entry)
+        entry.journal = spec.journal
+        entry.date = spec.date
+        entry.ref = spec.ref[:120]
+        entry.narration = spec.narration
+        entry.save()
+        Line.unscoped.filter(entry=entry).delete()
+        _lines_save(company, entry, lines, spec)
     return entry
 
 

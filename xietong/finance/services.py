@@ -47,6 +47,7 @@ from xietong.finance.posting import (
     entry_create,
     entry_draft_delete,
     entry_draft_post,
+    entry_draft_update,
     entry_post,
     entry_reverse,
 )
@@ -100,6 +101,7 @@ __all__ = [
     "entry_create",
     "entry_draft_delete",
     "entry_draft_post",
+    "entry_draft_update",
     "entry_post",
     "entry_reverse",
     "fiscal_year_close",

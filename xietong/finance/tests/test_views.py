@@ -145,8 +145,9 @@ def test_draft_is_saved_edited_and_posted_from_its_page(company_a, books_a, acco
         _entry_form(books_a, "75", "75", draft="1") | {"ref": "Edited"},
     )
     assert saved.status_code == 302
-    assert not Entry.unscoped.filter(pk=draft.pk).exists()
     edited = Entry.unscoped.get(company=company_a, ref="Edited")
+    assert edited.pk == draft.pk  # the draft is changed in place
+    assert edited.lines.count() == 2
     assert edited.lines.get(sequence=1).debit == Decimal(75)
     assert accountant.post(reverse("finance:entry_post", args=[edited.pk])).status_code == 302
     edited.refresh_from_db()

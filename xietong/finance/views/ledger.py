@@ -38,6 +38,7 @@ from xietong.finance.posting import (
     entry_create,
     entry_draft_delete,
     entry_draft_post,
+    entry_draft_update,
     entry_post,
     entry_reverse,
 )
@@ -354,9 +355,17 @@ def _entry_editor(request: HttpRequest, entry: Entry | None) -> HttpResponse:
                 try:
                     with transaction.atomic():
                         if entry is not None:
-                            entry_draft_delete(entry=entry, actor=request.user)
-                        save = entry_post if post else entry_create
-                        saved = save(company=request.company, spec=spec, actor=request.user)
+                            saved = entry_draft_update(entry=entry, spec=spec, actor=request.user)
+                            if post:
+                                saved = entry_draft_post(entry=saved, actor=request.user)
+                        elif post:
+                            saved = entry_post(
+                                company=request.company, spec=spec, actor=request.user
+                            )
+                        else:
+                            saved = entry_create(
+                                company=request.company, spec=spec, actor=request.user
+                            )
                 except ValidationError as exc:  # PostingError and the period's own checks
                     posting_errors = exc.messages
                 else:
