@@ -63,7 +63,7 @@ from xietong.finance.payments import (
     payment_create,
     payment_post,
 )
-from xietong.finance.posting import quantize
+from xietong.finance.posting import EntrySpec, LineSpec, entry_post, entry_reverse, quantize
 from xietong.finance.reconcile import open_items
 from xietong.party.identifiers import normalize_name
 from xietong.party.models import BankAccount, Party
@@ -738,12 +738,7 @@ def statement_line_reconcile(
             .select_related("statement__journal__account", "company")
             .get(pk=line.pk)
         )
-        if line.payment_id:
-            raise ValidationError(
-                _("The statement line is reconciled already (payment %(payment)s).")
-                % {"payment": line.payment},
-                code="reconciled",
-            )
+        _refuse_reconciled(line)
         journal = line.statement.journal
         direction = INBOUND if line.amount > 0 else OUTBOUND
         amount = abs(line.amount)
@@ -832,12 +827,18 @@ def statement_line_reconcile(
 def statement_line_undo(
     *, line: StatementLine, actor: Any, cancel_payment: bool = False
 ) -> StatementLine:
-    """Unlink the line's payment so the line can be reconciled again; with `cancel_payment`
-    the payment is cancelled too (do so when it was created from the line): its allocations
-    are undone and its entry reversed. Locks the line. Raises ValidationError when the line
-    is not reconciled."""
+    """Make the line open again: unlink its payment — with `cancel_payment` the payment is
+    cancelled too (do so when it was created from the line): its allocations are undone and
+    its entry reversed — or reverse the entry that booked it to an account. Locks the line.
+    Raises ValidationError when the line is not reconciled."""
     with transaction.atomic():
         line = StatementLine.unscoped.select_for_update().get(pk=line.pk)
+        if line.entry_id:
+            entry = line.entry
+            line.entry = None
+            line.save(update_fields=["entry"])
+            entry_reverse(entry=entry, actor=actor)
+            return line
         if not line.payment_id:
             raise ValidationError(_("The statement line is not reconciled."), code="not_reconciled")
         payment = line.payment
@@ -848,10 +849,80 @@ def statement_line_undo(
     return line
 
 
+def _refuse_reconciled(line: StatementLine) -> None:
+    if line.payment_id:
+        raise ValidationError(
+            _("The statement line is reconciled already (payment %(payment)s).")
+            % {"payment": line.payment},
+            code="reconciled",
+        )
+    if line.entry_id:
+        raise ValidationError(
+            _("The statement line is booked already (entry %(entry)s).") % {"entry": line.entry},
+            code="reconciled",
+        )
+
+
+@audited
+def statement_line_book(
+    *, line: StatementLine, account: Account, actor: Any, label: str = ""
+) -> StatementLine:
+    """Book an open statement line straight to `account` — bank charges, interest, a
+    transfer between the company's own accounts — with an entry in the statement's journal
+    (bank account against `account`), dated as the line. `account` must be a postable account
+    of the company that is not reconcilable (customers and suppliers are settled with a
+    payment). Locks the line. Raises ValidationError / PostingError; nothing is written then."""
+    with transaction.atomic():
+        line = (
+            StatementLine.unscoped.select_for_update(of=("self",))
+            .select_related("statement__journal__account", "company")
+            .get(pk=line.pk)
+        )
+        _refuse_reconciled(line)
+        if account.company_id != line.company_id or account.is_group or account.reconcile:
+            raise ValidationError(
+                {"account": _("Choose a postable account of the company that is not a customer "
+                              "or supplier account.")},
+                code="account",
+            )  # fmt: skip
+        journal = line.statement.journal
+        if journal.account is None:
+            raise ValidationError(
+                _("The journal %(journal)s has no bank account.") % {"journal": journal},
+                code="not_configured",
+            )
+        currency = journal_currency(journal)
+        amount = abs(line.amount)
+        text = (label or line.reference or line.counterparty or "")[:200]
+        money_in = line.amount > 0
+        entry = entry_post(
+            company=line.company,
+            spec=EntrySpec(
+                journal=journal,
+                date=line.date,
+                ref=text[:120],
+                source_type="finance.statementline",
+                source_id=line.pk,
+                lines=[
+                    LineSpec(account=journal.account, currency=currency, label=text,
+                             debit=amount if money_in else ZERO,
+                             credit=ZERO if money_in else amount),
+                    LineSpec(account=account, currency=currency, label=text,
+                             debit=ZERO if money_in else amount,
+                             credit=amount if money_in else ZERO),
+                ],
+            ),
+            actor=actor,
+        )  # fmt: skip
+        line.entry = entry
+        line.save(update_fields=["entry"])
+    return line
+
+
 def statement_lines_open(*, statement: BankStatement) -> list[StatementLine]:
     """The statement's lines not reconciled yet, in order."""
     return list(
-        StatementLine.unscoped.filter(statement=statement, payment__isnull=True).order_by(
-            "sequence", "pk"
-        )
+        StatementLine.unscoped.filter(
+            statement=statement, payment__isnull=True, entry__isnull=True
+        ).order_by("sequence", "pk")
     )

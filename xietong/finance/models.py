@@ -895,6 +895,15 @@ class StatementLine(CompanyOwned):
         related_name="statement_lines",
         verbose_name=_("payment"),
     )
+    # Bank charges, interest and the like, booked straight to an account without a payment.
+    entry = models.ForeignKey(
+        Entry,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("journal entry"),
+    )
 
     class Meta(CompanyOwned.Meta):
         ordering = ["statement_id", "sequence", "id"]

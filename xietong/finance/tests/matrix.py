@@ -60,6 +60,7 @@ URL_RECORDS = {
     "finance:statement_detail": "fin_statement",
     "finance:statement_line_reconcile": "fin_statement_line",
     "finance:statement_line_undo": "fin_statement_line",
+    "finance:statement_line_book": "fin_statement_line",
     "finance:customer_statement": "fin_customer",
     "finance:customer_statement_pdf": "fin_customer",
     "finance:dunning_pdf": "fin_dunning",
@@ -75,6 +76,7 @@ POST_ONLY = {
     "finance:invoice_apply_credit",
     "finance:statement_line_reconcile",
     "finance:statement_line_undo",
+    "finance:statement_line_book",
     "finance:dunning_run",
 }
 

@@ -298,3 +298,33 @@ def test_reconcile_links_an_existing_payment_or_refuses_it(world):  # type: igno
     created = statement_line_reconcile(line=other, actor=None, party=b.globex)
     assert created.payment.amount == D("500") and created.payment != b.payment
     assert fresh(b.globex_1200).amount_residual == D("700")  # nothing allocated: credit
+
+
+def test_bank_charges_are_booked_to_an_account_and_undone(company_a):  # type: ignore[no-untyped-def]
+    from xietong.finance.banking import statement_line_book, statement_line_undo
+    from xietong.finance.models import Entry
+    from xietong.finance.tests.invariants import assert_ledger_sound
+
+    b = books(company_a)
+    statement = statement_import(
+        company=company_a,
+        actor=None,
+        journal=b.bank_journal,
+        file=b"date,amount,counterparty,reference\n2026-03-31,-12.50,Bank,Charges March\n",
+    )
+    line = StatementLine.unscoped.get(statement=statement)
+    with pytest.raises(ValidationError):  # customers are settled with a payment
+        statement_line_book(line=line, account=b.receivable, actor=None)
+    statement_line_book(line=line, account=b.expense, actor=None)
+    line.refresh_from_db()
+    entry = line.entry
+    assert {(line_.account_id, line_.debit, line_.credit) for line_ in entry.lines.all()} == {
+        (b.bank.pk, 0, D("12.50")),
+        (b.expense.pk, D("12.50"), 0),
+    }
+    with pytest.raises(ValidationError):  # booked already
+        statement_line_book(line=line, account=b.expense, actor=None)
+    statement_line_undo(line=line, actor=None)
+    line.refresh_from_db()
+    assert line.entry is None and Entry.unscoped.filter(reversal_of=entry).exists()
+    assert_ledger_sound([company_a])

@@ -553,6 +553,17 @@ def test_bank_statement_import_and_reconcile_from_a_suggestion(company_a, books_
     assert other.payment.party_id == party.pk and other.payment.amount == Decimal(113)
     listing = _csv(accountant.get(reverse("finance:statement_list") + "?export=csv"))
     assert len(listing) == 3
+    # a bank charge is booked to an expense account by its code
+    charge = statement(company_a, "Bank").lines.get()
+    page = accountant.get(reverse("finance:statement_detail", args=[charge.statement_id]))
+    assert reverse("finance:statement_line_book", args=[charge.pk]) in page.content.decode()
+    book = reverse("finance:statement_line_book", args=[charge.pk])
+    assert accountant.post(book, {"account_code": "NOPE"}).status_code == 302
+    charge.refresh_from_db()
+    assert charge.entry_id is None
+    assert accountant.post(book, {"account_code": books_a.expense.code}).status_code == 302
+    charge.refresh_from_db()
+    assert charge.entry.lines.filter(account=books_a.expense).exists()
 
 
 # --- receivables and reports ------------------------------------------------------------------

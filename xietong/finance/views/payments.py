@@ -32,6 +32,7 @@ from xietong.finance.forms import (
     today,
 )
 from xietong.finance.models import (
+    Account,
     BankStatement,
     Invoice,
     Journal,
@@ -538,7 +539,9 @@ def statement_detail(request: HttpRequest, pk: int) -> HttpResponse:
         BankStatement.objects.select_related("journal__account", "journal__company"), pk=pk
     )
     currency = payment_services.journal_currency(statement.journal)
-    lines = StatementLine.objects.filter(statement=statement).select_related("party", "payment")
+    lines = StatementLine.objects.filter(statement=statement).select_related(
+        "party", "payment", "entry"
+    )
     page = Paginator(lines.order_by("sequence", "pk"), STATEMENT_PAGE).get_page(
         request.GET.get("page")
     )
@@ -546,7 +549,7 @@ def statement_detail(request: HttpRequest, pk: int) -> HttpResponse:
     rows = []
     for line in page.object_list:
         suggestions = []
-        if line.payment_id is None:
+        if line.payment_id is None and line.entry_id is None:
             for number, suggestion in enumerate(
                 banking.statement_suggestions(line=line, limit=3), start=1
             ):
@@ -583,6 +586,13 @@ def statement_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "page": page,
             "can_reconcile": can_reconcile,
             "parties": parties.values_list("code", "name")[:5000],
+            "accounts": (
+                Account.objects.filter(is_group=False, reconcile=False, active=True)
+                .order_by("code")
+                .values_list("code", "name")
+                if can_reconcile
+                else []
+            ),
         },
     )
 
@@ -621,6 +631,33 @@ def statement_line_reconcile(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @requires("finance.payment")
+def statement_line_book(request: HttpRequest, pk: int) -> HttpResponse:
+    """Book a statement line to an account given by its code (bank charges, interest…)."""
+    line = get_object_or_404(StatementLine.objects.select_related("statement"), pk=pk)
+    code = request.POST.get("account_code", "").strip()
+    account = Account.objects.filter(code=code).first() if code else None
+    if account is None:
+        messages.error(request, _("No account has the code %(code)s.") % {"code": code or "—"})
+    else:
+        try:
+            banking.statement_line_book(
+                line=line, account=account, actor=request.user, label=request.POST.get("label", "")
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(
+                request,
+                _("Statement line %(n)s booked to %(account)s.")
+                % {"n": line.sequence, "account": account},
+            )
+    url = reverse("finance:statement_detail", args=[line.statement_id])
+    page = request.POST.get("page", "")
+    return redirect(f"{url}?page={page}" if page.isdigit() else url)
+
+
+@require_POST
+@requires("finance.payment")
 def statement_line_undo(request: HttpRequest, pk: int) -> HttpResponse:
     line = get_object_or_404(StatementLine.objects, pk=pk)
     try:
@@ -648,5 +685,6 @@ urlpatterns = [
         statement_line_reconcile,
         name="statement_line_reconcile",
     ),
+    path("statement-lines/<int:pk>/book/", statement_line_book, name="statement_line_book"),
     path("statement-lines/<int:pk>/undo/", statement_line_undo, name="statement_line_undo"),
 ]
