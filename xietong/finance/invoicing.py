@@ -40,7 +40,7 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -50,6 +50,7 @@ from xietong.core.money import Money, minor_units
 from xietong.core.selectors import RateNotFound, rate_on
 from xietong.core.tenancy import CompanyOwned
 from xietong.finance import taxes as tax_engine
+from xietong.finance.amounts import AmountSum
 from xietong.finance.models import (
     Account,
     AnalyticTag,
@@ -863,7 +864,7 @@ def _credit_check(invoice: Invoice) -> None:
         )
     credited = (
         Invoice.unscoped.filter(credited_invoice=original, state=Invoice.State.POSTED).aggregate(
-            total=Sum("amount_total")
+            total=AmountSum("amount_total")
         )["total"]
         or ZERO
     )

@@ -16,7 +16,6 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -24,6 +23,7 @@ from xietong.core.audit import audited
 from xietong.core.models import Company
 from xietong.core.selectors import RateNotFound, rate_on
 from xietong.core.tenancy import company_scope
+from xietong.finance.amounts import AmountSum
 from xietong.finance.models import (
     Account,
     AccountSubtype,
@@ -167,7 +167,7 @@ def fiscal_year_close(*, fiscal_year: FiscalYear, actor: Any = None) -> FiscalYe
                 account__type__in=[AccountType.INCOME, AccountType.EXPENSE],
             )
             .values("account")
-            .annotate(debit=Sum("debit"), credit=Sum("credit"))
+            .annotate(debit=AmountSum("debit"), credit=AmountSum("credit"))
             .order_by("account")
         )
         accounts = Account.unscoped.in_bulk([row["account"] for row in balances])
@@ -268,7 +268,11 @@ def currency_revaluate(*, company: Company, date: dt.date, actor: Any = None) ->
         )
         .exclude(currency_id=base)
         .values("account_id", "currency_id")
-        .annotate(debit=Sum("debit"), credit=Sum("credit"), currency=Sum("amount_currency"))
+        .annotate(
+            debit=AmountSum("debit"),
+            credit=AmountSum("credit"),
+            currency=AmountSum("amount_currency"),
+        )
         .order_by("account_id", "currency_id")
     )
     for row in cash:

@@ -26,12 +26,13 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max, Q, QuerySet, Sum
+from django.db.models import Max, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from xietong.core.audit import audited
 from xietong.core.models import Company
 from xietong.core.money import minor_units
+from xietong.finance.amounts import AmountSum
 from xietong.finance.models import (
     Account,
     AccountSubtype,
@@ -125,7 +126,7 @@ def open_items_as_of(
         for row in (
             matches.order_by()
             .values(side)
-            .annotate(amount=Sum("amount"), amount_currency=Sum("amount_currency"))
+            .annotate(amount=AmountSum("amount"), amount_currency=AmountSum("amount_currency"))
         ):
             total = matched[row[side]]
             total[0] += sign * row["amount"]
@@ -320,9 +321,9 @@ def customer_statement(
         lines = lines.filter(currency_id=currency)
     field_ = "amount_currency" if in_currency else None
     if field_:
-        opening = lines.filter(date__lt=start).aggregate(t=Sum(field_))["t"] or ZERO
+        opening = lines.filter(date__lt=start).aggregate(t=AmountSum(field_))["t"] or ZERO
     else:
-        totals = lines.filter(date__lt=start).aggregate(d=Sum("debit"), c=Sum("credit"))
+        totals = lines.filter(date__lt=start).aggregate(d=AmountSum("debit"), c=AmountSum("credit"))
         opening = (totals["d"] or ZERO) - (totals["c"] or ZERO)
     period = list(
         lines.filter(date__gte=start, date__lte=end)

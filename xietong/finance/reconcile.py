@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from xietong.core.audit import audited
+from xietong.finance.amounts import exact
 from xietong.finance.models import Entry, Invoice, Line, Match, Period
 from xietong.finance.posting import (
     EntrySpec,
@@ -77,8 +78,9 @@ def with_residuals(lines: QuerySet[Line]) -> QuerySet[Line]:
 
 def residual_of(line: Line) -> Residual:
     """The residual of a line annotated by `with_residuals`."""
-    matched = line.matched_as_debit + line.matched_as_credit  # type: ignore[attr-defined]
-    matched_cur = line.matched_cur_as_debit + line.matched_cur_as_credit  # type: ignore[attr-defined]
+    # summed by the database: exact only once rounded back to the amounts' decimals (SQLite)
+    matched = exact(line.matched_as_debit + line.matched_as_credit)  # type: ignore[attr-defined]
+    matched_cur = exact(line.matched_cur_as_debit + line.matched_cur_as_credit)  # type: ignore[attr-defined]
     balance = line.debit - line.credit
     sign = 1 if balance > 0 or (balance == 0 and line.amount_currency >= 0) else -1
     cur_sign = 1 if line.amount_currency > 0 else -1 if line.amount_currency < 0 else sign

@@ -298,3 +298,18 @@ def test_posting_is_in_the_audit_trail_with_its_author(b, admin_a):  # type: ign
     changes = [e.changes_dict.get("state") for e in history]
     assert ["draft", "posted"] in changes
     assert history.first().company_id == b.company.pk
+
+
+def test_amount_sums_are_exact_on_every_database(b):  # type: ignore[no-untyped-def]
+    from xietong.finance.amounts import AmountSum
+
+    amounts = ["1234567.89", "0.07", "98765.43", "0.11", "5000000.05", "0.33"] * 5
+    for amount in amounts:
+        post(b, (b.bank, amount, 0), (b.capital, 0, amount))
+    expected = sum((D(a) for a in amounts), D(0))
+    total = Line.unscoped.filter(account=b.bank).aggregate(t=AmountSum("debit"))["t"]
+    assert total == expected
+    by_account = Line.unscoped.values("account").annotate(
+        d=AmountSum("debit"), c=AmountSum("credit")
+    )
+    assert sum(row["d"] - row["c"] for row in by_account) == 0

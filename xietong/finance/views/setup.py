@@ -15,7 +15,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
@@ -29,6 +29,7 @@ from xietong.core.permissions import has_perm, requires
 from xietong.core.ui.listing import Column, Filter, ListScreen
 from xietong.core.ui.records import apply_errors, edit_response, record_response
 from xietong.finance import periods
+from xietong.finance.amounts import AmountSum
 from xietong.finance.configuration import (
     account_save,
     dunning_level_save,
@@ -95,7 +96,7 @@ def account_tree(company: Company) -> tuple[dict[int, int], dict[int, Decimal]]:
     sums = (
         Line.unscoped.filter(company=company, entry__state=Entry.State.POSTED)
         .values("account_id")
-        .annotate(debit=Sum("debit"), credit=Sum("credit"))
+        .annotate(debit=AmountSum("debit"), credit=AmountSum("credit"))
         .order_by()
     )
     balances: dict[int, Decimal] = {}
@@ -654,7 +655,7 @@ def year_close(request: HttpRequest, pk: int) -> HttpResponse:
         date__gte=year.start,
         date__lte=year.end,
         account__type__in=[AccountType.INCOME, AccountType.EXPENSE],
-    ).aggregate(debit=Sum("debit"), credit=Sum("credit"))
+    ).aggregate(debit=AmountSum("debit"), credit=AmountSum("credit"))
     profit = (totals["credit"] or Decimal(0)) - (totals["debit"] or Decimal(0))
     settings = FinanceSettings.objects.select_related("retained_earnings_account").first()
     base = request.company.base_currency_id
