@@ -376,6 +376,7 @@ class CancelIn(Schema):
 class PaymentOut(Schema):
     id: int
     direction: str
+    refund: bool
     state: str
     number: str
     party: int = Field(..., alias="party_id")
@@ -402,6 +403,9 @@ class PaymentIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     direction: Literal["inbound", "outbound"]
+    refund: bool = Field(
+        False, description="money paid back to a customer or received back from a supplier"
+    )
     party: int
     journal: str = Field(..., description="code of a bank or cash journal")
     date: dt.date
@@ -897,6 +901,7 @@ def payment_create(request: HttpRequest, payload: PaymentIn) -> Any:
                 rate=payload.rate,
                 reference=payload.reference,
                 memo=payload.memo,
+                refund=payload.refund,
             )
             payment = payment_services.payment_post(
                 payment=payment, actor=request.user, allocations=allocations

@@ -815,6 +815,7 @@ def statement_line_reconcile(
                 currency=currency,
                 reference=line.reference[:120],
                 memo=line.counterparty[:200],
+                refund=bool(invoices) and all(i.is_credit_note for i in invoices),
             )
             payment = payment_post(payment=payment, actor=actor, allocations=invoices or None)
         line.payment = payment

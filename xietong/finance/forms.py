@@ -446,6 +446,11 @@ class PaymentForm(ShellForm):
     )
     reference = forms.CharField(label=_("Reference"), max_length=120, required=False)
     memo = forms.CharField(label=_("Memo"), max_length=200, required=False)
+    refund = forms.BooleanField(
+        label=_("Refund"),
+        required=False,
+        help_text=_("Money paid back to a customer or received back from a supplier."),
+    )
     invoice = forms.TypedChoiceField(
         label=_("Allocate to the invoice"), coerce=int, empty_value=None, required=False
     )

@@ -798,6 +798,9 @@ class Payment(CompanyOwned):
         CANCELLED = "cancelled", _("Cancelled")
 
     direction = models.CharField(_("direction"), max_length=10, choices=Direction.choices)
+    # A refund goes the other way on the same account: money paid back to a customer (on the
+    # receivable, settling customer credit notes) or received back from a supplier (payable).
+    refund = models.BooleanField(_("refund"), default=False)
     state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.DRAFT)
     number = models.CharField(_("number"), max_length=40, blank=True)
     party = models.ForeignKey(
@@ -845,6 +848,11 @@ class Payment(CompanyOwned):
 
     def __str__(self) -> str:
         return self.number or _("Draft payment %(id)s") % {"id": self.pk}
+
+    @property
+    def customer_side(self) -> bool:
+        """Booked on the receivable (from or, as a refund, to a customer), else the payable."""
+        return (self.direction == self.Direction.INBOUND) != self.refund
 
 
 class BankStatement(CompanyOwned):

@@ -84,13 +84,14 @@ def register_timeline_kinds() -> None:
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def party_account(settings: FinanceSettings, direction: str) -> Account:
-    """The receivable (received payments) or payable (payments made) account."""
-    account = settings.receivable_account if direction == INBOUND else settings.payable_account
+def party_account(settings: FinanceSettings, payment: Payment) -> Account:
+    """The receivable (payments from customers and refunds to them) or payable account."""
+    customer = payment.customer_side
+    account = settings.receivable_account if customer else settings.payable_account
     if account is None:
         raise ValidationError(
             _("Set the receivable account in the finance settings first.")
-            if direction == INBOUND
+            if customer
             else _("Set the payable account in the finance settings first."),
             code="not_configured",
         )
@@ -192,9 +193,11 @@ def payment_create(
     reference: str = "",
     memo: str = "",
     rate: Decimal | None = None,
+    refund: bool = False,
 ) -> Payment:
     """A draft payment: `direction` "inbound" (received from a customer) or "outbound" (paid to
-    a supplier), through `journal` (a bank or cash journal with its account). `currency`
+    a supplier) — with `refund`, the other way round: paid back to a customer, received back
+    from a supplier — through `journal` (a bank or cash journal with its account). `currency`
     defaults to the journal's (its own, else its account's, else the company's); `rate`
     (company units per unit) fixes the conversion instead of the company's rate of the date.
     Raises ValidationError naming each bad field; writes nothing then."""
@@ -273,6 +276,7 @@ def payment_create(
     return Payment.unscoped.create(
         company=company,
         direction=direction,
+        refund=bool(refund),
         party=party,
         journal=journal,
         date=date,
@@ -311,7 +315,7 @@ def payment_post(
             )
         company = payment.company
         settings = finance_settings(company)
-        counter = party_account(settings, payment.direction)
+        counter = party_account(settings, payment)
         journal = payment.journal
         inbound = payment.direction == INBOUND
         amount = payment.amount
@@ -419,12 +423,17 @@ def payment_cancel(*, payment: Payment, actor: Any, date: dt.date | None = None)
 # --- allocation -------------------------------------------------------------------------------
 
 
+# What a payment settles: (customer side, refund) -> invoice kind.
+SETTLES = {
+    (True, False): Invoice.Kind.CUSTOMER_INVOICE,
+    (True, True): Invoice.Kind.CUSTOMER_CREDIT,
+    (False, False): Invoice.Kind.SUPPLIER_INVOICE,
+    (False, True): Invoice.Kind.SUPPLIER_CREDIT,
+}
+
+
 def _invoice_problems(payment: Payment, invoices: list[Invoice]) -> list[str]:
-    wanted = (
-        Invoice.Kind.CUSTOMER_INVOICE
-        if payment.direction == INBOUND
-        else Invoice.Kind.SUPPLIER_INVOICE
-    )
+    wanted = SETTLES[(payment.customer_side, payment.refund)]
     problems = []
     for invoice in invoices:
         if invoice.company_id != payment.company_id:
@@ -438,14 +447,13 @@ def _invoice_problems(payment: Payment, invoices: list[Invoice]) -> list[str]:
             )
         elif invoice.kind != wanted:
             problems.append(
-                (
-                    _("The invoice %(invoice)s is a %(kind)s; a payment received settles customer "
-                      "invoices.")
-                    if payment.direction == INBOUND
-                    else _("The invoice %(invoice)s is a %(kind)s; a payment made settles supplier "
-                           "invoices.")
-                ) % {"invoice": invoice, "kind": invoice.get_kind_display()}
-            )  # fmt: skip
+                _("The invoice %(invoice)s is a %(kind)s; this payment settles: %(wanted)s.")
+                % {
+                    "invoice": invoice,
+                    "kind": invoice.get_kind_display(),
+                    "wanted": Invoice.Kind(wanted).label,
+                }
+            )
         elif invoice.party_id != payment.party_id:
             problems.append(
                 _("The invoice %(invoice)s is for %(other)s, not for %(party)s.")

@@ -207,7 +207,7 @@ def test_allocation_refused_for_foreign_invoices_writes_nothing(b, acme, company
     for invoices, text in [
         ([ours, theirs], "is for Globex, not for Acme Trading"),
         ([elsewhere], "belongs to another company"),
-        ([supplier_bill], "a payment received settles customer invoices"),
+        ([supplier_bill], "this payment settles: Customer invoice"),
         ([draft], "is not posted"),
     ]:
         with pytest.raises(ValidationError) as info:
@@ -418,4 +418,32 @@ def test_credit_note_is_applied_as_credit(b, acme):  # type: ignore[no-untyped-d
     payment = pay(b, acme, "10.00")
     with pytest.raises(ValidationError) as info:
         payment_allocate(payment=payment, actor=None, invoices=[credit])
-    assert "a payment received settles customer invoices" in info.value.messages[0]
+    assert "this payment settles: Customer invoice" in info.value.messages[0]
+
+
+def test_refunds_settle_credit_notes_on_the_same_account(company_a):  # type: ignore[no-untyped-def]
+    """A customer's credit note is paid back by an outbound refund on the receivable; a
+    supplier's by an inbound refund on the payable."""
+    from xietong.finance.invoicing import invoice_credit
+    from xietong.finance.tests.invariants import assert_ledger_sound
+
+    b = books(company_a)
+    customer = make_party(company_a, "Refund Customer")
+    supplier = make_party(company_a, "Refund Supplier", supplier=True)
+    for party, kind, direction, account in (
+        (customer, Invoice.Kind.CUSTOMER_INVOICE, "outbound", b.receivable),
+        (supplier, Invoice.Kind.SUPPLIER_INVOICE, "inbound", b.payable),
+    ):
+        invoice = make_invoice(b, party, "300", kind=kind)
+        pay(b, party, "300", direction="inbound" if direction == "outbound" else "outbound",
+            allocations=[invoice])  # fmt: skip
+        credit = invoice_credit(invoice=fresh(invoice), actor=None, post=True)
+        assert fresh(credit).amount_residual == D("300")  # the invoice was paid: money is owed back
+        with pytest.raises(ValidationError):  # an ordinary payment does not settle a credit note
+            pay(b, party, "300", direction=direction, allocations=[credit])
+        refund = pay(b, party, "300", direction=direction, refund=True, allocations=[credit])
+        assert refund.refund and refund.customer_side == (party == customer)
+        assert fresh(credit).payment_state == Invoice.PaymentState.PAID
+        line = Line.unscoped.get(entry=refund.entry, account__reconcile=True)
+        assert line.account == account
+    assert_ledger_sound([company_a])

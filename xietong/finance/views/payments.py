@@ -320,6 +320,8 @@ def payment_create(request: HttpRequest) -> HttpResponse:
                     rate=data["rate"],
                     reference=data["reference"],
                     memo=data["memo"],
+                    # allocated to a credit note, the payment gives the money back
+                    refund=data["refund"] or bool(target and target.is_credit_note),
                 )
                 payment = payment_services.payment_post(
                     payment=payment,
@@ -353,7 +355,12 @@ def payment_allocate(request: HttpRequest, pk: int) -> HttpResponse:
     if payment.state != Payment.State.POSTED:
         messages.error(request, _("Only a posted payment can be allocated."))
         return redirect(back)
-    invoices = list(_open_invoices(payment.party_id, payment.direction, payment.currency_id))
+    settles = payment_services.SETTLES[(payment.customer_side, payment.refund)]
+    invoices = [
+        i
+        for i in _open_invoices(payment.party_id, payment.direction, payment.currency_id)
+        if i.kind == settles
+    ]
     errors: list[str] = []
     entered: dict[int, str] = {}
     if request.method == "POST":
