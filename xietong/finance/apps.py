@@ -9,7 +9,7 @@ class FinanceConfig(AppConfig):
     verbose_name = _("Finance")
 
     def ready(self) -> None:
-        from xietong.core import permissions, roles
+        from xietong.core import dbguards, permissions, roles
 
         permissions.declare(
             ("finance.view", _("See the ledger, invoices, payments and financial reports")),
@@ -33,5 +33,6 @@ class FinanceConfig(AppConfig):
         from xietong.finance import guards, navigation, payments, services  # noqa: F401 (audit)
 
         post_migrate.connect(guards.install_after_migrate, sender=self)
+        dbguards.register(guards.guards_install, guards.guards_remove)
         payments.register_timeline_kinds()
         navigation.register()
