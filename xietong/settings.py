@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "xietong.product",
     "xietong.workflow",
     "xietong.finance",
+    "xietong.inventory",
     "xietong.web",
     "xietong.api",
     "xietong.demo",

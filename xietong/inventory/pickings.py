@@ -1,0 +1,925 @@
+"""Pickings and warehouse routes: receipts, internal transfers and deliveries as chains of
+pickings, one per step of the warehouse's route, and what a clerk does with them (confirm,
+reserve, do all or part, cancel, scan).
+
+A route is a chain: each step's moves have the move of the step before as `previous`, and each
+step's picking the picking before as `previous`. A move whose previous move is not done waits
+and is never reserved (its goods are not there yet); when the previous move is done,
+`stock.moves_done` reserves for it and its picking becomes ready.
+
+Doing part of a picking splits each partly done move into the done part, which stays in the
+picking, and the rest, which goes to a backorder picking (`backorder_of`) keeping its
+reservations. The moves of the later steps that wait for the rest are split the same way and
+go to backorders of their own pickings, chained to the first backorder, so every picking's
+moves wait for the moves of one previous picking.
+
+A picking's state follows its moves: draft while its moves are drafts, waiting while one is
+not reserved (or waits for the step before), ready when all are reserved, done when all are
+done or cancelled, cancelled when all are cancelled.
+
+Locks: a service locks the picking row first, then the moves and quants through the stock
+services (primary-key order).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from xietong.core.audit import audited
+from xietong.core.models import Company, UnitOfMeasure
+from xietong.core.numbering import sequence_ensure, sequence_next
+from xietong.inventory import stock
+from xietong.inventory.models import Location, Lot, Move, Picking, Reservation, Warehouse
+from xietong.inventory.stock import StockError
+from xietong.inventory.warehouses import virtual_locations
+from xietong.party.models import Party
+from xietong.product.models import Product
+
+ZERO = Decimal(0)
+SIX = Decimal("0.000001")
+Kind = Picking.Kind
+PState = Picking.State
+MState = Move.State
+Usage = Location.Usage
+OPEN = (MState.DRAFT, MState.WAITING, MState.ASSIGNED)
+
+# Steps of the routes: (kind, step, from, to); "supplier"/"customer" are the company's virtual
+# locations, the others the warehouse's `<name>_location`.
+RECEIPT_ROUTES: dict[str, tuple[tuple[str, str, str, str], ...]] = {
+    Warehouse.ReceptionSteps.ONE: ((Kind.RECEIPT, "receive", "supplier", "stock"),),
+    Warehouse.ReceptionSteps.TWO: (
+        (Kind.RECEIPT, "receive", "supplier", "input"),
+        (Kind.INTERNAL, "store", "input", "stock"),
+    ),
+    Warehouse.ReceptionSteps.THREE: (
+        (Kind.RECEIPT, "receive", "supplier", "input"),
+        (Kind.INTERNAL, "quality", "input", "quality"),
+        (Kind.INTERNAL, "store", "quality", "stock"),
+    ),
+}
+DELIVERY_ROUTES: dict[str, tuple[tuple[str, str, str, str], ...]] = {
+    Warehouse.DeliverySteps.ONE: ((Kind.DELIVERY, "ship", "stock", "customer"),),
+    Warehouse.DeliverySteps.TWO: (
+        (Kind.INTERNAL, "pick", "stock", "output"),
+        (Kind.DELIVERY, "ship", "output", "customer"),
+    ),
+    Warehouse.DeliverySteps.THREE: (
+        (Kind.INTERNAL, "pick", "stock", "pack"),
+        (Kind.INTERNAL, "pack", "pack", "output"),
+        (Kind.DELIVERY, "ship", "output", "customer"),
+    ),
+}
+PREFIX = {Kind.RECEIPT: "IN", Kind.INTERNAL: "INT", Kind.DELIVERY: "OUT"}
+LINE_KEYS = {"product", "quantity", "uom", "lot", "unit_cost"}
+
+
+def _fail(message: str, code: str, **params: Any) -> StockError:
+    return StockError(message % params if params else message, code=code)
+
+
+def _same_company(company: Company, obj: Any, what: str) -> None:
+    if obj is not None and obj.company_id != company.pk:
+        raise _fail(_("The %(what)s “%(name)s” belongs to another company."), "foreign_record",
+                    what=what, name=obj)  # fmt: skip
+
+
+# --- numbering -------------------------------------------------------------------------------
+
+
+def _number(company: Company, warehouse: Warehouse, kind: str) -> str:
+    """The next number of the warehouse's series for `kind`, e.g. "WH/IN/2026/00001"."""
+    prefix = PREFIX[kind]
+    literal = warehouse.code.replace("{", "{{").replace("}", "}}")
+    code = f"inventory.picking.{warehouse.code}.{prefix}"
+    sequence_ensure(
+        company=company,
+        code=code,
+        name=f"{warehouse.code} {Kind(kind).label}"[:80],
+        pattern=f"{literal}/{prefix}/{{year}}/{{number:05d}}",
+    )
+    return sequence_next(company=company, code=code, date=timezone.localdate())
+
+
+# --- creating --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Line:
+    product: Product
+    quantity: Decimal
+    uom: UnitOfMeasure | None
+    lot: Lot | None
+    unit_cost: Decimal | None
+
+
+def _decimal(value: Any, what: str) -> Decimal:
+    if isinstance(value, (float, bool)):
+        raise _fail(_("%(what)s must be a decimal number, not %(value)r."), "float",
+                    what=what, value=value)  # fmt: skip
+    try:
+        number = Decimal(value)
+    except (ArithmeticError, TypeError, ValueError) as exc:
+        raise _fail(_("%(what)s must be a number."), "number", what=what) from exc
+    if not number.is_finite():
+        raise _fail(_("%(what)s must be a number."), "number", what=what)
+    return number
+
+
+def _lines_clean(
+    company: Company, lines: Sequence[Mapping[str, Any]], *, costs: bool
+) -> list[_Line]:
+    if not lines:
+        raise _fail(_("Add at least one line."), "no_lines")
+    clean = []
+    for row in lines:
+        unknown = set(row) - LINE_KEYS
+        if unknown:
+            raise _fail(_("Unknown line field(s): %(fields)s."), "line",
+                        fields=", ".join(sorted(unknown)))  # fmt: skip
+        product = row.get("product")
+        if not isinstance(product, Product):
+            raise _fail(_("Each line needs a product."), "line")
+        _same_company(company, product, _("product"))
+        quantity = _decimal(row.get("quantity"), _("The quantity"))
+        if quantity <= 0:
+            raise _fail(_("The quantity must be positive."), "quantity")
+        unit_cost = row.get("unit_cost")
+        if unit_cost is not None and not costs:
+            raise _fail(_("Only receipts take a unit cost."), "line")
+        if unit_cost is not None:
+            unit_cost = _decimal(unit_cost, _("The unit cost"))
+            if unit_cost < 0:
+                raise _fail(_("The unit cost cannot be negative."), "unit_cost")
+        lot, uom = row.get("lot"), row.get("uom")
+        if not isinstance(lot, (Lot, type(None))) or not isinstance(
+            uom, (UnitOfMeasure, type(None))
+        ):
+            raise _fail(_("Give the lot and the unit as records."), "line")
+        _same_company(company, lot, _("lot"))
+        clean.append(_Line(product, quantity, uom, lot, unit_cost))
+    return clean
+
+
+def _place(company: Company, warehouse: Warehouse, key: str) -> Location:
+    if key in ("supplier", "customer"):
+        return virtual_locations(company=company)[key]
+    return getattr(warehouse, f"{key}_location")
+
+
+def _route_create(
+    *,
+    company: Company,
+    warehouse: Warehouse,
+    route: Sequence[tuple[str, str, str, str]],
+    party: Party | None,
+    lines: Sequence[Mapping[str, Any]],
+    scheduled_date: dt.date,
+    origin: str,
+    source_type: str,
+    source_id: int | None,
+    actor: Any,
+    ends: Mapping[str, Location] | None = None,
+) -> list[Picking]:
+    _same_company(company, warehouse, _("warehouse"))
+    _same_company(company, party, _("partner"))
+    if not warehouse.active:
+        raise _fail(_("The warehouse %(warehouse)s is archived."), "inactive", warehouse=warehouse)
+    if not isinstance(scheduled_date, dt.date):
+        raise _fail(_("Give the scheduled date."), "date")
+    clean = _lines_clean(company, lines, costs=route[0][0] == Kind.RECEIPT)
+    ends = ends or {}
+    with transaction.atomic():
+        pickings: list[Picking] = []
+        previous_moves: list[Move | None] = [None] * len(clean)
+        for index, (kind, step, source, dest) in enumerate(route):
+            from_location = ends.get(source) or _place(company, warehouse, source)
+            to_location = ends.get(dest) or _place(company, warehouse, dest)
+            picking = Picking.unscoped.create(
+                company=company,
+                number=_number(company, warehouse, kind),
+                kind=kind,
+                step=step,
+                state=PState.DRAFT,
+                warehouse=warehouse,
+                from_location=from_location,
+                to_location=to_location,
+                party=party,
+                scheduled_date=scheduled_date,
+                origin=origin[:80],
+                source_type=source_type,
+                source_id=source_id,
+                previous=pickings[-1] if pickings else None,
+            )
+            for n, line in enumerate(clean):
+                previous_moves[n] = stock.move_create(
+                    company=company,
+                    product=line.product,
+                    quantity=line.quantity,
+                    uom=line.uom,
+                    lot=line.lot,
+                    from_location=from_location,
+                    to_location=to_location,
+                    planned_date=scheduled_date,
+                    picking=picking,
+                    origin=picking.origin or picking.number,
+                    source_type=source_type,
+                    source_id=source_id,
+                    previous=previous_moves[n],
+                    unit_cost=line.unit_cost if index == 0 else None,
+                    actor=actor,
+                )
+            pickings.append(picking)
+    return pickings
+
+
+@audited
+def receipt_create(
+    *,
+    company: Company,
+    warehouse: Warehouse,
+    lines: Sequence[Mapping[str, Any]],
+    scheduled_date: dt.date,
+    party: Party | None = None,
+    origin: str = "",
+    source_type: str = "",
+    source_id: int | None = None,
+    actor: Any = None,
+) -> list[Picking]:
+    """The draft pickings of a receipt along the warehouse's reception route (supplier → stock;
+    supplier → input → stock; supplier → input → quality → stock), first step first.
+
+    `lines`: dicts of product, quantity, and optionally uom (the product's stock unit by
+    default), lot (put on every step's move) and unit_cost (the purchase cost, on the first
+    step's move). Each step's moves continue (`previous`) the moves of the step before.
+    Confirm the first picking (`picking_confirm`) to confirm the whole chain. Raises
+    StockError (nothing written) for records of another company, an empty or malformed line,
+    and anything `stock.move_create` refuses."""
+    return _route_create(
+        company=company,
+        warehouse=warehouse,
+        route=RECEIPT_ROUTES[warehouse.reception_steps],
+        party=party,
+        lines=lines,
+        scheduled_date=scheduled_date,
+        origin=origin,
+        source_type=source_type,
+        source_id=source_id,
+        actor=actor,
+    )
+
+
+@audited
+def delivery_create(
+    *,
+    company: Company,
+    warehouse: Warehouse,
+    lines: Sequence[Mapping[str, Any]],
+    scheduled_date: dt.date,
+    party: Party | None = None,
+    origin: str = "",
+    source_type: str = "",
+    source_id: int | None = None,
+    actor: Any = None,
+) -> list[Picking]:
+    """The draft pickings of a delivery along the warehouse's delivery route (stock →
+    customer; pick stock → output, ship output → customer; pick stock → packing, pack packing
+    → output, ship output → customer), first step first. Lines as for `receipt_create`
+    (without unit cost). Confirm the first picking to confirm the chain and reserve the
+    stock. Raises StockError, writing nothing, as `receipt_create`."""
+    return _route_create(
+        company=company,
+        warehouse=warehouse,
+        route=DELIVERY_ROUTES[warehouse.delivery_steps],
+        party=party,
+        lines=lines,
+        scheduled_date=scheduled_date,
+        origin=origin,
+        source_type=source_type,
+        source_id=source_id,
+        actor=actor,
+    )
+
+
+@audited
+def internal_transfer_create(
+    *,
+    company: Company,
+    from_location: Location,
+    to_location: Location,
+    lines: Sequence[Mapping[str, Any]],
+    scheduled_date: dt.date,
+    warehouse: Warehouse | None = None,
+    party: Party | None = None,
+    origin: str = "",
+    source_type: str = "",
+    source_id: int | None = None,
+    actor: Any = None,
+) -> Picking:
+    """A draft internal transfer between two stock locations (internal or transit), numbered
+    in the series of `warehouse` (by default the warehouse of the source, else of the
+    destination). Raises StockError (nothing written) for a location that does not hold stock,
+    no warehouse, records of another company and what `receipt_create` refuses."""
+    _same_company(company, from_location, _("location"))
+    _same_company(company, to_location, _("location"))
+    for location in (from_location, to_location):
+        if not location.is_stock:
+            raise _fail(_("%(location)s does not hold stock; an internal transfer goes between "
+                          "stock locations."), "not_stock", location=location)  # fmt: skip
+    if warehouse is None:  # read from the rows: the objects may predate their warehouse
+        found = dict(
+            Location.unscoped.filter(pk__in=[from_location.pk, to_location.pk])
+            .exclude(warehouse__isnull=True)
+            .values_list("pk", "warehouse_id")
+        )
+        warehouse_id = found.get(from_location.pk) or found.get(to_location.pk)
+        warehouse = Warehouse.unscoped.filter(pk=warehouse_id).first() if warehouse_id else None
+    if warehouse is None:
+        raise _fail(_("Choose the warehouse the transfer belongs to."), "warehouse")
+    return _route_create(
+        company=company,
+        warehouse=warehouse,
+        route=((Kind.INTERNAL, "", "from", "to"),),
+        party=party,
+        lines=lines,
+        scheduled_date=scheduled_date,
+        origin=origin,
+        source_type=source_type,
+        source_id=source_id,
+        actor=actor,
+        ends={"from": from_location, "to": to_location},
+    )[0]
+
+
+# --- state -----------------------------------------------------------------------------------
+
+
+def _derived_state(states: Iterable[str]) -> str:
+    states = set(states)
+    if not states:
+        return PState.DRAFT
+    if states == {MState.CANCELLED}:
+        return PState.CANCELLED
+    if states <= {MState.DONE, MState.CANCELLED}:
+        return PState.DONE
+    if MState.DRAFT in states:
+        return PState.DRAFT
+    return PState.WAITING if MState.WAITING in states else PState.READY
+
+
+def _sync(picking_ids: Iterable[int | None]) -> None:
+    """Set each picking's state from its moves (and its done time when it becomes done)."""
+    ids = sorted({pk for pk in picking_ids if pk})
+    if not ids:
+        return
+    states: dict[int, set[str]] = {pk: set() for pk in ids}
+    for picking_id, state in Move.unscoped.filter(picking_id__in=ids).values_list(
+        "picking_id", "state"
+    ):
+        states[picking_id].add(state)
+    for picking in Picking.unscoped.filter(pk__in=ids):
+        state = _derived_state(states[picking.pk])
+        if state == picking.state:
+            continue
+        changes: dict[str, Any] = {"state": state}
+        if state == PState.DONE:
+            changes["done_at"] = timezone.now()
+        Picking.unscoped.filter(pk=picking.pk).update(**changes)
+
+
+def pickings_refresh(*, moves: Iterable[Move]) -> None:
+    """Set the state of the pickings of `moves` from their moves, for services that reserve
+    or release moves of pickings outside this module (counts, for instance)."""
+    _sync(m.picking_id for m in moves)
+
+
+def _downstream_pickings(picking_ids: Iterable[int]) -> list[int]:
+    """The pickings of the later steps, however far, of `picking_ids` (without them)."""
+    seen: set[int] = set()
+    frontier = set(picking_ids)
+    while frontier:
+        found = (
+            set(Picking.unscoped.filter(previous_id__in=frontier).values_list("pk", flat=True))
+            - seen
+        )
+        seen |= found
+        frontier = found
+    return sorted(seen)
+
+
+def _downstream_moves(move_ids: Iterable[int]) -> list[Move]:
+    """The open moves that continue `move_ids`, however far (without them)."""
+    found: list[Move] = []
+    frontier = set(move_ids)
+    seen = set(frontier)
+    while frontier:
+        nxt = list(Move.unscoped.filter(previous_id__in=frontier, state__in=OPEN).order_by("pk"))
+        nxt = [m for m in nxt if m.pk not in seen]
+        seen |= {m.pk for m in nxt}
+        found.extend(nxt)
+        frontier = {m.pk for m in nxt}
+    return found
+
+
+def _lock_picking(picking: Picking, *states: str) -> Picking:
+    locked = Picking.unscoped.select_for_update().get(pk=picking.pk)
+    if states and locked.state not in states:
+        raise _fail(_("The picking %(picking)s is %(state)s."), "state",
+                    picking=locked, state=locked.get_state_display())  # fmt: skip
+    return locked
+
+
+def _ready(moves: Iterable[Move]) -> tuple[list[Move], list[Move]]:
+    """Split moves into those whose previous move is done (or that have none) and the others."""
+    moves = list(moves)
+    previous_ids = {m.previous_id for m in moves if m.previous_id}
+    done = set(
+        Move.unscoped.filter(pk__in=previous_ids, state=MState.DONE).values_list("pk", flat=True)
+    )
+    ready = [m for m in moves if not m.previous_id or m.previous_id in done]
+    blocked = [m for m in moves if m.previous_id and m.previous_id not in done]
+    return ready, blocked
+
+
+def _confirm(picking_ids: Sequence[int], actor: Any) -> None:
+    """Confirm the draft moves of the pickings: those whose previous move is done are
+    confirmed and reserved (`stock.moves_confirm`); the others wait for it unreserved."""
+    moves = list(
+        Move.unscoped.filter(picking_id__in=picking_ids, state=MState.DRAFT).order_by("pk")
+    )
+    ready, blocked = _ready(moves)
+    if ready:
+        stock.moves_confirm(moves=ready, actor=actor)
+    if blocked:
+        Move.unscoped.filter(pk__in=[m.pk for m in blocked], state=MState.DRAFT).update(
+            state=MState.WAITING
+        )
+
+
+def _refreshed(picking: Picking) -> Picking:
+    picking.refresh_from_db()
+    return picking
+
+
+# --- confirming, reserving, cancelling ---------------------------------------------------------
+
+
+@audited
+def picking_confirm(*, picking: Picking, actor: Any = None) -> Picking:
+    """Confirm a draft picking and the draft pickings of its later steps: moves whose previous
+    move is done (or that have none) are reserved as far as stock allows; the others wait for
+    the step before. Raises StockError for a picking that is not a draft. Locks the picking,
+    then moves and quants."""
+    with transaction.atomic():
+        locked = _lock_picking(picking, PState.DRAFT)
+        later = _downstream_pickings([locked.pk])
+        drafts = [locked.pk] + list(
+            Picking.unscoped.filter(pk__in=later, state=PState.DRAFT).values_list("pk", flat=True)
+        )
+        _confirm(drafts, actor)
+        _sync([locked.pk, *later])
+    return _refreshed(picking)
+
+
+@audited
+def picking_assign(*, picking: Picking, actor: Any = None) -> Picking:
+    """Reserve what stock allows for the picking's waiting moves whose previous step is done;
+    the picking is ready when all its moves are reserved. Raises StockError for a picking that
+    is not waiting or ready (confirm a draft first)."""
+    with transaction.atomic():
+        locked = _lock_picking(picking, PState.WAITING, PState.READY)
+        moves = Move.unscoped.filter(
+            picking=locked, state__in=(MState.WAITING, MState.ASSIGNED)
+        ).order_by("pk")
+        ready, _blocked = _ready(moves)
+        if ready:
+            stock.moves_assign(moves=ready, actor=actor)
+        _sync([locked.pk])
+    return _refreshed(picking)
+
+
+@audited
+def pickings_assign_waiting(
+    *, company: Company, warehouse: Warehouse | None = None, actor: Any = None
+) -> list[Picking]:
+    """Retry the reservation of the company's waiting pickings (of `warehouse`), earliest
+    scheduled first, as a scheduler would after stock came in. Returns those now ready."""
+    pickings = Picking.unscoped.filter(company=company, state=PState.WAITING)
+    if warehouse is not None:
+        pickings = pickings.filter(warehouse=warehouse)
+    ready = []
+    for picking in pickings.order_by("scheduled_date", "pk"):
+        if picking_assign(picking=picking, actor=actor).state == PState.READY:
+            ready.append(picking)
+    return ready
+
+
+@audited
+def picking_cancel(*, picking: Picking, actor: Any = None) -> Picking:
+    """Cancel the picking's moves that are not done, releasing their reservations, and the
+    moves of later steps that wait for them (their pickings are cancelled when nothing is left
+    in them). Raises StockError for a picking done or cancelled already."""
+    with transaction.atomic():
+        locked = _lock_picking(picking, PState.DRAFT, PState.WAITING, PState.READY)
+        moves = list(Move.unscoped.filter(picking=locked, state__in=OPEN).order_by("pk"))
+        later = _downstream_moves(m.pk for m in moves)
+        stock.moves_cancel(moves=moves + later, actor=actor)
+        _sync([locked.pk, *(m.picking_id for m in later)])
+    return _refreshed(picking)
+
+
+# --- doing -----------------------------------------------------------------------------------
+
+_COPY = (
+    "company_id", "product_id", "uom_id", "from_location_id", "to_location_id", "lot_id",
+    "planned_date", "picking_id", "origin", "source_type", "source_id", "previous_id",
+    "unit_cost", "created_by_id",
+)  # fmt: skip
+
+
+def _fefo(reservation: Reservation) -> tuple[Any, ...]:
+    """The order `stock` reserves in: lots expiring first, then stock that arrived first."""
+    quant = reservation.quant
+    expiry = quant.lot.expiry_date if quant.lot_id and quant.lot.expiry_date else dt.date.max
+    return (expiry, quant.in_date or timezone.now(), quant.pk)
+
+
+def _carve(move: Move, keep_base: Decimal, state: str | None = None) -> Move:
+    """Split `move` into `keep_base` (stock unit; it keeps the move's row and the reservations
+    it needs, oldest stock first) and the rest, a new move that takes the other reservations;
+    returns the rest. With nothing kept, the whole move is the rest."""
+    if keep_base <= 0:
+        return move
+    rest_base = move.quantity_base - keep_base
+    keep_quantity = (move.quantity * keep_base / move.quantity_base).quantize(SIX)
+    rest_quantity = move.quantity - keep_quantity
+    if rest_quantity <= 0:
+        raise _fail(_("%(quantity)s is too small a rest to leave for later."), "quantity",
+                    quantity=rest_base.normalize())  # fmt: skip
+    rest = Move.unscoped.create(
+        **{name: getattr(move, name) for name in _COPY},
+        quantity=rest_quantity,
+        quantity_base=rest_base,
+        state=state or move.state,
+    )
+    Move.unscoped.filter(pk=move.pk).update(quantity=keep_quantity, quantity_base=keep_base)
+    move.quantity, move.quantity_base = keep_quantity, keep_base
+    # Reservations beyond what is kept go with the rest; the quants' reserved totals do not
+    # change, as the stock stays reserved, for the rest.
+    kept = ZERO
+    reservations = Reservation.unscoped.filter(move=move).select_related("quant__lot")
+    ordered = sorted(reservations, key=_fefo)
+    rest_reserved = ZERO
+    for reservation in ordered:
+        stays = min(reservation.quantity, max(keep_base - kept, ZERO))
+        kept += stays
+        goes = reservation.quantity - stays
+        if goes <= 0:
+            continue
+        rest_reserved += goes
+        if stays > 0:
+            Reservation.unscoped.filter(pk=reservation.pk).update(quantity=stays)
+            Reservation.unscoped.create(company_id=move.company_id, move=rest,
+                                        quant_id=reservation.quant_id, quantity=goes)  # fmt: skip
+        else:
+            Reservation.unscoped.filter(pk=reservation.pk).update(move=rest)
+    if move.from_location.is_stock and move.state in (MState.WAITING, MState.ASSIGNED):
+        kept_state = MState.ASSIGNED if kept >= keep_base else MState.WAITING
+        rest_state = MState.ASSIGNED if rest_reserved >= rest_base else MState.WAITING
+        if (
+            move.previous_id
+            and not Move.unscoped.filter(pk=move.previous_id, state=MState.DONE).exists()
+        ):
+            kept_state = rest_state = MState.WAITING
+        Move.unscoped.filter(pk=move.pk).update(state=kept_state)
+        Move.unscoped.filter(pk=rest.pk).update(state=rest_state)
+        move.state, rest.state = kept_state, rest_state
+    return rest
+
+
+def _carve_chain(move: Move, rest: Move, keep_base: Decimal) -> list[Move]:
+    """After `move` was split into what it keeps and `rest`, split the open moves continuing
+    it the same way: each keeps at most `keep_base`, its rest continues `rest`. Returns the
+    rest moves created (or, when nothing is kept, the moves that go with `rest`)."""
+    if rest.pk == move.pk:  # the whole move is left: everything after it goes with it
+        return _downstream_moves([move.pk])
+    rests: list[Move] = []
+    followers = Move.unscoped.filter(previous=move, state__in=OPEN).select_related("from_location")
+    for follower in followers.order_by("pk"):
+        if follower.quantity_base <= keep_base:
+            continue
+        follower_rest = _carve(follower, keep_base, state=MState.WAITING)
+        Move.unscoped.filter(pk=follower_rest.pk).update(previous=rest)
+        follower_rest.previous_id = rest.pk
+        rests.append(follower_rest)
+        rests.extend(_carve_chain(follower, follower_rest, keep_base))
+    return rests
+
+
+def _lots_for(move: Move, value: Any, done_base: Decimal, actor: Any) -> list[Lot]:
+    """The lot(s) given for a move: a Lot, a name (created for goods coming in), or a list of
+    serial numbers, one a unit."""
+    values = list(value) if isinstance(value, (list, tuple)) else [value]
+    if not values:
+        raise _fail(_("Give the lot or serial number of %(product)s."), "lot_required",
+                    product=move.product)  # fmt: skip
+    product = move.product
+    if len(values) > 1 or product.tracking == Product.Tracking.SERIAL:
+        if product.tracking != Product.Tracking.SERIAL:
+            raise _fail(_("%(product)s is tracked by lot: give one lot per move."), "lots",
+                        product=product)  # fmt: skip
+        if Decimal(len(values)) != done_base:
+            raise _fail(_("Give one serial number per unit of %(product)s: %(count)s for "
+                          "%(quantity)s."), "serials", product=product, count=len(values),
+                        quantity=done_base.normalize())  # fmt: skip
+    lots: list[Lot] = []
+    for item in values:
+        if isinstance(item, Lot):
+            if item.company_id != move.company_id or item.product_id != product.pk:
+                raise _fail(_("The lot %(lot)s belongs to another product."), "lot", lot=item)
+            lot = item
+        else:
+            name = str(item or "").strip()
+            lot = Lot.unscoped.filter(company_id=move.company_id, product=product,
+                                      name=name).first()  # fmt: skip
+            if lot is None:
+                if move.from_location.is_stock:
+                    raise _fail(_("%(product)s has no lot %(lot)s."), "unknown_lot",
+                                product=product, lot=name)  # fmt: skip
+                lot = stock.lot_create(company=move.company, product=product, name=name,
+                                       actor=actor)  # fmt: skip
+        lots.append(lot)
+    if len({lot.pk for lot in lots}) != len(lots):
+        raise _fail(_("A serial number is given twice."), "serials")
+    return lots
+
+
+def _apply_lots(move: Move, lots: list[Lot], actor: Any) -> list[Move]:
+    """Put the lot(s) on the move (a move per serial number); a move leaving stock gives back
+    its reservations first, to take the given lots. Later steps waiting for the move get the
+    lot when they had the move's former one. Returns the moves to do."""
+    if Reservation.unscoped.filter(move=move).exists():
+        stock.moves_unreserve(moves=[move], actor=actor)
+    old_lot = move.lot_id
+    move.state = Move.unscoped.values_list("state", flat=True).get(pk=move.pk)
+    moves = [move]
+    Move.unscoped.filter(pk=move.pk).update(lot=lots[0])
+    move.lot = lots[0]
+    if len(lots) > 1:
+        unit = (move.quantity / move.quantity_base).quantize(SIX)
+        Move.unscoped.filter(pk=move.pk).update(quantity=unit, quantity_base=1)
+        move.quantity, move.quantity_base = unit, Decimal(1)
+        for lot in lots[1:]:
+            moves.append(
+                Move.unscoped.create(
+                    **{name: getattr(move, name) for name in _COPY if name != "lot_id"},
+                    lot=lot,
+                    quantity=unit,
+                    quantity_base=1,
+                    state=move.state,
+                )  # fmt: skip
+            )
+    if old_lot is not None:
+        later = [m.pk for m in _downstream_moves([move.pk]) if m.lot_id == old_lot]
+        Move.unscoped.filter(pk__in=later).update(lot=lots[0] if len(lots) == 1 else None)
+    return moves
+
+
+def _quantities(
+    moves: list[Move], quantities: Mapping[int, Any] | None
+) -> dict[int, tuple[Decimal, Decimal]]:
+    """Move id → (quantity done in the move's unit, in the stock unit)."""
+    by_id = {m.pk: m for m in moves}
+    if quantities is None:
+        return {m.pk: (m.quantity, m.quantity_base) for m in moves}
+    result = {}
+    for key, value in quantities.items():
+        try:
+            move = by_id[int(key)]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _fail(_("Move %(move)s is not an open move of this picking."), "foreign_move",
+                        move=key) from exc  # fmt: skip
+        quantity = _decimal(value, _("The quantity done"))
+        if quantity < 0:
+            raise _fail(_("The quantity done cannot be negative."), "quantity")
+        if quantity > move.quantity:
+            raise _fail(_("%(done)s of %(product)s is more than the %(planned)s planned."),
+                        "too_much", done=quantity.normalize(), product=move.product,
+                        planned=move.quantity.normalize())  # fmt: skip
+        base = (move.quantity_base * quantity / move.quantity).quantize(SIX)
+        if quantity > 0 and base <= 0:
+            raise _fail(_("The quantity done is too small."), "quantity")
+        result[move.pk] = (quantity, base)
+    for move in moves:
+        result.setdefault(move.pk, (ZERO, ZERO))
+    if all(base <= 0 for _q, base in result.values()):
+        raise _fail(_("Nothing is done: give the quantities done."), "nothing_done")
+    return result
+
+
+def _backorders(picking: Picking, rests: list[Move]) -> list[Picking]:
+    """Put rest moves into backorders of their pickings, chained like the pickings."""
+    by_picking: dict[int, list[Move]] = {}
+    for move in rests:
+        by_picking.setdefault(move.picking_id, []).append(move)
+    order = [picking.pk, *_downstream_pickings([picking.pk])]
+    created: dict[int, Picking] = {}
+    originals = {
+        p.pk: p
+        for p in Picking.unscoped.filter(pk__in=list(by_picking)).select_related(
+            "company", "warehouse"
+        )
+    }
+    for pk in sorted(by_picking, key=lambda p: order.index(p) if p in order else len(order)):
+        original = originals[pk]
+        backorder = Picking.unscoped.create(
+            company_id=original.company_id,
+            number=_number(original.company, original.warehouse, original.kind),
+            kind=original.kind,
+            step=original.step,
+            state=PState.WAITING,
+            warehouse_id=original.warehouse_id,
+            from_location_id=original.from_location_id,
+            to_location_id=original.to_location_id,
+            party_id=original.party_id,
+            scheduled_date=original.scheduled_date,
+            origin=original.origin,
+            source_type=original.source_type,
+            source_id=original.source_id,
+            previous=created.get(original.previous_id) or original.previous,
+            backorder_of=original,
+        )
+        created[pk] = backorder
+        Move.unscoped.filter(pk__in=[m.pk for m in by_picking[pk]]).update(picking=backorder)
+    return list(created.values())
+
+
+@audited
+def picking_done(
+    *,
+    picking: Picking,
+    actor: Any = None,
+    quantities: Mapping[int, Any] | None = None,
+    lots: Mapping[int, Any] | None = None,
+    backorder: bool = True,
+    effective_date: dt.date | None = None,
+) -> Picking:
+    """Do the picking (a draft is confirmed first).
+
+    `quantities` (move id → quantity done in the move's unit; moves left out: none done) does
+    part of it: each partly done move is split, the done part stays in the picking and the
+    rest goes to a backorder picking (`backorder_of`), keeping its reservations; the later
+    steps' moves waiting for the rest are split and go to backorders of their pickings. With
+    `backorder=False` the rest, and what waits for it, is cancelled instead. `lots` (move id →
+    a Lot, a lot name, or a list of serial numbers, one a unit) says which lot was received or
+    taken; names of lots coming in are created. The next step's moves are then reserved
+    (`stock.moves_done`) and their picking becomes ready.
+
+    Raises StockError, writing nothing, for a picking done or cancelled, quantities that are
+    negative, above the planned quantity or all zero, moves not in the picking, moves whose
+    previous step is not done, wrong lots, and what `stock.moves_done` refuses (not enough
+    stock, a lot missing…). Locks the picking, then the moves and quants."""
+    with transaction.atomic():
+        locked = _lock_picking(picking, PState.DRAFT, PState.WAITING, PState.READY)
+        if locked.state == PState.DRAFT:
+            later = _downstream_pickings([locked.pk])
+            drafts = Picking.unscoped.filter(pk__in=later, state=PState.DRAFT)
+            _confirm([locked.pk, *drafts.values_list("pk", flat=True)], actor)
+        moves = list(
+            Move.unscoped.filter(picking=locked, state__in=OPEN)
+            .select_related("product", "from_location", "to_location", "company", "previous")
+            .order_by("pk")
+        )
+        if not moves:
+            raise _fail(_("The picking %(picking)s has nothing to do."), "nothing_done",
+                        picking=locked)  # fmt: skip
+        done_qty = _quantities(moves, quantities)
+        lots = dict(lots or {})
+        for key in lots:
+            if not any(str(m.pk) == str(key) for m in moves):
+                raise _fail(_("Move %(move)s is not an open move of this picking."),
+                            "foreign_move", move=key)  # fmt: skip
+        for move in moves:
+            previous = move.previous
+            if done_qty[move.pk][1] > 0 and previous and previous.state != MState.DONE:
+                raise _fail(_("%(product)s waits for the previous step %(picking)s."),
+                            "previous_not_done", product=move.product,
+                            picking=previous.picking or previous)  # fmt: skip
+        # Reserve what came in since, so that the done part is taken as reserved stock.
+        short = [
+            m
+            for m in moves
+            if done_qty[m.pk][1] > 0 and m.state == MState.WAITING and m.from_location.is_stock
+        ]
+        if short:
+            stock.moves_assign(moves=short, actor=actor)
+            states = dict(
+                Move.unscoped.filter(pk__in=[m.pk for m in short]).values_list("pk", "state")
+            )
+            for move in short:
+                move.state = states[move.pk]
+        rests: list[Move] = []
+        to_do: list[Move] = []
+        for move in moves:
+            _quantity, base = done_qty[move.pk]
+            if base < move.quantity_base:
+                rest = _carve(move, base)
+                rests.append(rest)
+                rests.extend(_carve_chain(move, rest, base))
+            if base <= 0:
+                continue
+            lot_value = lots.get(move.pk, lots.get(str(move.pk)))
+            if lot_value is not None:
+                chosen = _lots_for(move, lot_value, move.quantity_base, actor)
+                to_do.extend(_apply_lots(move, chosen, actor))
+            else:
+                to_do.append(move)
+        done = stock.moves_done(moves=to_do, actor=actor, effective_date=effective_date)
+        touched = {locked.pk, *_downstream_pickings([locked.pk])}
+        touched |= set(Move.unscoped.filter(previous__in=done).values_list("picking_id", flat=True))
+        if rests:
+            if backorder:
+                created = _backorders(locked, rests)
+                touched |= {p.pk for p in created}
+                ready, _blocked = _ready(
+                    Move.unscoped.filter(pk__in=[m.pk for m in rests], state__in=(MState.WAITING,))
+                )
+                if ready:
+                    stock.moves_assign(moves=ready, actor=actor)
+            else:
+                stock.moves_cancel(
+                    moves=[m for m in rests if m.state != MState.CANCELLED], actor=actor
+                )
+        _sync(touched)
+    return _refreshed(picking)
+
+
+# --- scanning --------------------------------------------------------------------------------
+
+
+@dataclass
+class ScanResult:
+    """What a scanned code is: `kind` "product", "lot", "location" or "" (nothing), the
+    record(s) found, and the picking's open moves it concerns."""
+
+    code: str
+    kind: str = ""
+    product: Product | None = None
+    lot: Lot | None = None
+    location: Location | None = None
+    moves: list[Move] = field(default_factory=list)
+
+
+def picking_scan(*, picking: Picking, code: str) -> ScanResult:
+    """Resolve a scanned code for the picking screen, writing nothing: a product's barcode,
+    a location's barcode, a lot or serial number (of the picking's products first), then a
+    product's SKU. For a product or lot, `moves` are the picking's open moves of it (of that
+    lot, or without a lot); for a location, those from or to it."""
+    code = (code or "").strip()
+    result = ScanResult(code=code)
+    if not code:
+        return result
+    company_id = picking.company_id
+    open_moves = list(
+        Move.unscoped.filter(picking=picking, state__in=OPEN)
+        .select_related("product", "lot")
+        .order_by("pk")
+    )
+    products = {m.product_id for m in open_moves}
+
+    product = Product.unscoped.filter(company_id=company_id, barcode=code).first()
+    if product is not None:
+        result.kind, result.product = "product", product
+        result.moves = [m for m in open_moves if m.product_id == product.pk]
+        return result
+    location = Location.unscoped.filter(company_id=company_id, barcode=code, active=True).first()
+    if location is not None:
+        result.kind, result.location = "location", location
+        result.moves = [
+            m for m in open_moves if location.pk in (m.from_location_id, m.to_location_id)
+        ]
+        return result
+    lots = list(Lot.unscoped.filter(company_id=company_id, name=code).select_related("product"))
+    lots.sort(key=lambda lot: (lot.product_id not in products, lot.pk))
+    if lots:
+        lot = lots[0]
+        result.kind, result.lot, result.product = "lot", lot, lot.product
+        result.moves = [
+            m for m in open_moves if m.product_id == lot.product_id and m.lot_id in (None, lot.pk)
+        ]
+        return result
+    product = Product.unscoped.filter(
+        Q(sku=code) | Q(sku__iexact=code), company_id=company_id
+    ).first()
+    if product is not None:
+        result.kind, result.product = "product", product
+        result.moves = [m for m in open_moves if m.product_id == product.pk]
+    return result
