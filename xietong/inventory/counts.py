@@ -40,7 +40,7 @@ from xietong.inventory.models import (
     Reservation,
 )
 from xietong.inventory.pickings import pickings_refresh
-from xietong.inventory.stock import StockError
+from xietong.inventory.stock import refusal
 from xietong.inventory.warehouses import internal_locations_below, virtual_locations
 from xietong.product.models import Product
 
@@ -56,14 +56,10 @@ CYCLE_DAYS = {"A": 30, "B": 90, "C": 180}
 SEQUENCE = "inventory.count"
 
 
-def _fail(message: str, code: str, **params: Any) -> StockError:
-    return StockError(message % params if params else message, code=code)
-
-
 def _lock(count: InventoryCount, *states: str) -> InventoryCount:
     locked = InventoryCount.unscoped.select_for_update().get(pk=count.pk)
     if locked.state not in states:
-        raise _fail(_("The count %(count)s is %(state)s."), "state",
+        raise refusal(_("The count %(count)s is %(state)s."), "state",
                     count=locked, state=locked.get_state_display())  # fmt: skip
     return locked
 
@@ -135,10 +131,10 @@ def abc_classes(*, company: Company, since: dt.date | None = None) -> dict[int, 
 
 def _check_location(company: Company, location: Location) -> None:
     if location.company_id != company.pk:
-        raise _fail(_("The location %(location)s belongs to another company."),
+        raise refusal(_("The location %(location)s belongs to another company."),
                     "foreign_record", location=location)  # fmt: skip
     if location.usage not in (*STOCK_USAGES, Usage.VIEW):
-        raise _fail(_("%(location)s does not hold the company's stock; count a stock "
+        raise refusal(_("%(location)s does not hold the company's stock; count a stock "
                       "location."), "not_stock", location=location)  # fmt: skip
 
 
@@ -160,9 +156,9 @@ def count_create(
     _check_location(company, location)
     abc_class = (abc_class or "").strip().upper()
     if abc_class and abc_class not in CLASSES:
-        raise _fail(_("The ABC class is A, B or C."), "abc_class")
+        raise refusal(_("The ABC class is A, B or C."), "abc_class")
     if not isinstance(date, dt.date):
-        raise _fail(_("Give the date of the count."), "date")
+        raise refusal(_("Give the date of the count."), "date")
     quants = Quant.unscoped.filter(
         company=company, location_id__in=internal_locations_below(location)
     ).exclude(quantity=0)
@@ -213,19 +209,19 @@ def count_line_add(
         location = location or count.location
         for obj in (product, location, lot):
             if obj is not None and obj.company_id != count.company_id:
-                raise _fail(_("“%(name)s” belongs to another company."), "foreign_record",
+                raise refusal(_("“%(name)s” belongs to another company."), "foreign_record",
                             name=obj)  # fmt: skip
         if location.pk not in internal_locations_below(count.location) or not location.is_stock:
-            raise _fail(_("%(location)s is not a stock location of this count."),
+            raise refusal(_("%(location)s is not a stock location of this count."),
                         "location", location=location)  # fmt: skip
         if product.type == Product.Type.SERVICE:
-            raise _fail(_("%(product)s is a service; services are not stocked."), "service",
+            raise refusal(_("%(product)s is a service; services are not stocked."), "service",
                         product=product)  # fmt: skip
         if lot is not None and lot.product_id != product.pk:
-            raise _fail(_("The lot %(lot)s belongs to another product."), "lot", lot=lot)
+            raise refusal(_("The lot %(lot)s belongs to another product."), "lot", lot=lot)
         if CountLine.objects.filter(count=count, product=product, location=location,
                                     lot=lot).exists():  # fmt: skip
-            raise _fail(_("The sheet lists %(product)s there already."), "duplicate",
+            raise refusal(_("The sheet lists %(product)s there already."), "duplicate",
                         product=product)  # fmt: skip
         quant = Quant.unscoped.filter(product=product, location=location, lot=lot).first()
         return CountLine.objects.create(
@@ -259,19 +255,19 @@ def count_set(
             try:
                 line = lines[int(key)]
             except (KeyError, TypeError, ValueError) as exc:
-                raise _fail(_("Line %(line)s is not a line of this count."), "foreign_line",
+                raise refusal(_("Line %(line)s is not a line of this count."), "foreign_line",
                             line=key) from exc  # fmt: skip
             if value is not None:
                 if isinstance(value, (float, bool)):
-                    raise _fail(_("Quantities must not be floats."), "float")
+                    raise refusal(_("Quantities must not be floats."), "float")
                 try:
                     value = Decimal(value)
                 except (ArithmeticError, TypeError, ValueError) as exc:
-                    raise _fail(_("The counted quantity must be a number."), "number") from exc
+                    raise refusal(_("The counted quantity must be a number."), "number") from exc
                 if not value.is_finite() or value < 0:
-                    raise _fail(_("The counted quantity cannot be negative."), "quantity")
+                    raise refusal(_("The counted quantity cannot be negative."), "quantity")
                 if line.lot_id and line.product.tracking == Product.Tracking.SERIAL and value > 1:
-                    raise _fail(_("A serial number is one unit."), "serial")
+                    raise refusal(_("A serial number is one unit."), "serial")
             line.counted = value
             changes.append(line)
         CountLine.objects.bulk_update(changes, ["counted"])
@@ -333,7 +329,7 @@ def count_done(*, count: InventoryCount, actor: Any = None) -> InventoryCount:
             .order_by("pk")
         )
         if not lines:
-            raise _fail(_("Nothing is counted on %(count)s."), "nothing_counted", count=count)
+            raise refusal(_("Nothing is counted on %(count)s."), "nothing_counted", count=count)
         company = count.company
         loss_location = virtual_locations(company=company)[Usage.INVENTORY]
         released = _free_for_losses(lines, actor)
@@ -365,7 +361,7 @@ def count_done(*, count: InventoryCount, actor: Any = None) -> InventoryCount:
             )
             if not gain:
                 if quant.quantity - quant.reserved < -difference:
-                    raise _fail(_("%(product)s at %(location)s is reserved meanwhile; try "
+                    raise refusal(_("%(product)s at %(location)s is reserved meanwhile; try "
                                   "again."), "reserved", product=line.product,
                                 location=line.location)  # fmt: skip
                 # Reserve the counted quant itself, so that the loss is not taken from

@@ -39,7 +39,7 @@ from xietong.core.models import Company, UnitOfMeasure
 from xietong.core.numbering import sequence_ensure, sequence_next
 from xietong.inventory import stock
 from xietong.inventory.models import Location, Lot, Move, Picking, Reservation, Warehouse
-from xietong.inventory.stock import StockError
+from xietong.inventory.stock import refusal, same_company_check
 from xietong.inventory.warehouses import virtual_locations
 from xietong.party.models import Party
 from xietong.product.models import Product
@@ -82,16 +82,6 @@ PREFIX = {Kind.RECEIPT: "IN", Kind.INTERNAL: "INT", Kind.DELIVERY: "OUT"}
 LINE_KEYS = {"product", "quantity", "uom", "lot", "unit_cost"}
 
 
-def _fail(message: str, code: str, **params: Any) -> StockError:
-    return StockError(message % params if params else message, code=code)
-
-
-def _same_company(company: Company, obj: Any, what: str) -> None:
-    if obj is not None and obj.company_id != company.pk:
-        raise _fail(_("The %(what)s “%(name)s” belongs to another company."), "foreign_record",
-                    what=what, name=obj)  # fmt: skip
-
-
 # --- numbering -------------------------------------------------------------------------------
 
 
@@ -123,14 +113,14 @@ class _Line:
 
 def _decimal(value: Any, what: str) -> Decimal:
     if isinstance(value, (float, bool)):
-        raise _fail(_("%(what)s must be a decimal number, not %(value)r."), "float",
+        raise refusal(_("%(what)s must be a decimal number, not %(value)r."), "float",
                     what=what, value=value)  # fmt: skip
     try:
         number = Decimal(value)
     except (ArithmeticError, TypeError, ValueError) as exc:
-        raise _fail(_("%(what)s must be a number."), "number", what=what) from exc
+        raise refusal(_("%(what)s must be a number."), "number", what=what) from exc
     if not number.is_finite():
-        raise _fail(_("%(what)s must be a number."), "number", what=what)
+        raise refusal(_("%(what)s must be a number."), "number", what=what)
     return number
 
 
@@ -138,33 +128,33 @@ def _lines_clean(
     company: Company, lines: Sequence[Mapping[str, Any]], *, costs: bool
 ) -> list[_Line]:
     if not lines:
-        raise _fail(_("Add at least one line."), "no_lines")
+        raise refusal(_("Add at least one line."), "no_lines")
     clean = []
     for row in lines:
         unknown = set(row) - LINE_KEYS
         if unknown:
-            raise _fail(_("Unknown line field(s): %(fields)s."), "line",
+            raise refusal(_("Unknown line field(s): %(fields)s."), "line",
                         fields=", ".join(sorted(unknown)))  # fmt: skip
         product = row.get("product")
         if not isinstance(product, Product):
-            raise _fail(_("Each line needs a product."), "line")
-        _same_company(company, product, _("product"))
+            raise refusal(_("Each line needs a product."), "line")
+        same_company_check(company, product, _("product"))
         quantity = _decimal(row.get("quantity"), _("The quantity"))
         if quantity <= 0:
-            raise _fail(_("The quantity must be positive."), "quantity")
+            raise refusal(_("The quantity must be positive."), "quantity")
         unit_cost = row.get("unit_cost")
         if unit_cost is not None and not costs:
-            raise _fail(_("Only receipts take a unit cost."), "line")
+            raise refusal(_("Only receipts take a unit cost."), "line")
         if unit_cost is not None:
             unit_cost = _decimal(unit_cost, _("The unit cost"))
             if unit_cost < 0:
-                raise _fail(_("The unit cost cannot be negative."), "unit_cost")
+                raise refusal(_("The unit cost cannot be negative."), "unit_cost")
         lot, uom = row.get("lot"), row.get("uom")
         if not isinstance(lot, (Lot, type(None))) or not isinstance(
             uom, (UnitOfMeasure, type(None))
         ):
-            raise _fail(_("Give the lot and the unit as records."), "line")
-        _same_company(company, lot, _("lot"))
+            raise refusal(_("Give the lot and the unit as records."), "line")
+        same_company_check(company, lot, _("lot"))
         clean.append(_Line(product, quantity, uom, lot, unit_cost))
     return clean
 
@@ -189,12 +179,14 @@ def _route_create(
     actor: Any,
     ends: Mapping[str, Location] | None = None,
 ) -> list[Picking]:
-    _same_company(company, warehouse, _("warehouse"))
-    _same_company(company, party, _("partner"))
+    same_company_check(company, warehouse, _("warehouse"))
+    same_company_check(company, party, _("partner"))
     if not warehouse.active:
-        raise _fail(_("The warehouse %(warehouse)s is archived."), "inactive", warehouse=warehouse)
+        raise refusal(
+            _("The warehouse %(warehouse)s is archived."), "inactive", warehouse=warehouse
+        )
     if not isinstance(scheduled_date, dt.date):
-        raise _fail(_("Give the scheduled date."), "date")
+        raise refusal(_("Give the scheduled date."), "date")
     clean = _lines_clean(company, lines, costs=route[0][0] == Kind.RECEIPT)
     ends = ends or {}
     with transaction.atomic():
@@ -328,11 +320,11 @@ def internal_transfer_create(
     in the series of `warehouse` (by default the warehouse of the source, else of the
     destination). Raises StockError (nothing written) for a location that does not hold stock,
     no warehouse, records of another company and what `receipt_create` refuses."""
-    _same_company(company, from_location, _("location"))
-    _same_company(company, to_location, _("location"))
+    same_company_check(company, from_location, _("location"))
+    same_company_check(company, to_location, _("location"))
     for location in (from_location, to_location):
         if not location.is_stock:
-            raise _fail(_("%(location)s does not hold stock; an internal transfer goes between "
+            raise refusal(_("%(location)s does not hold stock; an internal transfer goes between "
                           "stock locations."), "not_stock", location=location)  # fmt: skip
     if warehouse is None:  # read from the rows: the objects may predate their warehouse
         found = dict(
@@ -343,7 +335,7 @@ def internal_transfer_create(
         warehouse_id = found.get(from_location.pk) or found.get(to_location.pk)
         warehouse = Warehouse.unscoped.filter(pk=warehouse_id).first() if warehouse_id else None
     if warehouse is None:
-        raise _fail(_("Choose the warehouse the transfer belongs to."), "warehouse")
+        raise refusal(_("Choose the warehouse the transfer belongs to."), "warehouse")
     return _route_create(
         company=company,
         warehouse=warehouse,
@@ -432,7 +424,7 @@ def _downstream_moves(move_ids: Iterable[int]) -> list[Move]:
 def _lock_picking(picking: Picking, *states: str) -> Picking:
     locked = Picking.unscoped.select_for_update().get(pk=picking.pk)
     if states and locked.state not in states:
-        raise _fail(_("The picking %(picking)s is %(state)s."), "state",
+        raise refusal(_("The picking %(picking)s is %(state)s."), "state",
                     picking=locked, state=locked.get_state_display())  # fmt: skip
     return locked
 
@@ -562,7 +554,7 @@ def _carve(move: Move, keep_base: Decimal, state: str | None = None) -> Move:
     keep_quantity = (move.quantity * keep_base / move.quantity_base).quantize(SIX)
     rest_quantity = move.quantity - keep_quantity
     if rest_quantity <= 0:
-        raise _fail(_("%(quantity)s is too small a rest to leave for later."), "quantity",
+        raise refusal(_("%(quantity)s is too small a rest to leave for later."), "quantity",
                     quantity=rest_base.normalize())  # fmt: skip
     rest = Move.unscoped.create(
         **{name: getattr(move, name) for name in _COPY},
@@ -629,22 +621,22 @@ def _lots_for(move: Move, value: Any, done_base: Decimal, actor: Any) -> list[Lo
     serial numbers, one a unit."""
     values = list(value) if isinstance(value, (list, tuple)) else [value]
     if not values:
-        raise _fail(_("Give the lot or serial number of %(product)s."), "lot_required",
+        raise refusal(_("Give the lot or serial number of %(product)s."), "lot_required",
                     product=move.product)  # fmt: skip
     product = move.product
     if len(values) > 1 or product.tracking == Product.Tracking.SERIAL:
         if product.tracking != Product.Tracking.SERIAL:
-            raise _fail(_("%(product)s is tracked by lot: give one lot per move."), "lots",
+            raise refusal(_("%(product)s is tracked by lot: give one lot per move."), "lots",
                         product=product)  # fmt: skip
         if Decimal(len(values)) != done_base:
-            raise _fail(_("Give one serial number per unit of %(product)s: %(count)s for "
+            raise refusal(_("Give one serial number per unit of %(product)s: %(count)s for "
                           "%(quantity)s."), "serials", product=product, count=len(values),
                         quantity=done_base.normalize())  # fmt: skip
     lots: list[Lot] = []
     for item in values:
         if isinstance(item, Lot):
             if item.company_id != move.company_id or item.product_id != product.pk:
-                raise _fail(_("The lot %(lot)s belongs to another product."), "lot", lot=item)
+                raise refusal(_("The lot %(lot)s belongs to another product."), "lot", lot=item)
             lot = item
         else:
             name = str(item or "").strip()
@@ -652,13 +644,13 @@ def _lots_for(move: Move, value: Any, done_base: Decimal, actor: Any) -> list[Lo
                                       name=name).first()  # fmt: skip
             if lot is None:
                 if move.from_location.is_stock:
-                    raise _fail(_("%(product)s has no lot %(lot)s."), "unknown_lot",
+                    raise refusal(_("%(product)s has no lot %(lot)s."), "unknown_lot",
                                 product=product, lot=name)  # fmt: skip
                 lot = stock.lot_create(company=move.company, product=product, name=name,
                                        actor=actor)  # fmt: skip
         lots.append(lot)
     if len({lot.pk for lot in lots}) != len(lots):
-        raise _fail(_("A serial number is given twice."), "serials")
+        raise refusal(_("A serial number is given twice."), "serials")
     return lots
 
 
@@ -705,23 +697,23 @@ def _quantities(
         try:
             move = by_id[int(key)]
         except (KeyError, TypeError, ValueError) as exc:
-            raise _fail(_("Move %(move)s is not an open move of this picking."), "foreign_move",
+            raise refusal(_("Move %(move)s is not an open move of this picking."), "foreign_move",
                         move=key) from exc  # fmt: skip
         quantity = _decimal(value, _("The quantity done"))
         if quantity < 0:
-            raise _fail(_("The quantity done cannot be negative."), "quantity")
+            raise refusal(_("The quantity done cannot be negative."), "quantity")
         if quantity > move.quantity:
-            raise _fail(_("%(done)s of %(product)s is more than the %(planned)s planned."),
+            raise refusal(_("%(done)s of %(product)s is more than the %(planned)s planned."),
                         "too_much", done=quantity.normalize(), product=move.product,
                         planned=move.quantity.normalize())  # fmt: skip
         base = (move.quantity_base * quantity / move.quantity).quantize(SIX)
         if quantity > 0 and base <= 0:
-            raise _fail(_("The quantity done is too small."), "quantity")
+            raise refusal(_("The quantity done is too small."), "quantity")
         result[move.pk] = (quantity, base)
     for move in moves:
         result.setdefault(move.pk, (ZERO, ZERO))
     if all(base <= 0 for _q, base in result.values()):
-        raise _fail(_("Nothing is done: give the quantities done."), "nothing_done")
+        raise refusal(_("Nothing is done: give the quantities done."), "nothing_done")
     return result
 
 
@@ -799,18 +791,18 @@ def picking_done(
             .order_by("pk")
         )
         if not moves:
-            raise _fail(_("The picking %(picking)s has nothing to do."), "nothing_done",
+            raise refusal(_("The picking %(picking)s has nothing to do."), "nothing_done",
                         picking=locked)  # fmt: skip
         done_qty = _quantities(moves, quantities)
         lots = dict(lots or {})
         for key in lots:
             if not any(str(m.pk) == str(key) for m in moves):
-                raise _fail(_("Move %(move)s is not an open move of this picking."),
+                raise refusal(_("Move %(move)s is not an open move of this picking."),
                             "foreign_move", move=key)  # fmt: skip
         for move in moves:
             previous = move.previous
             if done_qty[move.pk][1] > 0 and previous and previous.state != MState.DONE:
-                raise _fail(_("%(product)s waits for the previous step %(picking)s."),
+                raise refusal(_("%(product)s waits for the previous step %(picking)s."),
                             "previous_not_done", product=move.product,
                             picking=previous.picking or previous)  # fmt: skip
         # Reserve what came in since, so that the done part is taken as reserved stock.

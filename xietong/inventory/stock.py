@@ -44,13 +44,15 @@ class StockError(ValidationError):
     """A stock operation is refused; `code` says why (not_enough_stock, lot_required, …)."""
 
 
-def _fail(message: str, code: str, **params: Any) -> StockError:
+def refusal(message: str, code: str, **params: Any) -> StockError:
+    """A StockError with `message` filled in with `params` (the inventory modules raise these)."""
     return StockError(message % params if params else message, code=code)
 
 
-def _same_company(company: Company, obj: Any, what: str) -> None:
+def same_company_check(company: Company, obj: Any, what: str) -> None:
+    """Refuse `obj` (code "foreign_record") when it belongs to another company than `company`."""
     if obj is not None and obj.company_id != company.pk:
-        raise _fail(_("The %(what)s “%(name)s” belongs to another company."), "foreign_record",
+        raise refusal(_("The %(what)s “%(name)s” belongs to another company."), "foreign_record",
                     what=what, name=obj)  # fmt: skip
 
 
@@ -92,42 +94,42 @@ def move_create(
         (_("picking"), picking),
         (_("previous move"), previous),
     ):
-        _same_company(company, obj, what)  # fmt: skip
+        same_company_check(company, obj, what)  # fmt: skip
     if product.type == Product.Type.SERVICE:
-        raise _fail(_("%(product)s is a service; services are not stocked."), "service",
+        raise refusal(_("%(product)s is a service; services are not stocked."), "service",
                     product=product)  # fmt: skip
     for location in (from_location, to_location):
         if location.usage == Location.Usage.VIEW:
-            raise _fail(_("%(location)s only groups locations; choose one below it."),
+            raise refusal(_("%(location)s only groups locations; choose one below it."),
                         "view_location", location=location)  # fmt: skip
         if not location.active:
-            raise _fail(_("The location %(location)s is archived."), "inactive",
+            raise refusal(_("The location %(location)s is archived."), "inactive",
                         location=location)  # fmt: skip
     if from_location.pk == to_location.pk:
-        raise _fail(_("A move needs two different locations."), "same_location")
+        raise refusal(_("A move needs two different locations."), "same_location")
     if isinstance(quantity, float):
-        raise _fail(_("Quantities must not be floats."), "float")
+        raise refusal(_("Quantities must not be floats."), "float")
     quantity = Decimal(quantity)
     if not quantity.is_finite() or quantity <= 0:
-        raise _fail(_("The quantity must be positive."), "quantity")
+        raise refusal(_("The quantity must be positive."), "quantity")
     uom = uom or product.uom
     try:
         base = product_convert(product=product, quantity=quantity, from_uom=uom, to_uom=product.uom)
     except UnitMismatch as exc:
-        raise _fail(str(exc), "unit") from exc
+        raise refusal(str(exc), "unit") from exc
     if base <= 0:
-        raise _fail(_("%(quantity)s %(unit)s is less than the smallest quantity of %(stock)s."),
+        raise refusal(_("%(quantity)s %(unit)s is less than the smallest quantity of %(stock)s."),
                     "quantity", quantity=quantity, unit=uom.code, stock=product.uom.code)  # fmt: skip
     exact = product_convert(product=product, quantity=quantity, from_uom=uom,
                             to_uom=product.uom, round_result=False)  # fmt: skip
     if base != exact:
-        raise _fail(_("%(quantity)s %(unit)s is not a whole number of steps of %(step)s %(stock)s."),
+        raise refusal(_("%(quantity)s %(unit)s is not a whole number of steps of %(step)s %(stock)s."),
                     "quantity", quantity=quantity, unit=uom.code,
                     step=product.uom.rounding.normalize(), stock=product.uom.code)  # fmt: skip
     if lot is not None and lot.product_id != product.pk:
-        raise _fail(_("The lot %(lot)s belongs to another product."), "lot", lot=lot)
+        raise refusal(_("The lot %(lot)s belongs to another product."), "lot", lot=lot)
     if product.tracking == Tracking.SERIAL and lot is not None and base != 1:
-        raise _fail(_("A serial number is one unit; make one move per serial number."), "serial")
+        raise refusal(_("A serial number is one unit; make one move per serial number."), "serial")
     return Move.unscoped.create(
         company=company,
         product=product,
@@ -160,19 +162,19 @@ def lot_create(
 ) -> Lot:
     """A lot or serial number of a tracked product; refused for untracked products and names
     taken for the product."""
-    _same_company(company, product, _("product"))
+    same_company_check(company, product, _("product"))
     if product.tracking == Tracking.NONE:
-        raise _fail(_("%(product)s is not tracked by lot or serial number."), "not_tracked",
+        raise refusal(_("%(product)s is not tracked by lot or serial number."), "not_tracked",
                     product=product)  # fmt: skip
     name = (name or "").strip()
     if not name:
-        raise _fail(_("Give the lot or serial number."), "lot_required")
+        raise refusal(_("Give the lot or serial number."), "lot_required")
     try:
         with transaction.atomic():
             return Lot.unscoped.create(company=company, product=product, name=name,
                                        expiry_date=expiry_date, supplier_lot=supplier_lot)  # fmt: skip
     except IntegrityError as exc:
-        raise _fail(_("%(product)s already has the lot %(lot)s."), "lot_exists",
+        raise refusal(_("%(product)s already has the lot %(lot)s."), "lot_exists",
                     product=product, lot=name) from exc  # fmt: skip
 
 
@@ -227,7 +229,7 @@ def _locked_moves(moves: Iterable[Move], *states: str) -> list[Move]:
 def _check_states(moves: Iterable[Move], *states: str) -> None:
     for move in moves:
         if states and move.state not in states:
-            raise _fail(_("The move of %(product)s is %(state)s."), "state",
+            raise refusal(_("The move of %(product)s is %(state)s."), "state",
                         product=move.product, state=move.get_state_display())  # fmt: skip
 
 
@@ -488,13 +490,13 @@ def _do_one(move: Move, quants: dict[int, Quant], reserved: list[Reservation],
         if needed > 0:
             if not move.from_location.allow_negative:
                 have = move.quantity_base - needed
-                raise _fail(
+                raise refusal(
                     _("Not enough %(product)s at %(location)s: %(have)s available, %(need)s needed."),
                     "not_enough_stock", product=product, location=move.from_location,
                     have=_plain(have), need=_plain(move.quantity_base),
                 )  # fmt: skip
             if product.tracking != Tracking.NONE and move.lot_id is None:
-                raise _fail(_("Give the lot of %(product)s to take it below zero."),
+                raise refusal(_("Give the lot of %(product)s to take it below zero."),
                             "lot_required", product=product)  # fmt: skip
             quant = _quant_for_update(
                 move.company_id, product.pk, move.from_location_id, move.lot_id
@@ -513,7 +515,7 @@ def _do_one(move: Move, quants: dict[int, Quant], reserved: list[Reservation],
     lots = {lot_id for _location_id, lot_id in by_lot}
     if product.tracking != Tracking.NONE and move.to_location.is_stock:
         if None in lots:
-            raise _fail(_("Give the lot or serial number of %(product)s."), "lot_required",
+            raise refusal(_("Give the lot or serial number of %(product)s."), "lot_required",
                         product=product)  # fmt: skip
         if product.tracking == Tracking.SERIAL and not move.from_location.is_stock:
             taken = Quant.unscoped.filter(
@@ -521,7 +523,7 @@ def _do_one(move: Move, quants: dict[int, Quant], reserved: list[Reservation],
                 location__usage__in=[Location.Usage.INTERNAL, Location.Usage.TRANSIT],
             ).select_related("lot").first()  # fmt: skip
             if taken is not None:
-                raise _fail(_("The serial number %(lot)s is in stock already."),
+                raise refusal(_("The serial number %(lot)s is in stock already."),
                             "serial_in_stock", lot=taken.lot)  # fmt: skip
     done = []
     original_base, original_quantity = move.quantity_base, move.quantity

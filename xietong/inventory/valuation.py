@@ -96,7 +96,7 @@ from xietong.core.money import minor_units
 from xietong.finance.models import Account, AccountSubtype, AccountType, FinanceSettings, Journal
 from xietong.finance.posting import EntrySpec, LineSpec, entry_post, quantize
 from xietong.inventory.models import CategoryValuation, Location, Move, Quant, ValuationLayer
-from xietong.inventory.stock import StockError
+from xietong.inventory.stock import refusal
 from xietong.inventory.warehouses import internal_locations_below
 from xietong.product.models import Category, CostRecord, Product
 
@@ -137,10 +137,6 @@ CANDIDATES: dict[str, dict[str, tuple[str, ...]]] = {
         "production_account": ("1220",),
     },
 }
-
-
-def _fail(message: str, code: str, **params: Any) -> StockError:
-    return StockError(message % params if params else message, code=code)
 
 
 # --- setup -----------------------------------------------------------------------------------
@@ -402,7 +398,7 @@ def _resolver(company: Company, actor: Any) -> _Resolver | None:
     except IntegrityError:  # set up meanwhile by another transaction
         pass
     except ValidationError as exc:
-        raise _fail(
+        raise refusal(
             _("Stock valuation of %(company)s is not set up: %(problem)s"),
             "valuation_not_configured",
             company=company,
@@ -719,7 +715,7 @@ def _company_value(company: Company, moves: list[Move], actor: Any) -> list[Valu
             else:
                 cost = engine.unit_cost()
             if cost < 0:
-                raise _fail(_("The unit cost of %(product)s cannot be negative."),
+                raise refusal(_("The unit cost of %(product)s cannot be negative."),
                             "negative_cost", product=product)  # fmt: skip
             value = rnd(qty * cost)
             layer = ValuationLayer(
@@ -1122,7 +1118,7 @@ def stock_value(
     StockError for a product or location of another company. Locks nothing."""
     for obj in (product, location):
         if obj is not None and obj.company_id != company.pk:
-            raise _fail(_("The %(what)s belongs to another company."), "foreign_record",
+            raise refusal(_("The %(what)s belongs to another company."), "foreign_record",
                         what=obj._meta.verbose_name)  # fmt: skip
     unit = Decimal(1).scaleb(-minor_units(company.base_currency_id))
     layers = ValuationLayer.unscoped.filter(company=company, date__lte=as_of)
