@@ -181,10 +181,6 @@ def lot_create(
 # --- reading stock ---------------------------------------------------------------------------
 
 
-def _stock_ids(location: Location | None, company: Company | int) -> list[int] | None:
-    return internal_locations_below(location) if location is not None else None
-
-
 def on_hand(
     *, product: Product, location: Location | None = None, lot: Lot | None = None
 ) -> Decimal:
@@ -196,18 +192,19 @@ def available(
     *, product: Product, location: Location | None = None, lot: Lot | None = None
 ) -> Decimal:
     """On hand less reserved."""
-    return _sum(product, location, lot, "quantity") - _sum(product, location, lot, "reserved")
+    return _sum(product, location, lot, F("quantity") - F("reserved"))
 
 
-def _sum(product: Product, location: Location | None, lot: Lot | None, field: str) -> Decimal:
+def _sum(product: Product, location: Location | None, lot: Lot | None, field: Any) -> Decimal:
+    """Σ `field` (a column or an expression) over the product's quants in stock locations."""
     quants = Quant.unscoped.filter(
         product=product, location__usage__in=[Location.Usage.INTERNAL, Location.Usage.TRANSIT]
     )
     if location is not None:
-        quants = quants.filter(location_id__in=_stock_ids(location, product.company_id))
+        quants = quants.filter(location_id__in=internal_locations_below(location))
     if lot is not None:
         quants = quants.filter(lot=lot)
-    total = quants.aggregate(t=Sum(field))["t"]
+    total = quants.aggregate(t=Sum(field, output_field=Quant._meta.get_field("quantity")))["t"]
     return Decimal(total or 0).quantize(Decimal("0.000001"))
 
 
@@ -242,10 +239,16 @@ def moves_confirm(*, moves: Sequence[Move], actor: Any = None) -> list[Move]:
         return moves_assign(moves=locked, actor=actor)
 
 
-def _candidates(move: Move) -> Q:
-    where = Q(
-        product_id=move.product_id, location_id__in=internal_locations_below(move.from_location)
-    )
+def _below(location: Location, cache: dict[int, list[int]]) -> list[int]:
+    """`internal_locations_below(location)`, read once per location in a call that handles
+    many moves."""
+    if location.pk not in cache:
+        cache[location.pk] = internal_locations_below(location)
+    return cache[location.pk]
+
+
+def _candidates(move: Move, below: dict[int, list[int]]) -> Q:
+    where = Q(product_id=move.product_id, location_id__in=_below(move.from_location, below))
     if move.lot_id:
         where &= Q(lot_id=move.lot_id)
     return where
@@ -290,6 +293,7 @@ def moves_assign(*, moves: Sequence[Move], actor: Any = None) -> list[Move]:
     reservation and waits. Moves from outside stock (suppliers, production…) need nothing and
     are assigned. Locks the moves, then every candidate quant in primary-key order."""
     with transaction.atomic():
+        below: dict[int, list[int]] = {}  # location → stock locations under it
         locked = [m for m in _locked_moves(moves) if m.state in (State.WAITING, State.ASSIGNED)]
         # a move continuing another (put-away after receipt, ship after pick) waits for it
         pending = set(
@@ -304,7 +308,7 @@ def moves_assign(*, moves: Sequence[Move], actor: Any = None) -> list[Move]:
         outgoing = [m for m in locked if m.from_location.is_stock]
         where = Q(pk__in=[])
         for move in outgoing:
-            where |= _candidates(move)
+            where |= _candidates(move, below)
         quants = _lock_quants(where) if outgoing else []
         free = {q.pk: q.quantity - q.reserved for q in quants}
         assigned, changes = [], defaultdict(lambda: ZERO)
@@ -314,7 +318,7 @@ def moves_assign(*, moves: Sequence[Move], actor: Any = None) -> list[Move]:
                 assigned.append(move.pk)
                 continue
             needed = move.quantity_base - reserved.get(move.pk, ZERO)
-            stock = set(internal_locations_below(move.from_location))
+            stock = set(_below(move.from_location, below))
             for quant in _order([q for q in quants if q.product_id == move.product_id
                                  and q.location_id in stock
                                  and (not move.lot_id or q.lot_id == move.lot_id)]):  # fmt: skip
@@ -416,6 +420,7 @@ def moves_done(
     moves (`valuation.moves_value`) and reserves for the moves waiting on them. Locks the
     moves, then the quants in primary-key order."""
     with transaction.atomic():
+        below: dict[int, list[int]] = {}  # location → stock locations under it
         asked = {m.pk for m in moves}
         # the moves waiting on these are locked with them (moves first, in primary-key order)
         waiting = Move.unscoped.filter(previous_id__in=asked, state=State.WAITING).exclude(
@@ -436,7 +441,7 @@ def moves_done(
         where = Q(pk__in=held)
         for move in every:
             if move.from_location.is_stock:
-                where |= _candidates(move)
+                where |= _candidates(move, below)
         for move in locked:
             if move.to_location.is_stock:
                 where |= Q(product_id=move.product_id, location_id=move.to_location_id)
@@ -446,7 +451,7 @@ def moves_done(
             reservations[r.move_id].append(r)
         done: list[Move] = []
         for move in locked:
-            done.extend(_do_one(move, quants, reservations[move.pk], when, day, actor))
+            done.extend(_do_one(move, quants, reservations[move.pk], when, day, actor, below))
         Reservation.unscoped.filter(move_id__in=ids).delete()
         # reserve for the followers before valuing: valuation locks products, and quants are
         # always locked before products
@@ -462,7 +467,8 @@ def moves_done(
 
 
 def _do_one(move: Move, quants: dict[int, Quant], reserved: list[Reservation],
-            when: dt.datetime, day: dt.date, actor: Any) -> list[Move]:  # fmt: skip
+            when: dt.datetime, day: dt.date, actor: Any,
+            below: dict[int, list[int]]) -> list[Move]:  # fmt: skip
     """Take `move` out of its source and into its destination; returns the done move(s) (a
     tracked product's move taken from several lots is split, one move per lot)."""
     product = move.product
@@ -476,7 +482,7 @@ def _do_one(move: Move, quants: dict[int, Quant], reserved: list[Reservation],
             takes.append((quants[r.quant_id], r.quantity, r.quantity))
             needed -= r.quantity
         if needed > 0:
-            stock = set(internal_locations_below(move.from_location))
+            stock = set(_below(move.from_location, below))
             for quant in _order([q for q in quants.values() if q.product_id == product.pk
                                  and q.location_id in stock
                                  and (not move.lot_id or q.lot_id == move.lot_id)]):  # fmt: skip
