@@ -10,6 +10,7 @@ urlpatterns = [
     path("products/", include("xietong.product.urls")),
     path("workflow/", include("xietong.workflow.urls")),
     path("finance/", include("xietong.finance.urls")),
+    path("inventory/", include("xietong.inventory.urls")),
     path("api/v1/", include("xietong.api.urls")),
 ]
 handler403 = "xietong.web.errors.forbidden"

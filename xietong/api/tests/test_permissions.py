@@ -21,6 +21,8 @@ from xietong.core.roles import DEFAULT_ROLES, role_permissions
 from xietong.core.services import api_token_create
 from xietong.finance.tests.matrix import FINANCE_SAMPLES
 from xietong.finance.tests.matrix import PATH_PARAMETERS as FINANCE_PARAMETERS
+from xietong.inventory.tests.matrix_api import PATH_PARAMETERS as INVENTORY_PARAMETERS
+from xietong.inventory.tests.matrix_api import SAMPLES as INVENTORY_SAMPLES
 from xietong.party.tests.matrix import PARTY_SAMPLES
 from xietong.party.tests.matrix import PATH_PARAMETERS as PARTY_PARAMETERS
 from xietong.product.tests.api_samples import PATH_PARAMETERS as PRODUCT_PARAMETERS
@@ -84,6 +86,7 @@ SAMPLES.update(
             **BOM_SAMPLES,
             **WORKFLOW_SAMPLES,
             **FINANCE_SAMPLES,
+            **INVENTORY_SAMPLES,
         }.items()
     }
 )
@@ -142,6 +145,7 @@ def test_anonymous_gets_401_everywhere(company_a: Company) -> None:
                 *BOM_PARAMETERS,
                 *WORKFLOW_PARAMETERS,
                 *FINANCE_PARAMETERS,
+                *INVENTORY_PARAMETERS,
             ),
             1,
         )

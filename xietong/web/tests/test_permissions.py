@@ -13,6 +13,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from xietong.core.roles import DEFAULT_ROLES, role_permissions
 from xietong.finance.tests.matrix import POST_ONLY as FINANCE_POST_ONLY
 from xietong.finance.tests.matrix import URL_RECORDS as FINANCE_URL_RECORDS
+from xietong.inventory.tests.matrix import POST_ONLY as INVENTORY_POST_ONLY
+from xietong.inventory.tests.matrix import URL_RECORDS as INVENTORY_URL_RECORDS
 from xietong.party.tests.matrix import POST_ONLY as PARTY_POST_ONLY
 from xietong.party.tests.matrix import URL_RECORDS as PARTY_URL_RECORDS
 from xietong.product.tests.bom_matrix import POST_ONLY as BOM_POST_ONLY
@@ -37,6 +39,7 @@ POST_ONLY = {
     *BOM_POST_ONLY,
     *WORKFLOW_POST_ONLY,
     *FINANCE_POST_ONLY,
+    *INVENTORY_POST_ONLY,
 }
 SKIP_NAMESPACES = {"admin"}
 
@@ -92,6 +95,7 @@ def _args(name: str, records) -> list:  # type: ignore[no-untyped-def]
         **BOM_URL_RECORDS,
         **WORKFLOW_URL_RECORDS,
         **FINANCE_URL_RECORDS,
+        **INVENTORY_URL_RECORDS,
     }[name]
     record = records["unit"] if kind == "unit" else records["a"][kind]
     return [record.pk]

@@ -1,0 +1,4 @@
+from xietong.inventory import views
+
+app_name = "inventory"
+urlpatterns = [*views.urlpatterns]

@@ -1,0 +1,5 @@
+"""Inventory screens: counts (being built)."""
+
+from typing import Any
+
+urlpatterns: list[Any] = []

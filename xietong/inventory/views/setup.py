@@ -1,0 +1,5 @@
+"""Inventory screens: setup (being built)."""
+
+from typing import Any
+
+urlpatterns: list[Any] = []

@@ -1,0 +1,5 @@
+"""Inventory screens: stock (being built)."""
+
+from typing import Any
+
+urlpatterns: list[Any] = []
