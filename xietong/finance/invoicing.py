@@ -32,7 +32,7 @@ lines with their mirror); it is refused while a payment or a credit note is allo
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -790,7 +790,27 @@ def invoice_delete(*, invoice: Invoice, actor: Any) -> None:
     """Delete a draft invoice with its lines. Locks the row; refuses anything but a draft."""
     with transaction.atomic():
         locked = _locked_draft(invoice, "delete")
+        source = (locked.source_type, locked.source_id)
         locked.delete()
+        locked.source_type, locked.source_id = source
+        _changed(locked)
+
+
+_CHANGE_LISTENERS: list[Callable[[Invoice], None]] = []
+
+
+def on_invoice_change(listener: Callable[[Invoice], None]) -> None:
+    """Call `listener(invoice)` inside the transaction of every post, cancellation and draft
+    deletion of an invoice (after the change; a deleted draft keeps its `source_type` and
+    `source_id` in memory): how an app above finance (sales, purchasing) keeps its documents'
+    invoiced quantities in step. Registered from that app's `AppConfig.ready()`."""
+    if listener not in _CHANGE_LISTENERS:
+        _CHANGE_LISTENERS.append(listener)
+
+
+def _changed(invoice: Invoice) -> None:
+    for listener in _CHANGE_LISTENERS:
+        listener(invoice)
 
 
 # --- posting ------------------------------------------------------------------------------------
@@ -1031,6 +1051,7 @@ def invoice_post(*, invoice: Invoice, actor: Any, date: dt.date | None = None) -
                 "currency": currency,
             },
         )
+        _changed(inv)
     invoice.refresh_from_db()
     return invoice
 
@@ -1104,6 +1125,7 @@ def invoice_cancel(*, invoice: Invoice, actor: Any, date: dt.date | None = None)
         inv.save(update_fields=["state", "amount_residual", "payment_state"])
         if summary:
             _timeline(inv, actor, summary)
+        _changed(inv)
     invoice.refresh_from_db()
     return invoice
 

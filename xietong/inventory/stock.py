@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -463,7 +463,22 @@ def moves_done(
         from xietong.inventory import valuation
 
         valuation.moves_value(moves=done, actor=actor)
+        for listener in _DONE_LISTENERS:
+            listener(done)
     return done
+
+
+_DONE_LISTENERS: list[Callable[[list[Move]], None]] = []
+
+
+def on_moves_done(listener: Callable[[list[Move]], None]) -> None:
+    """Call `listener(done_moves)` inside the transaction of every `moves_done`, after the
+    stock and its value are written: the way an app above inventory (sales, purchasing,
+    manufacturing) keeps its documents' delivered or received quantities in step with the
+    moves, in the same transaction (an exception rolls the whole call back). Registered from
+    that app's `AppConfig.ready()`."""
+    if listener not in _DONE_LISTENERS:
+        _DONE_LISTENERS.append(listener)
 
 
 def _do_one(move: Move, quants: dict[int, Quant], reserved: list[Reservation],
