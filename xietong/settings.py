@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "xietong.workflow",
     "xietong.finance",
     "xietong.inventory",
+    "xietong.sales",
     "xietong.web",
     "xietong.api",
     "xietong.demo",

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from xietong.demo import catalogue, core, finance, inventory, party, pricing, workflow
+from xietong.demo import catalogue, core, finance, inventory, party, pricing, sales, workflow
 from xietong.demo.context import DemoContext
 
-STEPS = [core.run, party.run, catalogue.run, pricing.run, workflow.run, finance.run, inventory.run]
+STEPS = [
+    core.run,
+    party.run,
+    catalogue.run,
+    pricing.run,
+    workflow.run,
+    finance.run,
+    inventory.run,
+    sales.run,
+]
 
 
 def generate(*, seed: int = 1, size: str = "small") -> DemoContext:

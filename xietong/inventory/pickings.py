@@ -79,7 +79,7 @@ DELIVERY_ROUTES: dict[str, tuple[tuple[str, str, str, str], ...]] = {
     ),
 }
 PREFIX = {Kind.RECEIPT: "IN", Kind.INTERNAL: "INT", Kind.DELIVERY: "OUT"}
-LINE_KEYS = {"product", "quantity", "uom", "lot", "unit_cost"}
+LINE_KEYS = {"product", "quantity", "uom", "lot", "unit_cost", "source_type", "source_id"}
 
 
 # --- numbering -------------------------------------------------------------------------------
@@ -109,6 +109,8 @@ class _Line:
     uom: UnitOfMeasure | None
     lot: Lot | None
     unit_cost: Decimal | None
+    source_type: str = ""
+    source_id: int | None = None
 
 
 def _decimal(value: Any, what: str) -> Decimal:
@@ -155,7 +157,15 @@ def _lines_clean(
         ):
             raise refusal(_("Give the lot and the unit as records."), "line")
         same_company_check(company, lot, _("lot"))
-        clean.append(_Line(product, quantity, uom, lot, unit_cost))
+        source_id = row.get("source_id")
+        if source_id is not None and (
+            not isinstance(source_id, int) or isinstance(source_id, bool)
+        ):
+            raise refusal(_("A line's source is named by its id."), "line")
+        clean.append(
+            _Line(product, quantity, uom, lot, unit_cost, str(row.get("source_type") or ""),
+                  source_id)
+        )  # fmt: skip
     return clean
 
 
@@ -223,8 +233,8 @@ def _route_create(
                     planned_date=scheduled_date,
                     picking=picking,
                     origin=picking.origin or picking.number,
-                    source_type=source_type,
-                    source_id=source_id,
+                    source_type=line.source_type or source_type,
+                    source_id=line.source_id if line.source_type else source_id,
                     previous=previous_moves[n],
                     unit_cost=line.unit_cost if index == 0 else None,
                     actor=actor,
@@ -267,6 +277,40 @@ def receipt_create(
         source_id=source_id,
         actor=actor,
     )
+
+
+@audited
+def return_receipt_create(
+    *,
+    company: Company,
+    warehouse: Warehouse,
+    lines: Sequence[Mapping[str, Any]],
+    scheduled_date: dt.date,
+    party: Party | None = None,
+    to_location: Location | None = None,
+    origin: str = "",
+    source_type: str = "",
+    source_id: int | None = None,
+    actor: Any = None,
+) -> Picking:
+    """A draft one-step receipt of goods coming back from a customer: customer → the
+    warehouse's stock location, or `to_location` (the scrap location, another stock location).
+    Lines as for `receipt_create` (a unit cost says at what cost the goods re-enter stock).
+    Raises StockError, writing nothing, as `receipt_create`."""
+    same_company_check(company, to_location, _("location"))
+    return _route_create(
+        company=company,
+        warehouse=warehouse,
+        route=((Kind.RECEIPT, "return", "customer", "stock"),),
+        party=party,
+        lines=lines,
+        scheduled_date=scheduled_date,
+        origin=origin,
+        source_type=source_type,
+        source_id=source_id,
+        actor=actor,
+        ends={"stock": to_location} if to_location is not None else None,
+    )[0]
 
 
 @audited

@@ -1,0 +1,839 @@
+"""Quotations and sales orders: create, price, revise, approve, send, accept, confirm (credit
+check, ATP promise, reservation through the delivery pickings) and cancel.
+
+States. A quotation is `draft` until it is sent; a discount above the customer group's limit
+(the company's when the customer has no group) needs approval first: `quotation_submit` starts
+the "quotation_approval" process and the quotation waits in `to_approve`; the process's outcome
+(`workflow.instance.ended`) makes it `approved` or returns it to `draft` with the approver's
+comment. `quotation_send` e-mails the PDF and marks it `sent`; a sent quotation is changed only
+by `quotation_revise`, which makes the next version (the old one turns `revised`).
+`quotation_accept` makes a sales order (`draft`) and confirms it unless told not to.
+
+`order_confirm` checks the customer's credit: open receivables + open orders + this order
+above the credit limit holds the order (`held`) and starts the "credit_override" process, whose
+approval confirms it. Confirming promises a date per line (ATP, `xietong.sales.atp`), creates the
+delivery pickings along the warehouse's route (each move tagged with its order line) and
+confirms them, which reserves what is in stock. `order_cancel` releases reservations (the
+pickings are cancelled) and cancels draft invoices; it refuses once goods have left (use a
+return) or when a posted invoice remains (cancel or credit it first).
+
+Every step writes to the customer's timeline; each service locks its document row."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from xietong.core.audit import audited
+from xietong.core.models import Company
+from xietong.core.selectors import rate_on
+from xietong.finance.models import Invoice
+from xietong.inventory import pickings as picking_services
+from xietong.inventory.models import Move, Picking, Warehouse
+from xietong.party.models import Address, Contact, Party
+from xietong.product.models import PriceList
+from xietong.product.selectors import product_convert
+from xietong.sales import atp
+from xietong.sales.common import (
+    ZERO,
+    LineData,
+    SalesError,
+    effective_discount,
+    lines_clean,
+    number_next,
+    refusal,
+    sales_settings,
+    timeline,
+)
+from xietong.sales.models import (
+    InvoicePolicy,
+    Quotation,
+    QuotationLine,
+    SalesOrder,
+    SalesOrderLine,
+)
+from xietong.workflow.services import process_start
+
+QState = Quotation.State
+OState = SalesOrder.State
+LINE_SOURCE = "sales.orderline"
+ORDER_SOURCE = "sales.order"
+
+
+# --- header ---------------------------------------------------------------------------------
+
+
+def _header(
+    company: Company, party: Any, fields: Mapping[str, Any], *, today: dt.date
+) -> dict[str, Any]:
+    """Check the header fields shared by quotations and orders; returns the clean values."""
+    errors: dict[str, list[str]] = {}
+    if not isinstance(party, Party) or party.company_id != company.pk:
+        raise refusal(_("Choose a customer of this company."), "party", "party")
+    if not party.is_customer or not party.active:
+        raise refusal(
+            _("%(party)s is not an active customer.") % {"party": party.name}, "party", "party"
+        )
+    settings = sales_settings(company)
+    warehouse = fields.get("warehouse") or settings.warehouse
+    if warehouse is None:
+        errors["warehouse"] = [_("Set up a warehouse to ship from first.")]
+    elif not isinstance(warehouse, Warehouse) or warehouse.company_id != company.pk:
+        errors["warehouse"] = [_("Choose a warehouse of this company.")]
+    price_list = fields.get("price_list") or party.price_list
+    if price_list is not None and (
+        not isinstance(price_list, PriceList) or price_list.company_id != company.pk
+    ):
+        errors["price_list"] = [_("Choose a price list of this company.")]
+    currency = (
+        fields.get("currency")
+        or (price_list.currency_id if price_list is not None else None)
+        or party.currency_id
+        or company.base_currency_id
+    )
+    currency = getattr(currency, "code", currency)
+    for name, model in (("shipping_address", Address), ("contact", Contact)):
+        value = fields.get(name)
+        if value is not None and (not isinstance(value, model) or value.party_id != party.pk):
+            errors[name] = [_("Choose one of the customer's own.")]
+    date = fields.get("date") or today
+    if not isinstance(date, dt.date):
+        errors["date"] = [_("Give a date.")]
+    if errors:
+        raise SalesError(errors)
+    shipping = fields.get("shipping_address") or (
+        Address.unscoped.filter(party=party, active=True, kind=Address.Kind.SHIPPING)
+        .order_by("-is_default", "pk")
+        .first()
+    )
+    return {
+        "party": party,
+        "warehouse": warehouse,
+        "price_list": price_list,
+        "currency_id": currency,
+        "date": date,
+        "contact": fields.get("contact"),
+        "shipping_address": shipping,
+        "payment_term": fields.get("payment_term") or party.payment_term,
+        "salesperson": fields.get("salesperson"),
+        "customer_reference": str(fields.get("customer_reference") or "")[:80],
+        "notes": str(fields.get("notes") or ""),
+        "language": party.language,
+    }
+
+
+HEADER_FIELDS = {
+    "date", "warehouse", "price_list", "currency", "shipping_address", "contact",
+    "payment_term", "salesperson", "customer_reference", "notes",
+}  # fmt: skip
+
+
+def _unknown(fields: Mapping[str, Any], allowed: set[str]) -> None:
+    unknown = set(fields) - allowed
+    if unknown:
+        raise refusal(
+            _("Unknown fields: %(fields)s.") % {"fields": ", ".join(sorted(unknown))}, "fields"
+        )
+
+
+def _write_lines(document: Any, model: Any, link: str, lines: list[LineData]) -> None:
+    rows = model.objects.bulk_create(
+        model(
+            **{link: document},
+            sequence=n,
+            product=line.product,
+            configured_item=line.configured_item,
+            description=line.description,
+            quantity=line.quantity,
+            uom=line.uom,
+            list_price=line.list_price,
+            unit_price=line.unit_price,
+            discount=line.discount,
+            amount_untaxed=line.net,
+            amount_tax=line.tax,
+            amount_total=line.total,
+            promise_date=line.extra.get("promise_date"),
+            promise_note=line.extra.get("promise_note", "")[:200],
+        )
+        for n, line in enumerate(lines, start=1)
+    )
+    through = model.taxes.through
+    fk = f"{model._meta.model_name}_id"
+    through.objects.bulk_create(
+        through(**{fk: row.pk, "tax_id": tax.pk})
+        for row, line in zip(rows, lines, strict=True)
+        for tax in line.taxes
+    )
+
+
+def _totals(document: Any, lines: list[LineData]) -> None:
+    document.amount_untaxed = sum((line.net for line in lines), ZERO)
+    document.amount_tax = sum((line.tax for line in lines), ZERO)
+    document.amount_total = sum((line.total for line in lines), ZERO)
+
+
+def _promise(company: Company, warehouse: Warehouse, lines: list[LineData], wanted: dt.date,
+             *, exclude_moves: Sequence[int] = ()) -> None:  # fmt: skip
+    requests = [
+        atp.AtpRequest(
+            product=line.product,
+            quantity=product_convert(
+                product=line.product,
+                quantity=line.quantity,
+                from_uom=line.uom,
+                to_uom=line.product.uom,
+            ),
+            wanted=wanted,
+            key=n,
+        )
+        for n, line in enumerate(lines)
+    ]
+    for answer in atp.promise_dates(
+        company=company, warehouse=warehouse, requests=requests, exclude_moves=exclude_moves
+    ):
+        lines[answer.key].extra["promise_date"] = answer.date
+        lines[answer.key].extra["promise_note"] = answer.note
+
+
+def _as_data(rows: Sequence[Any]) -> list[LineData]:
+    return [
+        LineData(
+            product=row.product,
+            quantity=row.quantity,
+            uom=row.uom,
+            unit_price=row.unit_price,
+            list_price=row.list_price,
+            discount=row.discount,
+            taxes=list(row.taxes.all()),
+            description=row.description,
+            configured_item=row.configured_item,
+            net=row.amount_untaxed,
+            tax=row.amount_tax,
+            total=row.amount_total,
+        )
+        for row in rows
+    ]
+
+
+def _lines_of(document: Any) -> list[Any]:
+    return list(
+        document.lines.select_related("product__uom", "uom", "configured_item").prefetch_related(
+            "taxes"
+        )
+    )
+
+
+# --- quotations -----------------------------------------------------------------------------
+
+
+@audited
+def quotation_create(
+    *,
+    company: Company,
+    actor: Any,
+    party: Party,
+    lines: Sequence[Mapping[str, Any]],
+    valid_until: dt.date | None = None,
+    **fields: Any,
+) -> Quotation:
+    """A draft quotation for `party` with `lines` (see `common.lines_clean`), priced from the
+    customer's price list, with an ATP promise per line. Header `fields`: date (today),
+    warehouse (the settings'), price_list and payment_term (the customer's), currency (the
+    price list's), shipping_address, contact, salesperson, customer_reference, notes. Raises
+    SalesError (nothing written) for anything wrong, per field."""
+    _unknown(fields, HEADER_FIELDS)
+    header = _header(company, party, fields, today=timezone.localdate())
+    settings = sales_settings(company)
+    valid_until = valid_until or header["date"] + dt.timedelta(
+        days=settings.quotation_validity_days
+    )
+    if valid_until < header["date"]:
+        raise refusal(_("A quotation is valid from its date on."), "valid_until", "valid_until")
+    data = lines_clean(company=company, party=party, currency=header["currency_id"],
+                       date=header["date"], price_list=header["price_list"], lines=lines)  # fmt: skip
+    _promise(company, header["warehouse"], data, header["date"])
+    with transaction.atomic():
+        quotation = Quotation(company=company, valid_until=valid_until, **header)
+        quotation.number = number_next(company, "sales.quotation", quotation.date)
+        quotation.max_discount = max((effective_discount(line) for line in data), default=ZERO)
+        if quotation.salesperson is None and getattr(actor, "pk", None):
+            quotation.salesperson = actor
+        _totals(quotation, data)
+        quotation.save()
+        _write_lines(quotation, QuotationLine, "quotation", data)
+        timeline(party, "quotation", _("Quotation %(number)s, %(total)s %(currency)s")
+                 % {"number": quotation.number, "total": quotation.amount_total,
+                    "currency": quotation.currency_id}, actor=actor, source=quotation)  # fmt: skip
+    return quotation
+
+
+def _locked_quotation(quotation: Quotation, *states: str) -> Quotation:
+    row = (
+        Quotation.unscoped.select_for_update()
+        .select_related("party", "warehouse")
+        .get(pk=quotation.pk)
+    )
+    if states and row.state not in states:
+        raise refusal(
+            _("%(quotation)s is %(state)s; this is not possible now.")
+            % {"quotation": row, "state": row.get_state_display()},
+            "state",
+        )
+    return row
+
+
+@audited
+def quotation_update(
+    *,
+    quotation: Quotation,
+    actor: Any,
+    lines: Sequence[Mapping[str, Any]] | None = None,
+    valid_until: dt.date | None = None,
+    **fields: Any,
+) -> Quotation:
+    """Change a draft (or approved, which then needs approval again if its discount still does)
+    quotation: header fields as for `quotation_create`, and `lines` replacing all lines. A sent
+    quotation is changed through `quotation_revise`."""
+    _unknown(fields, HEADER_FIELDS)
+    with transaction.atomic():
+        row = _locked_quotation(quotation, QState.DRAFT, QState.APPROVED)
+        current = {name: getattr(row, name) for name in HEADER_FIELDS if name != "currency"}
+        header = _header(row.company, row.party, {**current, **fields}, today=row.date)
+        if lines is None:
+            data = _as_data(_lines_of(row))
+        else:
+            data = lines_clean(company=row.company, party=row.party,
+                               currency=header["currency_id"], date=header["date"],
+                               price_list=header["price_list"], lines=lines)  # fmt: skip
+        _promise(row.company, header["warehouse"], data, header["date"])
+        for name, value in header.items():
+            setattr(row, name, value)
+        if valid_until is not None:
+            if valid_until < row.date:
+                raise refusal(_("A quotation is valid from its date on."), "valid_until",
+                              "valid_until")  # fmt: skip
+            row.valid_until = valid_until
+        row.max_discount = max((effective_discount(line) for line in data), default=ZERO)
+        row.state, row.approval = QState.DRAFT, Quotation.Approval.NOT_NEEDED
+        _totals(row, data)
+        row.save()
+        row.lines.all().delete()
+        _write_lines(row, QuotationLine, "quotation", data)
+    return row
+
+
+def discount_limit(quotation: Quotation) -> Decimal:
+    """The largest discount (percent) the quotation's customer gets without approval."""
+    group = quotation.party.customer_group
+    if group is not None and group.max_discount_percent is not None:
+        return group.max_discount_percent
+    return sales_settings(quotation.company).max_discount_percent
+
+
+def needs_approval(quotation: Quotation) -> bool:
+    return quotation.max_discount > discount_limit(quotation)
+
+
+@audited
+def quotation_submit(*, quotation: Quotation, actor: Any) -> Quotation:
+    """Ask for approval when the quotation's discount is above the customer's limit (starts
+    the "quotation_approval" process: `to_approve`), else mark it `approved` at once."""
+    with transaction.atomic():
+        row = _locked_quotation(quotation, QState.DRAFT)
+        if not needs_approval(row):
+            row.state = QState.APPROVED
+            row.save(update_fields=["state"])
+            return row
+        group = row.party.customer_group
+        instance = process_start(
+            company=row.company,
+            actor=actor if getattr(actor, "pk", None) else None,
+            key="quotation_approval",
+            record=row,
+            data={
+                "customer_group": group.code if group else "",
+                "discount_percent": float(row.max_discount),
+                "amount": float(row.amount_untaxed),
+                "quotation": str(row),
+                "customer": row.party.name,
+                "limit_percent": float(discount_limit(row)),
+            },
+        )
+        row.approval_process = instance
+        row.approval = Quotation.Approval.PENDING
+        row.state = QState.TO_APPROVE
+        row.save(update_fields=["approval_process", "approval", "state"])
+        timeline(row.party, "quotation", _("Quotation %(number)s sent for discount approval "
+                 "(%(discount)s %%)") % {"number": row, "discount": row.max_discount},
+                 actor=actor, source=row)  # fmt: skip
+    return row
+
+
+def approval_decided(*, quotation_id: int, approved: bool, comment: str = "") -> None:
+    """Apply the outcome of a quotation's approval process (called from the workflow event)."""
+    with transaction.atomic():
+        row = (
+            Quotation.unscoped.select_for_update()
+            .select_related("party")
+            .filter(pk=quotation_id)
+            .first()
+        )
+        if row is None or row.state != QState.TO_APPROVE:
+            return
+        row.approval = Quotation.Approval.APPROVED if approved else Quotation.Approval.REJECTED
+        row.approval_comment = comment
+        row.state = QState.APPROVED if approved else QState.DRAFT
+        row.save(update_fields=["approval", "approval_comment", "state"])
+        summary = (
+            _("Discount on %(number)s approved") if approved
+            else _("Discount on %(number)s rejected: %(comment)s")
+        ) % {"number": row, "comment": comment}  # fmt: skip
+        timeline(row.party, "quotation", summary, actor=None, source=row)
+
+
+@audited
+def quotation_mark_sent(*, quotation: Quotation, actor: Any) -> Quotation:
+    """Mark the quotation sent (the e-mail and PDF are `sending.quotation_send`'s job). A
+    quotation needing approval must have it first; one that needs none is approved on the way."""
+    with transaction.atomic():
+        row = _locked_quotation(quotation, QState.DRAFT, QState.APPROVED, QState.SENT)
+        if row.state == QState.DRAFT:
+            if needs_approval(row):
+                if row.approval == Quotation.Approval.REJECTED:
+                    raise refusal(_("The discount was rejected: %(comment)s") %
+                                  {"comment": row.approval_comment or "—"}, "rejected")  # fmt: skip
+                raise refusal(
+                    _("The discount of %(discount)s %% is above the customer's limit of "
+                      "%(limit)s %%: submit it for approval first.")
+                    % {"discount": row.max_discount, "limit": discount_limit(row)},
+                    "needs_approval",
+                )  # fmt: skip
+            row.state = QState.APPROVED
+        row.state = QState.SENT
+        row.sent_at = timezone.now()
+        row.save(update_fields=["state", "sent_at"])
+        timeline(row.party, "quotation", _("Quotation %(number)s sent") % {"number": row},
+                 actor=actor, source=row)  # fmt: skip
+    return row
+
+
+@audited
+def quotation_revise(*, quotation: Quotation, actor: Any) -> Quotation:
+    """A new draft version of a sent, approved or declined quotation (same number, next
+    version, same lines); the revised one keeps its content and turns `revised`."""
+    with transaction.atomic():
+        row = _locked_quotation(quotation, QState.SENT, QState.APPROVED, QState.LOST,
+                                QState.TO_APPROVE)  # fmt: skip
+        lines = _lines_of(row)
+        row.state = QState.REVISED
+        row.save(update_fields=["state"])
+        new = Quotation.unscoped.get(pk=row.pk)
+        new.pk = new.id = None
+        new.version = row.version + 1
+        new.previous = row
+        new.state = QState.DRAFT
+        new.approval = Quotation.Approval.NOT_NEEDED
+        new.approval_process = None
+        new.approval_comment = ""
+        new.sent_at = None
+        new.lost_reason = ""
+        new.date = max(timezone.localdate(), row.date)
+        new._state.adding = True
+        new.save()
+        _write_lines(new, QuotationLine, "quotation", _as_data(lines))
+        timeline(row.party, "quotation", _("Quotation %(number)s revised (version %(version)s)")
+                 % {"number": row.number, "version": new.version}, actor=actor,
+                 source=new)  # fmt: skip
+    return new
+
+
+@audited
+def quotation_lost(*, quotation: Quotation, actor: Any, reason: str) -> Quotation:
+    """The customer declined the quotation (`reason` required)."""
+    if not (reason or "").strip():
+        raise refusal(_("Say why the customer declined."), "reason", "reason")
+    with transaction.atomic():
+        row = _locked_quotation(quotation, QState.DRAFT, QState.APPROVED, QState.SENT,
+                                QState.TO_APPROVE)  # fmt: skip
+        row.state, row.lost_reason = QState.LOST, reason.strip()[:200]
+        row.save(update_fields=["state", "lost_reason"])
+        timeline(row.party, "quotation", _("Quotation %(number)s declined: %(reason)s")
+                 % {"number": row, "reason": row.lost_reason}, actor=actor,
+                 source=row)  # fmt: skip
+    return row
+
+
+@audited
+def quotation_cancel(*, quotation: Quotation, actor: Any) -> Quotation:
+    with transaction.atomic():
+        row = _locked_quotation(quotation, QState.DRAFT, QState.APPROVED, QState.SENT,
+                                QState.TO_APPROVE)  # fmt: skip
+        row.state = QState.CANCELLED
+        row.save(update_fields=["state"])
+    return row
+
+
+@audited
+def quotation_accept(
+    *, quotation: Quotation, actor: Any, confirm: bool = True, **fields: Any
+) -> SalesOrder:
+    """The customer accepted: make a sales order from the quotation (its lines, prices and
+    terms), and confirm it unless `confirm` is False. An expired quotation is refused (revise
+    it). `fields`: requested_date, customer_reference."""
+    _unknown(fields, {"requested_date", "customer_reference"})
+    with transaction.atomic():
+        row = _locked_quotation(quotation, QState.SENT, QState.APPROVED)
+        if (
+            row.state == QState.APPROVED
+            and needs_approval(row)
+            and (row.approval != Quotation.Approval.APPROVED)
+        ):
+            raise refusal(_("The discount is not approved yet."), "needs_approval")
+        today = timezone.localdate()
+        if row.valid_until < today:
+            raise refusal(_("%(quotation)s expired on %(date)s: revise it.")
+                          % {"quotation": row, "date": row.valid_until}, "expired")  # fmt: skip
+        settings = sales_settings(row.company)
+        order = SalesOrder(
+            company=row.company,
+            number=number_next(row.company, "sales.order", today),
+            quotation=row,
+            invoice_policy=settings.invoice_policy,
+            date=today,
+            requested_date=fields.get("requested_date"),
+            **{
+                name: getattr(row, name)
+                for name in (
+                    "party",
+                    "contact",
+                    "shipping_address",
+                    "currency_id",
+                    "price_list",
+                    "payment_term",
+                    "warehouse",
+                    "salesperson",
+                    "notes",
+                    "language",
+                    "amount_untaxed",
+                    "amount_tax",
+                    "amount_total",
+                )
+            },  # fmt: skip
+            customer_reference=fields.get("customer_reference") or row.customer_reference,
+        )
+        order.save()
+        data = _as_data(_lines_of(row))
+        _write_lines(order, SalesOrderLine, "order", data)
+        row.state = QState.ACCEPTED
+        row.save(update_fields=["state"])
+        timeline(row.party, "order", _("Quotation %(quotation)s accepted: order %(order)s")
+                 % {"quotation": row, "order": order.number}, actor=actor,
+                 source=order)  # fmt: skip
+    return order_confirm(order=order, actor=actor) if confirm else order
+
+
+# --- orders ---------------------------------------------------------------------------------
+
+
+@audited
+def order_create(
+    *,
+    company: Company,
+    actor: Any,
+    party: Party,
+    lines: Sequence[Mapping[str, Any]],
+    invoice_policy: str | None = None,
+    requested_date: dt.date | None = None,
+    **fields: Any,
+) -> SalesOrder:
+    """A draft sales order straight from `lines` (a repeat order, the API, the portal). Header
+    fields as for `quotation_create`; `invoice_policy` "order" or "delivery" (the settings')."""
+    _unknown(fields, HEADER_FIELDS)
+    header = _header(company, party, fields, today=timezone.localdate())
+    policy = invoice_policy or sales_settings(company).invoice_policy
+    if policy not in InvoicePolicy.values:
+        raise refusal(_("Invoice on ordered or on delivered quantities."), "invoice_policy",
+                      "invoice_policy")  # fmt: skip
+    data = lines_clean(company=company, party=party, currency=header["currency_id"],
+                       date=header["date"], price_list=header["price_list"], lines=lines)  # fmt: skip
+    if requested_date is not None and requested_date < header["date"]:
+        raise refusal(_("The requested date is before the order date."), "requested_date",
+                      "requested_date")  # fmt: skip
+    with transaction.atomic():
+        order = SalesOrder(company=company, invoice_policy=policy, requested_date=requested_date,
+                           **header)  # fmt: skip
+        order.number = number_next(company, "sales.order", order.date)
+        if order.salesperson is None and getattr(actor, "pk", None):
+            order.salesperson = actor
+        _totals(order, data)
+        order.save()
+        _write_lines(order, SalesOrderLine, "order", data)
+        timeline(party, "order", _("Sales order %(number)s, %(total)s %(currency)s")
+                 % {"number": order.number, "total": order.amount_total,
+                    "currency": order.currency_id}, actor=actor, source=order)  # fmt: skip
+    return order
+
+
+def _locked_order(order: SalesOrder, *states: str) -> SalesOrder:
+    row = (
+        SalesOrder.unscoped.select_for_update()
+        .select_related("party", "warehouse", "company")
+        .get(pk=order.pk)
+    )
+    if states and row.state not in states:
+        raise refusal(
+            _("%(order)s is %(state)s; this is not possible now.")
+            % {"order": row, "state": row.get_state_display()},
+            "state",
+        )
+    return row
+
+
+def credit_exposure(party: Party, *, exclude: SalesOrder | None = None) -> Decimal:
+    """What the customer owes and has on order, in company currency: open receivables of its
+    posted invoices plus the not yet invoiced part of its confirmed and held orders."""
+    invoices = Invoice.unscoped.filter(
+        company_id=party.company_id,
+        party=party,
+        state=Invoice.State.POSTED,
+        kind__in=[Invoice.Kind.CUSTOMER_INVOICE, Invoice.Kind.CUSTOMER_CREDIT],
+    ).values_list("kind", "amount_residual", "rate")
+    owed = ZERO
+    for kind, residual, rate in invoices:
+        amount = Decimal(residual) * (Decimal(rate) if rate else 1)
+        owed += -amount if kind == Invoice.Kind.CUSTOMER_CREDIT else amount
+    lines = SalesOrderLine.objects.filter(
+        order__company_id=party.company_id,
+        order__party=party,
+        order__state__in=[OState.CONFIRMED, OState.HELD],
+    )
+    if exclude is not None:
+        lines = lines.exclude(order=exclude)
+    for line in lines.annotate(open=F("quantity") - F("qty_invoiced")).select_related("order"):
+        if line.open > 0 and line.quantity:
+            share = Decimal(line.open) / Decimal(line.quantity)
+            owed += Decimal(line.amount_total) * share * _rate(line.order)
+    return owed.quantize(Decimal("0.01"))
+
+
+def _rate(order: SalesOrder) -> Decimal:
+    if order.currency_id == order.company.base_currency_id:
+        return Decimal(1)
+    return rate_on(company=order.company, currency=order.currency_id, date=order.date)
+
+
+@audited
+def order_confirm(*, order: SalesOrder, actor: Any, override: bool = False) -> SalesOrder:
+    """Confirm a draft (or held, after approval: `override`) order. Above the credit limit the
+    order is held and the "credit_override" process starts. Otherwise each line is promised a
+    date (ATP) and the delivery pickings are created and confirmed, which reserves the stock
+    available now (the rest waits: a backorder is the picking's remainder, never an error)."""
+    with transaction.atomic():
+        row = _locked_order(order, OState.DRAFT, OState.HELD)
+        if row.state == OState.HELD and not override:
+            raise refusal(_("%(order)s waits for the credit limit override.") % {"order": row},
+                          "held")  # fmt: skip
+        party = Party.unscoped.select_for_update().get(
+            pk=row.party_id
+        )  # one at a time per customer
+        limit = party.credit_limit
+        if limit is not None and not override and not row.credit_approved:
+            exposure = credit_exposure(party, exclude=row)
+            total = Decimal(row.amount_total) * _rate(row)
+            if exposure + total > limit:
+                return _hold(row, actor, exposure=exposure, total=total, limit=limit)
+        if override:
+            row.credit_approved = True
+        lines = _lines_of(row)
+        data = _as_data(lines)
+        wanted = row.requested_date or row.date
+        _promise(row.company, row.warehouse, data, max(wanted, timezone.localdate()))
+        for line, item in zip(lines, data, strict=True):
+            line.promise_date = item.extra.get("promise_date")
+            line.promise_note = item.extra.get("promise_note", "")[:200]
+        SalesOrderLine.objects.bulk_update(lines, ["promise_date", "promise_note"])
+        _deliveries_create(row, lines, actor)
+        row.state = OState.CONFIRMED
+        row.confirmed_at = timezone.now()
+        row.hold_reason = ""
+        row.save(update_fields=["state", "confirmed_at", "hold_reason", "credit_approved"])
+        timeline(row.party, "order", _("Sales order %(number)s confirmed") % {"number": row},
+                 actor=actor, source=row)  # fmt: skip
+    return row
+
+
+def _hold(row: SalesOrder, actor: Any, *, exposure: Decimal, total: Decimal,
+          limit: Decimal) -> SalesOrder:  # fmt: skip
+    row.state = OState.HELD
+    row.hold_reason = _(
+        "Credit limit %(limit)s exceeded: %(exposure)s open + %(total)s this order."
+    ) % {"limit": limit, "exposure": exposure, "total": total.quantize(Decimal("0.01"))}
+    instance = process_start(
+        company=row.company,
+        actor=actor if getattr(actor, "pk", None) else None,
+        key="credit_override",
+        record=row,
+        data={
+            "order_total": float(total),
+            "credit_limit": float(limit),
+            "open_balance": float(exposure),
+            "order": row.number,
+            "customer": row.party.name,
+        },
+    )
+    row.credit_process = instance
+    row.save(update_fields=["state", "hold_reason", "credit_process"])
+    timeline(row.party, "order", _("Sales order %(number)s held: %(reason)s")
+             % {"number": row, "reason": row.hold_reason}, actor=actor, source=row)  # fmt: skip
+    return row
+
+
+def credit_decided(*, order_id: int, approved: bool, comment: str = "") -> None:
+    """Apply the outcome of an order's credit override process (called from the workflow
+    event): approved confirms the order, rejected cancels it."""
+    row = SalesOrder.unscoped.filter(pk=order_id, state=OState.HELD).first()
+    if row is None:
+        return
+    if approved:
+        order_confirm(order=row, actor=None, override=True)
+    else:
+        order_cancel(order=row, actor=None,
+                     reason=comment or _("Credit limit override rejected."))  # fmt: skip
+
+
+def _deliveries_create(order: SalesOrder, lines: list[SalesOrderLine], actor: Any) -> None:
+    stockable = [line for line in lines if line.product.type != line.product.Type.SERVICE]
+    if not stockable:
+        return
+    pickings = picking_services.delivery_create(
+        company=order.company,
+        warehouse=order.warehouse,
+        party=order.party,
+        scheduled_date=max(
+            (line.promise_date or order.requested_date or order.date for line in stockable),
+            default=order.date,
+        ),
+        origin=order.number,
+        source_type=ORDER_SOURCE,
+        source_id=order.pk,
+        lines=[
+            {
+                "product": line.product,
+                "quantity": line.quantity,
+                "uom": line.uom,
+                "source_type": LINE_SOURCE,
+                "source_id": line.pk,
+            }
+            for line in stockable
+        ],
+        actor=actor,
+    )
+    picking_services.picking_confirm(picking=pickings[0], actor=actor)
+
+
+def order_pickings(order: SalesOrder) -> list[Picking]:
+    return list(
+        Picking.unscoped.filter(
+            company_id=order.company_id, source_type=ORDER_SOURCE, source_id=order.pk
+        ).order_by("pk")
+    )
+
+
+@audited
+def order_cancel(*, order: SalesOrder, actor: Any, reason: str = "") -> SalesOrder:
+    """Cancel an order that has shipped nothing: its open pickings are cancelled (reservations
+    released) and its draft invoices deleted. Refused once goods have left (make a return) and
+    while a posted invoice of it is not cancelled or credited."""
+    from xietong.finance.invoicing import invoice_delete  # noqa: PLC0415
+
+    with transaction.atomic():
+        row = _locked_order(order, OState.DRAFT, OState.HELD, OState.CONFIRMED)
+        delivered = row.lines.aggregate(n=Sum("qty_delivered"))["n"] or ZERO
+        if delivered > 0:
+            raise refusal(
+                _("%(order)s has shipped goods; make a return instead of cancelling.")
+                % {"order": row},
+                "delivered",
+            )
+        invoices = Invoice.unscoped.filter(
+            company_id=row.company_id, source_type=ORDER_SOURCE, source_id=row.pk
+        )
+        if invoices.filter(state=Invoice.State.POSTED, kind=Invoice.Kind.CUSTOMER_INVOICE).exists():
+            credited = row.lines.aggregate(n=Sum("qty_invoiced"))["n"] or ZERO
+            if credited > 0:
+                raise refusal(
+                    _("%(order)s has posted invoices; cancel or credit them first.")
+                    % {"order": row},
+                    "invoiced",
+                )
+        for invoice in invoices.filter(state=Invoice.State.DRAFT):
+            invoice_delete(invoice=invoice, actor=actor)
+        for picking in order_pickings(row):
+            picking.refresh_from_db(fields=["state"])  # cancelling a step cancels the next
+            if picking.state not in (Picking.State.DONE, Picking.State.CANCELLED):
+                picking_services.picking_cancel(picking=picking, actor=actor)
+        row.state = OState.CANCELLED
+        row.cancel_reason = (reason or "").strip()[:300]
+        row.save(update_fields=["state", "cancel_reason"])
+        timeline(row.party, "order", _("Sales order %(number)s cancelled") % {"number": row},
+                 actor=actor, source=row)  # fmt: skip
+    return row
+
+
+def delivered_refresh(*, order_line_ids: Sequence[int]) -> None:
+    """Recompute the delivered and returned quantities of order lines from their done moves
+    (in the line's unit), and close orders fully delivered and invoiced. Called when pickings
+    of sales orders are done."""
+    if not order_line_ids:
+        return
+    lines = list(
+        SalesOrderLine.objects.filter(pk__in=order_line_ids).select_related(
+            "uom", "product__uom", "order"
+        )
+    )
+    moved: dict[int, dict[str, Decimal]] = {}
+    for line_id, usage_from, usage_to, quantity in Move.unscoped.filter(
+        source_type=LINE_SOURCE, source_id__in=order_line_ids, state=Move.State.DONE
+    ).values_list("source_id", "from_location__usage", "to_location__usage", "quantity_base"):
+        bucket = moved.setdefault(line_id, {"out": ZERO, "back": ZERO})
+        if usage_to == "customer":
+            bucket["out"] += Decimal(quantity)
+        elif usage_from == "customer":
+            bucket["back"] += Decimal(quantity)
+    for line in lines:
+        bucket = moved.get(line.pk, {"out": ZERO, "back": ZERO})
+        line.qty_delivered, line.qty_returned = (
+            product_convert(product=line.product, quantity=bucket[key], from_uom=line.product.uom,
+                            to_uom=line.uom, round_result=False).quantize(Decimal("0.000001"))
+            for key in ("out", "back")
+        )  # fmt: skip
+    SalesOrderLine.objects.bulk_update(lines, ["qty_delivered", "qty_returned"])
+    order_close_if_done(order_ids={line.order_id for line in lines})
+
+
+def order_close_if_done(*, order_ids: set[int]) -> None:
+    """Orders whose every line is delivered (services: invoiced) and invoiced become done."""
+    for order in SalesOrder.unscoped.filter(pk__in=order_ids, state=OState.CONFIRMED):
+        open_lines = [
+            line
+            for line in order.lines.select_related("product")
+            if (
+                line.product.type != line.product.Type.SERVICE
+                and line.qty_delivered < line.quantity
+            )
+            or line.qty_invoiced
+            < (
+                line.qty_delivered - line.qty_returned
+                if line.product.type != line.product.Type.SERVICE
+                else line.quantity
+            )  # fmt: skip
+        ]
+        if not open_lines:
+            SalesOrder.unscoped.filter(pk=order.pk).update(state=OState.DONE)
