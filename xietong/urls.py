@@ -11,6 +11,7 @@ urlpatterns = [
     path("workflow/", include("xietong.workflow.urls")),
     path("finance/", include("xietong.finance.urls")),
     path("inventory/", include("xietong.inventory.urls")),
+    path("sales/", include("xietong.sales.urls")),
     path("api/v1/", include("xietong.api.urls")),
 ]
 handler403 = "xietong.web.errors.forbidden"

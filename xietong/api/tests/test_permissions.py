@@ -23,6 +23,8 @@ from xietong.finance.tests.matrix import FINANCE_SAMPLES
 from xietong.finance.tests.matrix import PATH_PARAMETERS as FINANCE_PARAMETERS
 from xietong.inventory.tests.matrix_api import PATH_PARAMETERS as INVENTORY_PARAMETERS
 from xietong.inventory.tests.matrix_api import SAMPLES as INVENTORY_SAMPLES
+from xietong.sales.tests.api_samples import PATH_PARAMETERS as SALES_PARAMETERS
+from xietong.sales.tests.api_samples import SAMPLES as SALES_SAMPLES
 from xietong.party.tests.matrix import PARTY_SAMPLES
 from xietong.party.tests.matrix import PATH_PARAMETERS as PARTY_PARAMETERS
 from xietong.product.tests.api_samples import PATH_PARAMETERS as PRODUCT_PARAMETERS
@@ -87,6 +89,7 @@ SAMPLES.update(
             **WORKFLOW_SAMPLES,
             **FINANCE_SAMPLES,
             **INVENTORY_SAMPLES,
+            **SALES_SAMPLES,
         }.items()
     }
 )
@@ -146,6 +149,7 @@ def test_anonymous_gets_401_everywhere(company_a: Company) -> None:
                 *WORKFLOW_PARAMETERS,
                 *FINANCE_PARAMETERS,
                 *INVENTORY_PARAMETERS,
+                *SALES_PARAMETERS,
             ),
             1,
         )

@@ -9,6 +9,7 @@ from xietong.core import jobs, services
 from xietong.core.models import Job, Membership, Sequence, UnitOfMeasure
 from xietong.finance.tests.matrix import finance_records
 from xietong.inventory.tests.matrix import inventory_records
+from xietong.sales.tests.matrix import sales_records
 from xietong.party.tests.matrix import party_records
 from xietong.product.tests.bom_matrix import bom_records
 from xietong.product.tests.catalog_factories import catalogue_records
@@ -50,6 +51,7 @@ def records(company_a, company_b, users_a, users_b):  # type: ignore[no-untyped-
         out[key].update(workflow_records(company, key))
         out[key].update(finance_records(company, key))
         out[key].update(inventory_records(company, key))
+        out[key].update(sales_records(company, key))
     out["unit"] = UnitOfMeasure.objects.get(code="kg")
     assert jobs  # the job kinds are registered on import
     return out

@@ -1,0 +1,5 @@
+"""REST endpoints of sales (being built)."""
+
+from ninja import Router
+
+router = Router(tags=["sales"])

@@ -1,0 +1,4 @@
+from xietong.sales import views
+
+app_name = "sales"
+urlpatterns = [*views.urlpatterns]

@@ -1,0 +1,5 @@
+"""Screens of the sales app (being built)."""
+
+from typing import Any
+
+urlpatterns: list[Any] = []
