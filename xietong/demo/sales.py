@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from xietong.core.tenancy import company_scope
@@ -26,9 +27,9 @@ from xietong.inventory.stock import lot_create, move_create, moves_confirm, move
 from xietong.inventory.warehouses import virtual_locations
 from xietong.party.models import Party
 from xietong.product.models import Product
-from xietong.sales import billing, documents
+from xietong.sales import billing, documents, returns
 from xietong.sales.common import SalesError, sales_settings
-from xietong.sales.models import InvoicePolicy
+from xietong.sales.models import InvoicePolicy, SalesOrder
 
 SIZES = {"small": (14, 3), "medium": (60, 8), "large": (250, 20)}
 D = Decimal
@@ -136,6 +137,28 @@ def run(ctx: DemoContext) -> None:
                         actor=accountant,
                         allocations=[invoice],
                     )  # fmt: skip
+
+        # a customer return: one unit of a paid order back into stock, credited and refunded
+        paid = (
+            SalesOrder.unscoped.filter(company=company, state=SalesOrder.State.DONE)
+            .order_by("pk")
+            .first()
+        )
+        if paid is not None and bank is not None:
+            first = paid.lines.order_by("sequence").first()
+            sent = Move.unscoped.filter(
+                source_type=documents.LINE_SOURCE, source_id=first.pk, state=Move.State.DONE,
+                to_location__usage=Location.Usage.CUSTOMER,
+            ).first()  # fmt: skip
+            try:
+                rma = returns.return_create(
+                    order=paid, actor=rep, reason="运输损坏 Damaged in transport",
+                    lines=[{"order_line": first, "quantity": D(1), "lot": sent.lot if sent else None}],
+                )  # fmt: skip
+                rma = returns.return_receive(rma=rma, actor=ctx.users["warehouse_clerk"])
+                returns.return_credit(rma=rma, actor=accountant, refund_journal=bank)
+            except (SalesError, ValidationError) as exc:
+                ctx.log.append(f"sales: no demo return ({exc})")
 
         # an order held over the customer's credit limit
         tight = customers[-1]

@@ -13,7 +13,7 @@ from xietong.demo.context import DemoContext
 from xietong.finance.models import Invoice
 from xietong.finance.tests.invariants import assert_ledger_sound
 from xietong.inventory.tests.invariants import assert_stock_sound
-from xietong.sales.models import Quotation, SalesOrder
+from xietong.sales.models import Quotation, ReturnOrder, SalesOrder
 from xietong.workflow.models import Task
 
 pytestmark = pytest.mark.django_db
@@ -34,5 +34,6 @@ def test_sales_step_shows_every_state(django_capture_on_commit_callbacks) -> Non
     assert Task.unscoped.filter(instance=held.credit_process, status="open").exists()
     assert Invoice.unscoped.filter(company=main, source_type="sales.order",
                                    payment_state="paid").exists()  # fmt: skip
+    assert ReturnOrder.unscoped.filter(company=main, state="done").exists()
     assert_stock_sound([main])
     assert_ledger_sound([main])
