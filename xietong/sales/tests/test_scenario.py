@@ -6,8 +6,6 @@ checked after every step."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 from django.core import mail
 
