@@ -1,0 +1,193 @@
+"""The inventory app's reads for screens and other apps: stock on hand as rows (per quant or
+summed per product, product and location, or product and lot), locations below a location,
+a product's open moves, lots with their stock, and the ledger balance of the stock accounts.
+
+Every query here goes through the company-scoped managers (`Model.objects`), so it reads the
+current company only, and locks nothing. On hand and reserved follow `stock.on_hand` and
+`stock.available`: quants of stock locations (internal or transit), in the product's stock
+unit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, DecimalField, F, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
+
+from xietong.core.models import Company
+from xietong.finance import selectors as finance_selectors
+from xietong.inventory.models import CategoryValuation, Location, Lot, Move, Quant
+from xietong.product.models import Product
+
+ZERO = Decimal(0)
+STOCK_USAGES = (Location.Usage.INTERNAL, Location.Usage.TRANSIT)
+OPEN_STATES = (Move.State.DRAFT, Move.State.WAITING, Move.State.ASSIGNED)
+QTY_FIELD = DecimalField(max_digits=24, decimal_places=6)
+
+# Groupings of the stock rows: the keys each row is summed over (besides the product).
+GROUPS: dict[str, tuple[str, ...]] = {
+    "": ("location_id", "location__full_name", "lot_id", "lot__name", "lot__expiry_date"),
+    "product": (),
+    "location": ("location_id", "location__full_name"),
+    "lot": ("lot_id", "lot__name", "lot__expiry_date"),
+}
+PRODUCT_KEYS = (
+    "product_id",
+    "product__sku",
+    "product__name",
+    "product__name_i18n",
+    "product__uom__code",
+    "product__uom__rounding",
+)
+
+
+class GroupedRows(QuerySet):
+    """Quants summed per group (a `values(...).annotate(...)` queryset). Django adds every
+    ordering field to the GROUP BY, so an ordering by anything but the group's own keys and
+    sums would split the groups: such fields (the list pattern's `pk` tie-breaker, a column
+    grouped away) are replaced by the group keys."""
+
+    def order_by(self, *field_names: Any) -> GroupedRows:
+        keys = list(self.query.values_select)
+        allowed = set(keys) | set(self.query.annotations)
+        kept: list[Any] = []
+        for name in field_names:
+            if isinstance(name, str) and name.lstrip("-") not in allowed:
+                prefix = "-" if name.startswith("-") else ""
+                kept.extend(f"{prefix}{key}" for key in keys if f"{prefix}{key}" not in kept)
+            else:
+                kept.append(name)
+        return super().order_by(*kept)  # type: ignore[return-value]
+
+
+def stock_rows(*, group: str = "") -> GroupedRows:
+    """On hand, reserved and available of the current company's stock locations, one dict per
+    quant (`group` ""), or summed per product ("product"), product and location ("location")
+    or product and lot ("lot"); each row also counts the locations and lots it sums. Quants
+    with nothing on hand or reserved are left out. Filters on quant fields (`location_id`,
+    `lot__name`…) apply before summing, on the sums (`on_hand__gt`) after."""
+    keys = (*PRODUCT_KEYS, *GROUPS[group])
+    base = Quant.objects.filter(location__usage__in=STOCK_USAGES).exclude(quantity=0, reserved=0)
+    rows = GroupedRows(model=Quant, query=base.query.chain(), using=base.db)
+    return rows.values(*keys).annotate(
+        on_hand=Sum("quantity", output_field=QTY_FIELD),
+        reserved_qty=Sum("reserved", output_field=QTY_FIELD),
+        available_qty=Sum(F("quantity") - F("reserved"), output_field=QTY_FIELD),
+        locations=Count("location_id", distinct=True),
+        lots=Count("lot_id", distinct=True),
+    )
+
+
+def locations_below(location: Location) -> QuerySet[Location]:
+    """`location` and every location below it (stock or not)."""
+    return Location.objects.filter(
+        Q(pk=location.pk) | Q(full_name__startswith=f"{location.full_name}/")
+    )
+
+
+def product_quants(*, product: Product) -> QuerySet[Quant]:
+    """The product's quants in stock locations with something on hand or reserved, by
+    location and lot."""
+    return (
+        Quant.objects.filter(product=product, location__usage__in=STOCK_USAGES)
+        .exclude(quantity=0, reserved=0)
+        .select_related("location", "lot")
+        .order_by("location__full_name", "lot__name", "pk")
+    )
+
+
+@dataclass(frozen=True)
+class OpenMoves:
+    """A product's moves not done or cancelled: coming into stock, leaving it, and moving
+    between stock locations; `incoming_qty`/`outgoing_qty` in the stock unit."""
+
+    incoming: list[Move]
+    outgoing: list[Move]
+    internal: list[Move]
+
+    @property
+    def incoming_qty(self) -> Decimal:
+        return sum((m.quantity_base for m in self.incoming), ZERO)
+
+    @property
+    def outgoing_qty(self) -> Decimal:
+        return sum((m.quantity_base for m in self.outgoing), ZERO)
+
+
+def product_open_moves(*, product: Product) -> OpenMoves:
+    """The product's open moves (draft, waiting, reserved) with their pickings and parties,
+    soonest first."""
+    moves = (
+        Move.objects.filter(product=product, state__in=OPEN_STATES)
+        .select_related("uom", "lot", "from_location", "to_location", "picking__party")
+        .order_by("planned_date", "pk")
+    )
+    incoming, outgoing, internal = [], [], []
+    for move in moves:
+        into, out_of = move.to_location.is_stock, move.from_location.is_stock
+        if into and not out_of:
+            incoming.append(move)
+        elif out_of and not into:
+            outgoing.append(move)
+        else:
+            internal.append(move)
+    return OpenMoves(incoming, outgoing, internal)
+
+
+def lots_with_stock() -> QuerySet[Lot]:
+    """The current company's lots with their product (and its unit) and `on_hand`, the
+    quantity of the lot in stock locations."""
+    in_stock = Q(quants__location__usage__in=STOCK_USAGES)
+    return Lot.objects.select_related("product__uom").annotate(
+        on_hand=Coalesce(
+            Sum("quants__quantity", filter=in_stock, output_field=QTY_FIELD),
+            Value(ZERO),
+            output_field=QTY_FIELD,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class AccountBalance:
+    account_id: int
+    code: str
+    name: str
+    balance: Decimal
+
+
+@dataclass(frozen=True)
+class StockBooks:
+    """The balances of the stock accounts of the company's valuation set-up on a day (None
+    when the company keeps stock in quantities only)."""
+
+    accounts: list[AccountBalance]
+
+    @property
+    def total(self) -> Decimal:
+        return sum((a.balance for a in self.accounts), ZERO)
+
+
+def stock_account_balances(*, company: Company, as_of: dt.date) -> StockBooks | None:
+    """The posted balance at the end of `as_of` of every stock account named by the company's
+    valuation rows (`CategoryValuation`), each counted once; None without valuation rows. Two
+    queries per account (the finance general ledger with no lines)."""
+    ids = sorted(
+        set(
+            CategoryValuation.objects.filter(company=company).values_list(
+                "stock_account_id", flat=True
+            )
+        )
+    )
+    if not ids:
+        return None
+    balances = []
+    for account_id in ids:
+        ledger = finance_selectors.general_ledger(
+            company=company, account=account_id, start=as_of, end=as_of, limit=0
+        )
+        balances.append(AccountBalance(account_id, ledger.code, ledger.name, ledger.closing))
+    return StockBooks(balances)
