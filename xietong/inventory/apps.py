@@ -35,5 +35,16 @@ class InventoryConfig(AppConfig):
 
         from xietong.inventory import guards, valuation  # noqa: F401 (registers its job)
 
+        from auditlog.registry import auditlog
+
+        from xietong.inventory import models
+
+        for model in (models.Warehouse, models.Location, models.Lot, models.Picking,
+                      models.InventoryCount, models.ReplenishmentRule,
+                      models.CategoryValuation):  # fmt: skip
+            if not auditlog.contains(model):
+                fields = [f.name for f in model._meta.concrete_fields
+                          if f.name not in {"id", "company"}]  # fmt: skip
+                auditlog.register(model, include_fields=fields)
         post_migrate.connect(guards.install_after_migrate, sender=self)
         dbguards.register(guards.guards_install, guards.guards_remove)
