@@ -49,3 +49,7 @@ class SalesConfig(AppConfig):
         timeline_kind_register("order", _("Sales order"), "cart-check")
         timeline_kind_register("delivery", _("Delivery"), "truck")
         timeline_kind_register("return", _("Return"), "arrow-return-left")
+
+        from xietong.sales import navigation
+
+        navigation.register()

@@ -1,0 +1,197 @@
+"""What the sales screens share: amounts formatted to their currency, state badges, links to
+screens of other modules that may not exist yet, the workflow task behind an approval, the
+customer-timeline entries of a document, and the records of the request's company (404 for
+another company's)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Model
+from django.http import Http404, HttpRequest
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext as _
+
+from xietong.core.models import User
+from xietong.core.money import minor_units
+from xietong.core.permissions import has_perm
+from xietong.party.models import TimelineEntry
+from xietong.workflow.models import ProcessInstance, Task
+from xietong.workflow.selectors import tasks_visible_to
+
+ZERO = Decimal(0)
+
+
+def fmt(value: Decimal | None, currency: str) -> str:
+    """`value` with thousands separators and exactly the currency's decimals."""
+    if value is None:
+        return ""
+    places = minor_units(currency)
+    rounded = Decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return f"{rounded if rounded else abs(rounded):,.{places}f}"
+
+
+def quantity(value: Decimal | None) -> str:
+    """A quantity as people write it: 3, 2.5 (not 3.000000)."""
+    if value is None:
+        return ""
+    text = f"{Decimal(value).normalize():f}"
+    return "0" if text in ("-0", "") else text
+
+
+def price(value: Decimal | None, currency: str) -> str:
+    """A unit price with at least the currency's decimals and no useless trailing zeros."""
+    if value is None:
+        return ""
+    places = minor_units(currency)
+    exponent = Decimal(value).normalize().as_tuple().exponent
+    if isinstance(exponent, int) and exponent < 0:
+        places = max(places, -exponent)
+    return f"{Decimal(value):,.{places}f}"
+
+
+class Cell(SafeString):
+    """HTML of a list cell that exports as a plain value (`export_value`)."""
+
+    export_value: Any
+
+    def __new__(cls, html: str, export_value: Any) -> Cell:
+        obj = super().__new__(cls, html)
+        obj.export_value = export_value
+        return obj
+
+
+def amount_cell(value: Decimal | None, currency: str) -> Cell:
+    text = fmt(value, currency)
+    html = format_html('<span class="d-block text-end text-nowrap">{}</span>', text)
+    places = minor_units(currency)
+    export = None if value is None else Decimal(value).quantize(Decimal(1).scaleb(-places))
+    return Cell(html, export)
+
+
+STYLES = {
+    # quotations
+    "draft": "secondary",
+    "to_approve": "warning",
+    "approved": "info",
+    "sent": "primary",
+    "accepted": "success",
+    "lost": "dark",
+    "revised": "light",
+    "cancelled": "danger",
+    # orders
+    "held": "warning",
+    "confirmed": "primary",
+    "done": "success",
+    # returns
+    "authorised": "info",
+    "received": "primary",
+    # approval
+    "pending": "warning",
+    "rejected": "danger",
+    # pickings, invoices
+    "waiting": "secondary",
+    "ready": "info",
+    "posted": "success",
+    "not_paid": "warning",
+    "partial": "info",
+    "paid": "success",
+}
+
+
+def badge_html(label: Any, value: str) -> Cell:
+    style = STYLES.get(value, "secondary")
+    text = "text-bg-light border" if style == "light" else f"text-bg-{style}"
+    return Cell(format_html('<span class="badge {}">{}</span>', text, label), str(label))
+
+
+def badge(obj: Any, field_name: str = "state") -> Cell:
+    value = getattr(obj, field_name)
+    return badge_html(getattr(obj, f"get_{field_name}_display")(), value)
+
+
+def link(name: str, *args: Any) -> str:
+    """The URL of `name`, or "" while that screen does not exist (modules still to come)."""
+    try:
+        return reverse(name, args=args)
+    except NoReverseMatch:
+        return ""
+
+
+def get_or_404(queryset: Any, pk: int) -> Any:
+    """The record of the request's company (the scoped queryset), else 404."""
+    found = queryset.filter(pk=pk).first()
+    if found is None:
+        raise Http404
+    return found
+
+
+def timeline_of(document: Model) -> list[TimelineEntry]:
+    """The customer-timeline entries written for `document`, newest first."""
+    kind = ContentType.objects.get_for_model(type(document))
+    return list(
+        TimelineEntry.objects.filter(source_type=kind, source_id=str(document.pk))
+        .select_related("actor")
+        .order_by("-occurred_at", "-pk")
+    )
+
+
+def process_links(request: HttpRequest, instance: ProcessInstance | None) -> dict[str, Any]:
+    """The approval process behind a document: its open task (who has it, a link when the
+    user may open the task) and a link to the instance (for users who see instances)."""
+    if instance is None:
+        return {}
+    task = (
+        Task.objects.filter(instance=instance, status=Task.Status.OPEN)
+        .select_related("assignee")
+        .order_by("pk")
+        .first()
+    )
+    return {
+        "instance": instance,
+        "instance_url": link("workflow:instance_detail", instance.pk)
+        if has_perm(request, "workflow.view")
+        else "",
+        "task": task,
+        "task_url": link("workflow:task_detail", task.pk)
+        if task is not None and _may_open(request, task)
+        else "",
+    }
+
+
+def _may_open(request: HttpRequest, task: Task) -> bool:
+    """Whether the task screen would show `task` to the user (else no link to a 404)."""
+    if not has_perm(request, "workflow.task"):
+        return False
+    visible = tasks_visible_to(
+        request.user, request.company, dispatcher=has_perm(request, "workflow.dispatch")
+    )
+    return visible.filter(pk=task.pk).exists()
+
+
+def salespeople(request: HttpRequest) -> list[tuple[str, str]]:
+    """The company's users (for the salesperson filter)."""
+    users = User.objects.filter(
+        memberships__company=request.company, memberships__is_active=True
+    ).order_by("username")
+    return [(str(u.pk), u.get_full_name() or u.username) for u in users.distinct()]
+
+
+def month_bounds(day: dt.date) -> tuple[dt.date, dt.date]:
+    start = day.replace(day=1)
+    following = (start + dt.timedelta(days=32)).replace(day=1)
+    return start, following - dt.timedelta(days=1)
+
+
+def action(label: str, url: str, *, post: bool = False, style: str = "outline-primary",
+           **extra: Any) -> dict[str, Any]:  # fmt: skip
+    return {"label": label, "url": url, "post": post, "style": style, **extra}
+
+
+def not_possible(state_label: Any) -> str:
+    return _("Not possible while %(state)s.") % {"state": state_label}
