@@ -69,7 +69,16 @@ def menu_for(request: Any) -> list[VisibleArea]:
         for item in sorted((i for i in _ITEMS if i.area == area.code), key=lambda i: i.order):
             if has_perm(request, item.permission):
                 url = reverse(item.url_name)
-                entries.append({"label": item.label, "url": url, "active": current.startswith(url)})
+                entries.append({"label": item.label, "url": url, "active": False})
         if entries:
             visible.append(VisibleArea(area, entries))
+    # the entry whose URL is the longest prefix of the page is the active one ("/sales/" is not
+    # active on "/sales/orders/" when "/sales/orders/" is an entry)
+    best = max(
+        (e for a in visible for e in a.items if current.startswith(e["url"])),
+        key=lambda e: len(e["url"]),
+        default=None,
+    )
+    if best is not None:
+        best["active"] = True
     return visible
