@@ -33,11 +33,9 @@ class InventoryConfig(AppConfig):
         roles.grant("accountant", "inventory.valuation")
         roles.grant("executive", "inventory.valuation")
 
-        from xietong.inventory import guards, valuation  # noqa: F401 (registers its job)
-
         from auditlog.registry import auditlog
 
-        from xietong.inventory import models
+        from xietong.inventory import guards, models, navigation, valuation  # noqa: F401 (its job)
 
         for model in (models.Warehouse, models.Location, models.Lot, models.Picking,
                       models.InventoryCount, models.ReplenishmentRule,
@@ -48,3 +46,4 @@ class InventoryConfig(AppConfig):
                 auditlog.register(model, include_fields=fields)
         post_migrate.connect(guards.install_after_migrate, sender=self)
         dbguards.register(guards.guards_install, guards.guards_remove)
+        navigation.register()
