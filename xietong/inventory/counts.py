@@ -279,9 +279,18 @@ def count_set(
 
 
 def _quant_q(lines: list[CountLine]) -> Q:
-    where = Q(pk__in=[])
+    """The quants of `lines`: one term per location and lot-or-not (a superset filtered by the
+    caller's keys), so that the query stays small for long count sheets."""
+    groups: dict[tuple[int, bool], tuple[set[int], set[int]]] = {}
     for line in lines:
-        where |= Q(product_id=line.product_id, location_id=line.location_id, lot_id=line.lot_id)
+        products, lots = groups.setdefault((line.location_id, bool(line.lot_id)), (set(), set()))
+        products.add(line.product_id)
+        if line.lot_id:
+            lots.add(line.lot_id)
+    where = Q(pk__in=[])
+    for (location_id, has_lot), (products, lots) in groups.items():
+        term = Q(location_id=location_id, product_id__in=sorted(products))
+        where |= term & (Q(lot_id__in=sorted(lots)) if has_lot else Q(lot_id__isnull=True))
     return where
 
 

@@ -247,10 +247,26 @@ def _below(location: Location, cache: dict[int, list[int]]) -> list[int]:
     return cache[location.pk]
 
 
-def _candidates(move: Move, below: dict[int, list[int]]) -> Q:
-    where = Q(product_id=move.product_id, location_id__in=_below(move.from_location, below))
-    if move.lot_id:
-        where &= Q(lot_id=move.lot_id)
+def _candidates(moves: Iterable[Move], below: dict[int, list[int]]) -> Q:
+    """The quants the moves may take from: per source location one term for the products
+    (any lot) and one for the lots asked for, so that the query stays small for a thousand
+    moves (SQLite refuses expression trees deeper than 1,000)."""
+    products: dict[int, set[int]] = defaultdict(set)
+    lots: dict[int, set[int]] = defaultdict(set)
+    places: dict[int, Location] = {}
+    for move in moves:
+        places[move.from_location_id] = move.from_location
+        if move.lot_id:
+            lots[move.from_location_id].add(move.lot_id)
+        else:
+            products[move.from_location_id].add(move.product_id)
+    where = Q(pk__in=[])
+    for location_id, location in places.items():
+        stock = _below(location, below)
+        if products[location_id]:
+            where |= Q(product_id__in=sorted(products[location_id]), location_id__in=stock)
+        if lots[location_id]:
+            where |= Q(lot_id__in=sorted(lots[location_id]), location_id__in=stock)
     return where
 
 
@@ -306,10 +322,10 @@ def moves_assign(*, moves: Sequence[Move], actor: Any = None) -> list[Move]:
             return list(moves)
         reserved = _reserved_for([m.pk for m in locked])
         outgoing = [m for m in locked if m.from_location.is_stock]
-        where = Q(pk__in=[])
-        for move in outgoing:
-            where |= _candidates(move, below)
-        quants = _lock_quants(where) if outgoing else []
+        quants = _lock_quants(_candidates(outgoing, below)) if outgoing else []
+        by_product: dict[int, list[Quant]] = defaultdict(list)
+        for quant in quants:
+            by_product[quant.product_id].append(quant)
         free = {q.pk: q.quantity - q.reserved for q in quants}
         assigned, changes = [], defaultdict(lambda: ZERO)
         new_reservations: dict[tuple[int, int], Decimal] = defaultdict(lambda: ZERO)
@@ -319,8 +335,8 @@ def moves_assign(*, moves: Sequence[Move], actor: Any = None) -> list[Move]:
                 continue
             needed = move.quantity_base - reserved.get(move.pk, ZERO)
             stock = set(_below(move.from_location, below))
-            for quant in _order([q for q in quants if q.product_id == move.product_id
-                                 and q.location_id in stock
+            for quant in _order([q for q in by_product[move.product_id]
+                                 if q.location_id in stock
                                  and (not move.lot_id or q.lot_id == move.lot_id)]):  # fmt: skip
                 if needed <= 0:
                     break
@@ -438,13 +454,13 @@ def moves_done(
         # destinations and what the waiting moves will reserve
         # (the reserved quants by id: an OR across the reservation join scans every quant)
         held = list(Reservation.unscoped.filter(move_id__in=ids).values_list("quant_id", flat=True))
-        where = Q(pk__in=held)
-        for move in every:
-            if move.from_location.is_stock:
-                where |= _candidates(move, below)
+        where = Q(pk__in=held) | _candidates([m for m in every if m.from_location.is_stock], below)
+        arriving: dict[int, set[int]] = defaultdict(set)
         for move in locked:
             if move.to_location.is_stock:
-                where |= Q(product_id=move.product_id, location_id=move.to_location_id)
+                arriving[move.to_location_id].add(move.product_id)
+        for location_id, products in arriving.items():
+            where |= Q(product_id__in=sorted(products), location_id=location_id)
         quants = {q.pk: q for q in _lock_quants(where)}
         reservations = defaultdict(list)
         for r in Reservation.unscoped.filter(move_id__in=ids).order_by("quant_id"):

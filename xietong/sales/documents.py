@@ -640,9 +640,8 @@ def order_confirm(*, order: SalesOrder, actor: Any, override: bool = False) -> S
         if row.state == OState.HELD and not override:
             raise refusal(_("%(order)s waits for the credit limit override.") % {"order": row},
                           "held")  # fmt: skip
-        party = Party.unscoped.select_for_update().get(
-            pk=row.party_id
-        )  # one at a time per customer
+        # one confirmation at a time per customer (no key lock: rows pointing to it may be added)
+        party = Party.unscoped.select_for_update(no_key=True).get(pk=row.party_id)
         limit = party.credit_limit
         if limit is not None and not override and not row.credit_approved:
             exposure = credit_exposure(party, exclude=row)
@@ -652,14 +651,28 @@ def order_confirm(*, order: SalesOrder, actor: Any, override: bool = False) -> S
         if override:
             row.credit_approved = True
         lines = _lines_of(row)
+        # reserve first (the stock services lock the quants), then promise: the promise is read
+        # after this order holds what it could reserve, so two orders never promise the same unit
+        _deliveries_create(row, lines, actor)
+        own = list(
+            Move.unscoped.filter(
+                source_type=LINE_SOURCE, source_id__in=[line.pk for line in lines]
+            ).values_list("pk", flat=True)
+        )
         data = _as_data(lines)
         wanted = row.requested_date or row.date
-        _promise(row.company, row.warehouse, data, max(wanted, timezone.localdate()))
+        _promise(row.company, row.warehouse, data, max(wanted, timezone.localdate()),
+                 exclude_moves=own)  # fmt: skip
         for line, item in zip(lines, data, strict=True):
             line.promise_date = item.extra.get("promise_date")
             line.promise_note = item.extra.get("promise_note", "")[:200]
-        SalesOrderLine.objects.bulk_update(lines, ["promise_date", "promise_note"])
-        _deliveries_create(row, lines, actor)
+        SalesOrderLine.objects.bulk_update(lines, ["promise_date", "promise_note"], batch_size=500)
+        promised = [line.promise_date for line in lines if line.promise_date]
+        if promised:
+            Picking.unscoped.filter(
+                company_id=row.company_id, source_type=ORDER_SOURCE, source_id=row.pk,
+                state__in=[Picking.State.WAITING, Picking.State.READY, Picking.State.DRAFT],
+            ).update(scheduled_date=max(promised))  # fmt: skip
         row.state = OState.CONFIRMED
         row.confirmed_at = timezone.now()
         row.hold_reason = ""
@@ -716,10 +729,7 @@ def _deliveries_create(order: SalesOrder, lines: list[SalesOrderLine], actor: An
         company=order.company,
         warehouse=order.warehouse,
         party=order.party,
-        scheduled_date=max(
-            (line.promise_date or order.requested_date or order.date for line in stockable),
-            default=order.date,
-        ),
+        scheduled_date=order.requested_date or order.date,
         origin=order.number,
         source_type=ORDER_SOURCE,
         source_id=order.pk,
