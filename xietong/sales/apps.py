@@ -46,7 +46,6 @@ class SalesConfig(AppConfig):
         stock.on_moves_done(handlers.moves_done)
         on_invoice_change(billing.invoice_changed)
         timeline_kind_register("quotation", _("Quotation"), "file-earmark-text")
-        timeline_kind_register("order", _("Sales order"), "cart-check")
         timeline_kind_register("delivery", _("Delivery"), "truck")
         timeline_kind_register("return", _("Return"), "arrow-return-left")
 
