@@ -22,10 +22,10 @@ from xietong.api.openapi import LocalSwagger, XietongOpenAPISchema
 from xietong.core.api import router as core_router
 from xietong.finance.api import router as finance_router
 from xietong.inventory.api import router as inventory_router
-from xietong.sales.api import router as sales_router
 from xietong.party.api import router as party_router
 from xietong.product.api import router as product_router
 from xietong.product.api_bom import router as bom_router
+from xietong.sales.api import router as sales_router
 from xietong.workflow.api import router as workflow_router
 
 DESCRIPTION = _(

@@ -23,14 +23,14 @@ from xietong.finance.tests.matrix import FINANCE_SAMPLES
 from xietong.finance.tests.matrix import PATH_PARAMETERS as FINANCE_PARAMETERS
 from xietong.inventory.tests.matrix_api import PATH_PARAMETERS as INVENTORY_PARAMETERS
 from xietong.inventory.tests.matrix_api import SAMPLES as INVENTORY_SAMPLES
-from xietong.sales.tests.api_samples import PATH_PARAMETERS as SALES_PARAMETERS
-from xietong.sales.tests.api_samples import SAMPLES as SALES_SAMPLES
 from xietong.party.tests.matrix import PARTY_SAMPLES
 from xietong.party.tests.matrix import PATH_PARAMETERS as PARTY_PARAMETERS
 from xietong.product.tests.api_samples import PATH_PARAMETERS as PRODUCT_PARAMETERS
 from xietong.product.tests.api_samples import PRODUCT_SAMPLES
 from xietong.product.tests.bom_matrix import PATH_PARAMETERS as BOM_PARAMETERS
 from xietong.product.tests.bom_matrix import SAMPLES as BOM_SAMPLES
+from xietong.sales.tests.api_samples import PATH_PARAMETERS as SALES_PARAMETERS
+from xietong.sales.tests.api_samples import SAMPLES as SALES_SAMPLES
 from xietong.workflow.tests.api_samples import PATH_PARAMETERS as WORKFLOW_PARAMETERS
 from xietong.workflow.tests.api_samples import WORKFLOW_SAMPLES
 

@@ -15,12 +15,12 @@ from xietong.finance.tests.matrix import POST_ONLY as FINANCE_POST_ONLY
 from xietong.finance.tests.matrix import URL_RECORDS as FINANCE_URL_RECORDS
 from xietong.inventory.tests.matrix import POST_ONLY as INVENTORY_POST_ONLY
 from xietong.inventory.tests.matrix import URL_RECORDS as INVENTORY_URL_RECORDS
-from xietong.sales.tests.matrix import POST_ONLY as SALES_POST_ONLY
-from xietong.sales.tests.matrix import URL_RECORDS as SALES_URL_RECORDS
 from xietong.party.tests.matrix import POST_ONLY as PARTY_POST_ONLY
 from xietong.party.tests.matrix import URL_RECORDS as PARTY_URL_RECORDS
 from xietong.product.tests.bom_matrix import POST_ONLY as BOM_POST_ONLY
 from xietong.product.tests.bom_matrix import URL_RECORDS as BOM_URL_RECORDS
+from xietong.sales.tests.matrix import POST_ONLY as SALES_POST_ONLY
+from xietong.sales.tests.matrix import URL_RECORDS as SALES_URL_RECORDS
 from xietong.workflow.tests.matrix import POST_ONLY as WORKFLOW_POST_ONLY
 from xietong.workflow.tests.matrix import URL_RECORDS as WORKFLOW_URL_RECORDS
 
