@@ -616,10 +616,15 @@ def credit_exposure(party: Party, *, exclude: SalesOrder | None = None) -> Decim
     )
     if exclude is not None:
         lines = lines.exclude(order=exclude)
-    for line in lines.annotate(open=F("quantity") - F("qty_invoiced")).select_related("order"):
+    rates: dict[int, Decimal] = {}  # one rate per order, not per line
+    for line in lines.annotate(open=F("quantity") - F("qty_invoiced")).select_related(
+        "order__company"
+    ):
         if line.open > 0 and line.quantity:
+            if line.order_id not in rates:
+                rates[line.order_id] = _rate(line.order)
             share = Decimal(line.open) / Decimal(line.quantity)
-            owed += Decimal(line.amount_total) * share * _rate(line.order)
+            owed += Decimal(line.amount_total) * share * rates[line.order_id]
     return owed.quantize(Decimal("0.01"))
 
 

@@ -195,3 +195,35 @@ def action(label: str, url: str, *, post: bool = False, style: str = "outline-pr
 
 def not_possible(state_label: Any) -> str:
     return _("Not possible while %(state)s.") % {"state": state_label}
+
+
+def document_columns() -> list[Any]:
+    """The columns quotation and order lists end with: salesperson, total, currency and the
+    customer's reference."""
+    from django.utils.translation import gettext_lazy
+
+    from xietong.core.ui.listing import Column
+
+    return [
+        Column("salesperson", gettext_lazy("Salesperson"), accessor="salesperson",
+               order_by="salesperson__username"),
+        Column("amount_total", gettext_lazy("Total"),
+               accessor=lambda d: amount_cell(d.amount_total, d.currency_id),
+               order_by="amount_total"),
+        Column("currency", gettext_lazy("Currency"), accessor="currency_id", default=False),
+        Column("customer_reference", gettext_lazy("Customer reference"),
+               order_by="customer_reference", default=False),
+    ]  # fmt: skip
+
+
+def document_filters() -> list[Any]:
+    """The filters quotation and order lists end with: salesperson and a date range."""
+    from django.utils.translation import gettext_lazy
+
+    from xietong.core.ui.listing import Filter
+
+    return [
+        Filter("salesperson", gettext_lazy("Salesperson"), "salesperson_id", choices=salespeople),
+        Filter("date_from", gettext_lazy("From"), "date__gte", kind="date"),
+        Filter("date_to", gettext_lazy("To"), "date__lte", kind="date"),
+    ]

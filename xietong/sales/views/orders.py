@@ -40,14 +40,14 @@ from xietong.sales.forms import (
 from xietong.sales.models import InvoicePolicy, SalesOrder, SalesOrderLine
 from xietong.sales.views.common import (
     action,
-    amount_cell,
     badge,
+    document_columns,
+    document_filters,
     fmt,
     get_or_404,
     link,
     process_links,
     quantity,
-    salespeople,
     timeline_of,
 )
 from xietong.sales.views.editor import Editor, editor_page, lines_response
@@ -112,25 +112,7 @@ ORDER_LIST = ListScreen(
         Column("state", gettext_lazy("State"), accessor=badge, order_by="state"),
         Column("to_deliver", gettext_lazy("To deliver"), accessor=lambda o: _flag(o.to_deliver)),
         Column("to_invoice", gettext_lazy("To invoice"), accessor=lambda o: _flag(o.to_invoice)),
-        Column(
-            "salesperson",
-            gettext_lazy("Salesperson"),
-            accessor="salesperson",
-            order_by="salesperson__username",
-        ),
-        Column(
-            "amount_total",
-            gettext_lazy("Total"),
-            accessor=lambda o: amount_cell(o.amount_total, o.currency_id),
-            order_by="amount_total",
-        ),
-        Column("currency", gettext_lazy("Currency"), accessor="currency_id", default=False),
-        Column(
-            "customer_reference",
-            gettext_lazy("Customer reference"),
-            order_by="customer_reference",
-            default=False,
-        ),
+        *document_columns(),
     ],  # fmt: skip
     search_fields=["number", "party__name", "party__code", "customer_reference"],
     filters=[
@@ -142,9 +124,7 @@ ORDER_LIST = ListScreen(
         ),
         Filter("to_deliver", gettext_lazy("To deliver"), "to_deliver", choices=_yes_no),
         Filter("to_invoice", gettext_lazy("To invoice"), "to_invoice", choices=_yes_no),
-        Filter("salesperson", gettext_lazy("Salesperson"), "salesperson_id", choices=salespeople),
-        Filter("date_from", gettext_lazy("From"), "date__gte", kind="date"),
-        Filter("date_to", gettext_lazy("To"), "date__lte", kind="date"),
+        *document_filters(),
     ],  # fmt: skip
     default_sort="-date",
     detail_url=lambda o: reverse("sales:order_detail", args=[o.pk]),

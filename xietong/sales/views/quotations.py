@@ -32,15 +32,15 @@ from xietong.sales.models import Quotation, SalesOrder
 from xietong.sales.views.common import (
     Cell,
     action,
-    amount_cell,
     badge,
+    document_columns,
+    document_filters,
     fmt,
     get_or_404,
     link,
     price,
     process_links,
     quantity,
-    salespeople,
     timeline_of,
 )
 from xietong.sales.views.editor import Editor, editor_page, lines_response, rows_from_document
@@ -103,25 +103,7 @@ QUOTATION_LIST = ListScreen(
             accessor=lambda q: badge(q, "approval") if q.approval else "",
             default=False,
         ),
-        Column(
-            "salesperson",
-            gettext_lazy("Salesperson"),
-            accessor="salesperson",
-            order_by="salesperson__username",
-        ),
-        Column(
-            "amount_total",
-            gettext_lazy("Total"),
-            accessor=lambda q: amount_cell(q.amount_total, q.currency_id),
-            order_by="amount_total",
-        ),
-        Column("currency", gettext_lazy("Currency"), accessor="currency_id", default=False),
-        Column(
-            "customer_reference",
-            gettext_lazy("Customer reference"),
-            order_by="customer_reference",
-            default=False,
-        ),
+        *document_columns(),
     ],  # fmt: skip
     search_fields=["number", "party__name", "party__code", "customer_reference"],
     filters=[
@@ -133,9 +115,7 @@ QUOTATION_LIST = ListScreen(
         ),
         Filter("open", gettext_lazy("Open"), "is_open", choices=_yes_no),
         Filter("expiring", gettext_lazy("Expiring within a week"), "expiring", choices=_yes_no),
-        Filter("salesperson", gettext_lazy("Salesperson"), "salesperson_id", choices=salespeople),
-        Filter("date_from", gettext_lazy("From"), "date__gte", kind="date"),
-        Filter("date_to", gettext_lazy("To"), "date__lte", kind="date"),
+        *document_filters(),
     ],  # fmt: skip
     default_sort="-date",
     detail_url=lambda q: reverse("sales:quotation_detail", args=[q.pk]),
