@@ -464,7 +464,9 @@ def main() -> None:
 
     setup_test_environment()
     if args.db == "postgres":
-        connection.settings_dict["TEST"]["NAME"] = f"xt_bench_sales_{args.mode}"
+        connection.settings_dict["TEST"]["NAME"] = os.environ.get(
+            "XT_BENCH_PG_NAME", f"xt_bench_sales_{args.mode}"
+        )
     else:
         connection.settings_dict["TEST"]["NAME"] = str(
             Path(settings.VAR_DIR) / f"bench_sales_{args.mode}.sqlite3"

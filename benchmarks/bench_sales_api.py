@@ -77,7 +77,7 @@ from urllib.parse import urlsplit, urlunsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 VAR_DIR = Path("/tmp/xt-bench-sales-api")  # noqa: S108 (the brief's fixed place)
-PG_NAME = "xt_bench_sales_api"
+PG_NAME = os.environ.get("XT_BENCH_PG_NAME", "xt_bench_sales_api")
 SEED = 7
 D = Decimal
 
