@@ -16,6 +16,14 @@ CSRF_COOKIE_SECURE = True
 CSRF_TRUSTED_ORIGINS = [
     origin for origin in os.environ.get("XIETONG_TRUSTED_ORIGINS", "").split(",") if origin
 ]
+# Persistent database connections: a connection per request costs PostgreSQL a backend start
+# and authentication every time. Reused for up to XIETONG_CONN_MAX_AGE seconds (default 60;
+# 0: a new connection per request, as in development; "none": without limit), checked before
+# reuse so that a connection the database dropped is replaced instead of failing a request.
+_conn_max_age = os.environ.get("XIETONG_CONN_MAX_AGE", "60").strip().lower()
+for _database in DATABASES.values():  # noqa: F405
+    _database["CONN_MAX_AGE"] = None if _conn_max_age == "none" else int(_conn_max_age)
+    _database["CONN_HEALTH_CHECKS"] = True
 WHITENOISE_USE_FINDERS = False
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -4,8 +4,9 @@ Two ways in, tried in this order:
 
 - `Authorization: Bearer xt_…`: a per-user API token (`xietong.core.models.ApiToken`). The
   token, never the request, decides the company: after authentication the request carries
-  `request.user`, `request.company`, `request.permissions` of that user in the token's company
-  and runs in that company's scope for the rest of the request.
+  `request.user`, `request.company`, `request.membership` and `request.permissions` of that
+  user in the token's company (one membership query) and runs in that company's scope for the
+  rest of the request.
 - the browser session (with CSRF protection on unsafe methods), scoped to the user's active
   company exactly like the web shell (`xietong.core.middleware.CompanyMiddleware`).
 
@@ -24,8 +25,8 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.security import HttpBearer, SessionAuth
 from ninja.utils import check_csrf
 
-from xietong.core.models import ApiToken, Company, User
-from xietong.core.selectors import api_token_by_hash, membership_for, permissions_for
+from xietong.core.models import ApiToken, Company, Membership, User
+from xietong.core.selectors import api_token_by_hash, membership_for, membership_permissions
 from xietong.core.services import api_token_hash, api_token_touch
 from xietong.core.tenancy import enter_company_scope
 
@@ -60,12 +61,13 @@ class ApiTokenAuth(HttpBearer):
         if found.expires_at is not None and found.expires_at <= timezone.now():
             raise AuthenticationError(message=_("The API token has expired."))
         user, company = found.user, found.company
-        if not user.is_active or membership_for(user=user, company=company) is None:
+        membership = membership_for(user=user, company=company) if user.is_active else None
+        if membership is None:
             raise AuthenticationError(
                 message=_("The API token's user no longer works for its company.")
             )
         api_token_touch(token=found)
-        _act_as(request, user=user, company=company)
+        _act_as(request, user=user, company=company, membership=membership)
         if not request.headers.get("Accept-Language") and user.language:
             translation.activate(user.language)
             request.LANGUAGE_CODE = translation.get_language()  # type: ignore[attr-defined]
@@ -85,11 +87,12 @@ class SessionCsrfAuth(SessionAuth):
         return request.user
 
 
-def _act_as(request: HttpRequest, *, user: User, company: Company) -> None:
+def _act_as(request: HttpRequest, *, user: User, company: Company, membership: Membership) -> None:
     """Make the rest of the request run as `user` in `company` (see module docstring)."""
     request.user = user
     request.company = company  # type: ignore[attr-defined]
-    request.permissions = permissions_for(user=user, company=company)  # type: ignore[attr-defined]
+    request.membership = membership  # type: ignore[attr-defined]
+    request.permissions = membership_permissions(membership=membership)  # type: ignore[attr-defined]
     enter_company_scope(company)
 
 

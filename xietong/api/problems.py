@@ -24,7 +24,7 @@ from django.core import signals
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError
+from django.db import IntegrityError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
@@ -32,6 +32,8 @@ from django.utils.translation import gettext_lazy
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
+
+from xietong.core.idempotency import database_busy, database_busy_response
 
 logger = logging.getLogger("xietong.api")
 
@@ -214,6 +216,15 @@ def _on_integrity_error(request: HttpRequest, exc: IntegrityError) -> HttpRespon
     )
 
 
+def _on_operational_error(request: HttpRequest, exc: OperationalError) -> HttpResponse:
+    """A busy database (lock timeout, deadlock, SQLite's busy timeout) is a 503 with
+    `Retry-After`: the request's transaction was rolled back and may simply be retried."""
+    if database_busy(exc):
+        logger.warning("database busy on %s %s: %s", request.method, request.path, exc)
+        return database_busy_response(request)
+    return _on_unexpected(request, exc)
+
+
 def _on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
     logger.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
     signals.got_request_exception.send(sender=None, request=request)
@@ -238,6 +249,7 @@ def install(api: NinjaAPI) -> None:
         (Http404, _on_not_found),
         (ObjectDoesNotExist, _on_not_found),
         (IntegrityError, _on_integrity_error),
+        (OperationalError, _on_operational_error),
     ]
     for exc_class, handler in handlers:
         api.add_exception_handler(exc_class, handler)

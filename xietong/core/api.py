@@ -211,7 +211,12 @@ class TokenIn(Schema):
 def me(request: HttpRequest) -> dict[str, Any]:
     """The caller, the company the request works in, and their roles and permissions there."""
     company = request.company  # type: ignore[attr-defined]
-    membership = membership_for(user=request.user, company=company) if company else None
+    membership = getattr(request, "membership", None)  # loaded by the authentication
+    owner = (membership.user_id, membership.company_id) if membership is not None else None
+    if not company:
+        membership = None
+    elif owner != (request.user.pk, company.pk):
+        membership = membership_for(user=request.user, company=company)
     return {
         "user": request.user,
         "company": company,

@@ -8,6 +8,7 @@ service called from a command, a test or another app's job is attributed too.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -16,12 +17,17 @@ from django.db import models
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# The actor and the django-auditlog context an `audited` service opened and is still running in.
+_opened: ContextVar[tuple[Any, dict[str, Any]] | None] = ContextVar("xietong_audited", default=None)
+
 
 def audited(service: F) -> F:
     """Decorate a write service so its audit entries name its `actor` keyword argument.
 
     django-auditlog keeps one context per block and a nested block would leave the outer one
-    (a request's) disabled, so the outer context is put back afterwards.
+    (a request's) disabled, so the outer context is put back afterwards. A service called by
+    another `audited` service for the same actor runs in the caller's context (opening one
+    connects and disconnects a signal receiver, which empties Django's receiver caches).
     """
 
     @wraps(service)
@@ -30,10 +36,17 @@ def audited(service: F) -> F:
         if actor is None:
             return service(*args, **kwargs)
         previous = auditlog_value.get(None)
+        opened = _opened.get()
+        if opened is not None and opened[0] is actor and opened[1] is previous:
+            return service(*args, **kwargs)
         extra = {k: previous.get(k) for k in ("remote_addr", "remote_port")} if previous else {}
         try:
             with set_actor(actor, **extra):
-                return service(*args, **kwargs)
+                token = _opened.set((actor, auditlog_value.get()))
+                try:
+                    return service(*args, **kwargs)
+                finally:
+                    _opened.reset(token)
         finally:
             if previous is not None:
                 auditlog_value.set(previous)

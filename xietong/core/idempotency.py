@@ -12,6 +12,13 @@ inside a savepoint. On PostgreSQL a concurrent insert of the same key waits for 
 transaction and then fails with IntegrityError, after which the committed row is read and
 replayed; on SQLite the immediate transactions of the requests run one after the other.
 
+A keyed request that cannot get at the database in time (SQLite: `database is locked` after the
+busy timeout, when the transaction begins or commits; PostgreSQL: lock timeout, deadlock,
+serialization failure) is answered `503 Service Unavailable` with `Retry-After`, as a problem
+document (code `database_busy`); its transaction is rolled back, the key included, so the
+client retries with the same key. `database_busy()` tells such errors from others, for the
+API's error handlers too.
+
 An app's router marks an operation with `@idempotent` (under `@requires`); see
 `xietong.core.api` for an example.
 """
@@ -25,7 +32,7 @@ from functools import wraps
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.utils.translation import gettext as _
@@ -38,6 +45,12 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
 REPLAY_CONTENT_TYPE = "application/json; charset=utf-8"
+RETRY_AFTER_SECONDS = 2
+
+# PostgreSQL: serialization_failure, deadlock_detected, lock_not_available (lock_timeout).
+_BUSY_SQLSTATES = {"40001", "40P01", "55P03"}
+# SQLite: the busy timeout ran out (SQLITE_BUSY / SQLITE_LOCKED).
+_BUSY_SQLITE_MESSAGES = ("database is locked", "database table is locked", "database is busy")
 
 _CLAIM_ATTRIBUTE = "_xietong_idempotency_claim"
 
@@ -59,6 +72,37 @@ class IdempotencyKeyInProgress(HttpError):
 
     def __init__(self) -> None:
         super().__init__(409, _("A request with this Idempotency-Key is still in progress."))
+
+
+def database_busy(exc: BaseException) -> bool:
+    """Whether `exc` says the database could not serve the request in time because of other
+    transactions (worth retrying in a moment), as opposed to a real failure."""
+    if not isinstance(exc, OperationalError):
+        return False
+    cause = exc.__cause__
+    if getattr(cause, "sqlstate", None) in _BUSY_SQLSTATES:
+        return True
+    return str(exc).strip().lower().startswith(_BUSY_SQLITE_MESSAGES)
+
+
+def database_busy_response(request: HttpRequest) -> HttpResponse:
+    """The `503` problem document (RFC 9457, as `xietong.api.problems` writes them) with
+    `Retry-After` for a request that met a busy database."""
+    body = {
+        "type": "about:blank",
+        "title": str(_("Service Unavailable")),
+        "status": 503,
+        "detail": str(_("The database is busy with other requests; try again in a moment.")),
+        "instance": request.path,
+        "code": "database_busy",
+    }
+    response = HttpResponse(
+        json.dumps(body, ensure_ascii=False),
+        status=503,
+        content_type="application/problem+json",
+    )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -86,22 +130,29 @@ def idempotent(view: Callable[..., Any]) -> Callable[..., Any]:
 
 def _in_one_transaction(run: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """Wrap a Ninja operation's `run`: one transaction around the keyed request, rolled back
-    unless the response is a success, which is then stored with the claimed key."""
+    unless the response is a success, which is then stored with the claimed key. A busy
+    database when the transaction begins or commits (outside Ninja's error handling) is a
+    503 problem, with nothing written."""
 
     @wraps(run)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.headers.get(IDEMPOTENCY_HEADER):
             return run(request, *args, **kwargs)
-        with transaction.atomic():
-            response = run(request, *args, **kwargs)
-            claim: IdempotencyKey | None = getattr(request, _CLAIM_ATTRIBUTE, None)
-            if not 200 <= response.status_code < 300 or not isinstance(response, HttpResponse):
-                transaction.set_rollback(True)
-            elif claim is not None:
-                IdempotencyKey.unscoped.filter(pk=claim.pk).update(
-                    status_code=response.status_code,
-                    response_body=response.content.decode(response.charset or "utf-8"),
-                )
+        try:
+            with transaction.atomic():
+                response = run(request, *args, **kwargs)
+                claim: IdempotencyKey | None = getattr(request, _CLAIM_ATTRIBUTE, None)
+                if not 200 <= response.status_code < 300 or not isinstance(response, HttpResponse):
+                    transaction.set_rollback(True)
+                elif claim is not None:
+                    IdempotencyKey.unscoped.filter(pk=claim.pk).update(
+                        status_code=response.status_code,
+                        response_body=response.content.decode(response.charset or "utf-8"),
+                    )
+        except OperationalError as exc:
+            if not database_busy(exc):
+                raise
+            return database_busy_response(request)
         return response
 
     return wrapped

@@ -44,7 +44,12 @@ def permissions_for(*, user: User, company: Company | None) -> frozenset[str]:
     """Union of the permission codes of the user's roles in `company` (empty without one)."""
     if company is None or not user.is_authenticated:
         return frozenset()
-    membership = membership_for(user=user, company=company)
+    return membership_permissions(membership=membership_for(user=user, company=company))
+
+
+def membership_permissions(*, membership: Membership | None) -> frozenset[str]:
+    """Union of the permission codes of `membership`'s roles (no query when its roles were
+    prefetched, as `membership_for` and `memberships_for_user` do); empty for None."""
     if membership is None:
         return frozenset()
     return frozenset(code for role in membership.roles.all() for code in role.permissions)

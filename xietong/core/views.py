@@ -36,6 +36,7 @@ from xietong.core.models import (
     UnitCategory,
     UnitOfMeasure,
 )
+from xietong.core.numbering import sequence_last_numbers
 from xietong.core.permissions import REGISTRY, has_perm, requires
 from xietong.core.roles import role_label
 from xietong.core.selectors import roles_for_company
@@ -305,8 +306,10 @@ def sequence_list(request: HttpRequest) -> HttpResponse:
 
 @requires("core.sequence.view")
 def sequence_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    sequence = get_object_or_404(Sequence.objects.prefetch_related("counters"), pk=pk)
-    counters = ", ".join(f"{c.year}: {c.last_number}" for c in sequence.counters.order_by("-year"))
+    sequence = get_object_or_404(Sequence.objects, pk=pk)
+    counters = ", ".join(
+        f"{year}: {last}" for year, last in sequence_last_numbers(sequence=sequence)
+    )
     actions = (
         [{"label": _("Edit"), "url": reverse("core:sequence_edit", args=[pk])}]
         if has_perm(request, "core.sequence.change")

@@ -8,7 +8,9 @@ import datetime as dt
 from collections.abc import Callable
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from xietong.api.tests.conftest import API, next_date, token_client, token_for
@@ -202,3 +204,29 @@ def test_audit_entries_of_token_requests_name_the_token_user(users_a: dict[str, 
     entry = AuditEntry.objects.get_for_object(rate).get()
     assert entry.actor_id == user.pk
     assert entry.company_id == user.active_company_id
+
+
+def test_a_token_request_reads_the_membership_once(users_a: dict[str, User]) -> None:
+    """Token, membership, its roles: the membership found by the authentication gives the
+    permissions and `/me`'s roles too."""
+    client = token_client(token_for(users_a["accountant"]))
+    assert client.get(f"{API}/me").status_code == 200  # the first use records it (an UPDATE)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(f"{API}/me")
+
+    assert response.status_code == 200
+    assert response.json()["roles"] and "core.exchangerate.view" in response.json()["permissions"]
+    tables = [q["sql"].split(" FROM ", 1)[1].split()[0] for q in queries.captured_queries]
+    assert tables == ['"core_apitoken"', '"core_membership"', '"core_role"'], tables
+
+
+def test_a_session_request_reads_the_memberships_once(users_a: dict[str, User]) -> None:
+    client = Client()
+    client.force_login(users_a["accountant"])
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(f"{API}/me")
+
+    assert response.status_code == 200
+    assert response.json()["roles"] and "core.exchangerate.view" in response.json()["permissions"]
+    membership_queries = [q for q in queries.captured_queries if "core_membership" in q["sql"]]
+    assert len(membership_queries) == 2, membership_queries  # memberships, their roles

@@ -1,17 +1,21 @@
 """`Idempotency-Key` on creating POSTs: replay, refusal of a reused key, nothing stored for a
-failed request, scoping by company, and 20 concurrent identical requests creating one row."""
+failed request, scoping by company, 20 concurrent identical requests creating one row, and a
+busy database answered 503 with the key left free."""
 
 from __future__ import annotations
 
 import json
 import threading
+from types import SimpleNamespace
 from typing import Any
 
+import psycopg.errors
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection, transaction
 from django.test import Client
 
 from xietong.api.tests.conftest import API, next_date, token_client, token_for
+from xietong.core import idempotency, services
 from xietong.core.models import Company, ExchangeRate, IdempotencyKey, User
 
 URL = f"{API}/exchange-rates"
@@ -183,3 +187,102 @@ def test_concurrent_identical_posts_create_one_record(users_a: dict[str, User]) 
     assert sorted(replayed or "" for _s, _c, replayed in results) == [""] + ["true"] * 19
     assert ExchangeRate.unscoped.filter(company=company).count() == 1
     assert IdempotencyKey.unscoped.filter(company=company).count() == 1
+
+
+# --- a busy database ----------------------------------------------------------------------------
+
+
+def _operational_error(message: str, cause: BaseException | None = None) -> OperationalError:
+    error = OperationalError(message)
+    error.__cause__ = cause
+    return error
+
+
+BUSY_ERRORS = {
+    "sqlite busy timeout": lambda: _operational_error("database is locked"),
+    "postgresql lock timeout": lambda: _operational_error(
+        "canceling statement due to lock timeout",
+        psycopg.errors.LockNotAvailable("canceling statement due to lock timeout"),
+    ),
+    "postgresql deadlock": lambda: _operational_error(
+        "deadlock detected", psycopg.errors.DeadlockDetected("deadlock detected")
+    ),
+    "postgresql serialization failure": lambda: _operational_error(
+        "could not serialize access",
+        psycopg.errors.SerializationFailure("could not serialize access"),
+    ),
+}
+
+
+def _assert_busy_answer(response: Any) -> None:
+    assert response.status_code == 503
+    assert response["Content-Type"] == "application/problem+json"
+    assert int(response["Retry-After"]) > 0
+    body = response.json()
+    assert (body["status"], body["code"], body["instance"]) == (503, "database_busy", URL)
+    assert body["detail"] and body["title"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("error", BUSY_ERRORS.values(), ids=BUSY_ERRORS.keys())
+def test_a_busy_database_in_the_handler_is_a_503_and_the_key_stays_free(
+    client: Client, monkeypatch: pytest.MonkeyPatch, error: Any
+) -> None:
+    def busy(**kwargs: Any) -> None:
+        with transaction.atomic():  # as a service: written before the error, rolled back
+            ExchangeRate.unscoped.create(
+                company=kwargs["company"], currency_id="EUR", date=next_date(), rate="8"
+            )
+            raise error()
+
+    with monkeypatch.context() as patch:
+        patch.setattr(services, "exchange_rate_create", busy)
+        _assert_busy_answer(post(client, rate_body()))
+        _assert_busy_answer(post(client, rate_body(), key=None))
+    assert IdempotencyKey.unscoped.count() == 0
+    assert ExchangeRate.unscoped.count() == 0
+
+    retried = post(client, rate_body())
+
+    assert retried.status_code == 201
+    assert "Idempotent-Replayed" not in retried
+    assert ExchangeRate.unscoped.count() == IdempotencyKey.unscoped.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_busy_database_when_the_transaction_begins_is_a_503(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's BEGIN IMMEDIATE of the keyed request waits for the busy timeout, then fails
+    outside Ninja's error handling."""
+
+    def locked_atomic(*args: Any, **kwargs: Any) -> Any:
+        raise _operational_error("database is locked")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(
+            idempotency,
+            "transaction",
+            SimpleNamespace(**{**vars(transaction), "atomic": locked_atomic}),
+        )
+        _assert_busy_answer(post(client, rate_body()))
+    assert IdempotencyKey.unscoped.count() == ExchangeRate.unscoped.count() == 0
+
+    assert post(client, rate_body()).status_code == 201
+
+
+@pytest.mark.django_db
+def test_other_database_errors_are_still_500(
+    users_a: dict[str, User], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(**kwargs: Any) -> None:
+        raise _operational_error("disk I/O error")
+
+    monkeypatch.setattr(services, "exchange_rate_create", broken)
+    client = token_client(token_for(users_a["accountant"]), raise_request_exception=False)
+    response = post(client, rate_body())
+
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/problem+json"
+    assert "Retry-After" not in response
+    assert IdempotencyKey.unscoped.count() == 0

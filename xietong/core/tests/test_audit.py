@@ -67,3 +67,44 @@ def test_history_shows_entries_that_name_reverse_relations(company_a, users_a):
     history = history_for(company_a)
     assert sorted(c["field"] for c in history[0]["changes"]) == ["name", "roles"]
     assert entry.pk == history[0]["entry"].pk
+
+
+@pytest.mark.django_db
+def test_nested_services_of_one_actor_run_in_its_context(company_a, users_a):
+    """A service called by another for the same actor opens no second auditlog context (no
+    signal receiver connected); one for another actor does; both are named correctly."""
+    from auditlog.context import auditlog_value
+    from django.db.models.signals import pre_save
+
+    from xietong.core.audit import audited
+
+    first, second = users_a["accountant"], users_a["admin"]
+    seen: dict[str, int] = {}
+
+    @audited
+    def create(*, actor, currency):  # type: ignore[no-untyped-def]
+        seen[currency] = len(pre_save.receivers)
+        return ExchangeRate.unscoped.create(
+            company=company_a, currency_id=currency, date=dt.date(2026, 7, 3), rate=Decimal("7")
+        )
+
+    @audited
+    def outer(*, actor):  # type: ignore[no-untyped-def]
+        context = auditlog_value.get()
+        seen["outer"] = len(pre_save.receivers)
+        same = create(actor=actor, currency="USD")
+        other = create(actor=second, currency="EUR")
+        assert auditlog_value.get() is context
+        again = create(actor=actor, currency="JPY")
+        return same, other, again
+
+    same, other, again = outer(actor=first)
+    later = create(actor=first, currency="GBP")  # the ended context is not reused
+
+    assert seen["USD"] == seen["JPY"] == seen["outer"]
+    assert seen["EUR"] == seen["outer"] + 1
+    actors = {
+        rate.currency_id: AuditEntry.objects.get_for_object(rate).get().actor
+        for rate in (same, other, again, later)
+    }
+    assert actors == {"USD": first, "EUR": second, "JPY": first, "GBP": first}

@@ -7,13 +7,15 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connections, transaction
+from django.db import OperationalError, connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 
-from xietong.core.models import SequenceCounter
+from xietong.core.models import Sequence, SequenceCounter
 from xietong.core.numbering import (
     NumberingError,
     pattern_validate,
     sequence_ensure,
+    sequence_last_numbers,
     sequence_next,
     sequence_next_many,
 )
@@ -275,3 +277,148 @@ def test_numbering_under_8_concurrent_threads_serialises_on_sqlite(company_a) ->
     _assert_exactly_one_to(numbers, THREADS * PER_THREAD)
     numbers, rolled_back = _take_numbers_concurrently(company_a, "finance.bill", rollback_every=4)
     _assert_exactly_one_to(numbers, THREADS * PER_THREAD - rolled_back)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("code", ["finance.invoice", "sales.order"])
+def test_concurrent_numbers_are_unique_and_increasing(company_a, code: str) -> None:
+    """Both databases: 4 threads × 10 numbers, each in its own transaction, some rolled back;
+    no number twice, and each thread sees its numbers increase."""
+    start = threading.Barrier(4, timeout=60)
+
+    def worker() -> list[int]:
+        taken: list[int] = []
+        try:
+            start.wait()
+            for i in range(10):
+                try:
+                    with transaction.atomic():
+                        taken.append(
+                            number_of(sequence_next(company=company_a, code=code, date=DAY))
+                        )
+                        if i % 3 == 2:
+                            raise Rollback
+                except Rollback:
+                    taken.pop()
+        finally:
+            connections.close_all()
+        return taken
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = [f.result(timeout=300) for f in [pool.submit(worker) for _ in range(4)]]
+    for taken in results:
+        assert taken == sorted(taken) and len(taken) == len(set(taken))
+    every = [n for taken in results for n in taken]
+    assert len(every) == len(set(every)) == 4 * 7
+
+
+# --- cost of a number -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", ["finance.invoice", "sales.order"])
+def test_a_number_costs_two_statements_and_no_savepoint(company_a, code: str) -> None:
+    """Once the year's counter (or SEQUENCE) exists: the sequence's row, then one UPDATE …
+    RETURNING (or nextval)."""
+    with transaction.atomic():
+        sequence_next(company=company_a, code=code, date=DAY)
+        with CaptureQueriesContext(connection) as queries:
+            second = sequence_next(company=company_a, code=code, date=DAY)
+            block = sequence_next_many(company=company_a, code=code, date=DAY, count=3)
+    assert number_of(second) == 2 and [number_of(n) for n in block] == [3, 4, 5]
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert len(statements) == 4, statements
+    assert not any("SAVEPOINT" in sql.upper() for sql in statements)
+
+
+def test_last_numbers_per_year_include_numbers_taken_from_a_database_sequence(company_a) -> None:
+    sequence = Sequence.unscoped.get(company=company_a, code="sales.order")
+    assert sequence_last_numbers(sequence=sequence) == []
+    for _ in range(3):
+        sequence_next(company=company_a, code="sales.order", date=DAY)
+    sequence_next(company=company_a, code="sales.order", date=dt.date(2027, 1, 5))
+    assert sequence_last_numbers(sequence=sequence) == [(2027, 1), (2026, 3)]
+
+
+# --- switching a series between standard and gap-free ---------------------------------------------
+
+
+def _set_gap_free(company, code: str, gap_free: bool) -> None:
+    Sequence.unscoped.filter(company=company, code=code).update(gap_free=gap_free)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_switching_a_series_between_standard_and_gap_free_continues_its_numbers(company_a):
+    def take(count: int = 1) -> list[int]:
+        with transaction.atomic():
+            return [
+                number_of(n)
+                for n in sequence_next_many(
+                    company=company_a, code="sales.order", date=DAY, count=count
+                )
+            ]
+
+    assert take(2) == [1, 2]
+    _set_gap_free(company_a, "sales.order", True)
+    assert take() == [3]
+    assert take(2) == [4, 5]
+    _set_gap_free(company_a, "sales.order", False)
+    assert take() == [6]
+    assert take() == [7]
+    _set_gap_free(company_a, "sales.order", True)
+    assert take() == [8]
+    sequence = Sequence.unscoped.get(company=company_a, code="sales.order")
+    assert sequence_last_numbers(sequence=sequence) == [(2026, 8)]
+    assert SequenceCounter.objects.get(sequence=sequence).last_number == 8
+
+
+# --- standard series do not queue on PostgreSQL ---------------------------------------------------
+
+
+def _second_transaction_numbers_while_the_first_is_open(company, code: str) -> str:
+    """Take a number of `code` in a transaction held open by another thread, then take one in
+    this thread's own transaction with a 2 s lock timeout. Returns this thread's number;
+    raises OperationalError (lock timeout) if it had to wait for the first transaction."""
+    taken, release = threading.Event(), threading.Event()
+
+    def holder() -> str:
+        try:
+            with transaction.atomic():
+                number = sequence_next(company=company, code=code, date=DAY)
+                taken.set()
+                assert release.wait(timeout=60)
+            return number
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        first = pool.submit(holder)
+        try:
+            assert taken.wait(timeout=60)
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL lock_timeout = '2s'")
+                return sequence_next(company=company, code=code, date=DAY)
+        finally:
+            release.set()
+            first.result(timeout=60)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_standard_numbers_do_not_wait_for_open_transactions_on_postgresql(company_a) -> None:
+    sequence_next(company=company_a, code="sales.order", date=DAY)  # the SEQUENCE exists
+    second = _second_transaction_numbers_while_the_first_is_open(company_a, "sales.order")
+    assert second == "SO2026-000003"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_gap_free_numbers_still_wait_for_open_transactions_on_postgresql(company_a) -> None:
+    with transaction.atomic():
+        sequence_next(company=company_a, code="finance.invoice", date=DAY)  # the counter exists
+    with pytest.raises(OperationalError):
+        _second_transaction_numbers_while_the_first_is_open(company_a, "finance.invoice")
+    with transaction.atomic():
+        assert sequence_next(company=company_a, code="finance.invoice", date=DAY) == (
+            "INV2026-000003"
+        )
