@@ -446,7 +446,7 @@ def statement_import(
     if rows[0].date > rows[-1].date:  # newest first: keep the statement in date order
         rows.reverse()
     with transaction.atomic():
-        Journal.unscoped.select_for_update().filter(pk=journal.pk).first()
+        list(Journal.unscoped.select_for_update().filter(pk=journal.pk).order_by())
         existing = Counter(
             (date, amount, reference)
             for date, amount, reference in StatementLine.unscoped.filter(

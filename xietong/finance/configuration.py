@@ -161,9 +161,8 @@ def tax_save(*, company: Company, tax: Tax | None = None, actor: Any = None, **f
 @audited
 def settings_save(*, company: Company, actor: Any = None, **fields: Any) -> FinanceSettings:
     """Set the company's accounting policies and default accounts and journals."""
-    obj = FinanceSettings.unscoped.filter(company=company).first() or FinanceSettings(
-        company=company
-    )
+    found = list(FinanceSettings.unscoped.filter(company=company).order_by()[:1])
+    obj = found[0] if found else FinanceSettings(company=company)
     ids = {name: fields.get(name) for name in (*SETTINGS_ACCOUNTS, *SETTINGS_JOURNALS)}
     accounts = Account.unscoped.filter(company=company).in_bulk(
         [ids[n] for n in SETTINGS_ACCOUNTS if ids[n]]

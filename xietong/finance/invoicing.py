@@ -31,6 +31,7 @@ lines with their mirror); it is refused while a payment or a credit note is allo
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -64,7 +65,18 @@ from xietong.finance.models import (
     Match,
     Tax,
 )
-from xietong.finance.posting import EntrySpec, LineSpec, entry_post, entry_reverse, finance_settings
+from xietong.finance.posting import (
+    EntrySpec,
+    LineSpec,
+    entry_post,
+    entry_reverse,
+    finance_scope,
+    finance_settings,
+    refresh_from,
+    row_update,
+    service_atomic,
+    settings_with,
+)
 from xietong.finance.reconcile import lines_match
 from xietong.party.models import Party, PaymentTerm
 from xietong.party.services import timeline_add
@@ -182,9 +194,10 @@ def _resolve(model: type[Any], value: Any, company: Company) -> Any:
     if issubclass(model, CompanyOwned):
         queryset = queryset.filter(company=company)
     try:
-        return queryset.filter(pk=value).first()
+        found = list(queryset.filter(pk=value).order_by()[:1])
     except (ValueError, TypeError, ValidationError):
         return None
+    return found[0] if found else None
 
 
 def _foreign(obj: Any, company: Company) -> bool:
@@ -458,7 +471,10 @@ def _header_check(invoice: Invoice, errors: Errors, *, strict: bool) -> None:
             _("The journal %(journal)s takes documents in %(currency)s only.")
             % {"journal": journal, "currency": journal.currency_id},
         )
-    if not invoice.currency_id or not Currency.objects.filter(pk=invoice.currency_id).exists():
+    if not invoice.currency_id or (
+        invoice.currency_id != company.base_currency_id  # the company's exists (foreign key)
+        and not Currency.objects.filter(pk=invoice.currency_id).exists()
+    ):
         _add(
             errors,
             "currency",
@@ -570,8 +586,10 @@ def _header_totals(invoice: Invoice, totals: tax_engine.InvoiceTotals) -> None:
     invoice.amount_residual = totals.total  # what would be due; fixed at posting
 
 
-def _taxes_write(invoice: Invoice, totals: tax_engine.InvoiceTotals) -> None:
-    InvoiceTax.objects.filter(invoice=invoice).delete()
+def _taxes_write(invoice: Invoice, totals: tax_engine.InvoiceTotals, *, new: bool = False) -> None:
+    """Replace the tax rows of `invoice` (`new`: it has none yet)."""
+    if not new:
+        InvoiceTax.objects.filter(invoice=invoice).delete()
     InvoiceTax.objects.bulk_create(
         InvoiceTax(invoice=invoice, tax_id=item.key, base=item.base, amount=item.amount)
         for item in totals.taxes
@@ -579,12 +597,19 @@ def _taxes_write(invoice: Invoice, totals: tax_engine.InvoiceTotals) -> None:
 
 
 def _lines_write(
-    invoice: Invoice, data: Sequence[_LineData], totals: tax_engine.InvoiceTotals
+    invoice: Invoice,
+    data: Sequence[_LineData],
+    totals: tax_engine.InvoiceTotals,
+    *,
+    new: bool = False,
 ) -> None:
-    """Replace the lines of `invoice` by `data` with their computed amounts, and its taxes."""
-    InvoiceLine.objects.filter(invoice=invoice).delete()
-    for sequence, (line, result) in enumerate(zip(data, totals.lines, strict=True), start=1):
-        row = InvoiceLine.objects.create(
+    """Replace the lines of `invoice` by `data` with their computed amounts, and its taxes
+    (`new`: it has none yet), with one insert per table; `invoice.lines.all()` then returns
+    the new lines without a query."""
+    if not new:
+        InvoiceLine.objects.filter(invoice=invoice).delete()
+    rows = [
+        InvoiceLine(
             invoice=invoice,
             sequence=sequence,
             product=line.product,
@@ -598,11 +623,32 @@ def _lines_write(
             amount_tax=result.tax,
             amount_total=result.total,
         )
-        if line.taxes:
-            row.taxes.set(line.taxes)
-        if line.analytic_tags:
-            row.analytic_tags.set(line.analytic_tags)
-    _taxes_write(invoice, totals)
+        for sequence, (line, result) in enumerate(zip(data, totals.lines, strict=True), start=1)
+    ]
+    InvoiceLine.objects.bulk_create(rows)
+    taxes, tags = InvoiceLine.taxes.through, InvoiceLine.analytic_tags.through
+    tax_links = [
+        taxes(invoiceline_id=row.pk, tax_id=pk)
+        for row, line in zip(rows, data, strict=True)
+        for pk in dict.fromkeys(tax.pk for tax in line.taxes)
+    ]
+    tag_links = [
+        tags(invoiceline_id=row.pk, analytictag_id=pk)
+        for row, line in zip(rows, data, strict=True)
+        for pk in dict.fromkeys(tag.pk for tag in line.analytic_tags)
+    ]
+    if tax_links:
+        taxes.objects.bulk_create(tax_links)
+    if tag_links:
+        tags.objects.bulk_create(tag_links)
+    _taxes_write(invoice, totals, new=new)
+    getattr(invoice, "_prefetched_objects_cache", {}).pop("lines", None)
+    queryset = invoice.lines.all()
+    queryset._result_cache = rows  # type: ignore[attr-defined]
+    queryset._prefetch_done = True  # type: ignore[attr-defined]
+    if not hasattr(invoice, "_prefetched_objects_cache"):
+        invoice._prefetched_objects_cache = {}  # type: ignore[attr-defined]
+    invoice._prefetched_objects_cache["lines"] = queryset  # type: ignore[attr-defined]
 
 
 # --- drafts -------------------------------------------------------------------------------------
@@ -615,12 +661,14 @@ def _draft_save(
     lines: Sequence[Mapping[str, Any]] | None = None,
     data: list[_LineData] | None = None,
     strict: bool = True,
+    settings: FinanceSettings | None = None,
 ) -> Invoice:
     """Apply header `fields` to draft `invoice`, check it, compute its amounts and save it.
     The lines are replaced by `lines` (input dicts, checked strictly) or by `data` (resolved
     lines, e.g. copied from an invoice being credited) when either is given; otherwise the
     existing lines are checked again and their amounts recomputed. `strict` also refuses
-    archived or merged parties and archived journals and taxes."""
+    archived or merged parties and archived journals and taxes. `settings`: the company's
+    finance settings, when read already."""
     errors: Errors = {}
     for name in sorted(set(fields) - HEADER_FIELDS):
         _add(errors, name, _("Unknown field “%(field)s”.") % {"field": name})
@@ -629,7 +677,7 @@ def _draft_save(
         _header_check(invoice, errors, strict=strict)
     _raise(errors)
     company = invoice.company
-    settings = finance_settings(company)
+    settings = settings or finance_settings(company)
     replace = lines is not None or data is not None
     if lines is not None:
         data = _lines_clean(company, invoice.kind, settings, lines, errors)
@@ -644,11 +692,13 @@ def _draft_save(
         _lines_check(company, invoice.kind, data, errors, strict=False)
     _raise(errors)
     totals = _totals(invoice, data, settings)
-    with transaction.atomic():
+    new = invoice.pk is None
+    # Everything is checked: a failure from here on aborts the caller's transaction.
+    with transaction.atomic(savepoint=False):
         _header_totals(invoice, totals)
         invoice.save()
         if replace:
-            _lines_write(invoice, data, totals)
+            _lines_write(invoice, data, totals, new=new)
         else:
             _amounts_refresh(invoice, totals)
     return invoice
@@ -669,13 +719,30 @@ def _lines_check(
             )
 
 
-def _amounts_refresh(invoice: Invoice, totals: tax_engine.InvoiceTotals) -> None:
-    """Store recomputed amounts on the existing lines (in order) and the tax rows."""
-    rows = list(invoice.lines.order_by("sequence", "id"))
+def _amounts_refresh(
+    invoice: Invoice,
+    totals: tax_engine.InvoiceTotals,
+    rows: Sequence[InvoiceLine] | None = None,
+) -> None:
+    """Store recomputed amounts on the existing lines (in order; `rows` when read already) and
+    the tax rows; what has not changed is not written again."""
+    if rows is None:
+        rows = list(invoice.lines.order_by("sequence", "id"))
+    changed = []
     for row, result in zip(rows, totals.lines, strict=True):
-        row.amount_untaxed, row.amount_tax, row.amount_total = result.net, result.tax, result.total
-    InvoiceLine.objects.bulk_update(rows, ["amount_untaxed", "amount_tax", "amount_total"])
-    _taxes_write(invoice, totals)
+        amounts = (result.net, result.tax, result.total)
+        if (row.amount_untaxed, row.amount_tax, row.amount_total) != amounts:
+            row.amount_untaxed, row.amount_tax, row.amount_total = amounts
+            changed.append(row)
+    if changed:
+        InvoiceLine.objects.bulk_update(changed, ["amount_untaxed", "amount_tax", "amount_total"])
+    stored = sorted(
+        InvoiceTax.objects.filter(invoice=invoice)
+        .order_by()
+        .values_list("tax_id", "base", "amount")
+    )
+    if stored != sorted((item.key, item.base, item.amount) for item in totals.taxes):
+        _taxes_write(invoice, totals)
 
 
 @audited
@@ -719,8 +786,14 @@ def invoice_create(
     if party_obj is None:
         _add(errors, "party", _("Choose a valid party of your company."))
     _raise(errors)
-    settings = finance_settings(company)
     customer = _is_customer_kind(kind)
+    related = []  # read with the settings: the defaults this invoice takes
+    if journal is None:
+        related.append("sales_journal" if customer else "purchase_journal")
+    lines = list(lines)
+    if any(isinstance(item, Mapping) and item.get("account") in (None, "") for item in lines):
+        related.append("income_account" if customer else "expense_account")
+    settings = settings_with(company, *related)
     if journal is None:
         journal = settings.sales_journal if customer else settings.purchase_journal
     if currency is None:
@@ -745,13 +818,17 @@ def invoice_create(
         "notes": notes,
         "language": language if language is not None else (party_obj.language or ""),
     }
-    with transaction.atomic():
-        return _draft_save(invoice, fields=fields, lines=list(lines))
+    return _draft_save(invoice, fields=fields, lines=lines, settings=settings)
 
 
-def _locked_draft(invoice: Invoice, action: str) -> Invoice:
-    """`invoice` locked (`select_for_update`); ValidationError unless it is a draft."""
-    locked = Invoice.unscoped.select_for_update().select_related("company").get(pk=invoice.pk)
+def _locked_draft(invoice: Invoice, action: str, *, related: tuple[str, ...] = ()) -> Invoice:
+    """`invoice` locked (`select_for_update`, with its company row), read with its company and
+    the `related` links; ValidationError unless it is a draft."""
+    locked = (
+        Invoice.unscoped.select_for_update(of=("self", "company"))
+        .select_related("company", *related)
+        .get(pk=invoice.pk)
+    )
     if locked.state != Invoice.State.DRAFT:
         messages = {
             "change": _("%(invoice)s is %(state)s; only a draft can be changed."),
@@ -916,18 +993,24 @@ def invoice_post(*, invoice: Invoice, actor: Any, date: dt.date | None = None) -
     check of `invoice_create` (re-run here), or when no rate is known for its currency;
     PostingError from the posting service (closed period …). Nothing is written then and no
     number is consumed."""
-    with transaction.atomic():
-        inv = _locked_draft(invoice, "post")
+    with service_atomic(), finance_scope():
+        inv = _locked_draft(invoice, "post", related=("party", "journal"))
+        before = copy.copy(inv)
         company = inv.company
         if date is not None:
             inv.date = date
         errors: Errors = {}
         _header_check(inv, errors, strict=False)
         _raise(errors)
-        settings = finance_settings(company)
+        settings = settings_with(
+            company, "receivable_account" if inv.is_customer else "payable_account"
+        )
         rows = list(
             inv.lines.select_related("account", "product", "uom")
-            .prefetch_related("taxes", "analytic_tags")
+            .prefetch_related(
+                Prefetch("taxes", queryset=Tax.unscoped.select_related("account")),
+                "analytic_tags",
+            )
             .order_by("sequence", "id")
         )
         if not rows:
@@ -1005,6 +1088,7 @@ def invoice_post(*, invoice: Invoice, actor: Any, date: dt.date | None = None) -
                         **_sides(-direction * item.amount),
                     )
                 )
+        # Refusals end here (the posting service checks the entry before writing it).
         entry = entry_post(
             company=company,
             spec=EntrySpec(
@@ -1017,42 +1101,42 @@ def invoice_post(*, invoice: Invoice, actor: Any, date: dt.date | None = None) -
             ),
             actor=actor,
         )
-        _amounts_refresh(inv, totals)
-        Installment.objects.filter(invoice=inv).delete()
-        Installment.objects.bulk_create(
-            Installment(
-                invoice=inv,
-                sequence=item.sequence,
-                due_date=item.due_date,
-                amount=item.amount.amount,
-                discount=item.discount.amount,
-                discount_date=item.discount_date,
+        with transaction.atomic(savepoint=False):
+            _amounts_refresh(inv, totals, rows)
+            Installment.objects.bulk_create(
+                Installment(
+                    invoice=inv,
+                    sequence=item.sequence,
+                    due_date=item.due_date,
+                    amount=item.amount.amount,
+                    discount=item.discount.amount,
+                    discount_date=item.discount_date,
+                )
+                for item in schedule
+            )  # a draft has none: they are fixed here
+            inv.number = entry.number
+            inv.entry = entry
+            inv.rate = rate
+            inv.due_date = schedule[-1].due_date if schedule else inv.date
+            inv.state = Invoice.State.POSTED
+            inv.amount_residual = totals.total
+            inv.payment_state = Invoice.PaymentState.NOT_PAID
+            row_update(before, inv, actor=actor)
+            if inv.credited_invoice_id:
+                _credit_reconcile(inv, actor)
+            _timeline(
+                inv,
+                actor,
+                _("%(kind)s %(number)s posted: %(total)s %(currency)s")
+                % {
+                    "kind": _kind_label(inv.kind),
+                    "number": inv.number,
+                    "total": _amount_text(inv.amount_total, currency),
+                    "currency": currency,
+                },
             )
-            for item in schedule
-        )
-        inv.number = entry.number
-        inv.entry = entry
-        inv.rate = rate
-        inv.due_date = schedule[-1].due_date if schedule else inv.date
-        inv.state = Invoice.State.POSTED
-        inv.amount_residual = totals.total
-        inv.payment_state = Invoice.PaymentState.NOT_PAID
-        inv.save()
-        if inv.credited_invoice_id:
-            _credit_reconcile(inv, actor)
-        _timeline(
-            inv,
-            actor,
-            _("%(kind)s %(number)s posted: %(total)s %(currency)s")
-            % {
-                "kind": _kind_label(inv.kind),
-                "number": inv.number,
-                "total": _amount_text(inv.amount_total, currency),
-                "currency": currency,
-            },
-        )
-        _changed(inv)
-    invoice.refresh_from_db()
+            _changed(inv)
+    refresh_from(invoice, inv)
     return invoice
 
 

@@ -23,6 +23,7 @@ reversal of its entry; the invoices it paid are open again.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -31,6 +32,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -53,16 +55,22 @@ from xietong.finance.posting import (
     LineSpec,
     entry_post,
     entry_reverse,
+    finance_scope,
     finance_settings,
     quantize,
+    row_update,
+    service_atomic,
+    settings_with,
 )
 from xietong.finance.reconcile import (
     Residual,
+    check_matchable,
+    invoices_update,
     lines_match,
+    match_locked,
     match_undo,
     open_items,
-    residual_of,
-    with_residuals,
+    residuals_of,
 )
 from xietong.party.models import Party
 
@@ -301,7 +309,10 @@ def payment_post(
     invoices (settled oldest due first) or a mapping invoice (or id) → amount. Writes a
     "payment" entry into the party's timeline. Locks the payment row (and the journal, through
     posting). Raises ValidationError / PostingError; nothing is written then."""
-    with transaction.atomic():
+    # Refusals of the posting come before its first write; those of the allocation after it,
+    # hence a savepoint when the caller's transaction goes on.
+    block = transaction.atomic() if allocations is not None else service_atomic()
+    with block, finance_scope():
         payment = (
             Payment.unscoped.select_for_update(of=("self",))
             .select_related("company", "journal__account", "party")
@@ -313,8 +324,11 @@ def payment_post(
                 % {"payment": payment, "state": payment.get_state_display()},
                 code="state",
             )
+        before = copy.copy(payment)
         company = payment.company
-        settings = finance_settings(company)
+        settings = settings_with(
+            company, "receivable_account" if payment.customer_side else "payable_account"
+        )
         counter = party_account(settings, payment)
         journal = payment.journal
         inbound = payment.direction == INBOUND
@@ -349,25 +363,28 @@ def payment_post(
             ),
             actor=actor,
         )
-        payment.entry = entry
-        payment.number = entry.number
-        payment.state = Payment.State.POSTED
-        payment.rate = Line.unscoped.filter(entry=entry).values_list("rate", flat=True).first()
-        payment.save(update_fields=["entry", "number", "state", "rate"])
-        summary = (
-            _("Payment received: %(amount)s (%(number)s)")
-            if inbound
-            else _("Payment made: %(amount)s (%(number)s)")
-        ) % {"amount": money_text(amount, payment.currency_id), "number": payment.number}
-        _timeline(payment, summary, actor)
+        with transaction.atomic(savepoint=False):
+            lines = sorted(entry.lines.all(), key=lambda line: (line.sequence, line.pk))
+            payment.entry = entry
+            payment.number = entry.number
+            payment.state = Payment.State.POSTED
+            payment.rate = lines[0].rate
+            row_update(before, payment, actor=actor)
+            summary = (
+                _("Payment received: %(amount)s (%(number)s)")
+                if inbound
+                else _("Payment made: %(amount)s (%(number)s)")
+            ) % {"amount": money_text(amount, payment.currency_id), "number": payment.number}
+            _timeline(payment, summary, actor)
+        own = next((line.pk for line in lines if line.account.reconcile), None)
         if allocations is not None:
             if isinstance(allocations, Mapping):
                 if allocations:
-                    _allocate(payment, actor, invoices=None, amounts=allocations)
+                    _allocate(payment, actor, invoices=None, amounts=allocations, own_id=own)
             else:
                 invoices = list(allocations)
                 if invoices:
-                    _allocate(payment, actor, invoices=invoices, amounts=None)
+                    _allocate(payment, actor, invoices=invoices, amounts=None, own_id=own)
     return payment
 
 
@@ -472,27 +489,28 @@ def _invoice_problems(payment: Payment, invoices: list[Invoice]) -> list[str]:
 
 
 def _invoice_open_lines(
-    invoices: list[Invoice], *, account: Account, sign: int
+    invoices: list[Invoice],
+    lines: Iterable[Line],
+    state: dict[int, Residual],
+    *,
+    account: Account,
+    sign: int,
 ) -> tuple[dict[int, list[Line]], dict[int, Residual], dict[int, str]]:
-    """Open lines (of sign `sign`: +1 debit, −1 credit) of the invoices' entries on `account`,
-    by invoice id, with their residuals; a problem by invoice id for invoices posted on
-    another account."""
-    lines = with_residuals(
-        Line.unscoped.filter(
-            entry_id__in=[i.entry_id for i in invoices], account__reconcile=True
-        ).select_related("account", "entry", "company")
-    )
+    """Of `lines` (the receivable/payable lines of the invoices' entries, with their residuals
+    in `state`), the open ones of sign `sign` (+1 debit, −1 credit) on `account` by invoice id,
+    in their entry's order, with their residuals; a problem by invoice id for invoices posted
+    on another account."""
     by_entry: dict[int, list[Line]] = defaultdict(list)
     residual: dict[int, Residual] = {}
     others: dict[int, Account] = {}
-    for line in lines:
-        state = residual_of(line)
+    for line in sorted(lines, key=lambda line: (line.entry_id, line.sequence, line.pk)):
+        current = state[line.pk]
         if line.account_id != account.pk:
             others[line.entry_id] = line.account
             continue
-        if state.is_open and (state.amount_currency * sign > 0 or state.amount * sign > 0):
+        if current.is_open and (current.amount_currency * sign > 0 or current.amount * sign > 0):
             by_entry[line.entry_id].append(line)
-            residual[line.pk] = state
+            residual[line.pk] = current
     problems = {
         invoice.pk: _("The invoice %(invoice)s is posted on %(account)s, not on %(expected)s.")
         % {"invoice": invoice, "account": others[invoice.entry_id], "expected": account}
@@ -583,8 +601,10 @@ def _allocate(
     *,
     invoices: list[Invoice] | None,
     amounts: Mapping[Any, Any] | None,
+    own_id: int | None = None,
 ) -> list[Match]:
-    """Allocate a posted, locked payment (see `payment_allocate`)."""
+    """Allocate a posted, locked payment (see `payment_allocate`); `own_id`: its
+    receivable/payable line, when known."""
     currency = payment.currency_id
     chosen: dict[int, Decimal] | None = None
     if amounts is not None:
@@ -612,14 +632,38 @@ def _allocate(
     invoices = list({i.pk: i for i in invoices or []}.values())
     if not invoices:
         raise ValidationError(_("Choose the invoices to allocate the payment to."), code="empty")
+    settings = finance_settings(payment.company)
+    offers_discount = bool(settings.discount_account_id and settings.general_journal_id)
     # Fresh rows: the caller's instances may be stale (state, payment state).
-    fresh = Invoice.unscoped.select_related("party").in_bulk([i.pk for i in invoices])
+    fresh_rows = Invoice.unscoped.select_related("party")
+    if offers_discount:
+        fresh_rows = fresh_rows.annotate(
+            discount_offered=Exists(
+                Installment.objects.filter(
+                    invoice=OuterRef("pk"), discount__gt=0, discount_date__gte=payment.date
+                )
+            )
+        )
+    fresh = fresh_rows.in_bulk([i.pk for i in invoices])
     invoices = [fresh[i.pk] for i in invoices]
     problems = _invoice_problems(payment, invoices)
     if problems:
         raise ValidationError(problems, code="invalid_invoice")
-    own = payment_line(payment)
-    own_residual = residual_of(with_residuals(Line.unscoped.filter(pk=own.pk)).get())
+    if own_id is None:
+        own_id = payment_line(payment).pk
+    # Lock the payment's line and every receivable/payable line of the invoices, then read
+    # their residuals (after the lock, so that they are current).
+    locked = {
+        line.pk: line
+        for line in Line.unscoped.select_for_update()
+        .filter(
+            Q(pk=own_id) | Q(entry_id__in=[i.entry_id for i in invoices], account__reconcile=True)
+        )
+        .select_related("account", "entry", "company")
+        .order_by("pk")
+    }
+    state = residuals_of(locked.values())
+    own, own_residual = locked[own_id], state[own_id]
     available = abs(own_residual.amount_currency)
     if not own_residual.is_open or not available:
         raise ValidationError(
@@ -627,7 +671,10 @@ def _allocate(
             code="allocated",
         )
     sign = 1 if payment.direction == INBOUND else -1  # the invoices' side: debit for customers
-    lines, residual, elsewhere = _invoice_open_lines(invoices, account=own.account, sign=sign)
+    theirs = [line for pk, line in locked.items() if pk != own_id]
+    lines, residual, elsewhere = _invoice_open_lines(
+        invoices, theirs, state, account=own.account, sign=sign
+    )
     due = {
         i.pk: sum((abs(residual[line.pk].amount_currency) for line in lines[i.pk]), ZERO)
         for i in invoices
@@ -656,9 +703,8 @@ def _allocate(
     if problems:
         raise ValidationError(problems, code="invalid_invoice")
 
-    settings = finance_settings(payment.company)
     discounts: dict[int, Decimal] = {}
-    if settings.discount_account_id and settings.general_journal_id:
+    if offers_discount and any(i.discount_offered for i in invoices):  # type: ignore[attr-defined]
         discounts = _discounts(payment, invoices, lines, residual)
     plan: list[tuple[Invoice, Decimal, Decimal]] | None = None
     if chosen is not None:
@@ -676,8 +722,13 @@ def _allocate(
         ]
 
     if plan is None:  # all of them, oldest due first, as far as the payment goes
-        every = [line for invoice in invoices for line in lines[invoice.pk]]
-        return lines_match(lines=[own, *every], actor=actor)
+        every = [own, *(line for invoice in invoices for line in lines[invoice.pk])]
+        check_matchable(every)
+        matches = match_locked(payment.company, every, state, limit=None, actor=actor)
+        # `theirs` holds every receivable/payable line of the invoices: their amounts due
+        # follow from the residuals the matching left (the payment's entry is no invoice's).
+        invoices_update(invoices, lines=theirs, state=state)
+        return matches
     matches: list[Match] = []
     written_off = (
         _discount_entry(payment, settings, plan, lines, actor)
@@ -709,7 +760,7 @@ def payment_allocate(
     stays open as the party's credit. Takes the early-payment discount when the amount for an
     invoice is its amount due less the discount still offered (see the module). Locks the
     payment and the lines. Returns the matches made."""
-    with transaction.atomic():
+    with transaction.atomic(), finance_scope():
         payment = (
             Payment.unscoped.select_for_update(of=("self",))
             .select_related("company", "party", "journal")

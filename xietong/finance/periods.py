@@ -99,11 +99,13 @@ def fiscal_year_create(*, company: Company, start: dt.date, actor: Any = None) -
 
 def period_for(*, company: Company, date: dt.date) -> Period:
     """The period containing `date`, creating its fiscal year if there is none yet."""
-    period = Period.unscoped.filter(company=company, start__lte=date, end__gte=date).first()
-    if period is None:
+    found = list(
+        Period.unscoped.filter(company=company, start__lte=date, end__gte=date).order_by()[:1]
+    )
+    if not found:
         fiscal_year_create(company=company, start=fiscal_year_start(company, date))
-        period = Period.unscoped.get(company=company, start__lte=date, end__gte=date)
-    return period
+        return Period.unscoped.get(company=company, start__lte=date, end__gte=date)
+    return found[0]
 
 
 @audited

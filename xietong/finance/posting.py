@@ -18,22 +18,26 @@ chain and the gap-free numbers stay in order under concurrency (SQLite serialise
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.encoding import smart_str
 from django.utils.translation import gettext as _
 
 from xietong.core.audit import audited
 from xietong.core.models import Company, Currency
 from xietong.core.money import minor_units
-from xietong.core.numbering import sequence_ensure, sequence_next
+from xietong.core.numbering import NumberingError, sequence_ensure, sequence_next
 from xietong.core.selectors import RateNotFound, rate_on
 from xietong.finance import chain
 from xietong.finance.models import Account, Entry, FinanceSettings, Journal, Line, Period
@@ -81,33 +85,267 @@ class EntrySpec:
     reversal_of: Entry | None = field(default=None, repr=False)
 
 
-def finance_settings(company: Company) -> FinanceSettings:
-    """The company's accounting policies, default accounts and journals. Raises
-    ValidationError (code "not_configured") when no chart of accounts has been loaded."""
-    found = (
-        FinanceSettings.unscoped.select_related(
-            "receivable_account",
-            "payable_account",
-            "income_account",
-            "expense_account",
-            "exchange_gain_account",
-            "exchange_loss_account",
-            "retained_earnings_account",
-            "discount_account",
-            "sales_journal",
-            "purchase_journal",
-            "general_journal",
+@dataclass
+class _Scope:
+    """What one service call has read already (see `finance_scope`)."""
+
+    settings: dict[int, FinanceSettings] = field(default_factory=dict)
+    periods: list[Period] = field(default_factory=list)
+    currencies: set[str] = field(default_factory=set)
+    audit: list[tuple[Any, list[tuple[Any, Any]]]] = field(default_factory=list)
+    defer_audit: bool = False
+
+
+_SCOPE: ContextVar[_Scope | None] = ContextVar("xietong_finance_scope", default=None)
+
+
+@contextmanager
+def finance_scope() -> Iterator[None]:
+    """Within one service call, read the finance settings, the periods and the known currencies
+    once, and write the audit entries of rows saved in bulk (`audit_later`) with one statement
+    when the call ends. Enter it inside the service's transaction, so nothing read here is ever
+    used in another transaction and the audit entries are written in the transaction of their
+    rows; a nested scope is the outer one. Nothing is cached between service calls."""
+    if _SCOPE.get() is not None:
+        yield
+        return
+    scope = _Scope(defer_audit=connection.in_atomic_block)
+    token = _SCOPE.set(scope)
+    try:
+        yield
+        if scope.audit:
+            _audit_write(scope.audit)
+    finally:
+        _SCOPE.reset(token)
+
+
+@contextmanager
+def service_atomic() -> Iterator[None]:
+    """The transaction of a write service: its own when called outside one, else the caller's,
+    without a savepoint. The service raises its refusals before its first write (so a caller
+    that catches one carries on with its transaction as it was) and does its writes in
+    `transaction.atomic(savepoint=False)`, so that a failure while writing aborts the caller's
+    whole transaction instead of leaving half the writes in it."""
+    if connection.in_atomic_block:
+        yield
+    else:
+        with transaction.atomic():
+            yield
+
+
+def refresh_from(target: Any, source: Any) -> None:
+    """Give `target` the field values of `source`, a fresher instance of the same row, as
+    `target.refresh_from_db()` would (cached relations of `target` are forgotten, those
+    `source` holds are taken over), without reading the row again."""
+    for model_field in target._meta.concrete_fields:
+        setattr(target, model_field.attname, getattr(source, model_field.attname))
+    stored_decimals(target)
+    target._state.fields_cache = dict(source._state.fields_cache)
+    target._state.db = source._state.db
+    target._state.adding = False
+    target._prefetched_objects_cache = {}
+
+
+def row_update(before: Any, row: Any, *, actor: Any = None) -> None:
+    """Write the fields of `row` that differ from `before` (the row as read, e.g. locked) and
+    their audit entry (`audit_later`), as `row.save()` would, without reading the row again."""
+    model = type(row)
+    changed = {
+        model_field.attname: getattr(row, model_field.attname)
+        for model_field in model._meta.concrete_fields
+        if getattr(before, model_field.attname) != getattr(row, model_field.attname)
+    }
+    if changed:
+        model._base_manager.filter(pk=row.pk).update(**changed)
+        audit_later([(before, row)], actor=actor)
+
+
+_AUDIT_FIELDS: dict[type, list[Any] | None] = {}
+
+
+def _audit_changes(before: Any, after: Any) -> dict[str, Any] | None:
+    """django-auditlog's `model_instance_diff(before, after)` with the model's tracked fields
+    looked up once and the values of unchanged fields not converted."""
+    from auditlog.diff import get_field_value, is_primitive, model_instance_diff, track_field
+    from auditlog.registry import auditlog
+    from django.conf import settings as django_settings
+
+    json_changes = django_settings.AUDITLOG_STORE_JSON_CHANGES
+    model = type(after)
+    if model not in _AUDIT_FIELDS:
+        options = auditlog.get_model_fields(model)
+        simple = json_changes and options["include_fields"] and not options["mask_fields"]
+        _AUDIT_FIELDS[model] = (
+            [
+                f
+                for f in model._meta.fields
+                if track_field(f)
+                and f.name in options["include_fields"]
+                and f.name not in options["exclude_fields"]
+            ]
+            if simple
+            else None  # the general case: auditlog's own diff
         )
-        .filter(company=company)
-        .first()
-    )
-    if found is None:
+    fields = _AUDIT_FIELDS[model]
+    if fields is None:
+        return model_instance_diff(before, after, use_json_for_changes=json_changes)
+    changes: dict[str, Any] = {}
+    for model_field in fields:
+        if before is not None and getattr(before, model_field.attname) == getattr(
+            after, model_field.attname
+        ):
+            continue
+        old = None if before is None else get_field_value(before, model_field, True)
+        new = get_field_value(after, model_field, True)
+        if old != new:
+            changes[model_field.name] = (
+                old if is_primitive(old) else smart_str(old),
+                new if is_primitive(new) else smart_str(new),
+            )
+    return changes or None
+
+
+def _audit_write(batches: list[tuple[Any, list[tuple[Any, Any]]]]) -> None:
+    """Insert, with one statement, the audit entries django-auditlog would have written had
+    each (before, after) pair been saved with `save()`: the same changes, representation,
+    company and additional data, the pair's actor (else the one of the audit context) and the
+    context's remote address, through the same `pre_save` hook of the audit context."""
+    from auditlog.cid import get_cid
+    from auditlog.context import auditlog_disabled
+    from django.contrib.auth import get_user_model
+    from django.contrib.contenttypes.models import ContentType
+    from django.db.models.signals import pre_save
+
+    from xietong.core.models import AuditEntry
+
+    if auditlog_disabled.get():
+        return
+    user_model = get_user_model()
+    manager = AuditEntry.objects
+    cid = get_cid()
+    rows = []
+    for actor, pairs in batches:
+        for before, after in pairs:
+            changes = _audit_changes(before, after)
+            if not changes:
+                continue
+            pk = manager._get_pk_value(after)
+            extra = getattr(after, "get_additional_data", None)
+            row = AuditEntry(
+                content_type=ContentType.objects.get_for_model(after),
+                object_pk=pk,
+                object_id=pk if isinstance(pk, int) else None,
+                object_repr=smart_str(after),
+                serialized_data=manager._get_serialized_data_or_none(after),
+                action=AuditEntry.Action.CREATE if before is None else AuditEntry.Action.UPDATE,
+                changes=changes,
+                additional_data=extra() if callable(extra) else None,
+                cid=cid,
+                company_id=getattr(after, "company_id", None),
+            )
+            if isinstance(actor, user_model):
+                row.actor = actor
+                row.actor_email = getattr(actor, "email", None)
+            pre_save.send(sender=AuditEntry, instance=row, raw=False, using="default")
+            rows.append(row)
+    if rows:
+        AuditEntry.objects.bulk_create(rows)
+
+
+def audit_later(pairs: list[tuple[Any, Any]], *, actor: Any = None) -> None:
+    """Audit entries for rows written without `save()` ((row before, row after) pairs, before
+    None for a new row), as django-auditlog writes them (see `_audit_write`): at the end of the
+    current `finance_scope`, else now."""
+    scope = _SCOPE.get()
+    if scope is not None and scope.defer_audit:
+        scope.audit.append((actor, pairs))
+    else:
+        _audit_write([(actor, pairs)])
+
+
+def finance_settings(company: Company) -> FinanceSettings:
+    """The company's accounting policies, default accounts and journals (each account and
+    journal is read when first used). Raises ValidationError (code "not_configured") when no
+    chart of accounts has been loaded."""
+    return settings_with(company)
+
+
+def settings_with(company: Company, *related: str) -> FinanceSettings:
+    """`finance_settings` with the accounts and journals `related` (field names) read as well,
+    in the same query when the settings are read now; read once per `finance_scope`."""
+    scope = _SCOPE.get()
+    found = scope.settings.get(company.pk) if scope is not None else None
+    if found is not None:
+        missing = [name for name in related if not getattr(FinanceSettings, name).is_cached(found)]
+        for name in missing:  # rarely more than one
+            getattr(found, name)
+        return found
+    try:
+        queryset = FinanceSettings.unscoped.all()
+        if related:  # (without names, select_related would follow every link)
+            queryset = queryset.select_related(*related)
+        found = queryset.get(company=company)
+    except FinanceSettings.DoesNotExist:
         raise ValidationError(
             _("The finance settings of %(company)s are missing; load a chart of accounts first.")
             % {"company": company},
             code="not_configured",
-        )
+        ) from None
+    found.company = company
+    if scope is not None:
+        scope.settings[company.pk] = found
     return found
+
+
+def period_of(company: Company, date: dt.date) -> Period:
+    """`periods.period_for`, read once per `finance_scope`."""
+    from xietong.finance.periods import period_for
+
+    scope = _SCOPE.get()
+    if scope is not None:
+        for period in scope.periods:
+            if period.company_id == company.pk and period.start <= date <= period.end:
+                return period
+    period = period_for(company=company, date=date)
+    if scope is not None:
+        scope.periods.append(period)
+    return period
+
+
+_EXACT_DIGITS = 15  # SQLite keeps a number's first 15 significant digits
+
+
+def stored_decimals(row: Any) -> Any:
+    """Give the decimal fields of `row` the form the database reads them back in: exactly the
+    field's decimal places (PostgreSQL rounds half up beyond them); returns `row`."""
+    for model_field in _decimal_fields(type(row)):
+        value = getattr(row, model_field.attname)
+        if value is not None:
+            unit = Decimal(1).scaleb(-model_field.decimal_places)
+            setattr(row, model_field.attname, value.quantize(unit, rounding=ROUND_HALF_UP))
+    return row
+
+
+_DECIMAL_FIELDS: dict[type, list[Any]] = {}
+
+
+def _decimal_fields(model: type) -> list[Any]:
+    if model not in _DECIMAL_FIELDS:
+        _DECIMAL_FIELDS[model] = [
+            f
+            for f in model._meta.concrete_fields  # type: ignore[attr-defined]
+            if f.get_internal_type() == "DecimalField"
+        ]
+    return _DECIMAL_FIELDS[model]
+
+
+def _exact_on_sqlite(lines: Sequence[Line]) -> bool:
+    """Whether SQLite gives the amounts and rates of `lines` back unchanged."""
+    return all(
+        len(value.normalize().as_tuple().digits) <= _EXACT_DIGITS
+        for line in lines
+        for value in (line.debit, line.credit, line.amount_currency, line.rate)
+    )
 
 
 def _unit(currency: str) -> Decimal:
@@ -134,9 +372,7 @@ def _same_company(company: Company, obj: Any, what: str) -> None:
 
 
 def _check_period(company: Company, date: dt.date) -> Period:
-    from xietong.finance.periods import period_for
-
-    period = period_for(company=company, date=date)
+    period = period_of(company, date)
     if period.state == Period.State.CLOSED:
         raise _fail(
             _("The period %(period)s is closed; nothing more can be posted on %(date)s."),
@@ -147,12 +383,24 @@ def _check_period(company: Company, date: dt.date) -> Period:
     return period
 
 
+def _known_currencies(codes: set[str], base: str) -> set[str]:
+    """Those of `codes` that are currencies (the company's own is, by its foreign key)."""
+    scope = _SCOPE.get()
+    cached = scope.currencies if scope is not None else set()
+    unknown = codes - cached - {base}
+    if unknown:
+        found = set(Currency.objects.filter(code__in=unknown).values_list("code", flat=True))
+        cached |= found
+        unknown -= found
+    return codes - unknown
+
+
 def _build_lines(company: Company, spec: EntrySpec) -> list[Line]:
     """Validated, converted and balanced (unsaved) lines of `spec`."""
     base = company.base_currency_id
     if len(spec.lines) < 2:
         raise _fail(_("An entry needs at least two lines."), "too_few_lines")
-    known = set(Currency.objects.values_list("code", flat=True))
+    known = _known_currencies({(item.currency or base).upper() for item in spec.lines}, base)
     lines: list[Line] = []
     for number, item in enumerate(spec.lines, start=1):
         account = item.account
@@ -300,13 +548,15 @@ def _build_lines(company: Company, spec: EntrySpec) -> list[Line]:
             amount=residual,
             currency=base,
         )
+    for line in lines:  # as stored, so the hash and the returned lines are those of the rows
+        stored_decimals(line)
     return lines
 
 
-def _journal_sequence(journal: Journal) -> str:
+def _journal_sequence(journal: Journal, company: Company) -> str:
     code = journal.sequence_code
     sequence_ensure(
-        company=journal.company,
+        company=company,
         code=code,
         name=str(journal.name),
         pattern=f"{journal.code}/{{year}}/{{number:06d}}",
@@ -315,16 +565,46 @@ def _journal_sequence(journal: Journal) -> str:
     return code
 
 
+def _number(journal: Journal, company: Company, date: dt.date) -> str:
+    """The next gap-free number of `journal` (locked) for `date`; its series is created on the
+    journal's first entry."""
+    try:
+        return sequence_next(company=company, code=journal.sequence_code, date=date)
+    except NumberingError:
+        pass  # no series yet (or another problem, which the second try reports)
+    return sequence_next(company=company, code=_journal_sequence(journal, company), date=date)
+
+
+def _chain_head(journal: Journal) -> tuple[int, str]:
+    """The chain index and previous hash the next posted entry of `journal` (locked) takes."""
+    last = list(
+        Entry.unscoped.filter(journal=journal, state=Entry.State.POSTED)
+        .order_by("-chain_index")
+        .values_list("chain_index", "hash")[:1]
+    )
+    return (last[0][0] + 1, last[0][1]) if last else (1, chain.GENESIS)
+
+
+def _check_journal(company: Company, journal: Journal) -> None:
+    _same_company(company, journal, _("journal"))
+    if not journal.active:
+        raise _fail(_("The journal %(journal)s is archived."), "inactive_journal", journal=journal)
+
+
+def _check_tags(company: Company, spec: EntrySpec) -> None:
+    for tag in {t for item in spec.lines for t in item.analytic_tags}:
+        _same_company(company, tag, _("analytic tag"))
+
+
 @audited
 def entry_create(*, company: Company, spec: EntrySpec, actor: Any = None) -> Entry:
     """Save `spec` as a draft entry (checked as for posting, except the period). Raises
     PostingError."""
     journal = spec.journal
-    _same_company(company, journal, _("journal"))
-    if not journal.active:
-        raise _fail(_("The journal %(journal)s is archived."), "inactive_journal", journal=journal)
+    _check_journal(company, journal)
     lines = _build_lines(company, spec)
-    with transaction.atomic():
+    _check_tags(company, spec)
+    with transaction.atomic(savepoint=False):
         entry = Entry.unscoped.create(
             company=company,
             journal=journal,
@@ -343,6 +623,7 @@ def entry_create(*, company: Company, spec: EntrySpec, actor: Any = None) -> Ent
 
 
 def _lines_save(company: Company, entry: Entry, lines: list[Line], spec: EntrySpec) -> None:
+    """Insert `lines` (checked, their analytic tags too) of `entry`."""
     for line in lines:
         line.entry = entry
     Line.unscoped.bulk_create(lines)
@@ -353,8 +634,6 @@ def _lines_save(company: Company, entry: Entry, lines: list[Line], spec: EntrySp
         for tag in item.analytic_tags
     ]
     if tags:
-        for tag in {t for item in spec.lines for t in item.analytic_tags}:
-            _same_company(company, tag, _("analytic tag"))
         through.objects.bulk_create(tags)
 
 
@@ -365,6 +644,7 @@ def entry_draft_update(*, entry: Entry, spec: EntrySpec, actor: Any = None) -> E
     company = entry.company
     _same_company(company, spec.journal, _("journal"))
     lines = _build_lines(company, spec)
+    _check_tags(company, spec)
     with transaction.atomic():
         entry = Entry.unscoped.select_for_update().get(pk=entry.pk)
         if entry.state != Entry.State.DRAFT:
@@ -394,16 +674,8 @@ def entry_draft_post(*, entry: Entry, actor: Any = None) -> Entry:
         total = sum((line.debit - line.credit for line in lines), ZERO)
         if len(lines) < 2 or total:
             raise _fail(_("The entry does not balance."), "unbalanced")
-        last = (
-            Entry.unscoped.filter(journal=journal, state=Entry.State.POSTED)
-            .order_by("-chain_index")
-            .values_list("chain_index", "hash")
-            .first()
-        )
-        index, previous = (last[0] + 1, last[1]) if last else (1, chain.GENESIS)
-        entry.number = sequence_next(
-            company=company, code=_journal_sequence(journal), date=entry.date
-        )
+        index, previous = _chain_head(journal)
+        entry.number = _number(journal, company, entry.date)
         entry.chain_index = index
         entry.previous_hash = previous
         entry.period = period
@@ -416,11 +688,74 @@ def entry_draft_post(*, entry: Entry, actor: Any = None) -> Entry:
 
 
 def entry_post(*, company: Company, spec: EntrySpec, actor: Any = None) -> Entry:
-    """Check, create and post the entry described by `spec` in one transaction; return it.
-    Raises PostingError and writes nothing when anything is wrong."""
-    with transaction.atomic():
-        entry = entry_create(company=company, spec=spec, actor=actor)
-        return entry_draft_post(entry=entry, actor=actor)
+    """Check, create and post the entry described by `spec` in one transaction; return it with
+    its lines (`entry.lines.all()` reads nothing more). Raises PostingError and writes nothing
+    when anything is wrong.
+
+    Everything that can refuse the entry is checked before the first write, so a caller's
+    transaction is left as it was when the entry is refused; a failure while writing (the
+    database guards) aborts the caller's whole transaction. The entry is inserted, its lines
+    too, and moved from draft to posted (the guards check it then), as `entry_create` and
+    `entry_draft_post` would, with the same two audit entries."""
+    if isinstance(spec.date, dt.datetime):  # stored as its date
+        spec = replace(spec, date=Entry._meta.get_field("date").to_python(spec.date))
+    journal = spec.journal
+    _check_journal(company, journal)
+    lines = _build_lines(company, spec)
+    _check_tags(company, spec)
+    if not connection.in_atomic_block:
+        with transaction.atomic(), finance_scope():
+            return _entry_post(company, spec, lines, actor)
+    with finance_scope():
+        return _entry_post(company, spec, lines, actor)
+
+
+def _entry_post(company: Company, spec: EntrySpec, lines: list[Line], actor: Any) -> Entry:
+    period = _check_period(company, spec.date)
+    with transaction.atomic(savepoint=False):
+        journal = Journal.unscoped.select_for_update().get(pk=spec.journal.pk)
+        index, previous = _chain_head(journal)
+        user = actor if getattr(actor, "pk", None) else None
+        entry = Entry(
+            company=company,
+            journal=spec.journal,
+            date=spec.date,
+            ref=spec.ref[:120],
+            narration=spec.narration,
+            source_type=spec.source_type,
+            source_id=spec.source_id,
+            auto_reverse_on=spec.auto_reverse_on,
+            closing=spec.closing,
+            reversal_of=spec.reversal_of,
+            created_by=user,
+        )
+        draft = copy.copy(entry)
+        # Inserted as a draft (the database refuses anything else), numbered and chained
+        # already; posting it below is when the database guards check it.
+        entry.number = _number(journal, company, spec.date)
+        entry.chain_index, entry.previous_hash, entry.period = index, previous, period
+        entry.posted_at, entry.posted_by = timezone.now(), user
+        Entry.unscoped.bulk_create([entry])
+        _lines_save(company, entry, lines, spec)
+        if connection.vendor == "sqlite" and not _exact_on_sqlite(lines):
+            lines = list(Line.unscoped.filter(entry=entry))  # as SQLite stored them
+            for line in lines:
+                line.entry = entry
+        entry.hash = chain.entry_hash(previous, chain.entry_payload(entry, lines))
+        entry.state = Entry.State.POSTED
+        Entry.unscoped.filter(pk=entry.pk).update(state=entry.state, hash=entry.hash)
+        draft.pk, draft.created_at = entry.pk, entry.created_at
+        audit_later([(None, draft), (draft, entry)], actor=actor)
+        entry._prefetched_objects_cache = {"lines": _prefetched(entry, lines)}
+    return entry
+
+
+def _prefetched(entry: Entry, lines: list[Line]) -> Any:
+    """`lines` as the prefetched `entry.lines` (no query when read)."""
+    queryset = entry.lines.all()
+    queryset._result_cache = lines  # type: ignore[attr-defined]
+    queryset._prefetch_done = True  # type: ignore[attr-defined]
+    return queryset
 
 
 @audited

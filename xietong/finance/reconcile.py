@@ -35,8 +35,9 @@ from xietong.finance.posting import (
     PostingError,
     entry_post,
     entry_reverse,
-    finance_settings,
+    period_of,
     quantize,
+    settings_with,
 )
 
 ZERO = Decimal(0)
@@ -81,6 +82,12 @@ def residual_of(line: Line) -> Residual:
     # summed by the database: exact only once rounded back to the amounts' decimals (SQLite)
     matched = exact(line.matched_as_debit + line.matched_as_credit)  # type: ignore[attr-defined]
     matched_cur = exact(line.matched_cur_as_debit + line.matched_cur_as_credit)  # type: ignore[attr-defined]
+    return _residual(line, matched, matched_cur)
+
+
+def _residual(line: Line, matched: Decimal, matched_cur: Decimal) -> Residual:
+    """The residual of `line` once `matched` (company currency) and `matched_cur` of it are
+    reconciled."""
     balance = line.debit - line.credit
     sign = 1 if balance > 0 or (balance == 0 and line.amount_currency >= 0) else -1
     cur_sign = 1 if line.amount_currency > 0 else -1 if line.amount_currency < 0 else sign
@@ -90,6 +97,23 @@ def residual_of(line: Line) -> Residual:
 def residuals(line_ids: Iterable[int]) -> dict[int, Residual]:
     lines = with_residuals(Line.unscoped.filter(pk__in=list(line_ids)))
     return {line.pk: residual_of(line) for line in lines}
+
+
+def residuals_of(lines: Iterable[Line]) -> dict[int, Residual]:
+    """The residuals of `lines` (rows read already, e.g. locked), from their matches read with
+    one plain query and summed exactly here."""
+    lines = list(lines)
+    matched: dict[int, list[Decimal]] = {line.pk: [ZERO, ZERO] for line in lines}
+    ids = list(matched)
+    rows = Match.unscoped.filter(Q(debit_line_id__in=ids) | Q(credit_line_id__in=ids))
+    for debit_id, credit_id, amount, amount_cur in rows.order_by().values_list(
+        "debit_line_id", "credit_line_id", "amount", "amount_currency"
+    ):
+        for line_id in (debit_id, credit_id):
+            if line_id in matched:
+                matched[line_id][0] += amount
+                matched[line_id][1] += amount_cur
+    return {line.pk: _residual(line, *matched[line.pk]) for line in lines}
 
 
 def open_items(*, company: Any, accounts: Any = None, party: Any = None) -> list[Line]:
@@ -122,7 +146,9 @@ def _exchange_entry(
 ) -> Line:
     """Post the realised exchange difference `difference` (company currency, signed as the
     receivable/payable line to book) and return its receivable/payable line."""
-    settings = finance_settings(company)
+    settings = settings_with(
+        company, "general_journal", "exchange_gain_account", "exchange_loss_account"
+    )
     if not (
         settings.general_journal
         and settings.exchange_gain_account
@@ -158,14 +184,12 @@ def _exchange_entry(
         ],
     )
     entry = entry_post(company=company, spec=spec, actor=actor)
-    return Line.unscoped.get(entry=entry, sequence=1)
+    return next(line for line in entry.lines.all() if line.sequence == 1)
 
 
 def _settle_date(lines: Sequence[Line]) -> dt.date:
-    from xietong.finance.periods import period_for
-
     date = max(line.date for line in lines)
-    if period_for(company=lines[0].company, date=date).state == Period.State.CLOSED:
+    if period_of(lines[0].company, date).state == Period.State.CLOSED:
         date = timezone.localdate()
     return date
 
@@ -183,79 +207,94 @@ def lines_match(
     company = lines[0].company
     with transaction.atomic():
         ids = sorted({line.pk for line in lines})
-        locked = list(
-            Line.unscoped.select_for_update()
-            .filter(pk__in=ids)
-            .select_related("account", "entry", "company")
-            .order_by("pk")
-        )
-        _check_matchable(locked)
-        state = residuals(ids)
-        debits = [
-            line for line in locked if state[line.pk].is_open and _side(line, state[line.pk]) > 0
-        ]
-        credits = [
-            line for line in locked if state[line.pk].is_open and _side(line, state[line.pk]) < 0
-        ]
-        order = lambda line: (line.due_date or line.date, line.date, line.pk)  # noqa: E731
-        debits.sort(key=order)
-        credits.sort(key=order)
-        same_currency = True  # _check_matchable refuses lines in different currencies
-        base = company.base_currency_id
-        remaining = limit
-        matches: list[Match] = []
-        date = _settle_date(locked)
-        while debits and credits and (remaining is None or remaining > 0):
-            d, c = debits[0], credits[0]
-            rd, rc = state[d.pk], state[c.pk]
-            if same_currency and d.currency_id != base:
-                amount_cur = min(rd.amount_currency, -rc.amount_currency)
-                if remaining is not None:
-                    amount_cur = min(amount_cur, remaining)
-                d_amt = (
-                    rd.amount
-                    if amount_cur == rd.amount_currency
-                    else quantize(rd.amount * amount_cur / rd.amount_currency, base)
-                )
-                c_amt = (
-                    -rc.amount
-                    if amount_cur == -rc.amount_currency
-                    else quantize(-rc.amount * amount_cur / -rc.amount_currency, base)
-                )
-            else:
-                amount = min(rd.amount, -rc.amount)
-                if remaining is not None:
-                    amount = min(amount, remaining)
-                d_amt = c_amt = amount
-                amount_cur = amount if same_currency else ZERO
-            if d_amt == c_amt:
-                matches.append(_match(company, d, c, d_amt, amount_cur, None, actor))
-            elif d_amt > c_amt:  # the debit consumed more: the rest is a loss (receivable) …
-                exchange = _exchange_entry(
-                    company=company, line=d, difference=-(d_amt - c_amt), date=date, actor=actor
-                )
-                # Both matches name the exchange entry, so undoing either side undoes it.
-                matches.append(_match(company, d, c, c_amt, amount_cur, exchange.entry, actor))
-                matches.append(
-                    _match(company, d, exchange, d_amt - c_amt, ZERO, exchange.entry, actor)
-                )
-            else:  # … or a gain
-                exchange = _exchange_entry(
-                    company=company, line=c, difference=c_amt - d_amt, date=date, actor=actor
-                )
-                matches.append(_match(company, d, c, d_amt, amount_cur, exchange.entry, actor))
-                matches.append(
-                    _match(company, exchange, c, c_amt - d_amt, ZERO, exchange.entry, actor)
-                )
-            state[d.pk] = Residual(rd.amount - d_amt, rd.amount_currency - amount_cur)
-            state[c.pk] = Residual(rc.amount + c_amt, rc.amount_currency + amount_cur)
-            if remaining is not None:
-                remaining -= amount_cur if same_currency else d_amt
-            if not state[d.pk].is_open or (same_currency and not state[d.pk].amount_currency):
-                debits.pop(0)
-            if not state[c.pk].is_open or (same_currency and not state[c.pk].amount_currency):
-                credits.pop(0)
+        locked = _locked(ids)
+        check_matchable(locked)
+        state = residuals_of(locked)
+        matches = match_locked(company, locked, state, limit=limit, actor=actor)
         documents_refresh(entry_ids={line.entry_id for line in locked})
+    return matches
+
+
+def _locked(ids: Iterable[int]) -> list[Line]:
+    """The lines `ids`, locked (`select_for_update`), with their account, entry and company."""
+    return list(
+        Line.unscoped.select_for_update()
+        .filter(pk__in=list(ids))
+        .select_related("account", "entry", "company")
+        .order_by("pk")
+    )
+
+
+def match_locked(
+    company: Any,
+    locked: Sequence[Line],
+    state: dict[int, Residual],
+    *,
+    limit: Decimal | None,
+    actor: Any,
+) -> list[Match]:
+    """The reconciliation of `lines_match` on lines checked, locked and with their residuals
+    in `state` (read after locking), which it updates; the matches are inserted at once.
+    Does not refresh the documents."""
+    debits = [line for line in locked if state[line.pk].is_open and _side(line, state[line.pk]) > 0]
+    credits = [
+        line for line in locked if state[line.pk].is_open and _side(line, state[line.pk]) < 0
+    ]
+    order = lambda line: (line.due_date or line.date, line.date, line.pk)  # noqa: E731
+    debits.sort(key=order)
+    credits.sort(key=order)
+    same_currency = True  # check_matchable refuses lines in different currencies
+    base = company.base_currency_id
+    remaining = limit
+    matches: list[Match] = []
+    date = _settle_date(locked)
+    while debits and credits and (remaining is None or remaining > 0):
+        d, c = debits[0], credits[0]
+        rd, rc = state[d.pk], state[c.pk]
+        if same_currency and d.currency_id != base:
+            amount_cur = min(rd.amount_currency, -rc.amount_currency)
+            if remaining is not None:
+                amount_cur = min(amount_cur, remaining)
+            d_amt = (
+                rd.amount
+                if amount_cur == rd.amount_currency
+                else quantize(rd.amount * amount_cur / rd.amount_currency, base)
+            )
+            c_amt = (
+                -rc.amount
+                if amount_cur == -rc.amount_currency
+                else quantize(-rc.amount * amount_cur / -rc.amount_currency, base)
+            )
+        else:
+            amount = min(rd.amount, -rc.amount)
+            if remaining is not None:
+                amount = min(amount, remaining)
+            d_amt = c_amt = amount
+            amount_cur = amount if same_currency else ZERO
+        if d_amt == c_amt:
+            matches.append(_match(company, d, c, d_amt, amount_cur, None, actor))
+        elif d_amt > c_amt:  # the debit consumed more: the rest is a loss (receivable) …
+            exchange = _exchange_entry(
+                company=company, line=d, difference=-(d_amt - c_amt), date=date, actor=actor
+            )
+            # Both matches name the exchange entry, so undoing either side undoes it.
+            matches.append(_match(company, d, c, c_amt, amount_cur, exchange.entry, actor))
+            matches.append(_match(company, d, exchange, d_amt - c_amt, ZERO, exchange.entry, actor))
+        else:  # … or a gain
+            exchange = _exchange_entry(
+                company=company, line=c, difference=c_amt - d_amt, date=date, actor=actor
+            )
+            matches.append(_match(company, d, c, d_amt, amount_cur, exchange.entry, actor))
+            matches.append(_match(company, exchange, c, c_amt - d_amt, ZERO, exchange.entry, actor))
+        state[d.pk] = Residual(rd.amount - d_amt, rd.amount_currency - amount_cur)
+        state[c.pk] = Residual(rc.amount + c_amt, rc.amount_currency + amount_cur)
+        if remaining is not None:
+            remaining -= amount_cur if same_currency else d_amt
+        if not state[d.pk].is_open or (same_currency and not state[d.pk].amount_currency):
+            debits.pop(0)
+        if not state[c.pk].is_open or (same_currency and not state[c.pk].amount_currency):
+            credits.pop(0)
+    Match.unscoped.bulk_create(matches)
     return matches
 
 
@@ -263,7 +302,8 @@ def _match(
     company: Any, debit: Line, credit: Line, amount: Decimal, amount_currency: Decimal,
     exchange: Entry | None, actor: Any,
 ) -> Match:  # fmt: skip
-    return Match.unscoped.create(
+    """A match, not saved yet."""
+    return Match(
         company=company,
         debit_line=debit,
         credit_line=credit,
@@ -274,7 +314,7 @@ def _match(
     )
 
 
-def _check_matchable(lines: Sequence[Line]) -> None:
+def check_matchable(lines: Sequence[Line]) -> None:
     first = lines[0]
     for line in lines:
         if line.entry.state != Entry.State.POSTED:
@@ -345,20 +385,29 @@ def documents_refresh(*, entry_ids: Iterable[int]) -> None:
     lines = Line.unscoped.filter(
         entry_id__in=[i.entry_id for i in invoices], account__reconcile=True
     )
+    rows = list(with_residuals(lines))
+    invoices_update(invoices, lines=rows, state={line.pk: residual_of(line) for line in rows})
+
+
+def invoices_update(
+    invoices: Iterable[Invoice], *, lines: Iterable[Line], state: dict[int, Residual]
+) -> None:
+    """Store the amount due and payment state of posted `invoices` from the residuals (`state`)
+    of `lines`, every reconcilable line of their entries, where they changed."""
     by_entry: dict[int, Decimal] = {}
-    for line in with_residuals(lines):
+    for line in lines:
         by_entry[line.entry_id] = by_entry.get(line.entry_id, ZERO) + abs(
-            residual_of(line).amount_currency
+            state[line.pk].amount_currency
         )
     for invoice in invoices:
         residual = by_entry.get(invoice.entry_id, ZERO)
         if residual == 0:
-            state = Invoice.PaymentState.PAID
+            paid = Invoice.PaymentState.PAID
         elif residual < abs(invoice.amount_total):
-            state = Invoice.PaymentState.PARTIAL
+            paid = Invoice.PaymentState.PARTIAL
         else:
-            state = Invoice.PaymentState.NOT_PAID
-        if (invoice.amount_residual, invoice.payment_state) != (residual, state):
+            paid = Invoice.PaymentState.NOT_PAID
+        if (invoice.amount_residual, invoice.payment_state) != (residual, paid):
             Invoice.unscoped.filter(pk=invoice.pk).update(
-                amount_residual=residual, payment_state=state
+                amount_residual=residual, payment_state=paid
             )

@@ -792,7 +792,10 @@ def general_ledger(
     `offset` to `offset + limit` (all with `limit` None) with their running balance. At most six
     queries per page whatever its position (the running balance before a page is one sum);
     `general_ledger_lines` iterates over all lines in batches."""
-    node = Account.unscoped.filter(company=company, pk=getattr(account, "pk", account)).first()
+    found = list(
+        Account.unscoped.filter(company=company, pk=getattr(account, "pk", account)).order_by()[:1]
+    )
+    node = found[0] if found else None
     if node is None:
         raise Account.DoesNotExist("account not found in this company")
     ids = _account_ids(company, node.pk)
