@@ -286,6 +286,15 @@ def generate(company, n_moves: int, n_products: int, seed: int) -> dict:  # type
     started = time.perf_counter()
     updates = [Product(pk=pk, average_cost=cost) for pk, cost in average_costs]
     Product.unscoped.bulk_update(updates, ["average_cost"], batch_size=2000)
+    # the running totals the valuation services keep with the layers (as migration 0003 fills
+    # them for existing data)
+    import importlib
+
+    from django.apps import apps
+
+    importlib.import_module("xietong.inventory.migrations.0003_valuation_total_fill").totals_fill(
+        apps, None
+    )
     timings["average costs"] = time.perf_counter() - started
 
     started = time.perf_counter()

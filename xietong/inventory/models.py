@@ -632,3 +632,30 @@ class ValuationLayer(CompanyOwned):
 
     def __str__(self) -> str:
         return f"{self.product_id} {self.date}: {self.quantity} × {self.unit_cost}"
+
+
+class ValuationTotal(CompanyOwned):
+    """Σ quantity and Σ value of a product's valuation layers, the date of its latest layer
+    and the unit cost of its latest receipt, kept up to date by the valuation services each
+    time they write layers (under the product's row lock), so that valuing a move reads one
+    row instead of summing every layer of the product."""
+
+    product = models.OneToOneField(
+        "product.Product",
+        on_delete=models.CASCADE,
+        related_name="valuation_total",
+        verbose_name=_("product"),
+    )
+    quantity = models.DecimalField(_("quantity"), default=ZERO, max_digits=24, decimal_places=6)
+    value = models.DecimalField(_("value"), default=ZERO, max_digits=24, decimal_places=4)
+    last_date = models.DateField(_("date of the latest layer"), null=True, blank=True)
+    last_in_cost = models.DecimalField(
+        _("unit cost of the latest receipt"), null=True, blank=True, **MONEY
+    )
+
+    class Meta(CompanyOwned.Meta):
+        verbose_name = _("valuation total")
+        verbose_name_plural = _("valuation totals")
+
+    def __str__(self) -> str:
+        return f"{self.product_id}: {self.quantity} = {self.value}"

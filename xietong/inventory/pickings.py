@@ -24,13 +24,14 @@ services (primary-key order).
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -132,6 +133,7 @@ def _lines_clean(
     if not lines:
         raise refusal(_("Add at least one line."), "no_lines")
     clean = []
+    names = {"product": _("product"), "lot": _("lot"), "quantity": _("The quantity")}
     for row in lines:
         unknown = set(row) - LINE_KEYS
         if unknown:
@@ -140,8 +142,8 @@ def _lines_clean(
         product = row.get("product")
         if not isinstance(product, Product):
             raise refusal(_("Each line needs a product."), "line")
-        same_company_check(company, product, _("product"))
-        quantity = _decimal(row.get("quantity"), _("The quantity"))
+        same_company_check(company, product, names["product"])
+        quantity = _decimal(row.get("quantity"), names["quantity"])
         if quantity <= 0:
             raise refusal(_("The quantity must be positive."), "quantity")
         unit_cost = row.get("unit_cost")
@@ -156,7 +158,7 @@ def _lines_clean(
             uom, (UnitOfMeasure, type(None))
         ):
             raise refusal(_("Give the lot and the unit as records."), "line")
-        same_company_check(company, lot, _("lot"))
+        same_company_check(company, lot, names["lot"])
         source_id = row.get("source_id")
         if source_id is not None and (
             not isinstance(source_id, int) or isinstance(source_id, bool)
@@ -169,10 +171,49 @@ def _lines_clean(
     return clean
 
 
-def _place(company: Company, warehouse: Warehouse, key: str) -> Location:
-    if key in ("supplier", "customer"):
-        return virtual_locations(company=company)[key]
-    return getattr(warehouse, f"{key}_location")
+VIRTUAL_KEYS = ("supplier", "customer")
+
+
+def _places(
+    company: Company,
+    warehouse: Warehouse,
+    route: Sequence[tuple[str, str, str, str]],
+    ends: Mapping[str, Location],
+) -> dict[str, Location]:
+    """The locations of the route's steps by key: `ends` as given, "supplier"/"customer" the
+    company's virtual locations (`virtual_locations`: the first of each usage), the others the
+    warehouse's `<key>_location`; what is not loaded yet is read in one query."""
+    keys = {key for step in route for key in step[2:]}
+    found = {key: ends[key] for key in keys if key in ends}
+    wanted: dict[int, str] = {}
+    virtual = sorted(key for key in keys - set(found) if key in VIRTUAL_KEYS)
+    for key in keys - set(found) - set(virtual):
+        column = Warehouse._meta.get_field(f"{key}_location")
+        if column.is_cached(warehouse):
+            found[key] = getattr(warehouse, column.name)
+        else:
+            wanted[getattr(warehouse, column.attname)] = key
+    if wanted or virtual:
+        where = Q(pk__in=sorted(wanted))
+        if virtual:
+            where |= Q(company=company, warehouse__isnull=True, usage__in=virtual)
+        for location in Location.unscoped.filter(where).order_by("pk"):
+            if location.pk in wanted:
+                found[wanted[location.pk]] = location
+            if location.usage in virtual and location.warehouse_id is None:
+                found.setdefault(location.usage, location)  # the first of each usage
+        if any(key not in found for key in virtual):  # not made yet: made now
+            found.update({key: virtual_locations(company=company)[key] for key in virtual})
+    return found
+
+
+def _units_load(products: Iterable[Product]) -> None:
+    """Read the stock units of the products that come without theirs, in one query."""
+    missing = [p for p in products if not Product._meta.get_field("uom").is_cached(p)]
+    if missing:
+        units = UnitOfMeasure.objects.in_bulk({p.uom_id for p in missing})
+        for product in missing:
+            product.uom = units[product.uom_id]
 
 
 def _route_create(
@@ -188,6 +229,7 @@ def _route_create(
     source_id: int | None,
     actor: Any,
     ends: Mapping[str, Location] | None = None,
+    confirm: bool = False,
 ) -> list[Picking]:
     same_company_check(company, warehouse, _("warehouse"))
     same_company_check(company, party, _("partner"))
@@ -198,13 +240,14 @@ def _route_create(
     if not isinstance(scheduled_date, dt.date):
         raise refusal(_("Give the scheduled date."), "date")
     clean = _lines_clean(company, lines, costs=route[0][0] == Kind.RECEIPT)
-    ends = ends or {}
+    places = _places(company, warehouse, route, ends or {})
+    _units_load(line.product for line in clean)
     with transaction.atomic():
         pickings: list[Picking] = []
         previous_moves: list[Move | None] = [None] * len(clean)
+        first_moves: list[Move] = []
         for index, (kind, step, source, dest) in enumerate(route):
-            from_location = ends.get(source) or _place(company, warehouse, source)
-            to_location = ends.get(dest) or _place(company, warehouse, dest)
+            from_location, to_location = places[source], places[dest]
             picking = Picking.unscoped.create(
                 company=company,
                 number=_number(company, warehouse, kind),
@@ -221,8 +264,8 @@ def _route_create(
                 source_id=source_id,
                 previous=pickings[-1] if pickings else None,
             )
-            for n, line in enumerate(clean):
-                previous_moves[n] = stock.move_create(
+            moves = [
+                stock.move_build(
                     company=company,
                     product=line.product,
                     quantity=line.quantity,
@@ -239,7 +282,30 @@ def _route_create(
                     unit_cost=line.unit_cost if index == 0 else None,
                     actor=actor,
                 )
+                for n, line in enumerate(clean)
+            ]
+            plan = None
+            if confirm:  # as `picking_confirm` would: the first step reserved, the others wait
+                plan = stock.reservation_plan(moves, fresh=True) if index == 0 else None
+                for n, move in enumerate(moves):
+                    ready = plan is not None and n in plan.assigned
+                    move.state = MState.ASSIGNED if ready else MState.WAITING
+            previous_moves = Move.unscoped.bulk_create(moves)  # one INSERT, not one a line
+            if plan is not None:
+                stock.reservation_write(plan)
+            if index == 0:
+                first_moves = previous_moves
             pickings.append(picking)
+        if confirm:  # new rows, which nobody else sees yet: nothing to lock or read again
+            states = {p.pk: PState.WAITING for p in pickings[1:]}
+            states[pickings[0].pk] = _derived_state(m.state for m in first_moves)
+            by_state: dict[str, list[int]] = defaultdict(list)
+            for pk, state in states.items():
+                by_state[state].append(pk)
+            for state, pks in by_state.items():
+                Picking.unscoped.filter(pk__in=pks).update(state=state)
+            for picking in pickings:
+                picking.state = states[picking.pk]
     return pickings
 
 
@@ -325,12 +391,15 @@ def delivery_create(
     source_type: str = "",
     source_id: int | None = None,
     actor: Any = None,
+    confirm: bool = False,
 ) -> list[Picking]:
     """The draft pickings of a delivery along the warehouse's delivery route (stock →
     customer; pick stock → output, ship output → customer; pick stock → packing, pack packing
     → output, ship output → customer), first step first. Lines as for `receipt_create`
     (without unit cost). Confirm the first picking to confirm the chain and reserve the
-    stock. Raises StockError, writing nothing, as `receipt_create`."""
+    stock — or pass `confirm`, which does it at once, as `picking_confirm` of the first
+    picking would, without reading the new rows again. Raises StockError, writing nothing, as
+    `receipt_create`."""
     return _route_create(
         company=company,
         warehouse=warehouse,
@@ -342,6 +411,7 @@ def delivery_create(
         source_type=source_type,
         source_id=source_id,
         actor=actor,
+        confirm=confirm,
     )
 
 
@@ -411,30 +481,57 @@ def _derived_state(states: Iterable[str]) -> str:
     return PState.WAITING if MState.WAITING in states else PState.READY
 
 
-def _sync(picking_ids: Iterable[int | None]) -> None:
-    """Set each picking's state from its moves (and its done time when it becomes done)."""
+def _sync(
+    picking_ids: Iterable[int | None],
+    known: Mapping[int, str] | None = None,
+    moves: Mapping[int, set[str]] | None = None,
+) -> dict[int, dict[str, Any]]:
+    """Set each picking's state from its moves (and its done time when it becomes done).
+    `known`: the state of pickings the caller holds locked; `moves`: the states of all the
+    moves of pickings whose moves the caller holds locked (neither read again). Returns what
+    was written, by picking id."""
     ids = sorted({pk for pk in picking_ids if pk})
     if not ids:
-        return
-    states: dict[int, set[str]] = {pk: set() for pk in ids}
-    for picking_id, state in Move.unscoped.filter(picking_id__in=ids).values_list(
-        "picking_id", "state"
+        return {}
+    states: dict[int, set[str]] = {pk: set(moves[pk]) if moves and pk in moves else set()
+                                   for pk in ids}  # fmt: skip
+    unread = [pk for pk in ids if not moves or pk not in moves]
+    for picking_id, state in (
+        Move.unscoped.filter(picking_id__in=unread)
+        .values_list("picking_id", "state")
+        .order_by()
+        .distinct()
     ):
         states[picking_id].add(state)
-    for picking in Picking.unscoped.filter(pk__in=ids):
-        state = _derived_state(states[picking.pk])
-        if state == picking.state:
-            continue
+    current = {pk: state for pk, state in (known or {}).items() if pk in states}
+    unknown = [pk for pk in ids if pk not in current]
+    if unknown:
+        current.update(Picking.unscoped.filter(pk__in=unknown).values_list("pk", "state"))
+    becoming: dict[str, list[int]] = defaultdict(list)
+    for pk in ids:
+        if pk in current and _derived_state(states[pk]) != current[pk]:
+            becoming[_derived_state(states[pk])].append(pk)
+    written: dict[int, dict[str, Any]] = {}
+    for state, pks in becoming.items():
         changes: dict[str, Any] = {"state": state}
         if state == PState.DONE:
             changes["done_at"] = timezone.now()
-        Picking.unscoped.filter(pk=picking.pk).update(**changes)
+        Picking.unscoped.filter(pk__in=pks).update(**changes)
+        written.update(dict.fromkeys(pks, changes))
+    return written
 
 
 def pickings_refresh(*, moves: Iterable[Move]) -> None:
     """Set the state of the pickings of `moves` from their moves, for services that reserve
     or release moves of pickings outside this module (counts, for instance)."""
     _sync(m.picking_id for m in moves)
+
+
+def _later(locked: Picking) -> list[int]:
+    """`_downstream_pickings` of a picking read by `_lock_picking`."""
+    if not getattr(locked, "has_next", True):
+        return []
+    return _downstream_pickings([locked.pk])
 
 
 def _downstream_pickings(picking_ids: Iterable[int]) -> list[int]:
@@ -465,12 +562,41 @@ def _downstream_moves(move_ids: Iterable[int]) -> list[Move]:
     return found
 
 
-def _lock_picking(picking: Picking, *states: str) -> Picking:
-    locked = Picking.unscoped.select_for_update().get(pk=picking.pk)
+def _lock_picking(picking: Picking, *states: str, later: bool = False) -> Picking:
+    """The picking's row, locked (with its company and locations), refused (StockError)
+    unless in one of `states`; with `later`, `has_next` says whether a later step continues
+    it (`_later`)."""
+    rows = Picking.unscoped.select_for_update(of=("self",)).select_related(
+        "company", "from_location", "to_location"
+    )
+    if later:
+        rows = rows.annotate(has_next=Exists(Picking.unscoped.filter(previous_id=OuterRef("pk"))))
+    locked = rows.get(pk=picking.pk)
     if states and locked.state not in states:
         raise refusal(_("The picking %(picking)s is %(state)s."), "state",
                     picking=locked, state=locked.get_state_display())  # fmt: skip
     return locked
+
+
+def _placed(moves: list[Move], picking: Picking) -> list[Move]:
+    """The moves with their company, picking and locations taken from `picking` (read by
+    `_lock_picking`: its moves mostly go between its two locations), the other locations read
+    at once, instead of one copy of each per move."""
+    places = {picking.from_location_id: picking.from_location,
+              picking.to_location_id: picking.to_location}  # fmt: skip
+    missing = {pk for m in moves for pk in (m.from_location_id, m.to_location_id)} - set(places)
+    if missing:
+        places.update(Location.unscoped.in_bulk(sorted(missing)))
+    fields = {name: Move._meta.get_field(name)
+              for name in ("company", "picking", "from_location", "to_location")}  # fmt: skip
+    for move in moves:
+        fields["from_location"].set_cached_value(move, places[move.from_location_id])
+        fields["to_location"].set_cached_value(move, places[move.to_location_id])
+        if move.company_id == picking.company_id:
+            fields["company"].set_cached_value(move, picking.company)
+        if move.picking_id == picking.pk:
+            fields["picking"].set_cached_value(move, picking)
+    return moves
 
 
 def _ready(moves: Iterable[Move]) -> tuple[list[Move], list[Move]]:
@@ -485,23 +611,52 @@ def _ready(moves: Iterable[Move]) -> tuple[list[Move], list[Move]]:
     return ready, blocked
 
 
-def _confirm(picking_ids: Sequence[int], actor: Any) -> None:
-    """Confirm the draft moves of the pickings: those whose previous move is done are
-    confirmed and reserved (`stock.moves_confirm`); the others wait for it unreserved."""
-    moves = list(
-        Move.unscoped.filter(picking_id__in=picking_ids, state=MState.DRAFT).order_by("pk")
+def _confirm(picking: Picking, picking_ids: Sequence[int], actor: Any) -> dict[int, set[str]]:
+    """Confirm the draft moves of the pickings (`picking`, as locked, and the later ones; their
+    moves are locked, in primary-key order): those whose previous move is done are confirmed and
+    reserved (`stock.moves_confirm`); the others wait for it unreserved. Returns the states of
+    the pickings' moves, by picking."""
+    moves = _placed(
+        list(
+            Move.unscoped.select_for_update(of=("self",))
+            .filter(picking_id__in=picking_ids)
+            .order_by("pk")
+        ),
+        picking,
     )
-    ready, blocked = _ready(moves)
+    ready, blocked = _ready(m for m in moves if m.state == MState.DRAFT)
     if ready:
-        stock.moves_confirm(moves=ready, actor=actor)
+        stock.moves_confirm_locked(ready)
     if blocked:
         Move.unscoped.filter(pk__in=[m.pk for m in blocked], state=MState.DRAFT).update(
             state=MState.WAITING
         )
+        for move in blocked:
+            move.state = MState.WAITING
+    states: dict[int, set[str]] = defaultdict(set)
+    for move in moves:
+        states[move.picking_id].add(move.state)
+    return states
 
 
-def _refreshed(picking: Picking) -> Picking:
-    picking.refresh_from_db()
+def _refreshed(
+    picking: Picking, locked: Picking | None = None, changes: Mapping[str, Any] | None = None
+) -> Picking:
+    """`picking` reloaded, as `refresh_from_db` does: from the row the service locked
+    (`locked`, read under its lock) and what it wrote to it since (`changes`) when given."""
+    if locked is None:
+        picking.refresh_from_db()
+        return picking
+    changes = changes or {}
+    picking._prefetched_objects_cache = {}
+    for column in Picking._meta.concrete_fields:
+        setattr(picking, column.attname, changes.get(column.name, getattr(locked, column.attname)))
+        if column.is_relation and column.is_cached(picking):
+            column.delete_cached_value(picking)
+    for rel in Picking._meta.related_objects:
+        if rel.is_cached(picking):
+            rel.delete_cached_value(picking)
+    picking._state.adding, picking._state.db = False, locked._state.db
     return picking
 
 
@@ -515,14 +670,18 @@ def picking_confirm(*, picking: Picking, actor: Any = None) -> Picking:
     the step before. Raises StockError for a picking that is not a draft. Locks the picking,
     then moves and quants."""
     with transaction.atomic():
-        locked = _lock_picking(picking, PState.DRAFT)
-        later = _downstream_pickings([locked.pk])
+        locked = _lock_picking(picking, PState.DRAFT, later=True)
+        later = _later(locked)
         drafts = [locked.pk] + list(
             Picking.unscoped.filter(pk__in=later, state=PState.DRAFT).values_list("pk", flat=True)
         )
-        _confirm(drafts, actor)
-        _sync([locked.pk, *later])
-    return _refreshed(picking)
+        moves = _confirm(locked, drafts, actor)
+        written = _sync(
+            [locked.pk, *later],
+            known={locked.pk: locked.state},
+            moves={pk: moves[pk] for pk in drafts},
+        )
+    return _refreshed(picking, locked, written.get(locked.pk))
 
 
 @audited
@@ -538,8 +697,8 @@ def picking_assign(*, picking: Picking, actor: Any = None) -> Picking:
         ready, _blocked = _ready(moves)
         if ready:
             stock.moves_assign(moves=ready, actor=actor)
-        _sync([locked.pk])
-    return _refreshed(picking)
+        written = _sync([locked.pk], known={locked.pk: locked.state})
+    return _refreshed(picking, locked, written.get(locked.pk))
 
 
 @audited
@@ -568,8 +727,10 @@ def picking_cancel(*, picking: Picking, actor: Any = None) -> Picking:
         moves = list(Move.unscoped.filter(picking=locked, state__in=OPEN).order_by("pk"))
         later = _downstream_moves(m.pk for m in moves)
         stock.moves_cancel(moves=moves + later, actor=actor)
-        _sync([locked.pk, *(m.picking_id for m in later)])
-    return _refreshed(picking)
+        written = _sync(
+            [locked.pk, *(m.picking_id for m in later)], known={locked.pk: locked.state}
+        )
+    return _refreshed(picking, locked, written.get(locked.pk))
 
 
 # --- doing -----------------------------------------------------------------------------------
@@ -825,14 +986,20 @@ def picking_done(
     stock, a lot missing…). Locks the picking, then the moves and quants."""
     with transaction.atomic():
         locked = _lock_picking(picking, PState.DRAFT, PState.WAITING, PState.READY)
-        if locked.state == PState.DRAFT:
-            later = _downstream_pickings([locked.pk])
+        was_draft = locked.state == PState.DRAFT
+        if was_draft:
+            later = _later(locked)
             drafts = Picking.unscoped.filter(pk__in=later, state=PState.DRAFT)
-            _confirm([locked.pk, *drafts.values_list("pk", flat=True)], actor)
-        moves = list(
-            Move.unscoped.filter(picking=locked, state__in=OPEN)
-            .select_related("product", "from_location", "to_location", "company", "previous")
-            .order_by("pk")
+            _confirm(locked, [locked.pk, *drafts.values_list("pk", flat=True)], actor)
+        # the moves are locked here (primary-key order), read once for the whole service
+        moves = _placed(
+            list(
+                Move.unscoped.select_for_update(of=("self",))
+                .filter(picking=locked, state__in=OPEN)
+                .select_related("product")
+                .order_by("pk")
+            ),
+            locked,
         )
         if not moves:
             raise refusal(_("The picking %(picking)s has nothing to do."), "nothing_done",
@@ -843,9 +1010,15 @@ def picking_done(
             if not any(str(m.pk) == str(key) for m in moves):
                 raise refusal(_("Move %(move)s is not an open move of this picking."),
                             "foreign_move", move=key)  # fmt: skip
+        before = {m.previous_id for m in moves if m.previous_id and done_qty[m.pk][1] > 0}
+        open_before = set(
+            Move.unscoped.filter(pk__in=sorted(before))
+            .exclude(state=MState.DONE)
+            .values_list("pk", flat=True)
+        )
         for move in moves:
-            previous = move.previous
-            if done_qty[move.pk][1] > 0 and previous and previous.state != MState.DONE:
+            if move.previous_id in open_before and done_qty[move.pk][1] > 0:
+                previous = move.previous
                 raise refusal(_("%(product)s waits for the previous step %(picking)s."),
                             "previous_not_done", product=move.product,
                             picking=previous.picking or previous)  # fmt: skip
@@ -856,14 +1029,13 @@ def picking_done(
             if done_qty[m.pk][1] > 0 and m.state == MState.WAITING and m.from_location.is_stock
         ]
         if short:
-            stock.moves_assign(moves=short, actor=actor)
-            states = dict(
-                Move.unscoped.filter(pk__in=[m.pk for m in short]).values_list("pk", "state")
-            )
+            states = {m.pk: m.state for m in stock.moves_assign(moves=short, actor=actor)}
             for move in short:
-                move.state = states[move.pk]
+                move.state = states.get(move.pk, move.state)
         rests: list[Move] = []
         to_do: list[Move] = []
+        followers: list[Move] = []
+        lotted = False
         for move in moves:
             _quantity, base = done_qty[move.pk]
             if base < move.quantity_base:
@@ -874,13 +1046,35 @@ def picking_done(
                 continue
             lot_value = lots.get(move.pk, lots.get(str(move.pk)))
             if lot_value is not None:
+                lotted = True
                 chosen = _lots_for(move, lot_value, move.quantity_base, actor)
                 to_do.extend(_apply_lots(move, chosen, actor))
             else:
                 to_do.append(move)
-        done = stock.moves_done(moves=to_do, actor=actor, effective_date=effective_date)
-        touched = {locked.pk, *_downstream_pickings([locked.pk])}
-        touched |= set(Move.unscoped.filter(previous__in=done).values_list("picking_id", flat=True))
+        if lotted:  # lots applied (moves split, reservations given back): read them again
+            done = stock.moves_done(moves=to_do, actor=actor, effective_date=effective_date)
+        else:  # the moves as locked and read above, and those waiting on them
+            ids = sorted(m.pk for m in to_do)
+            waiting = list(
+                Move.unscoped.select_for_update(of=("self",))
+                .filter(previous_id__in=ids, state=MState.WAITING)
+                .exclude(pk__in=ids)
+                .select_related(*stock.MOVE_RELATED)
+                .order_by("pk")
+            )
+            done, followers = stock.moves_done_locked(
+                to_do, waiting, actor=actor, effective_date=effective_date
+            )
+        known_moves: dict[int, set[str]] = {}
+        if lotted or rests or was_draft:  # what may have changed is further down the route
+            touched = {locked.pk, *_later(locked)}
+            touched |= set(
+                Move.unscoped.filter(previous__in=done).values_list("picking_id", flat=True)
+            )
+        else:  # only the moves done and those reserved for after them
+            touched = {locked.pk, *(m.picking_id for m in followers)}
+            # every open move of the picking is done now, the others were done or cancelled
+            known_moves[locked.pk] = {MState.DONE}
         if rests:
             if backorder:
                 created = _backorders(locked, rests)
@@ -894,8 +1088,8 @@ def picking_done(
                 stock.moves_cancel(
                     moves=[m for m in rests if m.state != MState.CANCELLED], actor=actor
                 )
-        _sync(touched)
-    return _refreshed(picking)
+        written = _sync(touched, known={locked.pk: locked.state}, moves=known_moves)
+    return _refreshed(picking, locked, written.get(locked.pk))
 
 
 # --- scanning --------------------------------------------------------------------------------

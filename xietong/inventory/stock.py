@@ -18,11 +18,12 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -86,15 +87,48 @@ def move_create(
     """A draft move of `quantity` (in `uom`, the product's stock unit by default). Refuses a
     service product, a view location, the same location twice, a unit that cannot measure the
     product, a lot of another product and records of another company (StockError)."""
+    move = move_build(
+        company=company, product=product, quantity=quantity, from_location=from_location,
+        to_location=to_location, planned_date=planned_date, uom=uom, lot=lot, picking=picking,
+        origin=origin, source_type=source_type, source_id=source_id, previous=previous,
+        unit_cost=unit_cost, actor=actor,
+    )  # fmt: skip
+    move.save(force_insert=True)
+    return move
+
+
+def move_build(
+    *,
+    company: Company,
+    product: Product,
+    quantity: Decimal,
+    from_location: Location,
+    to_location: Location,
+    planned_date: dt.date,
+    uom: UnitOfMeasure | None = None,
+    lot: Lot | None = None,
+    picking: Picking | None = None,
+    origin: str = "",
+    source_type: str = "",
+    source_id: int | None = None,
+    previous: Move | None = None,
+    unit_cost: Decimal | None = None,
+    actor: Any = None,
+) -> Move:
+    """The draft move `move_create` would write, checked but not saved, for services that
+    insert many moves at once (`Move.unscoped.bulk_create`). Raises what `move_create` raises."""
     for what, obj in (
-        (_("product"), product),
-        (_("location"), from_location),
-        (_("location"), to_location),
-        (_("lot"), lot),
-        (_("picking"), picking),
-        (_("previous move"), previous),
+        ("product", product),
+        ("location", from_location),
+        ("location", to_location),
+        ("lot", lot),
+        ("picking", picking),
+        ("previous move", previous),
     ):
-        same_company_check(company, obj, what)  # fmt: skip
+        if obj is not None and obj.company_id != company.pk:  # named only when refused
+            names = {"product": _("product"), "location": _("location"), "lot": _("lot"),
+                     "picking": _("picking"), "previous move": _("previous move")}  # fmt: skip
+            same_company_check(company, obj, names[what])
     if product.type == Product.Type.SERVICE:
         raise refusal(_("%(product)s is a service; services are not stocked."), "service",
                     product=product)  # fmt: skip
@@ -130,24 +164,34 @@ def move_create(
         raise refusal(_("The lot %(lot)s belongs to another product."), "lot", lot=lot)
     if product.tracking == Tracking.SERIAL and lot is not None and base != 1:
         raise refusal(_("A serial number is one unit; make one move per serial number."), "serial")
-    return Move.unscoped.create(
-        company=company,
-        product=product,
-        uom=uom,
+    creator = actor if getattr(actor, "pk", None) else None
+    move = Move(
+        company_id=company.pk,
+        product_id=product.pk,
+        uom_id=uom.pk,
         quantity=quantity,
         quantity_base=base,
-        from_location=from_location,
-        to_location=to_location,
-        lot=lot,
+        from_location_id=from_location.pk,
+        to_location_id=to_location.pk,
+        lot_id=lot.pk if lot is not None else None,
         planned_date=planned_date,
-        picking=picking,
+        picking_id=picking.pk if picking is not None else None,
         origin=origin[:80],
         source_type=source_type,
         source_id=source_id,
-        previous=previous,
+        previous_id=previous.pk if previous is not None else None,
         unit_cost=unit_cost,
-        created_by=actor if getattr(actor, "pk", None) else None,
+        created_by_id=creator.pk if creator is not None else None,
     )
+    related = {"company": company, "product": product, "uom": uom, "lot": lot, "picking": picking,
+               "from_location": from_location, "to_location": to_location,
+               "previous": previous, "created_by": creator}  # fmt: skip
+    for name, value in related.items():  # as the objects would be given (a thousand lines)
+        _MOVE_FIELDS[name].set_cached_value(move, value)
+    return move
+
+
+_MOVE_FIELDS = {f.name: f for f in Move._meta.concrete_fields}
 
 
 @audited
@@ -210,13 +254,17 @@ def _sum(product: Product, location: Location | None, lot: Lot | None, field: An
 
 # --- confirming and reserving ----------------------------------------------------------------
 
+STOCK_USAGES = (Location.Usage.INTERNAL, Location.Usage.TRANSIT)
+# what the services read with a move they lock (`_locked_moves`)
+MOVE_RELATED = ("product", "from_location", "to_location", "lot", "company")
+
 
 def _locked_moves(moves: Iterable[Move], *states: str) -> list[Move]:
     ids = sorted({m.pk for m in moves})
     locked = list(
         Move.unscoped.select_for_update(of=("self",))
         .filter(pk__in=ids)
-        .select_related("product", "from_location", "to_location", "lot", "company")
+        .select_related(*MOVE_RELATED)
         .order_by("pk")
     )
     _check_states(locked, *states)
@@ -234,23 +282,53 @@ def _check_states(moves: Iterable[Move], *states: str) -> None:
 def moves_confirm(*, moves: Sequence[Move], actor: Any = None) -> list[Move]:
     """Draft moves become waiting, then get what stock can be reserved (`moves_assign`)."""
     with transaction.atomic():
-        locked = _locked_moves(moves, State.DRAFT)
-        Move.unscoped.filter(pk__in=[m.pk for m in locked]).update(state=State.WAITING)
-        return moves_assign(moves=locked, actor=actor)
+        return moves_confirm_locked(_locked_moves(moves, State.DRAFT))
 
 
-def _below(location: Location, cache: dict[int, list[int]]) -> list[int]:
-    """`internal_locations_below(location)`, read once per location in a call that handles
-    many moves."""
-    if location.pk not in cache:
-        cache[location.pk] = internal_locations_below(location)
-    return cache[location.pk]
+def moves_confirm_locked(locked: list[Move]) -> list[Move]:
+    """`moves_confirm` of draft moves the caller has locked (in primary-key order, read with
+    their source location at least), in the caller's transaction: returns them with their new
+    state."""
+    for move in locked:
+        move.state = State.WAITING
+    assigned = _assign(locked, fresh=True) or set()
+    waiting = [m.pk for m in locked if m.pk not in assigned]
+    if waiting:
+        Move.unscoped.filter(pk__in=waiting).update(state=State.WAITING)
+    if assigned:
+        Move.unscoped.filter(pk__in=sorted(assigned)).update(state=State.ASSIGNED)
+    for move in locked:
+        if move.pk in assigned:
+            move.state = State.ASSIGNED
+    return locked
 
 
-def _candidates(moves: Iterable[Move], below: dict[int, list[int]]) -> Q:
+def _stock_below(location: Location) -> Any:
+    """The ids `internal_locations_below(location)` reads (the location when it holds stock,
+    and the stock locations below it), as a subquery."""
+    return Location.unscoped.filter(
+        Q(pk=location.pk)
+        | Q(company_id=location.company_id, full_name__startswith=f"{location.full_name}/"),
+        usage__in=STOCK_USAGES,
+    ).values("pk")
+
+
+def _within(quant: Quant, source: Location) -> bool:
+    """Whether the quant is at one of `internal_locations_below(source)` (its location is read
+    with it)."""
+    place = quant.location
+    if place.usage not in STOCK_USAGES:
+        return False
+    return place.pk == source.pk or (
+        place.company_id == source.company_id and place.full_name.startswith(f"{source.full_name}/")
+    )
+
+
+def _candidates(moves: Iterable[Move]) -> Q:
     """The quants the moves may take from: per source location one term for the products
-    (any lot) and one for the lots asked for, so that the query stays small for a thousand
-    moves (SQLite refuses expression trees deeper than 1,000)."""
+    (any lot) and one for the lots asked for, the stock locations below it read by a subquery,
+    so that the query stays small for a thousand moves (SQLite refuses expression trees
+    deeper than 1,000)."""
     products: dict[int, set[int]] = defaultdict(set)
     lots: dict[int, set[int]] = defaultdict(set)
     places: dict[int, Location] = {}
@@ -262,22 +340,22 @@ def _candidates(moves: Iterable[Move], below: dict[int, list[int]]) -> Q:
             products[move.from_location_id].add(move.product_id)
     where = Q(pk__in=[])
     for location_id, location in places.items():
-        stock = _below(location, below)
         if products[location_id]:
-            where |= Q(product_id__in=sorted(products[location_id]), location_id__in=stock)
+            where |= Q(product_id__in=sorted(products[location_id]),
+                       location_id__in=_stock_below(location))  # fmt: skip
         if lots[location_id]:
-            where |= Q(lot_id__in=sorted(lots[location_id]), location_id__in=stock)
+            where |= Q(lot_id__in=sorted(lots[location_id]), location_id__in=_stock_below(location))
     return where
 
 
-def _order(quants: list[Quant]) -> list[Quant]:
+def _order(quants: Iterable[Quant]) -> list[Quant]:
     """FEFO for lots with an expiry date, then FIFO by the date stock arrived."""
-    far = dt.date.max
+    far, now = dt.date.max, timezone.now()
     return sorted(
         quants,
         key=lambda q: (
             q.lot.expiry_date if q.lot_id and q.lot.expiry_date else far,
-            q.in_date or timezone.now(),
+            q.in_date or now,
             q.pk,
         ),
     )
@@ -302,6 +380,167 @@ def _lock_quants(where: Q) -> list[Quant]:
     )
 
 
+def _placed(quants: Iterable[Quant], moves: Iterable[Move]) -> list[Quant]:
+    """The quants with their locations: those of the moves (already read), else read at once
+    (a thousand quants of one location are given one Location, not one each)."""
+    quants = list(quants)
+    places: dict[int, Location] = {}
+    for move in moves:
+        for name in ("from_location", "to_location"):
+            if _MOVE_FIELDS[name].is_cached(move):
+                place = getattr(move, name)
+                places[place.pk] = place
+    missing = {q.location_id for q in quants} - set(places)
+    if missing:
+        places.update(Location.unscoped.in_bulk(sorted(missing)))
+    column = Quant._meta.get_field("location")
+    for quant in quants:
+        column.set_cached_value(quant, places[quant.location_id])
+    return quants
+
+
+# quants per UPDATE of `_quants_add`, 3 parameters each (SQLite takes 999 by default)
+BATCH = {"postgresql": 5000, "sqlite": 300}
+
+
+def _quants_add(changes: dict[int, tuple[Decimal, Decimal]]) -> None:
+    """Add (on hand, reserved) to each quant of `changes` (by id), in one UPDATE for up to
+    `BATCH` quants instead of one per quant (`UPDATE … FROM (VALUES …)`). The caller holds
+    the quants' locks."""
+    items = [(pk, q, r) for pk, (q, r) in sorted(changes.items()) if q or r]
+    if not items:
+        return
+    connection = connections[Quant.unscoped.db]
+    vendor = connection.vendor
+    if vendor == "sqlite" and connection.Database.sqlite_version_info < (3, 33):
+        vendor = ""  # no UPDATE … FROM before SQLite 3.33
+    if vendor not in ("postgresql", "sqlite"):
+        for pk, q, r in items:
+            Quant.unscoped.filter(pk=pk).update(
+                quantity=F("quantity") + q, reserved=F("reserved") + r
+            )
+        return
+    table = connection.ops.quote_name(Quant._meta.db_table)
+    if vendor == "postgresql":
+        row, alias = "(%s::bigint, %s::numeric, %s::numeric)", "v(id, q, r)"
+        pk_col, on_hand, held = "v.id", "v.q", "v.r"
+    else:  # SQLite names the columns of VALUES column1, column2…
+        row, alias = "(%s, %s, %s)", "v"
+        pk_col, on_hand, held = (
+            "v.column1",
+            "CAST(v.column2 AS NUMERIC)",
+            "CAST(v.column3 AS NUMERIC)",
+        )
+    with connection.cursor() as cursor:
+        for start in range(0, len(items), BATCH[vendor]):
+            chunk = items[start : start + BATCH[vendor]]
+            cursor.execute(
+                f"UPDATE {table} SET quantity = {table}.quantity + {on_hand}, "  # noqa: S608
+                f"reserved = {table}.reserved + {held} "
+                f"FROM (VALUES {', '.join([row] * len(chunk))}) AS {alias} "
+                f"WHERE {table}.id = {pk_col}",
+                [value for item in chunk for value in item],
+            )
+
+
+@dataclass
+class ReservationPlan:
+    """What `reservation_plan` found for the moves (`moves`, by position): the positions of
+    the moves to mark assigned, what each takes of each quant, and what each quant gives."""
+
+    moves: list[Move]
+    assigned: set[int] = field(default_factory=set)
+    takes: dict[tuple[int, int], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    reserved: dict[int, Decimal] = field(default_factory=dict)  # held before, by move id
+
+
+def reservation_plan(moves: list[Move], *, fresh: bool = False) -> ReservationPlan | None:
+    """What stock the moves (locked by the caller, or new and not saved yet; waiting or
+    assigned, read with their source location) can reserve: FEFO by lot expiry, then FIFO by
+    arrival. Locks the candidate quants in primary-key order; writes nothing
+    (`reservation_write` does). Moves continuing a move not done yet are left out (None when
+    no move is left). A move fully covered, or not leaving stock, is to be assigned. `fresh`:
+    the moves were drafts until now, so they hold no reservation yet."""
+    # a move continuing another (put-away after receipt, ship after pick) waits for it
+    pending = set(
+        Move.unscoped.filter(pk__in=[m.previous_id for m in moves if m.previous_id])
+        .exclude(state=State.DONE)
+        .values_list("pk", flat=True)
+    )
+    plan = ReservationPlan([m for m in moves if m.previous_id not in pending])
+    if not plan.moves:
+        return None
+    if not fresh:
+        plan.reserved = _reserved_for([m.pk for m in plan.moves])
+    outgoing = [m for m in plan.moves if m.from_location.is_stock]
+    quants = _placed(_lock_quants(_candidates(outgoing)), outgoing) if outgoing else []
+    by_product: dict[int, list[Quant]] = defaultdict(list)
+    for quant in _order(quants):  # in the order they are taken
+        by_product[quant.product_id].append(quant)
+    free = {q.pk: q.quantity - q.reserved for q in quants}
+    for index, move in enumerate(plan.moves):
+        source = move.from_location
+        if not source.is_stock:
+            plan.assigned.add(index)
+            continue
+        needed = move.quantity_base - plan.reserved.get(move.pk, ZERO)
+        for quant in by_product[move.product_id]:
+            if needed <= 0:
+                break
+            if (move.lot_id and quant.lot_id != move.lot_id) or not _within(quant, source):
+                continue
+            take = min(free[quant.pk], needed)
+            if take <= 0:
+                continue
+            free[quant.pk] -= take
+            plan.takes[(index, quant.pk)] += take
+            needed -= take
+        if needed <= 0:
+            plan.assigned.add(index)
+    return plan
+
+
+def reservation_write(plan: ReservationPlan) -> None:
+    """Write what `reservation_plan` found (the moves saved by now): the reservations, in
+    one INSERT, and the quants' reserved quantities."""
+    changes: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for (_index, quant_pk), amount in plan.takes.items():
+        changes[quant_pk] += amount
+    _quants_add({pk: (ZERO, amount) for pk, amount in changes.items()})
+    # a move already holding part of a quant takes more of it in the same reservation
+    held_before = sorted({plan.moves[i].pk for i, _quant in plan.takes} & set(plan.reserved))
+    existing: dict[tuple[int, int], int] = {}
+    if held_before:
+        existing = {
+            (move_id, quant_id): pk
+            for pk, move_id, quant_id in Reservation.unscoped.filter(
+                move_id__in=held_before
+            ).values_list("pk", "move_id", "quant_id")
+        }
+    added = []
+    for (index, quant_pk), amount in plan.takes.items():
+        move = plan.moves[index]
+        if (move.pk, quant_pk) in existing:
+            Reservation.unscoped.filter(pk=existing[(move.pk, quant_pk)]).update(
+                quantity=F("quantity") + amount
+            )
+        else:
+            added.append(Reservation(company_id=move.company_id, move_id=move.pk,
+                                     quant_id=quant_pk, quantity=amount))  # fmt: skip
+    Reservation.unscoped.bulk_create(added)
+
+
+def _assign(locked: list[Move], *, fresh: bool = False) -> set[int] | None:
+    """Reserve stock for moves the caller has locked (`reservation_plan`, then
+    `reservation_write`); returns the ids of the moves to mark assigned, None when every
+    move continues a move not done yet. Does not write the moves' states."""
+    plan = reservation_plan(locked, fresh=fresh)
+    if plan is None:
+        return None
+    reservation_write(plan)
+    return {plan.moves[i].pk for i in plan.assigned}
+
+
 @audited
 def moves_assign(*, moves: Sequence[Move], actor: Any = None) -> list[Move]:
     """Reserve stock for waiting moves out of stock locations: FEFO by lot expiry, then FIFO
@@ -309,72 +548,28 @@ def moves_assign(*, moves: Sequence[Move], actor: Any = None) -> list[Move]:
     reservation and waits. Moves from outside stock (suppliers, production…) need nothing and
     are assigned. Locks the moves, then every candidate quant in primary-key order."""
     with transaction.atomic():
-        below: dict[int, list[int]] = {}  # location → stock locations under it
-        locked = [m for m in _locked_moves(moves) if m.state in (State.WAITING, State.ASSIGNED)]
-        # a move continuing another (put-away after receipt, ship after pick) waits for it
-        pending = set(
-            Move.unscoped.filter(pk__in=[m.previous_id for m in locked if m.previous_id])
-            .exclude(state=State.DONE)
-            .values_list("pk", flat=True)
-        )
-        locked = [m for m in locked if m.previous_id not in pending]
-        if not locked:
+        every = _locked_moves(moves)
+        assigned = _assign([m for m in every if m.state in (State.WAITING, State.ASSIGNED)])
+        if assigned is None:
             return list(moves)
-        reserved = _reserved_for([m.pk for m in locked])
-        outgoing = [m for m in locked if m.from_location.is_stock]
-        quants = _lock_quants(_candidates(outgoing, below)) if outgoing else []
-        by_product: dict[int, list[Quant]] = defaultdict(list)
-        for quant in quants:
-            by_product[quant.product_id].append(quant)
-        free = {q.pk: q.quantity - q.reserved for q in quants}
-        assigned, changes = [], defaultdict(lambda: ZERO)
-        new_reservations: dict[tuple[int, int], Decimal] = defaultdict(lambda: ZERO)
-        for move in locked:
-            if not move.from_location.is_stock:
-                assigned.append(move.pk)
-                continue
-            needed = move.quantity_base - reserved.get(move.pk, ZERO)
-            stock = set(_below(move.from_location, below))
-            for quant in _order([q for q in by_product[move.product_id]
-                                 if q.location_id in stock
-                                 and (not move.lot_id or q.lot_id == move.lot_id)]):  # fmt: skip
-                if needed <= 0:
-                    break
-                take = min(free[quant.pk], needed)
-                if take <= 0:
-                    continue
-                free[quant.pk] -= take
-                changes[quant.pk] += take
-                new_reservations[(move.pk, quant.pk)] += take
-                needed -= take
-            if needed <= 0:
-                assigned.append(move.pk)
-        for quant_pk, amount in changes.items():
-            Quant.unscoped.filter(pk=quant_pk).update(reserved=F("reserved") + amount)
-        existing = {
-            (r.move_id, r.quant_id): r
-            for r in Reservation.unscoped.filter(move_id__in=[k[0] for k in new_reservations])
-        }
-        company_of = {m.pk: m.company_id for m in locked}
-        for (move_pk, quant_pk), amount in new_reservations.items():
-            if (move_pk, quant_pk) in existing:
-                Reservation.unscoped.filter(pk=existing[(move_pk, quant_pk)].pk).update(
-                    quantity=F("quantity") + amount
-                )
-            else:
-                Reservation.unscoped.create(company_id=company_of[move_pk], move_id=move_pk,
-                                            quant_id=quant_pk, quantity=amount)  # fmt: skip
-        Move.unscoped.filter(pk__in=assigned).update(state=State.ASSIGNED)
-    return list(Move.unscoped.filter(pk__in=[m.pk for m in moves]).order_by("pk"))
+        if assigned:
+            Move.unscoped.filter(pk__in=sorted(assigned)).update(state=State.ASSIGNED)
+        for move in every:
+            if move.pk in assigned:
+                move.state = State.ASSIGNED
+    return every
 
 
 def _release(move_ids: list[int]) -> None:
     """Give back the reservations of `move_ids` (quants locked by the caller)."""
-    for reservation in Reservation.unscoped.filter(move_id__in=move_ids).order_by("quant_id"):
-        Quant.unscoped.filter(pk=reservation.quant_id).update(
-            reserved=F("reserved") - reservation.quantity
-        )
-    Reservation.unscoped.filter(move_id__in=move_ids).delete()
+    changes: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    for quant_id, quantity in Reservation.unscoped.filter(move_id__in=move_ids).values_list(
+        "quant_id", "quantity"
+    ):
+        changes[quant_id] -= quantity
+    if changes:
+        _quants_add({pk: (ZERO, amount) for pk, amount in changes.items()})
+        Reservation.unscoped.filter(move_id__in=move_ids).delete()
 
 
 @audited
@@ -409,16 +604,82 @@ def _quant_for_update(
 ) -> Quant:
     """The quant of (product, location, lot), created empty when missing, locked."""
     lookup = {"product_id": product_id, "location_id": location_id, "lot_id": lot_id}
-    quant = Quant.unscoped.select_for_update().filter(**lookup).first()
-    if quant is None:
-        try:
-            with transaction.atomic():
-                quant = Quant.unscoped.create(
-                    company_id=company_id, in_date=timezone.now(), **lookup
-                )
-        except IntegrityError:  # created meanwhile by another transaction
-            quant = Quant.unscoped.select_for_update().get(**lookup)
-    return quant
+    found = list(Quant.unscoped.select_for_update().filter(**lookup).order_by()[:1])
+    if found:
+        return found[0]
+    try:
+        with transaction.atomic():
+            return Quant.unscoped.create(company_id=company_id, in_date=timezone.now(), **lookup)
+    except IntegrityError:  # created meanwhile by another transaction
+        return Quant.unscoped.select_for_update().get(**lookup)
+
+
+def _unreserved(move: Move, reservations: dict[int, list[Reservation]]) -> bool:
+    """Whether the move's reservations leave part of it to take from unreserved stock."""
+    return sum((r.quantity for r in reservations[move.pk]), ZERO) < move.quantity_base
+
+
+class _Quants:
+    """The quants a `moves_done` call holds locked, and what it adds to them, written at once
+    (`flush`)."""
+
+    def __init__(self, quants: list[Quant], when: dt.datetime) -> None:
+        self.by_id = {q.pk: q for q in quants}
+        self.by_key = {(q.product_id, q.location_id, q.lot_id): q for q in quants}
+        self.by_product: dict[int, list[Quant]] = defaultdict(list)
+        for quant in quants:
+            self.by_product[quant.product_id].append(quant)
+        self.places = {q.location_id: q.location for q in quants}
+        self.when = when
+        self.changes: dict[int, list[Decimal]] = {}
+        self.refill: set[int] = set()
+
+    def hold(self, quant: Quant) -> Quant:
+        """Add a quant just locked (unless held already: then the one held)."""
+        if quant.pk in self.by_id:
+            return self.by_id[quant.pk]
+        self.by_id[quant.pk] = quant
+        self.by_key[(quant.product_id, quant.location_id, quant.lot_id)] = quant
+        self.by_product[quant.product_id].append(quant)
+        self.places.setdefault(quant.location_id, quant.location)
+        return quant
+
+    def get(
+        self, company_id: int, product_id: int, location: Location, lot_id: int | None
+    ) -> Quant:
+        """The quant of (product, location, lot), locked (`_quant_for_update` when not held)."""
+        quant = self.by_key.get((product_id, location.pk, lot_id))
+        if quant is None:
+            quant = _quant_for_update(company_id, product_id, location.pk, lot_id)
+            quant.location = location
+            quant = self.hold(quant)
+        return quant
+
+    def add(self, quant: Quant, quantity: Decimal, reserved: Decimal = ZERO) -> None:
+        quant.quantity += quantity
+        quant.reserved += reserved
+        change = self.changes.setdefault(quant.pk, [ZERO, ZERO])
+        change[0] += quantity
+        change[1] += reserved
+
+    def arrive(self, quant: Quant, quantity: Decimal) -> None:
+        """Stock arriving: an empty (or negative) quant takes the arrival time (FIFO)."""
+        if quant.quantity <= 0:
+            quant.in_date = self.when
+            self.refill.add(quant.pk)
+        self.add(quant, quantity)
+
+    def location(self, location_id: int) -> Location:
+        if location_id not in self.places:
+            self.places[location_id] = Location.unscoped.get(pk=location_id)
+        return self.places[location_id]
+
+    def flush(self) -> None:
+        _quants_add({pk: (q, r) for pk, (q, r) in self.changes.items()})
+        self.changes = {}
+        if self.refill:
+            Quant.unscoped.filter(pk__in=sorted(self.refill)).update(in_date=self.when)
+            self.refill = set()
 
 
 @audited
@@ -434,54 +695,104 @@ def moves_done(
     cancelled, not enough stock where the location does not allow negative stock, a tracked
     product entering stock without a lot, a serial number already in stock. Then values the
     moves (`valuation.moves_value`) and reserves for the moves waiting on them. Locks the
-    moves, then the quants in primary-key order."""
+    moves (and those waiting on them), then the quants in primary-key order."""
     with transaction.atomic():
-        below: dict[int, list[int]] = {}  # location → stock locations under it
-        asked = {m.pk for m in moves}
-        # the moves waiting on these are locked with them (moves first, in primary-key order)
-        waiting = Move.unscoped.filter(previous_id__in=asked, state=State.WAITING).exclude(
-            pk__in=asked
+        asked = sorted({m.pk for m in moves})
+        # the moves waiting on these are locked with them, in one primary-key order
+        every = list(
+            Move.unscoped.select_for_update(of=("self",))
+            .filter(Q(pk__in=asked) | Q(previous_id__in=asked, state=State.WAITING))
+            .select_related(*MOVE_RELATED)
+            .order_by("pk")
         )
-        every = _locked_moves([*moves, *waiting])
-        locked = [m for m in every if m.pk in asked]
-        _check_states(locked, State.DRAFT, State.WAITING, State.ASSIGNED)
-        if not locked:
-            return []
-        when = timezone.now()
-        day = effective_date or timezone.localdate()
-        ids = [m.pk for m in locked]
-        # then every quant this call may touch, in primary-key order: sources, reservations,
-        # destinations and what the waiting moves will reserve
-        # (the reserved quants by id: an OR across the reservation join scans every quant)
-        held = list(Reservation.unscoped.filter(move_id__in=ids).values_list("quant_id", flat=True))
-        where = Q(pk__in=held) | _candidates([m for m in every if m.from_location.is_stock], below)
-        arriving: dict[int, set[int]] = defaultdict(set)
-        for move in locked:
-            if move.to_location.is_stock:
-                arriving[move.to_location_id].add(move.product_id)
-        for location_id, products in arriving.items():
-            where |= Q(product_id__in=sorted(products), location_id=location_id)
-        quants = {q.pk: q for q in _lock_quants(where)}
-        reservations = defaultdict(list)
+        wanted = set(asked)
+        locked = [m for m in every if m.pk in wanted]
+        waiting = [m for m in every if m.pk not in wanted]
+        done, _followers = moves_done_locked(
+            locked, waiting, actor=actor, effective_date=effective_date
+        )
+    return done
+
+
+def moves_done_locked(
+    locked: list[Move],
+    waiting: list[Move],
+    *,
+    actor: Any = None,
+    effective_date: dt.date | None = None,
+) -> tuple[list[Move], list[Move]]:
+    """`moves_done` of moves the caller has locked (in primary-key order, read with their
+    product, locations and company), in the caller's transaction; `waiting` are the moves
+    waiting on them, locked as well. Returns the done moves and the moves waiting on them
+    (reserved for now)."""
+    _check_states(locked, State.DRAFT, State.WAITING, State.ASSIGNED)
+    if not locked:
+        return [], []
+    when = timezone.now()
+    day = effective_date or timezone.localdate()
+    ids = [m.pk for m in locked]
+    arriving: dict[int, set[int]] = defaultdict(set)
+    for move in locked:
+        if move.to_location.is_stock:
+            arriving[move.to_location_id].add(move.product_id)
+    followers_out = [m for m in waiting if m.from_location.is_stock]
+    reservations: dict[int, list[Reservation]] = defaultdict(list)
+    if (
+        not arriving
+        and not followers_out
+        and all(m.state == State.ASSIGNED for m in locked if m.from_location.is_stock)
+    ):
+        # only the reserved quants (an assigned move is fully reserved): locked as they are
+        # read with the reservations, in primary-key order
+        held_quants: dict[int, Quant] = {}
+        for r in (
+            Reservation.unscoped.filter(move_id__in=ids)
+            .select_related("quant__lot")
+            .select_for_update(of=("quant",))
+            .order_by("quant_id", "move_id")
+        ):
+            reservations[r.move_id].append(r)
+            held_quants.setdefault(r.quant_id, r.quant)
+        quants = _Quants(_placed(held_quants.values(), locked), when)
+        short = [m for m in locked if m.from_location.is_stock and _unreserved(m, reservations)]
+        if short:  # not as it should be: take the rest from unreserved stock
+            for quant in _placed(_lock_quants(_candidates(short)), locked):
+                quants.hold(quant)
+    else:
         for r in Reservation.unscoped.filter(move_id__in=ids).order_by("quant_id"):
             reservations[r.move_id].append(r)
-        done: list[Move] = []
-        for move in locked:
-            done.extend(_do_one(move, quants, reservations[move.pk], when, day, actor, below))
+        # then every quant this call may touch, in primary-key order: reserved ones, what
+        # moves not fully reserved may take, destinations, and what the waiting moves will
+        # reserve (the reserved quants by id: an OR across the reservation join scans every
+        # quant)
+        held = sorted({r.quant_id for found in reservations.values() for r in found})
+        short = [m for m in locked if m.from_location.is_stock and _unreserved(m, reservations)]
+        where = Q(pk__in=held) | _candidates([*short, *followers_out])
+        for location_id, products in arriving.items():
+            where |= Q(product_id__in=sorted(products), location_id=location_id)
+        quants = _Quants(_placed(_lock_quants(where), [*locked, *waiting]), when)
+    reserved_any = any(reservations.values())
+    done: list[Move] = []
+    for move in locked:
+        done.extend(_do_one(move, quants, reservations[move.pk], when, day))
+    quants.flush()
+    Move.unscoped.filter(pk__in=[m.pk for m in done]).update(
+        state=State.DONE, effective_date=day, done_at=when,
+        done_by_id=actor.pk if getattr(actor, "pk", None) else None,
+    )  # fmt: skip
+    if reserved_any:
         Reservation.unscoped.filter(move_id__in=ids).delete()
-        # reserve for the followers before valuing: valuation locks products, and quants are
-        # always locked before products
-        followers = list(
-            Move.unscoped.filter(previous__in=done, state=State.WAITING).order_by("pk")
-        )
-        if followers:
-            moves_assign(moves=followers, actor=actor)
-        from xietong.inventory import valuation
+    # reserve for the followers before valuing: valuation locks products, and quants are
+    # always locked before products
+    followers = [m for m in waiting if m.state == State.WAITING]
+    if followers:
+        moves_assign(moves=followers, actor=actor)
+    from xietong.inventory import valuation
 
-        valuation.moves_value(moves=done, actor=actor)
-        for listener in _DONE_LISTENERS:
-            listener(done)
-    return done
+    valuation.moves_value(moves=done, actor=actor, just_done=True)
+    for listener in _DONE_LISTENERS:
+        listener(done)
+    return done, followers
 
 
 _DONE_LISTENERS: list[Callable[[list[Move]], None]] = []
@@ -497,11 +808,11 @@ def on_moves_done(listener: Callable[[list[Move]], None]) -> None:
         _DONE_LISTENERS.append(listener)
 
 
-def _do_one(move: Move, quants: dict[int, Quant], reserved: list[Reservation],
-            when: dt.datetime, day: dt.date, actor: Any,
-            below: dict[int, list[int]]) -> list[Move]:  # fmt: skip
-    """Take `move` out of its source and into its destination; returns the done move(s) (a
-    tracked product's move taken from several lots is split, one move per lot)."""
+def _do_one(move: Move, quants: _Quants, reserved: list[Reservation],
+            when: dt.datetime, day: dt.date) -> list[Move]:  # fmt: skip
+    """Take `move` out of its source and into its destination (the quants' changes are
+    written by the caller, `_Quants.flush`); returns the done move(s) (a tracked product's
+    move taken from several lots is split, one move per lot), marked done by the caller."""
     product = move.product
     # (location, lot) -> quantity: the done move is split so that each part leaves the very
     # location its quant is at (a move out of WH/Stock may take from WH/Stock/Shelf 1)
@@ -510,13 +821,13 @@ def _do_one(move: Move, quants: dict[int, Quant], reserved: list[Reservation],
         takes: list[tuple[Quant, Decimal, Decimal]] = []  # quant, quantity, of which reserved
         needed = move.quantity_base
         for r in reserved:
-            takes.append((quants[r.quant_id], r.quantity, r.quantity))
+            takes.append((quants.by_id[r.quant_id], r.quantity, r.quantity))
             needed -= r.quantity
         if needed > 0:
-            stock = set(_below(move.from_location, below))
-            for quant in _order([q for q in quants.values() if q.product_id == product.pk
-                                 and q.location_id in stock
-                                 and (not move.lot_id or q.lot_id == move.lot_id)]):  # fmt: skip
+            source = move.from_location
+            for quant in _order([q for q in quants.by_product[product.pk]
+                                 if (not move.lot_id or q.lot_id == move.lot_id)
+                                 and _within(q, source)]):  # fmt: skip
                 take = min(quant.quantity - quant.reserved, needed)
                 if take <= 0:
                     continue
@@ -535,17 +846,10 @@ def _do_one(move: Move, quants: dict[int, Quant], reserved: list[Reservation],
             if product.tracking != Tracking.NONE and move.lot_id is None:
                 raise refusal(_("Give the lot of %(product)s to take it below zero."),
                             "lot_required", product=product)  # fmt: skip
-            quant = _quant_for_update(
-                move.company_id, product.pk, move.from_location_id, move.lot_id
-            )
-            quants[quant.pk] = quant
+            quant = quants.get(move.company_id, product.pk, move.from_location, move.lot_id)
             takes.append((quant, needed, ZERO))
         for quant, take, of_reserved in takes:
-            Quant.unscoped.filter(pk=quant.pk).update(
-                quantity=F("quantity") - take, reserved=F("reserved") - of_reserved
-            )
-            quant.quantity -= take
-            quant.reserved -= of_reserved
+            quants.add(quant, -take, -of_reserved)
             by_lot[(quant.location_id, quant.lot_id)] += take
     else:
         by_lot[(move.from_location_id, move.lot_id)] = move.quantity_base
@@ -555,6 +859,7 @@ def _do_one(move: Move, quants: dict[int, Quant], reserved: list[Reservation],
             raise refusal(_("Give the lot or serial number of %(product)s."), "lot_required",
                         product=product)  # fmt: skip
         if product.tracking == Tracking.SERIAL and not move.from_location.is_stock:
+            quants.flush()  # what this call did so far counts
             taken = Quant.unscoped.filter(
                 lot_id__in=list(lots), quantity__gt=0,
                 location__usage__in=[Location.Usage.INTERNAL, Location.Usage.TRANSIT],
@@ -580,24 +885,25 @@ def _do_one(move: Move, quants: dict[int, Quant], reserved: list[Reservation],
                 )  # fmt: skip
                 move.lot_id, move.quantity_base, move.quantity = lot_id, base, quantity
                 if location_id != move.from_location_id:
-                    move.from_location = Location.unscoped.get(pk=location_id)
+                    move.from_location = quants.location(location_id)
         else:
             target = Move.unscoped.create(
-                company_id=move.company_id, product=product, uom=move.uom, quantity=quantity,
-                quantity_base=base, from_location_id=location_id,
+                company_id=move.company_id, product=product, uom_id=move.uom_id,
+                quantity=quantity, quantity_base=base, from_location=quants.location(location_id),
                 to_location=move.to_location, lot_id=lot_id, state=State.ASSIGNED,
-                planned_date=move.planned_date, picking=move.picking, origin=move.origin,
-                source_type=move.source_type, source_id=move.source_id, previous=move.previous,
-                unit_cost=move.unit_cost, created_by=move.created_by,
+                planned_date=move.planned_date, picking_id=move.picking_id, origin=move.origin,
+                source_type=move.source_type, source_id=move.source_id,
+                previous_id=move.previous_id, unit_cost=move.unit_cost,
+                created_by_id=move.created_by_id,
             )  # fmt: skip
+            if Move.company.is_cached(move):
+                target.company = move.company
+            if move.picking_id and Move.picking.is_cached(move):
+                target.picking = move.picking
         if target.to_location.is_stock:
-            dest = _quant_for_update(target.company_id, product.pk, target.to_location_id, lot_id)
-            refill = {"in_date": when} if dest.quantity <= 0 else {}  # FIFO: arrives now
-            Quant.unscoped.filter(pk=dest.pk).update(quantity=F("quantity") + base, **refill)
-        Move.unscoped.filter(pk=target.pk).update(
-            state=State.DONE, effective_date=day, done_at=when,
-            done_by=actor if getattr(actor, "pk", None) else None,
-        )  # fmt: skip
+            quants.arrive(
+                quants.get(target.company_id, product.pk, target.to_location, lot_id), base
+            )
         target.state, target.effective_date, target.done_at = State.DONE, day, when
         done.append(target)
     return done

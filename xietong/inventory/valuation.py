@@ -85,7 +85,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q, Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -95,7 +95,15 @@ from xietong.core.models import Company, Job, User
 from xietong.core.money import minor_units
 from xietong.finance.models import Account, AccountSubtype, AccountType, FinanceSettings, Journal
 from xietong.finance.posting import EntrySpec, LineSpec, entry_post, quantize
-from xietong.inventory.models import CategoryValuation, Location, Move, Quant, ValuationLayer
+from xietong.inventory.models import (
+    CategoryValuation,
+    Location,
+    Move,
+    Picking,
+    Quant,
+    ValuationLayer,
+    ValuationTotal,
+)
 from xietong.inventory.stock import refusal
 from xietong.inventory.warehouses import internal_locations_below
 from xietong.product.models import Category, CostRecord, Product
@@ -589,23 +597,35 @@ def _user(actor: Any) -> User | None:
 
 
 @audited
-def moves_value(*, moves: Sequence[Move], actor: Any = None) -> list[ValuationLayer]:
+def moves_value(
+    *, moves: Sequence[Move], actor: Any = None, just_done: bool = False
+) -> list[ValuationLayer]:
     """Value done moves: layers, the products' average cost and the ledger entries (see the
     module docstring). Moves already valued, not done, of consumables, or not crossing the
     stock boundary are skipped. Locks the products' rows in primary-key order, then (FIFO) their
     open layers in primary-key order, then the journal (`entry_post`). Raises StockError when
     valuation is not set up or a unit cost is negative, PostingError when the ledger refuses
-    the entry (closed period…); nothing is written then. Returns the layers created."""
+    the entry (closed period…); nothing is written then. Returns the layers created.
+
+    `just_done`: the moves were done a moment ago in the caller's transaction
+    (`stock.moves_done`) and are passed as it holds them, locations and company read: they
+    are not read again, and the caller's transaction is the only one (no savepoint)."""
     ids = sorted({m.pk for m in moves if m.pk})
     if not ids:
         return []
-    with transaction.atomic():
-        rows = list(
-            Move.unscoped.filter(pk__in=ids, state=Move.State.DONE)
-            .exclude(pk__in=ValuationLayer.unscoped.filter(move_id__in=ids).values("move_id"))
-            .select_related("company", "from_location", "to_location", "picking")
-            .order_by("pk")
-        )
+    with transaction.atomic(savepoint=not just_done):
+        if just_done:
+            rows = sorted(
+                {m.pk: m for m in moves if m.pk and m.state == Move.State.DONE}.values(),
+                key=lambda m: m.pk,
+            )
+        else:
+            rows = list(
+                Move.unscoped.filter(pk__in=ids, state=Move.State.DONE)
+                .exclude(pk__in=ValuationLayer.unscoped.filter(move_id__in=ids).values("move_id"))
+                .select_related("company", "from_location", "to_location", "picking")
+                .order_by("pk")
+            )
         created: list[ValuationLayer] = []
         by_company: dict[int, list[Move]] = defaultdict(list)
         for move in rows:
@@ -617,11 +637,17 @@ def moves_value(*, moves: Sequence[Move], actor: Any = None) -> list[ValuationLa
 
 
 def _company_value(company: Company, moves: list[Move], actor: Any) -> list[ValuationLayer]:
+    # the products locked, with the running totals of their layers (read under that lock)
     products = {
         p.pk: p
-        for p in Product.unscoped.select_for_update(no_key=True)
+        for p in Product.unscoped.select_for_update(no_key=True, of=("self",))
         .filter(pk__in=sorted({m.product_id for m in moves}), type=Product.Type.STOCKABLE)
+        .select_related("valuation_total")
         .order_by("pk")
+    }
+    # (a product without a total yet raises RelatedObjectDoesNotExist, an AttributeError)
+    totals = {
+        pid: p.valuation_total for pid, p in products.items() if hasattr(p, "valuation_total")
     }
     moves = [m for m in moves if m.product_id in products]
     if not moves:
@@ -636,10 +662,7 @@ def _company_value(company: Company, moves: list[Move], actor: Any) -> list[Valu
 
     pids = sorted(products)
     config = {pid: resolver.row(products[pid].category_id) for pid in pids}
-    layers_of = ValuationLayer.unscoped.filter(company=company, product_id__in=pids)
-    last_date = dict(
-        layers_of.values("product_id").annotate(d=Max("date")).values_list("product_id", "d")
-    )
+    last_date = {pid: t.last_date for pid, t in totals.items() if t.last_date is not None}
     returned = {}
     previous_ids = [m.previous_id for m in moves if m.previous_id and m.unit_cost is None]
     if previous_ids:
@@ -652,22 +675,14 @@ def _company_value(company: Company, moves: list[Move], actor: Any) -> list[Valu
     engines: dict[int, _Average | _Fifo] = {}
     fifo_pids = [pid for pid in pids if config[pid].method == Method.FIFO]
     avg_pids = [pid for pid in pids if config[pid].method != Method.FIFO]
-    if avg_pids:
-        sums = {
-            r["product_id"]: r
-            for r in layers_of.filter(product_id__in=avg_pids)
-            .values("product_id")
-            .annotate(q=Sum("quantity"), v=Sum("value"))
-            .order_by()
-        }
-        for pid in avg_pids:
-            product, found = products[pid], sums.get(pid, {})
-            engines[pid] = _Average(
-                Decimal(found.get("q") or 0).quantize(QTY),
-                rnd(Decimal(found.get("v") or 0)),
-                product.average_cost or product.standard_cost,
-                rnd,
-            )
+    for pid in avg_pids:  # the stock's quantity and value: Σ of the product's layers
+        product, total = products[pid], totals.get(pid)
+        engines[pid] = _Average(
+            (total.quantity if total else ZERO).quantize(QTY),
+            rnd(total.value if total else ZERO),
+            product.average_cost or product.standard_cost,
+            rnd,
+        )
     if fifo_pids:
         entries: dict[int, list[list]] = defaultdict(list)
         for layer in (
@@ -680,13 +695,8 @@ def _company_value(company: Company, moves: list[Move], actor: Any) -> list[Valu
         for found in entries.values():  # locked in pk order, consumed in date order
             found.sort(key=lambda e: (e[0].date, e[0].pk))
         for pid in fifo_pids:
-            product = products[pid]
-            last = (
-                layers_of.filter(product_id=pid, quantity__gt=0)
-                .order_by("-pk")
-                .values_list("unit_cost", flat=True)
-                .first()
-            )
+            product, total = products[pid], totals.get(pid)
+            last = total.last_in_cost if total else None  # the last receipt's cost
             cost = last if last is not None else (product.standard_cost or product.average_cost)
             engines[pid] = _Fifo(entries[pid], cost, rnd)
     bookings: dict[tuple[int, dt.date], _Booking] = {}
@@ -764,9 +774,9 @@ def _company_value(company: Company, moves: list[Move], actor: Any) -> list[Valu
             for entry in engine.touched.values():
                 layer = entry[0]
                 layer.remaining_qty, layer.remaining_value = entry[1], entry[2]
+    numbers = _picking_numbers(moves)
     for (_journal, _day), booking in sorted(bookings.items(), key=lambda kv: kv[0][1]):
-        refs = sorted({m.picking.number if m.picking_id and m.picking.number else m.origin
-                       for m in booking.moves} - {""})  # fmt: skip
+        refs = sorted({numbers.get(m.picking_id) or m.origin for m in booking.moves} - {""})
         entry = _post(
             company,
             booking,
@@ -778,6 +788,7 @@ def _company_value(company: Company, moves: list[Move], actor: Any) -> list[Valu
         for layer in booking.layers:
             layer.entry = entry
     ValuationLayer.unscoped.bulk_create(created)
+    _totals_add(company, created, totals)
     changed = [
         entry[0]
         for engine in engines.values()
@@ -792,6 +803,77 @@ def _company_value(company: Company, moves: list[Move], actor: Any) -> list[Valu
     for pid, day in backdated.items():
         revalue_schedule(product=products[pid], from_date=day, actor=actor)
     return created
+
+
+def _picking_numbers(moves: Iterable[Move]) -> dict[int, str]:
+    """The numbers of the moves' pickings, by picking id (read once for those not loaded)."""
+    numbers: dict[int, str] = {}
+    missing = set()
+    for move in moves:
+        if move.picking_id and move.picking_id not in numbers:
+            if Move.picking.is_cached(move):
+                numbers[move.picking_id] = move.picking.number
+            else:
+                missing.add(move.picking_id)
+    if missing - set(numbers):
+        numbers.update(
+            Picking.unscoped.filter(pk__in=sorted(missing - set(numbers))).values_list(
+                "pk", "number"
+            )
+        )
+    return numbers
+
+
+def _totals(company: Company, product_ids: Sequence[int]) -> dict[int, ValuationTotal]:
+    """The running totals of the products' layers (`ValuationTotal`), by product id."""
+    return {
+        total.product_id: total
+        for total in ValuationTotal.unscoped.filter(company=company, product_id__in=product_ids)
+    }
+
+
+def _totals_add(
+    company: Company,
+    layers: Sequence[ValuationLayer],
+    totals: dict[int, ValuationTotal] | None = None,
+) -> None:
+    """Add layers just written (in the order they were created) to their products' running
+    totals, in one upsert; `totals` are the totals as read before (updated in place). The
+    products' rows are locked by the caller, so nobody else writes their totals meanwhile."""
+    if not layers:
+        return
+    if totals is None:
+        totals = _totals(company, sorted({layer.product_id for layer in layers}))
+    touched: dict[int, ValuationTotal] = {}
+    for layer in layers:
+        total = totals.get(layer.product_id)
+        if total is None:
+            total = totals[layer.product_id] = ValuationTotal(
+                company_id=company.pk, product_id=layer.product_id
+            )
+        total.quantity += layer.quantity
+        total.value += layer.value
+        if total.last_date is None or layer.date > total.last_date:
+            total.last_date = layer.date
+        if layer.quantity > 0:
+            total.last_in_cost = layer.unit_cost
+        touched[layer.product_id] = total
+    ValuationTotal.unscoped.bulk_create(
+        [
+            ValuationTotal(
+                company_id=company.pk,
+                product_id=pid,
+                quantity=total.quantity,
+                value=total.value,
+                last_date=total.last_date,
+                last_in_cost=total.last_in_cost,
+            )
+            for pid, total in sorted(touched.items())
+        ],
+        update_conflicts=True,
+        unique_fields=["product"],
+        update_fields=["quantity", "value", "last_date", "last_in_cost"],
+    )
 
 
 def _quantity(engine: _Average | _Fifo) -> Decimal:
@@ -997,6 +1079,8 @@ def product_revalue(
                     _("Revaluation after a move dated %(date)s") % {"date": from_date.isoformat()}
                 )[:200],
             )
+        if new_layer is not None:
+            _totals_add(company, [new_layer])
         if isinstance(engine, _Fifo):
             _fifo_rewrite(company, product, engine, new_layer)
         elif engine.q > 0:
@@ -1019,6 +1103,7 @@ def _fifo_rewrite(company: Company, product: Product, engine: _Fifo,
                     quantity=ZERO, unit_cost=ZERO, value=ZERO,
                     description=_("Stock taken below zero before the revaluation"),
                 )  # fmt: skip
+                _totals_add(company, [new_layer])
             final[new_layer.pk] = (entry[1], entry[2])
         else:
             final[entry[0]] = (entry[1], entry[2])

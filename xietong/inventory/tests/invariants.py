@@ -13,7 +13,9 @@
   quant below the move's source; an assigned move out of stock is fully reserved, a waiting
   one is not, a draft, done or cancelled move holds nothing;
 - every done move has its effective date and time; a serial number is at most one unit in
-  stock.
+  stock;
+- each product's running valuation totals (`ValuationTotal`) equal Σ quantity and Σ value of
+  its valuation layers, the date of the latest one and the unit cost of the latest receipt.
 
 Sums come from SQL aggregates; SQLite sums decimals as floats, so values are compared after
 quantizing to the 6 decimals of the quantity columns.
@@ -26,9 +28,16 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Q, Sum
+from django.db.models import Max, Q, Sum
 
-from xietong.inventory.models import Location, Move, Quant, Reservation
+from xietong.inventory.models import (
+    Location,
+    Move,
+    Quant,
+    Reservation,
+    ValuationLayer,
+    ValuationTotal,
+)
 from xietong.inventory.warehouses import internal_locations_below
 from xietong.product.models import Product
 
@@ -178,6 +187,40 @@ def stock_problems(companies: Iterable[Any] | None = None) -> list[str]:
     for row in serials:
         if row["lot_id"] is None or _q(row["total"]) not in (ZERO, Decimal(1)):
             problems.append(f"serial number {row['lot_id']}: {_q(row['total'])} in stock")
+    return problems + valuation_total_problems(companies)
+
+
+def valuation_total_problems(companies: Iterable[Any] | None = None) -> list[str]:
+    """Where a product's running valuation totals differ from its layers."""
+    ids = _company_ids(companies)
+    layers = _scoped(ValuationLayer.unscoped.all(), "company_id", ids)
+    expected = {
+        row["product_id"]: (
+            _q(row["q"]),
+            Decimal(row["v"] or 0).quantize(Decimal("0.0001")),
+            row["d"],
+        )  # fmt: skip
+        for row in layers.values("product_id")
+        .annotate(q=Sum("quantity"), v=Sum("value"), d=Max("date"))
+        .order_by()
+    }
+    last_in: dict[int, Decimal] = {}
+    for product_id, cost in (
+        layers.filter(quantity__gt=0).order_by("pk").values_list("product_id", "unit_cost")
+    ):
+        last_in[product_id] = cost
+    problems = []
+    totals = {t.product_id: t for t in _scoped(ValuationTotal.unscoped.all(), "company_id", ids)}
+    for product_id in sorted(set(expected) | set(totals)):
+        total = totals.get(product_id)
+        found = (
+            (_q(total.quantity), total.value.quantize(Decimal("0.0001")), total.last_date,
+             total.last_in_cost)
+            if total else None
+        )  # fmt: skip
+        want = (*expected.get(product_id, (ZERO, ZERO, None)), last_in.get(product_id))
+        if found != want and not (found is None and want == (ZERO, ZERO, None, None)):
+            problems.append(f"product {product_id}: valuation totals {found}, layers give {want}")
     return problems
 
 
