@@ -5,6 +5,11 @@ and reserved, partly and fully shipped, invoiced (on order and on delivery), pai
 down payment, one held over the customer's credit limit (the override task waiting) and one
 cancelled; and a customer return credited.
 
+Invoicing policies: the company invoices delivered quantities; the two dearest bikes are made to
+order and the services are invoiced on order (the products' policy), one dealer pays on order
+(the customer's policy), and every fourth order is a direct order forced on order — so the order
+screens show orders invoiced on order, on delivery, and mixed per line.
+
 Runs after the inventory step (the Shanghai warehouse and its stock). Domestic CNY customers on
 the default price list; deterministic (ctx.rng, rows in code order).
 """
@@ -26,7 +31,9 @@ from xietong.inventory.models import Location, Move, Picking, Warehouse
 from xietong.inventory.stock import lot_create, move_create, moves_confirm, moves_done
 from xietong.inventory.warehouses import virtual_locations
 from xietong.party.models import Party
+from xietong.party.services import party_update
 from xietong.product.models import Product
+from xietong.product.services import product_update
 from xietong.sales import billing, documents, returns
 from xietong.sales.common import SalesError, sales_settings
 from xietong.sales.models import InvoicePolicy, SalesOrder
@@ -67,6 +74,11 @@ def run(ctx: DemoContext) -> None:
         bank = Journal.unscoped.filter(company=company, kind="bank", currency__isnull=True).first()
         if not in_stock or not customers:
             return
+        made_to_order = sorted(in_stock, key=lambda p: (-p.list_price, p.sku))[:2]
+        for product in [*made_to_order, *services]:
+            product_update(product=product, actor=manager, invoice_policy=InvoicePolicy.ORDER)
+        if len(customers) > 2:
+            party_update(party=customers[2], actor=manager, invoice_policy=InvoicePolicy.ORDER)
 
         def lines(count: int) -> list[dict[str, object]]:
             chosen = rng.sample(in_stock, k=min(count, len(in_stock)))
@@ -97,15 +109,19 @@ def run(ctx: DemoContext) -> None:
         # orders through the whole flow
         for n in range(orders_n):
             buyer = customers[(n + 3) % len(customers)]
-            policy = InvoicePolicy.ORDER if n % 4 == 0 else InvoicePolicy.DELIVERY
             extra = [{"product": services[0], "quantity": D(1)}] if services and n % 5 == 0 else []
             try:
-                q = documents.quotation_create(company=company, actor=rep, party=buyer,
-                                               lines=lines(rng.randint(1, 3)) + extra)  # fmt: skip
-                documents.quotation_mark_sent(quotation=q, actor=rep)
-                order = documents.quotation_accept(quotation=q, actor=rep, confirm=False)
-                order.invoice_policy = policy
-                order.save(update_fields=["invoice_policy"])
+                if n % 4 == 0:  # a direct order, every line invoiced on order
+                    order = documents.order_create(
+                        company=company, actor=rep, party=buyer,
+                        lines=lines(rng.randint(1, 3)) + extra,
+                        invoice_policy=InvoicePolicy.ORDER,
+                    )  # fmt: skip
+                else:  # each line by its product's, its customer's or the company's policy
+                    q = documents.quotation_create(company=company, actor=rep, party=buyer,
+                                                   lines=lines(rng.randint(1, 3)) + extra)  # fmt: skip
+                    documents.quotation_mark_sent(quotation=q, actor=rep)
+                    order = documents.quotation_accept(quotation=q, actor=rep, confirm=False)
                 order = documents.order_confirm(order=order, actor=rep)
             except SalesError:
                 continue

@@ -66,6 +66,9 @@ class PartyOut(Schema):
     customer_group: int | None = Field(None, alias="customer_group_id")
     tags: list[str]
     supplier_lead_days: int | None
+    invoice_policy: str = Field(
+        ..., description="order, delivery, or empty: the product's or the company's"
+    )
     notes: str
     active: bool
     merged_into: int | None = Field(None, alias="merged_into_id")
@@ -102,6 +105,11 @@ class PartyIn(Schema):
     customer_group: int | None = None
     tags: list[str] = Field(default_factory=list, description="tag names, created when missing")
     supplier_lead_days: int | None = None
+    invoice_policy: Literal["", "order", "delivery"] = Field(
+        "",
+        description="invoice the customer's order lines on ordered or delivered quantities "
+        "when the product has no policy; empty: the company's sales settings",
+    )
     notes: str = ""
     allow_duplicate: bool = Field(
         False,
@@ -133,6 +141,7 @@ class PartyPatch(Schema):
     customer_group: int | None = None
     tags: list[str] | None = None
     supplier_lead_days: int | None = None
+    invoice_policy: Literal["", "order", "delivery"] | None = None
     notes: str | None = None
 
 

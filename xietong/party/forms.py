@@ -19,7 +19,15 @@ from xietong.core.models import Company, Currency
 from xietong.core.ui.records import ShellForm
 from xietong.party import selectors
 from xietong.party.identifiers import scheme_choices
-from xietong.party.models import Address, Contact, Country, CustomerGroup, Party, PaymentTerm
+from xietong.party.models import (
+    Address,
+    Contact,
+    Country,
+    CustomerGroup,
+    InvoicePolicy,
+    Party,
+    PaymentTerm,
+)
 
 
 class DateInput(forms.DateInput):
@@ -109,6 +117,15 @@ class PartyForm(ShellForm):
     supplier_lead_days = forms.IntegerField(
         label=_("Supplier lead time (days)"), min_value=0, max_value=3650, required=False
     )
+    invoice_policy = forms.ChoiceField(
+        label=_("Invoicing policy"),
+        choices=[("", _("The company's")), *InvoicePolicy.choices],
+        required=False,
+        help_text=_(
+            "Invoice this customer's orders on the ordered quantities at once or on what was "
+            "delivered. A product's own policy comes first; services are invoiced on order."
+        ),
+    )
     notes = forms.CharField(
         label=_("Notes"), widget=forms.Textarea(attrs={"rows": 3}), required=False
     )
@@ -122,7 +139,14 @@ class PartyForm(ShellForm):
         (_("How to reach them"), ["email", "phone", "website", "language", "tags"]),
         (
             _("Commercial"),
-            ["currency", "customer_group", "price_list", "salesperson", "supplier_lead_days"],
+            [
+                "currency",
+                "customer_group",
+                "price_list",
+                "invoice_policy",
+                "salesperson",
+                "supplier_lead_days",
+            ],
         ),
         (_("More"), ["notes"]),
     ]
@@ -176,6 +200,7 @@ class PartyForm(ShellForm):
             "salesperson": party.salesperson_id,
             "tags": ", ".join(t.name for t in party.tags.all()),
             "supplier_lead_days": party.supplier_lead_days,
+            "invoice_policy": party.invoice_policy,
             "notes": party.notes,
         }
 

@@ -16,6 +16,16 @@ from django.utils.translation import gettext_lazy as _
 from xietong.core.tenancy import CompanyOwned
 
 
+class InvoicePolicy(models.TextChoices):
+    """What a sales order line bills: its ordered quantity at once, or what was delivered.
+
+    Sales uses it; it lives here, the lowest app that names it, so that a customer
+    (`Party.invoice_policy`) and a product (`Product.invoice_policy`) can carry their own."""
+
+    ORDER = "order", _("Ordered quantities")
+    DELIVERY = "delivery", _("Delivered quantities")
+
+
 class Country(models.Model):
     """ISO 3166-1 country (reference data shared by all companies)."""
 
@@ -235,6 +245,16 @@ class Party(CompanyOwned):
     tags = models.ManyToManyField(Tag, blank=True, related_name="parties", verbose_name=_("tags"))
     supplier_lead_days = models.PositiveSmallIntegerField(
         _("supplier lead time (days)"), null=True, blank=True
+    )
+    invoice_policy = models.CharField(
+        _("invoicing policy"),
+        max_length=10,
+        choices=InvoicePolicy.choices,
+        blank=True,
+        help_text=_(
+            "How this customer's order lines are invoiced when the product has no policy of its "
+            "own. Empty: the company's sales settings."
+        ),
     )
     notes = models.TextField(_("notes"), blank=True)
     active = models.BooleanField(_("active"), default=True)

@@ -108,6 +108,7 @@ PARTY_FIELDS = {
     "customer_group",
     "tags",
     "supplier_lead_days",
+    "invoice_policy",
     "notes",
 }
 CREDIT_FIELDS = {"credit_limit", "payment_term"}
@@ -314,6 +315,8 @@ def _party_apply(party: Party, fields: Mapping[str, Any], errors: Errors) -> lis
             )
         elif name in {"name", "legal_name", "email", "phone", "website", "notes", "code"}:
             setattr(party, name, (value or "").strip())
+        elif name == "invoice_policy":  # checked against the choices by _full_clean
+            party.invoice_policy = str(value or "").strip()
         elif name == "tax_scheme":
             party.tax_scheme = (value or "").strip().lower()
         elif name == "tax_id":
@@ -615,6 +618,7 @@ MERGE_FILL_FIELDS = [
     "salesperson",
     "customer_group",
     "supplier_lead_days",
+    "invoice_policy",
     "notes",
 ]
 
@@ -1253,7 +1257,9 @@ def timeline_add(
         elif hasattr(source, "company_id") and source.company_id != party.company_id:
             errors["source"] = [_("The record belongs to another company.")]
     _raise(errors)
-    with transaction.atomic():
+    # The entry and its audit record commit together; inside the caller's transaction no
+    # savepoint is needed (nothing here is retried after an error).
+    with transaction.atomic(savepoint=False):
         return _timeline_write(
             party=party,
             kind=kind,

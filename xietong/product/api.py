@@ -76,6 +76,9 @@ class ProductOut(Schema):
     standard_cost: DecimalString
     average_cost: DecimalString
     is_configurable: bool
+    invoice_policy: str = Field(
+        ..., description="order, delivery, or empty: the customer's or the company's"
+    )
     active: bool
     low_level_code: int
 
@@ -124,6 +127,11 @@ class ProductPatch(Schema):
     lot_multiple: DecimalString | None = None
     list_price: DecimalString | None = None
     is_configurable: bool | None = None
+    invoice_policy: str | None = Field(
+        None,
+        description="invoice order lines of it on ordered (order) or delivered (delivery) "
+        "quantities, whoever the customer; empty: the customer's or the company's",
+    )
     active: bool | None = None
 
 
@@ -372,7 +380,7 @@ def _product_fields(fields: dict[str, Any]) -> dict[str, Any]:
     for field in ("name_i18n", "description_i18n"):
         if field in fields and fields[field] is None:
             fields[field] = {}
-    for field in ("description", "barcode"):
+    for field in ("description", "barcode", "invoice_policy"):
         if field in fields and fields[field] is None:
             fields[field] = ""
     return fields

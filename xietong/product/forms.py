@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from xietong.core.models import Currency, UnitOfMeasure
 from xietong.core.ui.records import ShellForm
-from xietong.party.models import CustomerGroup, Party
+from xietong.party.models import CustomerGroup, InvoicePolicy, Party
 from xietong.product.models import Attribute, Category, PriceList, PriceRule, Product, Variant
 from xietong.product.selectors import category_descendant_ids
 from xietong.product.services import LANGUAGES
@@ -85,6 +85,16 @@ class ProductForm(ShellForm):
         _("List price (company currency, per stock unit)"), min_value=0, initial=0
     )
     is_configurable = forms.BooleanField(label=_("Configurable"), required=False)
+    invoice_policy = forms.ChoiceField(
+        label=_("Invoicing policy"),
+        choices=[("", _("The customer's or the company's")), *InvoicePolicy.choices],
+        required=False,
+        help_text=_(
+            "Invoice order lines of this product on the ordered quantities at once (e.g. made "
+            "to order) or on what was delivered, whoever the customer. Services are always "
+            "invoiced on order."
+        ),
+    )
     active = forms.BooleanField(label=_("Active"), required=False, initial=True)
 
     uom = UnitChoiceField(label=_("Stock unit"), queryset=UnitOfMeasure.objects.none())
@@ -142,6 +152,7 @@ class ProductForm(ShellForm):
                 "supply",
                 "tracking",
                 "list_price",
+                "invoice_policy",
                 "is_configurable",
                 "active",
             ],

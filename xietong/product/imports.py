@@ -156,9 +156,10 @@ PRODUCT_COLUMNS = [
 TRANSLATED = {"name_zh_hans": "zh-hans", "name_zh_hant": "zh-hant"}
 DESCRIBED = {"description_zh_hans": "zh-hans", "description_zh_hant": "zh-hant"}
 PRODUCT_DECIMALS = (*services.OPTIONAL_DECIMAL_FIELDS, *services.DECIMAL_FIELDS)
-# What an import writes: the editable fields (the configurator flag is set on its own screen)
-# and the standard cost, which the import records in the cost history.
-SAVED_FIELDS = sorted(services.PRODUCT_FIELDS - {"sku", "is_configurable"}) + ["standard_cost"]
+# What an import writes: the editable fields (the configurator flag and the invoicing policy are
+# set on the product's screen) and the standard cost, which the import records in the cost history.
+NOT_IMPORTED = {"sku", "is_configurable", "invoice_policy"}
+SAVED_FIELDS = sorted(services.PRODUCT_FIELDS - NOT_IMPORTED) + ["standard_cost"]
 
 
 class ProductImport(imports.ImportSpec):

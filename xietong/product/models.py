@@ -13,6 +13,7 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from xietong.core.tenancy import CompanyOwned
+from xietong.party.models import InvoicePolicy
 
 QTY = {"max_digits": 18, "decimal_places": 6}
 MONEY = {"max_digits": 18, "decimal_places": 6}  # unit prices and costs keep 6 decimals
@@ -134,6 +135,16 @@ class Product(CompanyOwned):
     standard_cost = models.DecimalField(_("standard cost"), default=Decimal(0), **MONEY)
     average_cost = models.DecimalField(_("moving average cost"), default=Decimal(0), **MONEY)
     is_configurable = models.BooleanField(_("configurable"), default=False)
+    invoice_policy = models.CharField(
+        _("invoicing policy"),
+        max_length=10,
+        choices=InvoicePolicy.choices,
+        blank=True,
+        help_text=_(
+            "How order lines of this product are invoiced, whoever the customer. Empty: the "
+            "customer's, else the company's sales settings. Services are invoiced on order."
+        ),
+    )
     active = models.BooleanField(_("active"), default=True)
     low_level_code = models.PositiveSmallIntegerField(
         _("low-level code"), default=0, editable=False

@@ -26,6 +26,7 @@ why, step by step (`PriceResult.explanation`).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -38,10 +39,11 @@ from django.utils.translation import gettext as _
 from xietong.core.audit import audited
 from xietong.core.models import Company, Currency, User
 from xietong.core.money import Money
-from xietong.core.selectors import RateNotFound, money_convert
-from xietong.product.models import PriceList, PriceRule, Product, Variant
+from xietong.core.selectors import RateNotFound, rate_on
+from xietong.party.models import CustomerGroup
+from xietong.product.models import Category, PriceList, PriceRule, Product, Variant
 from xietong.product.selectors import (
-    category_ancestors,
+    categories_ancestors,
     category_depth,
     default_price_list,
     sales_unit_factor,
@@ -373,6 +375,16 @@ def rule_summary(rule: PriceRule, currency: str) -> str:
     }
 
 
+def _applies(rule: PriceRule, *, group_id: int | None, quantity: Decimal, date: dt.date) -> bool:
+    """The rule's conditions hold (`_not_applicable` says why not, in words)."""
+    return not (
+        (rule.customer_group_id and rule.customer_group_id != group_id)
+        or rule.min_qty > quantity
+        or (rule.date_from and rule.date_from > date)
+        or (rule.date_to and rule.date_to < date)
+    )
+
+
 def _not_applicable(
     rule: PriceRule, *, group_id: int | None, quantity: Decimal, date: dt.date
 ) -> list[str]:
@@ -431,10 +443,10 @@ def _why(winner: PriceRule, runner_up: PriceRule, keys: dict[int, tuple[Any, ...
 
 
 def _price_list_for(
-    *, product: Product, party: Any, price_list: PriceList | None, steps: list[str]
+    *, company_id: int, party: Any, price_list: PriceList | None, steps: list[str]
 ) -> PriceList:
     if price_list is not None:
-        if price_list.company_id != product.company_id:
+        if price_list.company_id != company_id:
             raise ValidationError({"price_list": [_("Choose a record of your own company.")]})
         if not price_list.active:
             raise ValidationError({"price_list": [_("This price list is archived.")]})
@@ -452,7 +464,7 @@ def _price_list_for(
             )
             return own
         steps.append(_("The party's price list “%(name)s” is archived.") % {"name": own.name})
-    default = default_price_list(company_id=product.company_id)
+    default = default_price_list(company_id=company_id)
     if default is None:
         raise ValidationError(
             {
@@ -471,6 +483,176 @@ def _price_list_for(
     return default
 
 
+@dataclass(frozen=True)
+class PriceItem:
+    """One question for `prices_for`: `quantity` (in the product's sales unit) of `product`, or
+    of its `variant`."""
+
+    product: Product
+    quantity: Decimal
+    variant: Variant | None = None
+
+
+@dataclass
+class _Batch:
+    """What the items of one `prices_for` call share: read once, not per item."""
+
+    company: Company
+    price_list: PriceList
+    list_steps: list[str]
+    group: Any
+    date: dt.date
+    rules: list[PriceRule]
+    ancestors: dict[int, list[int]]  # category → its own and its ancestors' keys
+    depth: dict[int, int]  # category → depth
+    factors: dict[int, Decimal]  # product → sales unit factor, filled as they are needed
+    rate: Decimal | RateNotFound | None = None  # of the list's currency on `date`
+
+    def convert(self, amount: Decimal, currency: str) -> Decimal:
+        """`amount` in the company's currency in `currency` at the rate of `date`, as
+        `money_convert` computes it (the rate is read once per call). Raises RateNotFound."""
+        if self.rate is None:
+            try:
+                self.rate = rate_on(company=self.company, currency=currency, date=self.date)
+            except RateNotFound as exc:
+                self.rate = exc
+        if isinstance(self.rate, RateNotFound):
+            raise self.rate
+        return Money(amount * Decimal(1) / self.rate, currency).amount
+
+
+def prices_for(
+    *,
+    company: Company,
+    party: Any = None,
+    items: Sequence[PriceItem],
+    date: dt.date,
+    price_list: PriceList | None = None,
+    explain: bool = True,
+) -> list[PriceResult | ValidationError]:
+    """The answer of `price_for` for each of `items` (products of `company`), in their order:
+    its `PriceResult`, or the `ValidationError` `price_for` would raise for it (returned, not
+    raised, so that one bad item does not hide the others' prices). Without `explain` the
+    results carry no explanation (an empty tuple), which spares writing it for every line.
+
+    However many items: the price list is looked up once, the categories of the products and
+    their ancestors in at most two queries, the candidate rules of all the items in one (and
+    the customer groups they name that are not the party's in one more), and the exchange rate
+    at most once."""
+    results: list[PriceResult | ValidationError | None] = []
+    quantities: list[Any] = []
+    for item in items:
+        errors: Errors = {}
+        quantity = _decimal(errors, "quantity", item.quantity)
+        if "quantity" not in errors and quantity <= 0:
+            _add(errors, "quantity", _("The quantity must be above zero."))
+        if item.product.company_id != company.pk:
+            _add(errors, "product", _("Choose a record of your own company."))
+        if party is not None and party.company_id != company.pk:
+            _add(errors, "party", _("Choose a record of your own company."))
+        if item.variant is not None and item.variant.product_id != item.product.pk:
+            _add(errors, "variant", _("This variant belongs to another product."))
+        results.append(ValidationError(errors) if errors else None)
+        quantities.append(quantity)
+    pending = [n for n, result in enumerate(results) if result is None]
+    if not pending:
+        return results  # type: ignore[return-value]
+
+    list_steps: list[str] = []
+    try:
+        chosen_list = _price_list_for(
+            company_id=company.pk, party=party, price_list=price_list, steps=list_steps
+        )
+    except ValidationError as exc:
+        for n in pending:
+            results[n] = exc
+        return results  # type: ignore[return-value]
+
+    products = {items[n].product.pk: items[n].product for n in pending}
+    variants = {items[n].variant.pk: items[n].variant for n in pending if items[n].variant}
+    categories: dict[int, Category] = {}
+    unloaded: set[int] = set()
+    for product in products.values():
+        if product.category_id is None:
+            continue
+        if Product.category.is_cached(product):
+            categories[product.category_id] = product.category
+        else:
+            unloaded.add(product.category_id)
+    if unloaded:
+        categories.update((c.pk, c) for c in Category.unscoped.filter(pk__in=unloaded))
+    lineage = categories_ancestors(categories.values())
+    by_pk = {c.pk: c for found in lineage.values() for c in found}
+
+    condition = Q(product__isnull=True, variant__isnull=True, category__isnull=True)
+    condition |= Q(product_id__in=list(products), variant__isnull=True)
+    if variants:
+        condition |= Q(variant_id__in=list(variants))
+    if by_pk:
+        condition |= Q(category_id__in=list(by_pk), product__isnull=True, variant__isnull=True)
+    rules = list(chosen_list.rules.filter(condition).order_by("sequence", "id"))
+
+    group = getattr(party, "customer_group", None) if party is not None else None
+    if explain:
+        _rules_relate(rules, group=group, products=products, variants=variants, categories=by_pk)
+    batch = _Batch(
+        company=company,
+        price_list=chosen_list,
+        list_steps=list_steps,
+        group=group,
+        date=date,
+        rules=rules,
+        ancestors={pk: [c.pk for c in found] for pk, found in lineage.items()},
+        depth={pk: category_depth(c) for pk, c in by_pk.items()},
+        factors={},
+    )
+    for n in pending:
+        item = items[n]
+        try:
+            results[n] = _price_item(batch, item.product, item.variant, quantities[n], explain)
+        except ValidationError as exc:
+            results[n] = exc
+    return results  # type: ignore[return-value]
+
+
+def _rules_relate(
+    rules: list[PriceRule],
+    *,
+    group: Any,
+    products: dict[int, Product],
+    variants: dict[int, Variant],
+    categories: dict[int, Category],
+) -> None:
+    """Give the rules the products, variants, categories and customer groups their
+    explanation names, without a query per rule."""
+    groups = {group.pk: group} if group is not None else {}
+    missing = {r.customer_group_id for r in rules if r.customer_group_id} - set(groups)
+    if missing:
+        groups.update((g.pk, g) for g in CustomerGroup.unscoped.filter(pk__in=missing))
+    relations = (
+        (PriceRule.product, "product_id", products),
+        (PriceRule.variant, "variant_id", variants),
+        (PriceRule.category, "category_id", categories),
+        (PriceRule.customer_group, "customer_group_id", groups),
+    )
+    for rule in rules:
+        for descriptor, attname, known in relations:
+            key = getattr(rule, attname)
+            if key is not None and key in known and not descriptor.is_cached(rule):
+                descriptor.field.set_cached_value(rule, known[key])
+
+
+def _applies_to(rule: PriceRule, product: Product, variant: Variant | None,
+                categories: list[int]) -> bool:  # fmt: skip
+    """The rule targets all products, this product, this variant or one of these categories
+    (the condition of the rules query in `prices_for`, item by item)."""
+    if rule.product_id is None and rule.variant_id is None:
+        return rule.category_id is None or rule.category_id in categories
+    if variant is not None and rule.variant_id == variant.pk:
+        return True
+    return rule.product_id == product.pk and rule.variant_id is None
+
+
 def price_for(
     *,
     product: Product,
@@ -483,51 +665,55 @@ def price_for(
     """The unit price of `quantity` (in the product's sales unit) of `product` (or of its
     `variant`) for `party` on `date`: from `price_list` if given, else the party's price list,
     else the company's default list. The price is in the list's currency, per sales unit, kept
-    to six decimals (rounding to the currency happens on the document line).
+    to six decimals (rounding to the currency happens on the document line). Many lines at
+    once: `prices_for`.
 
     Raises ValidationError when the input is inconsistent (another company's party, a variant of
     another product, no price list at all, no exchange rate for the list's currency)."""
-    errors: Errors = {}
-    quantity = _decimal(errors, "quantity", quantity)
-    if "quantity" not in errors and quantity <= 0:
-        _add(errors, "quantity", _("The quantity must be above zero."))
-    if party is not None and party.company_id != product.company_id:
-        _add(errors, "party", _("Choose a record of your own company."))
-    if variant is not None and variant.product_id != product.pk:
-        _add(errors, "variant", _("This variant belongs to another product."))
-    _raise(errors)
+    (result,) = prices_for(
+        company=product.company,
+        party=party,
+        items=[PriceItem(product=product, quantity=quantity, variant=variant)],
+        date=date,
+        price_list=price_list,
+    )
+    if isinstance(result, ValidationError):
+        raise result
+    return result
 
-    steps: list[str] = []
-    chosen_list = _price_list_for(product=product, party=party, price_list=price_list, steps=steps)
+
+def _price_item(
+    batch: _Batch, product: Product, variant: Variant | None, quantity: Decimal, explain: bool
+) -> PriceResult:
+    """The price of one item of a `prices_for` call, with its explanation when `explain`
+    (`steps` is None otherwise: nothing is written). Raises ValidationError (no rate)."""
+    steps = list(batch.list_steps) if explain else None
+    chosen_list, date, group = batch.price_list, batch.date, batch.group
     currency = chosen_list.currency_id
-    group = getattr(party, "customer_group", None) if party is not None else None
     sales_uom = product.sales_uom or product.uom
-    steps.append(
-        _("%(qty)s %(unit)s of %(item)s on %(date)s; customer group: %(group)s.")
-        % {
-            "qty": _num(quantity),
-            "unit": sales_uom.code,
-            "item": variant.sku if variant else product.sku,
-            "date": date.isoformat(),
-            "group": group.name if group else _("none"),
-        }
-    )
+    if steps is not None:
+        steps.append(
+            _("%(qty)s %(unit)s of %(item)s on %(date)s; customer group: %(group)s.")
+            % {
+                "qty": _num(quantity),
+                "unit": sales_uom.code,
+                "item": variant.sku if variant else product.sku,
+                "date": date.isoformat(),
+                "group": group.name if group else _("none"),
+            }
+        )
 
-    ancestors = category_ancestors(product.category)
-    depth = {c.pk: category_depth(c) for c in ancestors}
-    rules = list(
-        chosen_list.rules.select_related("product", "variant", "category", "customer_group")
-        .filter(
-            # rules for all products, for this product, for this variant, or for its categories
-            _target_condition(product=product, variant=variant, category_ids=list(depth))
-        )
-        .order_by("sequence", "id")
-    )
+    lineage = batch.ancestors.get(product.category_id, []) if product.category_id else []
+    depth = {pk: batch.depth[pk] for pk in lineage}
+    rules = [rule for rule in batch.rules if _applies_to(rule, product, variant, lineage)]
     applicable = []
+    group_id = group.pk if group else None
     for rule in rules:
-        reasons = _not_applicable(
-            rule, group_id=group.pk if group else None, quantity=quantity, date=date
-        )
+        if steps is None:
+            if _applies(rule, group_id=group_id, quantity=quantity, date=date):
+                applicable.append(rule)
+            continue
+        reasons = _not_applicable(rule, group_id=group_id, quantity=quantity, date=date)
         if reasons:
             steps.append(
                 _("%(rule)s — does not apply: %(reasons)s.")
@@ -549,9 +735,11 @@ def price_for(
     }
     applicable.sort(key=lambda r: keys[r.pk], reverse=True)
     winner = applicable[0] if applicable else None
-    if not rules:
-        steps.append(_("The price list has no rule for this product."))
-    if winner is None:
+    if steps is None:
+        pass
+    elif winner is None:
+        if not rules:
+            steps.append(_("The price list has no rule for this product."))
         steps.append(_("No rule applies, so the list price is used."))
     elif len(applicable) == 1:
         steps.append(_("Rule #%(id)s wins: it is the only one that applies.") % {"id": winner.pk})
@@ -561,20 +749,23 @@ def price_for(
             % {"id": winner.pk, "why": _why(winner, applicable[1], keys)}
         )
 
-    factor = sales_unit_factor(product)
-    base = product.company.base_currency_id
+    factor = batch.factors.get(product.pk)
+    if factor is None:
+        factor = batch.factors[product.pk] = sales_unit_factor(product)
+    base = batch.company.base_currency_id
     extra = variant.price_extra if variant is not None else Decimal(0)
     list_base = (product.list_price + extra) * factor
-    list_steps: list[str] = []
     method = winner.method if winner is not None else None
     list_price: Decimal | None
     if method in (None, PriceRule.Method.DISCOUNT):
-        list_price = _in_currency(product, list_base, base, currency, date, list_steps, label=None)
-        steps.append(_price_line(product, variant, factor, sales_uom.code, base))
-        steps.extend(list_steps)
+        list_steps: list[str] | None = [] if steps is not None else None
+        list_price = _in_currency(batch, list_base, base, currency, list_steps, label=None)
+        if steps is not None and list_steps is not None:
+            steps.append(_price_line(product, variant, factor, sales_uom.code, base))
+            steps.extend(list_steps)
     else:  # the list price is only shown for comparison: no exchange rate is no obstacle
         try:
-            list_price = _in_currency(product, list_base, base, currency, date, [], label=None)
+            list_price = _in_currency(batch, list_base, base, currency, None, label=None)
         except ValidationError:
             list_price = None
     if winner is None:
@@ -582,44 +773,48 @@ def price_for(
         unit = list_price
     elif winner.method == PriceRule.Method.FIXED:
         unit = winner.fixed_price or Decimal(0)
-        steps.append(
-            _("Fixed price: %(price)s per %(unit)s.")
-            % {"price": format_money(unit, currency), "unit": sales_uom.code}
-        )
+        if steps is not None:
+            steps.append(
+                _("Fixed price: %(price)s per %(unit)s.")
+                % {"price": format_money(unit, currency), "unit": sales_uom.code}
+            )
     elif winner.method == PriceRule.Method.DISCOUNT:
         assert list_price is not None
         pct = winner.discount_percent or Decimal(0)
         unit = list_price * (Decimal(100) - pct) / Decimal(100)
-        steps.append(
-            _("Less %(pct)s%%: %(list)s → %(price)s.")
-            % {
-                "pct": _num(pct),
-                "list": format_money(list_price, currency),
-                "price": format_money(unit, currency),
-            }
-        )
+        if steps is not None:
+            steps.append(
+                _("Less %(pct)s%%: %(list)s → %(price)s.")
+                % {
+                    "pct": _num(pct),
+                    "list": format_money(list_price, currency),
+                    "price": format_money(unit, currency),
+                }
+            )
     else:
         pct = winner.margin_percent or Decimal(0)
         cost = _in_currency(
-            product, product.standard_cost * factor, base, currency, date, steps, label="cost"
+            batch, product.standard_cost * factor, base, currency, steps, label="cost"
         )
-        if not product.standard_cost:
-            steps.append(_("Careful: the product has no standard cost yet (it is zero)."))
         unit = cost * (Decimal(100) + pct) / Decimal(100)
-        steps.append(
-            _("Standard cost %(cost)s per %(unit)s plus %(pct)s%% margin → %(price)s.")
-            % {
-                "cost": format_money(cost, currency),
-                "unit": sales_uom.code,
-                "pct": _num(pct),
-                "price": format_money(unit, currency),
-            }
-        )
+        if steps is not None:
+            if not product.standard_cost:
+                steps.append(_("Careful: the product has no standard cost yet (it is zero)."))
+            steps.append(
+                _("Standard cost %(cost)s per %(unit)s plus %(pct)s%% margin → %(price)s.")
+                % {
+                    "cost": format_money(cost, currency),
+                    "unit": sales_uom.code,
+                    "pct": _num(pct),
+                    "price": format_money(unit, currency),
+                }
+            )
     unit = unit.quantize(PRICE_PLACES, rounding=ROUND_HALF_UP)
-    steps.append(
-        _("Unit price: %(price)s per %(unit)s (in the price list's currency).")
-        % {"price": format_money(unit, currency), "unit": sales_uom.code}
-    )
+    if steps is not None:
+        steps.append(
+            _("Unit price: %(price)s per %(unit)s (in the price list's currency).")
+            % {"price": format_money(unit, currency), "unit": sales_uom.code}
+        )
     return PriceResult(
         unit_price=Money(unit, currency),
         list_price=(
@@ -629,20 +824,10 @@ def price_for(
         ),
         price_list=chosen_list,
         rule=winner,
-        explanation=tuple(steps),
+        explanation=tuple(steps) if steps is not None else (),
         quantity=quantity,
         date=date,
     )
-
-
-def _target_condition(*, product: Product, variant: Variant | None, category_ids: list[int]) -> Q:
-    everything = Q(product__isnull=True, variant__isnull=True, category__isnull=True)
-    condition = everything | Q(product=product, variant__isnull=True)
-    if variant is not None:
-        condition |= Q(variant=variant)
-    if category_ids:
-        condition |= Q(category_id__in=category_ids, product__isnull=True, variant__isnull=True)
-    return condition
 
 
 def _price_line(
@@ -669,24 +854,24 @@ def _price_line(
 
 
 def _in_currency(
-    product: Product,
+    batch: _Batch,
     amount: Decimal,
     base: str,
     currency: str,
-    date: dt.date,
-    steps: list[str],
+    steps: list[str] | None,
     *,
     label: str | None,
 ) -> Decimal:
-    """`amount` (company currency) in the price list's currency at the rate of `date`."""
+    """`amount` (company currency) in the price list's currency at the rate of the date; the
+    conversion is told in `steps` (unless None)."""
     if base == currency:
         return amount
     try:
-        converted = money_convert(
-            company=product.company, money=Money(amount, base), to_currency=currency, date=date
-        ).amount
+        converted = batch.convert(amount, currency)
     except RateNotFound as exc:
         raise ValidationError({"date": [str(exc)]}) from exc
+    if steps is None:
+        return converted
     steps.append(
         _(
             "%(what)s converted from %(base)s to %(currency)s at the rate of %(date)s: %(a)s → %(b)s."
@@ -695,7 +880,7 @@ def _in_currency(
             "what": _("Standard cost") if label == "cost" else _("List price"),
             "base": base,
             "currency": currency,
-            "date": date.isoformat(),
+            "date": batch.date.isoformat(),
             "a": format_money(amount, base),
             "b": format_money(converted, currency),
         }

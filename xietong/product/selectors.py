@@ -8,7 +8,9 @@ company scope, except `product_convert` and `unit_of`, which only look at the ob
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
+from functools import lru_cache
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils.translation import gettext as _
@@ -34,12 +36,14 @@ CATEGORY_SEPARATOR = " / "
 
 def unit_of(uom: UnitOfMeasure) -> Unit:
     """The value-type unit (xietong.core.quantity) of a unit-of-measure row."""
-    return Unit(
-        code=uom.code,
-        category=str(uom.category_id),
-        factor=uom.factor,
-        rounding=uom.rounding,
-    )
+    return _unit(uom.code, str(uom.category_id), str(uom.factor), str(uom.rounding))
+
+
+@lru_cache(maxsize=512)
+def _unit(code: str, category: str, factor: str, rounding: str) -> Unit:
+    # units are immutable values: one per distinct row content (figures as text, so that 1 and
+    # 1.000 stay apart), not one per conversion
+    return Unit(code=code, category=category, factor=Decimal(factor), rounding=Decimal(rounding))
 
 
 def product_convert(
@@ -88,13 +92,30 @@ def category_ancestors(category: Category | None) -> list[Category]:
     """The category and its ancestors, top-level first (one query, through the kept paths)."""
     if category is None:
         return []
-    parts = category.path.split(CATEGORY_SEPARATOR)
-    prefixes = [CATEGORY_SEPARATOR.join(parts[: i + 1]) for i in range(len(parts))]
-    found = {
-        c.path: c
-        for c in Category.unscoped.filter(company_id=category.company_id, path__in=prefixes)
+    return categories_ancestors([category])[category.pk]
+
+
+def categories_ancestors(categories: Iterable[Category]) -> dict[int, list[Category]]:
+    """`category_ancestors` of each of `categories`, by its key: one query for them all (none
+    without categories)."""
+    wanted: dict[int, tuple[int, list[str]]] = {}
+    for category in categories:
+        parts = category.path.split(CATEGORY_SEPARATOR)
+        prefixes = [CATEGORY_SEPARATOR.join(parts[: i + 1]) for i in range(len(parts))]
+        wanted[category.pk] = (category.company_id, prefixes)
+    if not wanted:
+        return {}
+    paths: dict[int, set[str]] = {}
+    for company_id, prefixes in wanted.values():
+        paths.setdefault(company_id, set()).update(prefixes)
+    condition = Q()
+    for company_id, prefixes in paths.items():
+        condition |= Q(company_id=company_id, path__in=sorted(prefixes))
+    found = {(c.company_id, c.path): c for c in Category.unscoped.filter(condition)}
+    return {
+        pk: [found[(company_id, p)] for p in prefixes if (company_id, p) in found]
+        for pk, (company_id, prefixes) in wanted.items()
     }
-    return [found[p] for p in prefixes if p in found]
 
 
 def category_descendant_ids(category: Category) -> list[int]:
@@ -209,9 +230,8 @@ def price_list_rules(*, price_list: PriceList) -> QuerySet[PriceRule]:
 
 
 def default_price_list(*, company_id: int) -> PriceList | None:
-    """The company's active default price list, if it marked one."""
-    return (
-        PriceList.unscoped.filter(company_id=company_id, is_default=True, active=True)
-        .select_related("currency")
-        .first()
-    )
+    """The company's active default price list, if it marked one (at most one: a constraint)."""
+    try:
+        return PriceList.unscoped.get(company_id=company_id, is_default=True, active=True)
+    except PriceList.DoesNotExist:
+        return None

@@ -372,6 +372,7 @@ PRODUCT_FIELDS = {
     "lot_multiple",
     "list_price",
     "is_configurable",
+    "invoice_policy",
     "active",
 }
 DECIMAL_FIELDS = (

@@ -227,6 +227,12 @@ def _product_tabs(product: Product, base: str) -> dict[str, list[tuple[Any, Any]
             (_("Tracking"), product.get_tracking_display()),
             (_("List price"), _per_unit(product.list_price, base, product.uom.code)),
             (_("Standard cost"), _per_unit(product.standard_cost, base, product.uom.code)),
+            (
+                _("Invoicing policy"),
+                product.get_invoice_policy_display()
+                if product.invoice_policy
+                else _("The customer's or the company's"),
+            ),
             (_("Configurable"), product.is_configurable),
             (_("Active"), product.active),
         ],

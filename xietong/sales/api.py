@@ -123,6 +123,9 @@ class OrderLineOut(LineOut):
     qty_delivered: DecimalString
     qty_invoiced: DecimalString
     qty_returned: DecimalString
+    invoice_policy: Literal["order", "delivery"] = Field(
+        ..., description="what this line bills: ordered or delivered quantities"
+    )
 
 
 class LineIn(Schema):
@@ -286,7 +289,10 @@ class AcceptIn(Schema):
 class OrderIn(HeaderIn):
     party: int = Field(..., description="customer id")
     invoice_policy: Literal["order", "delivery"] | None = Field(
-        None, description="invoice ordered or delivered quantities; default: the settings'"
+        None,
+        description="invoice ordered or delivered quantities on every line (services: on "
+        "order); default: per line, the product's policy, else the customer's, else the "
+        "settings'",
     )
     requested_date: dt.date | None = None
     lines: list[LineIn]
@@ -295,7 +301,9 @@ class OrderIn(HeaderIn):
 
 class OrderBrief(DocumentBrief):
     requested_date: dt.date | None
-    invoice_policy: str
+    invoice_policy: str = Field(
+        ..., description="the order's default; each line has its own (`lines.invoice_policy`)"
+    )
     quotation: int | None = Field(None, alias="quotation_id")
 
 
@@ -1006,8 +1014,9 @@ def _invoice_created(invoice: Invoice, order: SalesOrder) -> dict[str, Any]:
 @idempotent
 @refusals
 def order_invoice(request: HttpRequest, order_id: int, payload: InvoiceIn) -> Status:
-    """Invoice what the order may bill now (by its policy: ordered or delivered quantities),
-    or the `quantities` given per line, less the down payments not yet deducted. A draft
+    """Invoice what the order may bill now (each line by its policy: ordered or delivered
+    quantities), or the `quantities` given per line, less the down payments not yet deducted
+    that it bills more than (all that remain when it bills the rest of the order). A draft
     unless `post` (which needs finance.invoice as well)."""
     if payload.post:
         _needs(request, POSTING_PERMISSION)

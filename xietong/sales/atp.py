@@ -47,7 +47,7 @@ from __future__ import annotations
 import datetime as dt
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -252,9 +252,11 @@ def _projections(
     product_ids: list[int],
     today: dt.date,
     exclude: set[int],
+    exclude_source: tuple[str, Collection[int]] | None = None,
 ) -> dict[int, Projection]:
     """The projection of each product in the warehouse: three queries (four when the
-    warehouse's view location is not loaded yet)."""
+    warehouse's view location is not loaded yet). Moves of `exclude_source` (source type,
+    source ids) count as excluded, as `exclude`'s do."""
     inside = set(internal_locations_below(warehouse.view_location))
     projections = {pk: Projection(today=today) for pk in product_ids}
     on_hand = (
@@ -278,11 +280,20 @@ def _projections(
             "previous_id",
             "origin",
             "picking__number",
+            "source_type",
+            "source_id",
         )
         .annotate(reserved=Sum("reservations__quantity"))
         .order_by("planned_date", "pk")
     )
     moves = {row["pk"]: row for row in rows}
+    if exclude_source is not None:
+        source_type, source_ids = exclude_source
+        exclude = exclude | {
+            row["pk"]
+            for row in rows
+            if row["source_type"] == source_type and row["source_id"] in source_ids
+        }
     for row in rows:
         source, dest = row["from_location_id"] in inside, row["to_location_id"] in inside
         projection = projections[row["product_id"]]
@@ -314,12 +325,15 @@ def promise_dates(
     requests: Sequence[AtpRequest],
     today: dt.date | None = None,
     exclude_moves: Iterable[int] = (),
+    exclude_source: tuple[str, Collection[int]] | None = None,
 ) -> list[Promise]:
     """A promise per request, in the order of `requests` (see the module's rules). Lines of
     services and consumables are promised on the day wanted; stocked products against the
-    warehouse's projected stock, earlier requests of the call first. Reads only: a constant
-    number of queries (at most four), none when no request is for a stocked product. Raises
-    ValueError for a warehouse of another company and a quantity that is a float or not
+    warehouse's projected stock, earlier requests of the call first. `exclude_source` (a
+    source type and source ids: the lines of the order promised again) excludes the moves
+    tagged so as `exclude_moves` excludes moves, without reading their ids first. Reads only: a
+    constant number of queries (at most four), none when no request is for a stocked product.
+    Raises ValueError for a warehouse of another company and a quantity that is a float or not
     positive."""
     if warehouse.company_id != company.pk:
         raise ValueError(_("The warehouse belongs to another company."))
@@ -329,7 +343,9 @@ def promise_dates(
     today = today or timezone.localdate()
     stocked = sorted({r.product.pk for r in requests if _stocked(r.product)})
     projections = (
-        _projections(company, warehouse, stocked, today, set(exclude_moves)) if stocked else {}
+        _projections(company, warehouse, stocked, today, set(exclude_moves), exclude_source)
+        if stocked
+        else {}
     )
     promises = []
     for request in requests:

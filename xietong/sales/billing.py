@@ -1,5 +1,10 @@
-"""Invoicing sales orders: by the order's policy (ordered or delivered quantities), partially,
-with down payments deducted from the later invoices, through the finance invoicing service.
+"""Invoicing sales orders: each line by its own policy (ordered or delivered quantities, see
+`xietong.sales.policies`), partially, with down payments deducted from the later invoices,
+through the finance invoicing service.
+
+A down payment is deducted from the first later invoice of the order that bills more than it
+(untaxed), so that an invoice of a few lines invoiced on order does not have to wait for the
+deliveries; the invoice that bills the rest of the order deducts all that remain.
 
 Each invoice line made from an order line is linked to it (`InvoicedLine`, with the quantity in
 the order line's unit, negative on credit notes); an order line's `qty_invoiced` is the sum of
@@ -15,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -24,7 +29,13 @@ from xietong.finance.invoicing import invoice_create, invoice_post
 from xietong.finance.models import Account, Invoice, InvoiceLine
 from xietong.finance.posting import finance_settings
 from xietong.sales.common import ZERO, refusal, sales_settings, timeline
-from xietong.sales.documents import ORDER_SOURCE, _locked_order, order_close_if_done
+from xietong.sales.documents import (
+    CLOSE_FIELDS,
+    ORDER_SOURCE,
+    _close_if_done,
+    _locked_order,
+    lines_update,
+)
 from xietong.sales.models import (
     DownPayment,
     InvoicedLine,
@@ -36,9 +47,11 @@ from xietong.sales.models import (
 OState = SalesOrder.State
 
 
-def invoiceable(line: SalesOrderLine, policy: str) -> Decimal:
-    """What may still be invoiced of `line` (in its unit): ordered − returned − invoiced on the
-    "order" policy and for services; delivered − returned − invoiced on the "delivery" policy."""
+def invoiceable(line: SalesOrderLine, policy: str | None = None) -> Decimal:
+    """What may still be invoiced of `line` (in its unit) by its policy (or `policy`, to ask
+    what another would allow): ordered − returned − invoiced on the "order" policy and for
+    services; delivered − returned − invoiced on the "delivery" policy."""
+    policy = policy or line.invoice_policy
     if policy == InvoicePolicy.ORDER or line.product.type == line.product.Type.SERVICE:
         basis = line.quantity - line.qty_returned
     else:
@@ -68,7 +81,8 @@ def order_invoice(
 ) -> Invoice:
     """A customer invoice of what the order may bill now (`invoiceable` per line), or of
     `quantities` ({order line id: quantity}, each at most its invoiceable part), with the
-    order's prices, discounts and taxes, less the down payments not yet deducted; posted when
+    order's prices, discounts and taxes, less the down payments not yet deducted that it bills
+    more than (all of them on the invoice that bills the rest of the order); posted when
     `post`. Refused (nothing written) when nothing is to be invoiced, for an order that is not
     confirmed or done, and for quantities above what may be invoiced."""
     with transaction.atomic():
@@ -83,7 +97,7 @@ def order_invoice(
             raise refusal(_("These lines are not of this order."), "lines", "quantities")
         chosen: list[tuple[SalesOrderLine, Decimal]] = []
         for line in lines:
-            most = invoiceable(line, row.invoice_policy)
+            most = invoiceable(line)
             wanted = most if quantities is None else Decimal(quantities.get(line.pk, ZERO))
             if wanted < 0 or wanted > most:
                 raise refusal(
@@ -108,11 +122,7 @@ def order_invoice(
             }
             for line, quantity in chosen
         ]
-        open_dps = list(
-            DownPayment.unscoped.filter(
-                order=row, deducted_by__isnull=True, invoice__state=Invoice.State.POSTED
-            ).select_related("invoice")
-        )
+        open_dps = _deductible(row, lines, chosen)
         for dp in open_dps:
             first = dp.invoice.lines.prefetch_related("taxes").first()
             specs.append(
@@ -153,13 +163,48 @@ def order_invoice(
             DownPayment.unscoped.filter(pk__in=[dp.pk for dp in open_dps]).update(
                 deducted_by=invoice
             )
-        invoiced_refresh(order_line_ids=[line.pk for line, _q in chosen])
+        if not post:  # posting refreshes them (`invoice_changed`, finance's hook): once is enough
+            invoiced_refresh(order_line_ids=[line.pk for line, _q in chosen])
         timeline(row.party, "order", _("Invoice drafted for %(order)s: %(total)s %(currency)s")
                  % {"order": row, "total": invoice.amount_total, "currency": invoice.currency_id},
                  actor=actor, source=row)  # fmt: skip
         if post:
             invoice = invoice_post(invoice=invoice, actor=actor)
     return invoice
+
+
+def _deductible(
+    order: SalesOrder, lines: list[SalesOrderLine], chosen: list[tuple[SalesOrderLine, Decimal]]
+) -> list[DownPayment]:
+    """The posted down payments of `order` not yet deducted that an invoice of `chosen` deducts,
+    oldest first: those that fit in what it bills (untaxed, estimated from the lines' amounts),
+    or all of them when nothing of the order is left to invoice after it."""
+    open_dps = list(
+        DownPayment.unscoped.filter(
+            order=order, deducted_by__isnull=True, invoice__state=Invoice.State.POSTED
+        )
+        .select_related("invoice")
+        .order_by("pk")
+    )
+    if not open_dps:
+        return []
+    now = {line.pk: quantity for line, quantity in chosen}
+    last = all(
+        line.quantity - line.qty_returned - line.qty_invoiced - now.get(line.pk, ZERO) <= 0
+        for line in lines
+    )
+    if last:
+        return open_dps
+    room = sum(
+        (Decimal(line.amount_untaxed) * quantity / line.quantity for line, quantity in chosen),
+        ZERO,
+    )
+    deducted = []
+    for dp in open_dps:
+        if Decimal(dp.amount) < room:
+            deducted.append(dp)
+            room -= Decimal(dp.amount)
+    return deducted
 
 
 @audited
@@ -228,30 +273,51 @@ def order_down_payment(
 
 
 def invoiced_refresh(*, order_line_ids: list[int]) -> None:
-    """Recompute `qty_invoiced` of order lines from their links on invoices not cancelled."""
+    """Recompute `qty_invoiced` of order lines from their links on invoices not cancelled, and
+    close the orders fully delivered and invoiced."""
     if not order_line_ids:
         return
+    _invoiced_refresh(
+        links=Q(order_line_id__in=order_line_ids),
+        orders=SalesOrderLine.objects.filter(pk__in=order_line_ids).values("order_id"),
+        only=set(order_line_ids),
+    )
+
+
+def _invoiced_refresh(*, links: Q, orders: Any, only: set[int] | None) -> None:
+    """`invoiced_refresh` of the lines whose links `links` selects (`only` those, None: every
+    line of `orders`), in three statements at most: the links' sums, the lines of `orders` (ids
+    or a subquery) and the update of the lines that changed; then the orders that are done."""
     sums = dict(
-        InvoicedLine.objects.filter(order_line_id__in=order_line_ids)
+        InvoicedLine.objects.filter(links)
         .exclude(invoice_line__invoice__state=Invoice.State.CANCELLED)
         .values("order_line_id")
         .annotate(total=Sum("quantity"))
         .values_list("order_line_id", "total")
     )
-    lines = list(SalesOrderLine.objects.filter(pk__in=order_line_ids))
-    for line in lines:
-        line.qty_invoiced = Decimal(sums.get(line.pk) or ZERO).quantize(Decimal("0.000001"))
-    SalesOrderLine.objects.bulk_update(lines, ["qty_invoiced"])
-    order_close_if_done(order_ids={line.order_id for line in lines})
+    changed: list[SalesOrderLine] = []
+    rows = []
+    for pk, order_id, state, kind, quantity, delivered, returned, invoiced in (
+        SalesOrderLine.objects.filter(order_id__in=orders)
+        .order_by()
+        .values_list("pk", *CLOSE_FIELDS)
+    ):
+        if only is None or pk in only:
+            fresh = Decimal(sums.get(pk) or ZERO).quantize(Decimal("0.000001"))
+            if fresh != invoiced:
+                changed.append(SalesOrderLine(pk=pk, qty_invoiced=fresh))
+                invoiced = fresh
+        rows.append((order_id, state, kind, quantity, delivered, returned, invoiced))
+    lines_update(changed, ["qty_invoiced"])
+    _close_if_done(rows)
 
 
 def invoice_changed(invoice: Invoice) -> None:
     """Finance's hook: an invoice of an order was posted, cancelled or deleted."""
     if invoice.source_type != ORDER_SOURCE:
         return
-    ids = list(
-        SalesOrderLine.objects.filter(order_id=invoice.source_id).values_list("pk", flat=True)
+    _invoiced_refresh(
+        links=Q(order_line__order_id=invoice.source_id), orders=[invoice.source_id], only=None
     )
-    invoiced_refresh(order_line_ids=ids)
     if invoice.state == Invoice.State.CANCELLED:
         DownPayment.unscoped.filter(deducted_by_id=invoice.pk).update(deducted_by=None)

@@ -4,18 +4,19 @@ computation of document lines, customer-timeline entries, and the refusal type."
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from xietong.core.models import Company, UnitOfMeasure
-from xietong.core.numbering import sequence_ensure, sequence_next
+from xietong.core.numbering import NumberingError, sequence_ensure, sequence_next
 from xietong.finance import taxes as tax_engine
 from xietong.finance.models import Tax
 from xietong.finance.posting import finance_settings
@@ -23,7 +24,7 @@ from xietong.inventory.models import Warehouse
 from xietong.party.models import Party
 from xietong.party.services import timeline_add
 from xietong.product.models import ConfiguredItem, Product
-from xietong.product.pricing import price_for
+from xietong.product.pricing import PriceItem, PriceResult, prices_for
 from xietong.sales.models import SalesSettings
 
 ZERO = Decimal(0)
@@ -48,17 +49,26 @@ def refusal(message: str, code: str, field_name: str | None = None) -> SalesErro
 
 
 def number_next(company: Company, code: str, date: dt.date) -> str:
-    name, pattern = SEQUENCES[code]
-    sequence_ensure(company=company, code=code, name=name, pattern=pattern)
-    return sequence_next(company=company, code=code, date=date)
+    """The next number of the company's sequence `code`, the sequence made on first use."""
+    try:
+        return sequence_next(company=company, code=code, date=date)
+    except NumberingError:  # most likely no such sequence yet (else the same error again)
+        name, pattern = SEQUENCES[code]
+        sequence_ensure(company=company, code=code, name=name, pattern=pattern)
+        return sequence_next(company=company, code=code, date=date)
 
 
 def sales_settings(company: Company) -> SalesSettings:
-    """The company's sales settings, created on first use with its first warehouse and the
-    sales tax of its finance settings' chart when one is marked default (none otherwise)."""
-    found = SalesSettings.unscoped.filter(company=company).first()
-    if found is not None:
-        return found
+    """The company's sales settings (with their warehouse and default tax), created on first
+    use with its first warehouse and the sales tax of its finance settings' chart when one is
+    marked default (none otherwise). Read it once per service call and pass it down."""
+    rows = SalesSettings.unscoped.filter(company=company).select_related("warehouse", "default_tax")
+    try:
+        return rows.get()
+    except SalesSettings.MultipleObjectsReturned:  # no constraint forbids it: the first one
+        return rows.order_by("pk")[0]
+    except SalesSettings.DoesNotExist:
+        pass
     with transaction.atomic():
         warehouse = Warehouse.unscoped.filter(company=company).order_by("pk").first()
         tax = (
@@ -127,19 +137,120 @@ def _decimal(value: Any, errors: Errors, key: str, *, default: Decimal | None = 
     return number
 
 
-def _record(model: Any, value: Any, company: Company) -> Any:
+def _key(value: Any) -> int | None:
+    """The primary key a line names by `value` (None: it names none)."""
+    try:
+        key = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return key if -(2**63) <= key < 2**63 else None
+
+
+def _records(model: Any, values: Iterable[Any], *related: str) -> dict[int, Any]:
+    """The rows of `model` that `values` name by key (records given as such need none): one
+    query, none when no value is a key."""
+    keys = set()
+    for value in values:
+        if value is None or value == "" or isinstance(value, model):
+            continue
+        key = _key(value)
+        if key is not None:
+            keys.add(key)
+    if not keys:
+        return {}
+    rows = model.unscoped.filter(pk__in=sorted(keys)).order_by()
+    if related:
+        rows = rows.select_related(*related)
+    return {row.pk: row for row in rows}
+
+
+def _record(model: Any, value: Any, company: Company, found: Mapping[int, Any]) -> Any:
+    """The record of `company` that `value` names (a record or its key, looked up in `found`,
+    read by `_records`); None for anything else."""
     if value is None or value == "":
         return None
     if isinstance(value, model):
         obj = value
     else:
-        try:
-            obj = model.unscoped.filter(pk=int(value)).first()
-        except (TypeError, ValueError):
-            return None
+        key = _key(value)
+        obj = found.get(key) if key is not None else None
     if obj is None or getattr(obj, "company_id", company.pk) != company.pk:
         return None
     return obj
+
+
+_NOT_A_LIST = object()  # a line's taxes that are not a list of taxes (refused on use, as before)
+
+
+@dataclass
+class _Lookups:
+    """What the lines name, each model read once for all lines."""
+
+    items: dict[int, ConfiguredItem]
+    products: dict[int, Product]
+    taxes: dict[int, Tax]
+    tax_lists: dict[int, Any]  # line index → its taxes as a list (or _NOT_A_LIST)
+    units_by_code: dict[str, UnitOfMeasure]
+    units_by_pk: dict[int, UnitOfMeasure]
+
+
+def _unit_pk(value: Any) -> int | None:
+    text = str(value)
+    return _key(text) if text.isdigit() else None
+
+
+def _lookups(company: Company, lines: Sequence[Any]) -> _Lookups:
+    """Read the configured items, products, taxes and units the lines name (one query per
+    model, none for a model no line names by key), and the units of their products."""
+    maps = [(n, raw) for n, raw in enumerate(lines) if isinstance(raw, Mapping)]
+    items = _records(
+        ConfiguredItem, (raw.get("configured_item") for _n, raw in maps), "product__category"
+    )
+    # with their categories: pricing reads the rules of the categories
+    products = _records(Product, (raw.get("product") for _n, raw in maps), "category")
+    tax_lists: dict[int, Any] = {}
+    for n, raw in maps:
+        if raw.get("taxes") is not None:
+            try:
+                tax_lists[n] = list(raw.get("taxes"))
+            except TypeError:
+                tax_lists[n] = _NOT_A_LIST
+    taxes = _records(
+        Tax, (t for given in tax_lists.values() if given is not _NOT_A_LIST for t in given)
+    )
+    # the units: those the lines name, and the stock and sales units of their products
+    named = [raw.get("uom") for _n, raw in maps]
+    codes = {str(u) for u in named if u and not isinstance(u, UnitOfMeasure)}
+    unit_keys = {k for k in map(_unit_pk, codes) if k is not None}
+    chosen: list[Product] = []
+    for _n, raw in maps:
+        item = _record(ConfiguredItem, raw.get("configured_item"), company, items)
+        product = (
+            item.product
+            if item is not None
+            else _record(Product, raw.get("product"), company, products)
+        )
+        if product is not None:
+            chosen.append(product)
+    for product in chosen:
+        for descriptor in (Product.uom, Product.sales_uom):
+            key = getattr(product, descriptor.field.attname)
+            if key is not None and not descriptor.is_cached(product):
+                unit_keys.add(key)
+    by_code: dict[str, UnitOfMeasure] = {}
+    by_pk: dict[int, UnitOfMeasure] = {}
+    if codes or unit_keys:
+        for unit in UnitOfMeasure.objects.filter(
+            Q(code__in=sorted(codes)) | Q(pk__in=sorted(unit_keys))
+        ).order_by():
+            by_code[unit.code] = unit
+            by_pk[unit.pk] = unit
+    for product in chosen:
+        for descriptor in (Product.uom, Product.sales_uom):
+            key = getattr(product, descriptor.field.attname)
+            if key is not None and key in by_pk and not descriptor.is_cached(product):
+                descriptor.field.set_cached_value(product, by_pk[key])
+    return _Lookups(items, products, taxes, tax_lists, by_code, by_pk)
 
 
 def lines_clean(
@@ -150,75 +261,61 @@ def lines_clean(
     date: dt.date,
     price_list: Any,
     lines: Sequence[Mapping[str, Any]],
+    settings: SalesSettings | None = None,
 ) -> list[LineData]:
     """Check and price `lines` (dicts of product, quantity, and optionally uom, unit_price,
     discount (percent), taxes (Tax records or ids; default: the settings' default sales tax),
     description, configured_item). Without a unit price, a configured item's price or the
     customer's price (`price_for`) applies; `list_price` keeps the price before any discount so
-    that approval can compare. Raises SalesError with a message per line (`lines.N.field`)."""
+    that approval can compare. Raises SalesError with a message per line (`lines.N.field`).
+
+    However many lines: one query per model the lines name (configured items, products, taxes,
+    units) and one pricing call (`prices_for`) for them all. `settings`: the company's sales
+    settings when the caller has them already."""
     errors: Errors = {}
     if not lines:
         raise refusal(_("Add at least one line."), "no_lines", "lines")
-    settings = sales_settings(company)
-    out: list[LineData] = []
-    for n, raw in enumerate(lines, start=1):
-        key = f"lines.{n}"
-        if not isinstance(raw, Mapping):
-            errors.setdefault(key, []).append(_("A line is a set of fields."))
-            continue
-        unknown = set(raw) - {
-            "product", "quantity", "uom", "unit_price", "discount", "taxes", "description",
-            "configured_item", "id",
-        }  # fmt: skip
-        if unknown:
-            errors.setdefault(key, []).append(
-                _("Unknown fields: %(fields)s.") % {"fields": ", ".join(sorted(unknown))}
+    lines = list(lines)  # read twice below
+    settings = settings if settings is not None else sales_settings(company)
+    found = _lookups(company, lines)
+    checked = [
+        _line_check(company, settings, found, n, raw) for n, raw in enumerate(lines, start=1)
+    ]
+    # price the lines that can be priced: those before the first refused line (once a line is
+    # refused, no later line is priced), configured items aside (they carry their price)
+    to_price: list[int] = []
+    for n, (line_errors, values) in enumerate(checked):
+        if line_errors or values is None:
+            break
+        if values["item"] is None:
+            to_price.append(n)
+    prices = dict(
+        zip(
+            to_price,
+            prices_for(
+                company=company,
+                party=party,
+                items=[
+                    PriceItem(product=checked[n][1]["product"], quantity=checked[n][1]["quantity"])
+                    for n in to_price
+                ],
+                date=date,
+                price_list=price_list,
+                explain=False,
             )
-        item = _record(ConfiguredItem, raw.get("configured_item"), company)
-        if raw.get("configured_item") not in (None, "") and item is None:
-            errors.setdefault(f"{key}.configured_item", []).append(_("Unknown configuration."))
-        product = (
-            item.product if item is not None else _record(Product, raw.get("product"), company)
+            if to_price
+            else [],
+            strict=True,
         )
-        if product is None:
-            errors.setdefault(f"{key}.product", []).append(_("Choose a product of this company."))
+    )
+    out: list[LineData] = []
+    for n, (raw, (line_errors, values)) in enumerate(zip(lines, checked, strict=True)):
+        errors.update(line_errors)  # the keys of a line are its own (`lines.N…`)
+        if values is None or errors:
             continue
-        if not product.active:
-            errors.setdefault(f"{key}.product", []).append(
-                _("%(sku)s is archived.") % {"sku": product.sku}
-            )
-        if product.is_configurable and item is None:
-            errors.setdefault(f"{key}.product", []).append(
-                _("%(sku)s is configurable: configure it first.") % {"sku": product.sku}
-            )
-        quantity = _decimal(raw.get("quantity"), errors, f"{key}.quantity", default=Decimal(1))
-        if quantity <= 0:
-            errors.setdefault(f"{key}.quantity", []).append(_("The quantity must be above zero."))
-        uom = raw.get("uom") or product.sales_uom or product.uom
-        if not isinstance(uom, UnitOfMeasure):
-            uom = (
-                UnitOfMeasure.objects.filter(code=str(uom)).first()
-                or UnitOfMeasure.objects.filter(pk=uom if str(uom).isdigit() else None).first()
-            )
-        if uom is None or uom.category_id != product.uom.category_id:
-            errors.setdefault(f"{key}.uom", []).append(
-                _("Choose a unit that measures the same as %(unit)s.") % {"unit": product.uom.code}
-            )
-        discount = _decimal(raw.get("discount"), errors, f"{key}.discount", default=ZERO)
-        if not ZERO <= discount <= HUNDRED:
-            errors.setdefault(f"{key}.discount", []).append(_("A discount is between 0 and 100 %."))
-        taxes_raw = raw.get("taxes")
-        if taxes_raw is None:
-            taxes = [settings.default_tax] if settings.default_tax_id else []
-        else:
-            taxes = [_record(Tax, t, company) for t in taxes_raw]
-            if any(t is None or t.use != Tax.Use.SALE or not t.active for t in taxes):
-                errors.setdefault(f"{key}.taxes", []).append(_("Choose active sales taxes."))
-                taxes = []
-        if errors:
-            continue
-        reference = _reference_price(item, product, party, quantity, date, price_list, currency,
-                                     errors, key)  # fmt: skip
+        key = f"lines.{n + 1}"
+        item, product = values["item"], values["product"]
+        reference = _reference_price(item, prices.get(n), currency, errors, key)
         if raw.get("unit_price") not in (None, ""):
             unit_price = _decimal(raw.get("unit_price"), errors, f"{key}.unit_price")
             if unit_price < 0:
@@ -237,12 +334,12 @@ def lines_clean(
         out.append(
             LineData(
                 product=product,
-                quantity=quantity,
-                uom=uom,
+                quantity=values["quantity"],
+                uom=values["uom"],
                 unit_price=unit_price,
                 list_price=list_price,
-                discount=discount,
-                taxes=taxes,
+                discount=values["discount"],
+                taxes=values["taxes"],
                 description=str(raw.get("description") or "").strip()
                 or (item.description.splitlines()[0][:300] if item else product.name),
                 configured_item=item,
@@ -254,12 +351,82 @@ def lines_clean(
     return out
 
 
-def _reference_price(item: ConfiguredItem | None, product: Product, party: Party,
-                     quantity: Decimal, date: dt.date, price_list: Any, currency: str,
-                     errors: Errors, key: str) -> Decimal | None:  # fmt: skip
+def _line_check(
+    company: Company, settings: SalesSettings, found: _Lookups, n: int, raw: Any
+) -> tuple[Errors, dict[str, Any] | None]:
+    """Check line `n` (from 1) but its price: its errors, and its clean values (None when the
+    line is refused before they are known)."""
+    errors: Errors = {}
+    key = f"lines.{n}"
+    if not isinstance(raw, Mapping):
+        errors.setdefault(key, []).append(_("A line is a set of fields."))
+        return errors, None
+    unknown = set(raw) - {
+        "product", "quantity", "uom", "unit_price", "discount", "taxes", "description",
+        "configured_item", "id",
+    }  # fmt: skip
+    if unknown:
+        errors.setdefault(key, []).append(
+            _("Unknown fields: %(fields)s.") % {"fields": ", ".join(sorted(unknown))}
+        )
+    item = _record(ConfiguredItem, raw.get("configured_item"), company, found.items)
+    if raw.get("configured_item") not in (None, "") and item is None:
+        errors.setdefault(f"{key}.configured_item", []).append(_("Unknown configuration."))
+    product = (
+        item.product
+        if item is not None
+        else _record(Product, raw.get("product"), company, found.products)
+    )
+    if product is None:
+        errors.setdefault(f"{key}.product", []).append(_("Choose a product of this company."))
+        return errors, None
+    if not product.active:
+        errors.setdefault(f"{key}.product", []).append(
+            _("%(sku)s is archived.") % {"sku": product.sku}
+        )
+    if product.is_configurable and item is None:
+        errors.setdefault(f"{key}.product", []).append(
+            _("%(sku)s is configurable: configure it first.") % {"sku": product.sku}
+        )
+    quantity = _decimal(raw.get("quantity"), errors, f"{key}.quantity", default=Decimal(1))
+    if quantity <= 0:
+        errors.setdefault(f"{key}.quantity", []).append(_("The quantity must be above zero."))
+    uom = raw.get("uom") or product.sales_uom or product.uom
+    if not isinstance(uom, UnitOfMeasure):
+        pk = _unit_pk(uom)
+        uom = found.units_by_code.get(str(uom)) or (
+            found.units_by_pk.get(pk) if pk is not None else None
+        )
+    if uom is None or uom.category_id != product.uom.category_id:
+        errors.setdefault(f"{key}.uom", []).append(
+            _("Choose a unit that measures the same as %(unit)s.") % {"unit": product.uom.code}
+        )
+    discount = _decimal(raw.get("discount"), errors, f"{key}.discount", default=ZERO)
+    if not ZERO <= discount <= HUNDRED:
+        errors.setdefault(f"{key}.discount", []).append(_("A discount is between 0 and 100 %."))
+    taxes_raw = raw.get("taxes")
+    if taxes_raw is None:
+        taxes = [settings.default_tax] if settings.default_tax_id else []
+    else:
+        given = found.tax_lists.get(n - 1, _NOT_A_LIST)
+        taxes = [
+            _record(Tax, t, company, found.taxes)
+            for t in (taxes_raw if given is _NOT_A_LIST else given)
+        ]
+        if any(t is None or t.use != Tax.Use.SALE or not t.active for t in taxes):
+            errors.setdefault(f"{key}.taxes", []).append(_("Choose active sales taxes."))
+            taxes = []
+    values = {"item": item, "product": product, "quantity": quantity, "uom": uom,
+              "discount": discount, "taxes": taxes}  # fmt: skip
+    return errors, values
+
+
+def _reference_price(item: ConfiguredItem | None, result: PriceResult | ValidationError | None,
+                     currency: str, errors: Errors, key: str) -> Decimal | None:  # fmt: skip
     """The price the customer gets without a manual discount: the configuration's price or the
-    price engine's (`price_for`: the customer's list with its group and quantity rules). Puts
-    why there is none under `<key>.price_list` (dropped when the user typed a price)."""
+    price engine's (`result` of `prices_for`: the customer's list with its group and quantity
+    rules). Puts why there is none under `<key>.price_list` (dropped when the user typed a
+    price)."""
     if item is not None:
         if item.currency_id != currency:
             errors.setdefault(f"{key}.configured_item", []).append(
@@ -268,11 +435,9 @@ def _reference_price(item: ConfiguredItem | None, product: Product, party: Party
             )
             return None
         return item.price
-    try:
-        result = price_for(product=product, party=party, quantity=quantity, date=date,
-                           price_list=price_list)  # fmt: skip
-    except ValidationError as exc:
-        errors.setdefault(f"{key}.price_list", []).extend(exc.messages)
+    assert result is not None
+    if isinstance(result, ValidationError):
+        errors.setdefault(f"{key}.price_list", []).extend(result.messages)
         return None
     if result.currency != currency:
         errors.setdefault(f"{key}.price_list", []).append(
@@ -287,6 +452,14 @@ def amounts_compute(company: Company, currency: str, lines: list[LineData]) -> t
     """Fill each line's net, tax and total through the finance tax engine (the invoice rules,
     so a document and its invoice agree to the cent); returns (untaxed, tax, total)."""
     settings = finance_settings(company)
+    rules: dict[int, tax_engine.TaxRule] = {}  # per tax object: lines mostly share their taxes
+
+    def rule_of(tax: Tax) -> tax_engine.TaxRule:
+        rule = rules.get(id(tax))
+        if rule is None:
+            rule = rules[id(tax)] = tax_engine.TaxRule.of(tax)
+        return rule
+
     try:
         totals = tax_engine.compute(
             [
@@ -294,7 +467,7 @@ def amounts_compute(company: Company, currency: str, lines: list[LineData]) -> t
                     quantity=line.quantity,
                     unit_price=line.unit_price,
                     discount=line.discount,
-                    taxes=tuple(tax_engine.TaxRule.of(t) for t in line.taxes),
+                    taxes=tuple(rule_of(t) for t in line.taxes),
                 )
                 for line in lines
             ],

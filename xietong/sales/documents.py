@@ -22,11 +22,11 @@ Every step writes to the customer's timeline; each service locks its document ro
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -38,7 +38,7 @@ from xietong.finance.models import Invoice
 from xietong.inventory import pickings as picking_services
 from xietong.inventory.models import Move, Picking, Warehouse
 from xietong.party.models import Address, Contact, Party
-from xietong.product.models import PriceList
+from xietong.product.models import PriceList, Product
 from xietong.product.selectors import product_convert
 from xietong.sales import atp
 from xietong.sales.common import (
@@ -58,7 +58,9 @@ from xietong.sales.models import (
     QuotationLine,
     SalesOrder,
     SalesOrderLine,
+    SalesSettings,
 )
+from xietong.sales.policies import lines_policy_set, order_policy, policy_fields
 from xietong.workflow.services import process_start
 
 QState = Quotation.State
@@ -70,18 +72,30 @@ ORDER_SOURCE = "sales.order"
 # --- header ---------------------------------------------------------------------------------
 
 
-def _header(
-    company: Company, party: Any, fields: Mapping[str, Any], *, today: dt.date
-) -> dict[str, Any]:
-    """Check the header fields shared by quotations and orders; returns the clean values."""
-    errors: dict[str, list[str]] = {}
+def _customer_check(company: Company, party: Any) -> None:
+    """Refuse anything but an active customer of `company` (before anything is read)."""
     if not isinstance(party, Party) or party.company_id != company.pk:
         raise refusal(_("Choose a customer of this company."), "party", "party")
     if not party.is_customer or not party.active:
         raise refusal(
             _("%(party)s is not an active customer.") % {"party": party.name}, "party", "party"
         )
-    settings = sales_settings(company)
+
+
+def _header(
+    company: Company,
+    party: Any,
+    fields: Mapping[str, Any],
+    *,
+    today: dt.date,
+    settings: SalesSettings | None = None,
+) -> dict[str, Any]:
+    """Check the header fields shared by quotations and orders; returns the clean values.
+    `settings`: the company's sales settings, when the caller read them already."""
+    errors: dict[str, list[str]] = {}
+    _customer_check(company, party)
+    if settings is None:
+        settings = sales_settings(company)
     warehouse = fields.get("warehouse") or settings.warehouse
     if warehouse is None:
         errors["warehouse"] = [_("Set up a warehouse to ship from first.")]
@@ -148,11 +162,12 @@ def _write_lines(document: Any, model: Any, link: str, lines: list[LineData]) ->
         model(
             **{link: document},
             sequence=n,
-            product=line.product,
-            configured_item=line.configured_item,
+            # keys, not records: no per-line checks of saved related objects
+            product_id=line.product.pk,
+            configured_item_id=line.configured_item.pk if line.configured_item else None,
             description=line.description,
             quantity=line.quantity,
-            uom=line.uom,
+            uom_id=line.uom.pk,
             list_price=line.list_price,
             unit_price=line.unit_price,
             discount=line.discount,
@@ -161,6 +176,7 @@ def _write_lines(document: Any, model: Any, link: str, lines: list[LineData]) ->
             amount_total=line.total,
             promise_date=line.extra.get("promise_date"),
             promise_note=line.extra.get("promise_note", "")[:200],
+            **policy_fields(line),
         )
         for n, line in enumerate(lines, start=1)
     )
@@ -179,8 +195,10 @@ def _totals(document: Any, lines: list[LineData]) -> None:
     document.amount_total = sum((line.total for line in lines), ZERO)
 
 
-def _promise(company: Company, warehouse: Warehouse, lines: list[LineData], wanted: dt.date,
-             *, exclude_moves: Sequence[int] = ()) -> None:  # fmt: skip
+def _promises(company: Company, warehouse: Warehouse, lines: Sequence[Any], wanted: dt.date,
+              **options: Any) -> list[atp.Promise]:  # fmt: skip
+    """The ATP promise of each of `lines` (anything with product, quantity and uom), in their
+    order; `options` go to `atp.promise_dates`."""
     requests = [
         atp.AtpRequest(
             product=line.product,
@@ -195,11 +213,70 @@ def _promise(company: Company, warehouse: Warehouse, lines: list[LineData], want
         )
         for n, line in enumerate(lines)
     ]
-    for answer in atp.promise_dates(
-        company=company, warehouse=warehouse, requests=requests, exclude_moves=exclude_moves
-    ):
+    return atp.promise_dates(company=company, warehouse=warehouse, requests=requests, **options)
+
+
+def _promise(company: Company, warehouse: Warehouse, lines: list[LineData],
+             wanted: dt.date) -> None:  # fmt: skip
+    for answer in _promises(company, warehouse, lines, wanted):
         lines[answer.key].extra["promise_date"] = answer.date
         lines[answer.key].extra["promise_note"] = answer.note
+
+
+LINES_BATCH = 1000  # order lines per UPDATE of `lines_update`
+
+
+def lines_update(lines: Sequence[SalesOrderLine], fields: Sequence[str]) -> None:
+    """Write `fields` of order lines as `bulk_update` would, in one UPDATE per `LINES_BATCH`
+    lines from a VALUES list on PostgreSQL and SQLite (`bulk_update` builds a CASE per line and
+    field, which costs more than the statement for large orders). Sends no signals."""
+    if not lines:
+        return
+    connection = connections[SalesOrderLine.objects.db]
+    vendor = connection.vendor
+    if vendor == "sqlite" and connection.Database.sqlite_version_info < (3, 33):
+        vendor = ""  # no UPDATE … FROM before SQLite 3.33
+    if vendor not in ("postgresql", "sqlite"):
+        SalesOrderLine.objects.bulk_update(lines, fields, batch_size=500)
+        return
+    meta, quote = SalesOrderLine._meta, connection.ops.quote_name
+    columns = [meta.get_field(name) for name in fields]
+    if vendor == "postgresql":
+        types = ", ".join(f"%s::{column.db_type(connection)}" for column in columns)
+        row = f"(%s::bigint, {types})"
+        alias = "v(k, {})".format(", ".join(f"c{n}" for n in range(len(columns))))
+        key, values = "v.k", [f"v.c{n}" for n in range(len(columns))]
+    else:  # SQLite names the columns of VALUES column1, column2…
+        row, alias, key = "({})".format(", ".join(["%s"] * (len(columns) + 1))), "v", "v.column1"
+        values = [
+            f"CAST(v.column{n + 2} AS NUMERIC)"
+            if column.get_internal_type() == "DecimalField"
+            else f"v.column{n + 2}"
+            for n, column in enumerate(columns)
+        ]
+    table = quote(meta.db_table)
+    assignments = ", ".join(
+        f"{quote(column.column)} = {value}" for column, value in zip(columns, values, strict=True)
+    )
+    with connection.cursor() as cursor:
+        for start in range(0, len(lines), LINES_BATCH):
+            chunk = lines[start : start + LINES_BATCH]
+            cursor.execute(
+                f"UPDATE {table} SET {assignments} "  # noqa: S608
+                f"FROM (VALUES {', '.join([row] * len(chunk))}) AS {alias} "
+                f"WHERE {table}.{quote(meta.pk.column)} = {key}",
+                [
+                    value
+                    for line in chunk
+                    for value in (
+                        line.pk,
+                        *(
+                            column.get_db_prep_save(getattr(line, column.attname), connection)
+                            for column in columns
+                        ),
+                    )
+                ],
+            )
 
 
 def _as_data(rows: Sequence[Any]) -> list[LineData]:
@@ -249,15 +326,17 @@ def quotation_create(
     price list's), shipping_address, contact, salesperson, customer_reference, notes. Raises
     SalesError (nothing written) for anything wrong, per field."""
     _unknown(fields, HEADER_FIELDS)
-    header = _header(company, party, fields, today=timezone.localdate())
+    _customer_check(company, party)
     settings = sales_settings(company)
+    header = _header(company, party, fields, today=timezone.localdate(), settings=settings)
     valid_until = valid_until or header["date"] + dt.timedelta(
         days=settings.quotation_validity_days
     )
     if valid_until < header["date"]:
         raise refusal(_("A quotation is valid from its date on."), "valid_until", "valid_until")
     data = lines_clean(company=company, party=party, currency=header["currency_id"],
-                       date=header["date"], price_list=header["price_list"], lines=lines)  # fmt: skip
+                       date=header["date"], price_list=header["price_list"], lines=lines,
+                       settings=settings)  # fmt: skip
     _promise(company, header["warehouse"], data, header["date"])
     with transaction.atomic():
         quotation = Quotation(company=company, valid_until=valid_until, **header)
@@ -305,13 +384,17 @@ def quotation_update(
     with transaction.atomic():
         row = _locked_quotation(quotation, QState.DRAFT, QState.APPROVED)
         current = {name: getattr(row, name) for name in HEADER_FIELDS if name != "currency"}
-        header = _header(row.company, row.party, {**current, **fields}, today=row.date)
+        _customer_check(row.company, row.party)
+        settings = sales_settings(row.company)
+        header = _header(row.company, row.party, {**current, **fields}, today=row.date,
+                         settings=settings)  # fmt: skip
         if lines is None:
             data = _as_data(_lines_of(row))
         else:
             data = lines_clean(company=row.company, party=row.party,
                                currency=header["currency_id"], date=header["date"],
-                               price_list=header["price_list"], lines=lines)  # fmt: skip
+                               price_list=header["price_list"], lines=lines,
+                               settings=settings)  # fmt: skip
         _promise(row.company, header["warehouse"], data, header["date"])
         for name, value in header.items():
             setattr(row, name, value)
@@ -379,13 +462,13 @@ def quotation_submit(*, quotation: Quotation, actor: Any) -> Quotation:
 def approval_decided(*, quotation_id: int, approved: bool, comment: str = "") -> None:
     """Apply the outcome of a quotation's approval process (called from the workflow event)."""
     with transaction.atomic():
-        row = (
-            Quotation.unscoped.select_for_update()
-            .select_related("party")
-            .filter(pk=quotation_id)
-            .first()
-        )
-        if row is None or row.state != QState.TO_APPROVE:
+        try:
+            row = (
+                Quotation.unscoped.select_for_update().select_related("party").get(pk=quotation_id)
+            )
+        except Quotation.DoesNotExist:
+            return
+        if row.state != QState.TO_APPROVE:
             return
         row.approval = Quotation.Approval.APPROVED if approved else Quotation.Approval.REJECTED
         row.approval_comment = comment
@@ -505,7 +588,7 @@ def quotation_accept(
             company=row.company,
             number=number_next(row.company, "sales.order", today),
             quotation=row,
-            invoice_policy=settings.invoice_policy,
+            invoice_policy=order_policy(party=row.party, settings=settings),
             date=today,
             requested_date=fields.get("requested_date"),
             **{
@@ -530,6 +613,7 @@ def quotation_accept(
         )
         order.save()
         data = _as_data(_lines_of(row))
+        lines_policy_set(data, party=row.party, settings=settings)
         _write_lines(order, SalesOrderLine, "order", data)
         row.state = QState.ACCEPTED
         row.save(update_fields=["state"])
@@ -554,15 +638,20 @@ def order_create(
     **fields: Any,
 ) -> SalesOrder:
     """A draft sales order straight from `lines` (a repeat order, the API, the portal). Header
-    fields as for `quotation_create`; `invoice_policy` "order" or "delivery" (the settings')."""
+    fields as for `quotation_create`; `invoice_policy` "order" or "delivery" forces that policy
+    on every line (services stay on order), else each line's is resolved (`policies`)."""
     _unknown(fields, HEADER_FIELDS)
-    header = _header(company, party, fields, today=timezone.localdate())
-    policy = invoice_policy or sales_settings(company).invoice_policy
+    _customer_check(company, party)
+    settings = sales_settings(company)
+    header = _header(company, party, fields, today=timezone.localdate(), settings=settings)
+    policy = order_policy(party=party, settings=settings, forced=invoice_policy)
     if policy not in InvoicePolicy.values:
         raise refusal(_("Invoice on ordered or on delivered quantities."), "invoice_policy",
                       "invoice_policy")  # fmt: skip
     data = lines_clean(company=company, party=party, currency=header["currency_id"],
-                       date=header["date"], price_list=header["price_list"], lines=lines)  # fmt: skip
+                       date=header["date"], price_list=header["price_list"], lines=lines,
+                       settings=settings)  # fmt: skip
+    lines_policy_set(data, party=party, settings=settings, forced=invoice_policy)
     if requested_date is not None and requested_date < header["date"]:
         raise refusal(_("The requested date is before the order date."), "requested_date",
                       "requested_date")  # fmt: skip
@@ -581,10 +670,17 @@ def order_create(
     return order
 
 
-def _locked_order(order: SalesOrder, *states: str) -> SalesOrder:
+ORDER_RELATED = ("party", "warehouse", "company")
+
+
+def _locked_order(
+    order: SalesOrder, *states: str, related: Sequence[str] = ORDER_RELATED
+) -> SalesOrder:
+    """The order's row, locked (not the rows it joins), with `related`; refused unless in one
+    of `states`."""
     row = (
-        SalesOrder.unscoped.select_for_update()
-        .select_related("party", "warehouse", "company")
+        SalesOrder.unscoped.select_for_update(of=("self",))
+        .select_related(*related)
         .get(pk=order.pk)
     )
     if states and row.state not in states:
@@ -641,7 +737,9 @@ def order_confirm(*, order: SalesOrder, actor: Any, override: bool = False) -> S
     date (ATP) and the delivery pickings are created and confirmed, which reserves the stock
     available now (the rest waits: a backorder is the picking's remainder, never an error)."""
     with transaction.atomic():
-        row = _locked_order(order, OState.DRAFT, OState.HELD)
+        # the warehouse's view location too: the ATP promise reads the locations below it
+        row = _locked_order(order, OState.DRAFT, OState.HELD,
+                            related=(*ORDER_RELATED, "warehouse__view_location"))  # fmt: skip
         if row.state == OState.HELD and not override:
             raise refusal(_("%(order)s waits for the credit limit override.") % {"order": row},
                           "held")  # fmt: skip
@@ -655,25 +753,20 @@ def order_confirm(*, order: SalesOrder, actor: Any, override: bool = False) -> S
                 return _hold(row, actor, exposure=exposure, total=total, limit=limit)
         if override:
             row.credit_approved = True
-        lines = _lines_of(row)
+        lines = list(row.lines.select_related("product__uom", "uom"))
         # reserve first (the stock services lock the quants), then promise: the promise is read
         # after this order holds what it could reserve, so two orders never promise the same unit
-        _deliveries_create(row, lines, actor)
-        own = list(
-            Move.unscoped.filter(
-                source_type=LINE_SOURCE, source_id__in=[line.pk for line in lines]
-            ).values_list("pk", flat=True)
-        )
-        data = _as_data(lines)
+        scheduled = _deliveries_create(row, lines, actor)
         wanted = row.requested_date or row.date
-        _promise(row.company, row.warehouse, data, max(wanted, timezone.localdate()),
-                 exclude_moves=own)  # fmt: skip
-        for line, item in zip(lines, data, strict=True):
-            line.promise_date = item.extra.get("promise_date")
-            line.promise_note = item.extra.get("promise_note", "")[:200]
-        SalesOrderLine.objects.bulk_update(lines, ["promise_date", "promise_note"], batch_size=500)
+        answers = _promises(row.company, row.warehouse, lines, max(wanted, timezone.localdate()),
+                            exclude_source=(LINE_SOURCE, {line.pk for line in lines}))  # fmt: skip
+        for line, answer in zip(lines, answers, strict=True):
+            line.promise_date = answer.date
+            line.promise_note = answer.note[:200]
+        lines_update(lines, ["promise_date", "promise_note"])
         promised = [line.promise_date for line in lines if line.promise_date]
-        if promised:
+        # the pickings of the order are those just made, all scheduled on `scheduled`
+        if promised and scheduled is not None and max(promised) != scheduled:
             Picking.unscoped.filter(
                 company_id=row.company_id, source_type=ORDER_SOURCE, source_id=row.pk,
                 state__in=[Picking.State.WAITING, Picking.State.READY, Picking.State.DRAFT],
@@ -716,8 +809,9 @@ def _hold(row: SalesOrder, actor: Any, *, exposure: Decimal, total: Decimal,
 def credit_decided(*, order_id: int, approved: bool, comment: str = "") -> None:
     """Apply the outcome of an order's credit override process (called from the workflow
     event): approved confirms the order, rejected cancels it."""
-    row = SalesOrder.unscoped.filter(pk=order_id, state=OState.HELD).first()
-    if row is None:
+    try:
+        row = SalesOrder.unscoped.get(pk=order_id, state=OState.HELD)
+    except SalesOrder.DoesNotExist:
         return
     if approved:
         order_confirm(order=row, actor=None, override=True)
@@ -726,15 +820,20 @@ def credit_decided(*, order_id: int, approved: bool, comment: str = "") -> None:
                      reason=comment or _("Credit limit override rejected."))  # fmt: skip
 
 
-def _deliveries_create(order: SalesOrder, lines: list[SalesOrderLine], actor: Any) -> None:
+def _deliveries_create(
+    order: SalesOrder, lines: list[SalesOrderLine], actor: Any
+) -> dt.date | None:
+    """Create and confirm the delivery pickings of the order's stocked lines; returns the date
+    they are scheduled on (None: nothing to deliver)."""
     stockable = [line for line in lines if line.product.type != line.product.Type.SERVICE]
     if not stockable:
-        return
+        return None
+    scheduled: dt.date = order.requested_date or order.date
     pickings = picking_services.delivery_create(
         company=order.company,
         warehouse=order.warehouse,
         party=order.party,
-        scheduled_date=order.requested_date or order.date,
+        scheduled_date=scheduled,
         origin=order.number,
         source_type=ORDER_SOURCE,
         source_id=order.pk,
@@ -751,6 +850,7 @@ def _deliveries_create(order: SalesOrder, lines: list[SalesOrderLine], actor: An
         actor=actor,
     )
     picking_services.picking_confirm(picking=pickings[0], actor=actor)
+    return scheduled
 
 
 def order_pickings(order: SalesOrder) -> list[Picking]:
@@ -805,50 +905,86 @@ def order_cancel(*, order: SalesOrder, actor: Any, reason: str = "") -> SalesOrd
 def delivered_refresh(*, order_line_ids: Sequence[int]) -> None:
     """Recompute the delivered and returned quantities of order lines from their done moves
     (in the line's unit), and close orders fully delivered and invoiced. Called when pickings
-    of sales orders are done."""
+    of sales orders are done. Reads the moves and the lines of the orders concerned once."""
     if not order_line_ids:
         return
-    lines = list(
-        SalesOrderLine.objects.filter(pk__in=order_line_ids).select_related(
-            "uom", "product__uom", "order"
-        )
-    )
     moved: dict[int, dict[str, Decimal]] = {}
-    for line_id, usage_from, usage_to, quantity in Move.unscoped.filter(
-        source_type=LINE_SOURCE, source_id__in=order_line_ids, state=Move.State.DONE
-    ).values_list("source_id", "from_location__usage", "to_location__usage", "quantity_base"):
+    for line_id, usage_from, usage_to, quantity in (
+        Move.unscoped.filter(
+            source_type=LINE_SOURCE, source_id__in=order_line_ids, state=Move.State.DONE
+        )
+        .order_by()
+        .values_list("source_id", "from_location__usage", "to_location__usage", "quantity_base")
+    ):
         bucket = moved.setdefault(line_id, {"out": ZERO, "back": ZERO})
         if usage_to == "customer":
             bucket["out"] += Decimal(quantity)
         elif usage_from == "customer":
             bucket["back"] += Decimal(quantity)
-    for line in lines:
+    wanted = set(order_line_ids)
+    rows = list(
+        _order_lines(SalesOrderLine.objects.filter(pk__in=order_line_ids)).select_related(
+            "uom", "product__uom"
+        )
+    )
+    changed = []
+    for line in rows:
+        if line.pk not in wanted:
+            continue
         bucket = moved.get(line.pk, {"out": ZERO, "back": ZERO})
-        line.qty_delivered, line.qty_returned = (
+        delivered, returned = (
             product_convert(product=line.product, quantity=bucket[key], from_uom=line.product.uom,
                             to_uom=line.uom, round_result=False).quantize(Decimal("0.000001"))
             for key in ("out", "back")
         )  # fmt: skip
-    SalesOrderLine.objects.bulk_update(lines, ["qty_delivered", "qty_returned"])
-    order_close_if_done(order_ids={line.order_id for line in lines})
+        if (delivered, returned) != (line.qty_delivered, line.qty_returned):
+            line.qty_delivered, line.qty_returned = delivered, returned
+            changed.append(line)
+    lines_update(changed, ["qty_delivered", "qty_returned"])
+    _close_if_done(
+        (line.order_id, line.order_state, line.product.type, line.quantity, line.qty_delivered,
+         line.qty_returned, line.qty_invoiced)
+        for line in rows
+    )  # fmt: skip
+
+
+def _order_lines(lines: Any) -> Any:
+    """Every line of the orders of `lines` (a queryset of order lines), with its order's state
+    (`order_state`)."""
+    return SalesOrderLine.objects.filter(order_id__in=lines.values("order_id")).annotate(
+        order_state=F("order__state")
+    )
+
+
+CLOSE_FIELDS = ("order_id", "order__state", "product__type", "quantity", "qty_delivered",
+                "qty_returned", "qty_invoiced")  # fmt: skip
+
+
+def _close_if_done(rows: Iterable[tuple[Any, ...]]) -> None:
+    """Mark done the confirmed orders whose every line is delivered (services: invoiced) and
+    invoiced; `rows` are the lines of the orders (`CLOSE_FIELDS`), all of them, in one UPDATE."""
+    states: dict[int, str] = {}
+    still_open: set[int] = set()
+    for order_id, state, kind, quantity, delivered, returned, invoiced in rows:
+        states[order_id] = state
+        if order_id in still_open or state != OState.CONFIRMED:
+            continue
+        service = kind == Product.Type.SERVICE
+        if (not service and delivered < quantity) or invoiced < (
+            delivered - returned if not service else quantity
+        ):
+            still_open.add(order_id)
+    done = [
+        pk for pk, state in states.items() if state == OState.CONFIRMED and pk not in still_open
+    ]
+    if done:
+        SalesOrder.unscoped.filter(pk__in=done, state=OState.CONFIRMED).update(state=OState.DONE)
 
 
 def order_close_if_done(*, order_ids: set[int]) -> None:
     """Orders whose every line is delivered (services: invoiced) and invoiced become done."""
-    for order in SalesOrder.unscoped.filter(pk__in=order_ids, state=OState.CONFIRMED):
-        open_lines = [
-            line
-            for line in order.lines.select_related("product")
-            if (
-                line.product.type != line.product.Type.SERVICE
-                and line.qty_delivered < line.quantity
-            )
-            or line.qty_invoiced
-            < (
-                line.qty_delivered - line.qty_returned
-                if line.product.type != line.product.Type.SERVICE
-                else line.quantity
-            )  # fmt: skip
-        ]
-        if not open_lines:
-            SalesOrder.unscoped.filter(pk=order.pk).update(state=OState.DONE)
+    _close_if_done(
+        SalesOrderLine.objects.filter(order_id__in=order_ids, order__state=OState.CONFIRMED)
+        .order_by()
+        .values_list(*CLOSE_FIELDS)
+    )

@@ -104,7 +104,10 @@ class OrderForm(DocumentForm):
         label=_("Requested delivery date"), widget=DateInput, required=False
     )
     invoice_policy = forms.ChoiceField(
-        label=_("Invoicing policy"), choices=InvoicePolicy.choices, required=False
+        label=_("Invoicing policy"),
+        choices=[("", _("Per product and customer")), *InvoicePolicy.choices],
+        required=False,
+        help_text=_("A choice applies to every line (services: on order)."),
     )
     live_fields = ("party", "date", "price_list", "warehouse", "requested_date")
     field_order = ["party", "date", "requested_date", "invoice_policy", "price_list",

@@ -6,7 +6,11 @@ keeps its lines and turns `revised`, so the history of what the customer saw sta
 Accepting a quotation makes a sales order. An order line's delivered, invoiced and returned
 quantities are kept on the line by the services (from the done delivery moves, the posted
 invoice lines and the done return moves), so that lists and the invoicing policy read them in one
-query; the invariant tests recompute them from the moves and invoices."""
+query; the invariant tests recompute them from the moves and invoices.
+
+Each order line carries its invoicing policy (`SalesOrderLine.invoice_policy`, ordered or
+delivered quantities), resolved when the line is written (`xietong.sales.policies`); the order's
+own `invoice_policy` is the default its lines started from."""
 
 from __future__ import annotations
 
@@ -18,17 +22,13 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from xietong.core.tenancy import CompanyOwned
+from xietong.party.models import InvoicePolicy  # party's (customers carry one); importable here
 
 ZERO = Decimal(0)
 AMOUNT = {"max_digits": 19, "decimal_places": 4}
 PRICE = {"max_digits": 18, "decimal_places": 6}
 QTY = {"max_digits": 18, "decimal_places": 6}
 PERCENT = {"max_digits": 7, "decimal_places": 4}
-
-
-class InvoicePolicy(models.TextChoices):
-    ORDER = "order", _("Ordered quantities")
-    DELIVERY = "delivery", _("Delivered quantities")
 
 
 class SalesSettings(CompanyOwned):
@@ -322,6 +322,12 @@ class SalesOrderLine(DocumentLine):
     qty_delivered = models.DecimalField(_("delivered"), default=ZERO, **QTY)
     qty_invoiced = models.DecimalField(_("invoiced"), default=ZERO, **QTY)
     qty_returned = models.DecimalField(_("returned"), default=ZERO, **QTY)
+    invoice_policy = models.CharField(  # resolved when written: `xietong.sales.policies`
+        _("invoicing policy"),
+        max_length=10,
+        choices=InvoicePolicy.choices,
+        default=InvoicePolicy.DELIVERY,
+    )
 
     class Meta(DocumentLine.Meta):
         verbose_name = _("sales order line")

@@ -13,7 +13,9 @@ from xietong.demo.context import DemoContext
 from xietong.finance.models import Invoice
 from xietong.finance.tests.invariants import assert_ledger_sound
 from xietong.inventory.tests.invariants import assert_stock_sound
-from xietong.sales.models import Quotation, ReturnOrder, SalesOrder
+from xietong.party.models import Party
+from xietong.product.models import Product
+from xietong.sales.models import Quotation, ReturnOrder, SalesOrder, SalesOrderLine
 from xietong.workflow.models import Task
 
 pytestmark = pytest.mark.django_db
@@ -35,5 +37,15 @@ def test_sales_step_shows_every_state(django_capture_on_commit_callbacks) -> Non
     assert Invoice.unscoped.filter(company=main, source_type="sales.order",
                                    payment_state="paid").exists()  # fmt: skip
     assert ReturnOrder.unscoped.filter(company=main, state="done").exists()
+    # invoicing policies: products and a customer with their own, orders mixed per line
+    assert Product.unscoped.filter(company=main, invoice_policy="order").count() >= 2
+    assert Party.unscoped.filter(company=main, invoice_policy="order").exists()
+    policies = {}
+    for order_id, policy in SalesOrderLine.objects.filter(order__company=main).values_list(
+        "order_id", "invoice_policy"
+    ):
+        policies.setdefault(order_id, set()).add(policy)
+    kinds = {frozenset(found) for found in policies.values()}
+    assert {frozenset({"order"}), frozenset({"order", "delivery"})} <= kinds
     assert_stock_sound([main])
     assert_ledger_sound([main])

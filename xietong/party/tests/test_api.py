@@ -99,6 +99,25 @@ def test_party_lifecycle(manager, company_a, users_a):
     assert note.status_code == 201 and note.json()["actor"] == users_a["sales_manager"].pk
 
 
+def test_invoicing_policy_is_read_and_written(manager, company_a):
+    body = {"name": "Advance Payer", "is_customer": True, "invoice_policy": "order"}
+    created = post(manager, "/parties", body)
+    assert created.status_code == 201, created.content
+    party = created.json()
+    assert party["invoice_policy"] == "order"
+    url = f"/parties/{party['id']}"
+    bad = patch(manager, url, {"name": "Renamed", "invoice_policy": "weekly"})
+    assert bad.status_code == 422 and "invoice_policy" in errors(bad)
+    stored = Party.unscoped.get(pk=party["id"])
+    assert (stored.name, stored.invoice_policy) == ("Advance Payer", "order")
+    changed = patch(manager, url, {"invoice_policy": "delivery"})
+    assert changed.status_code == 200 and changed.json()["invoice_policy"] == "delivery"
+    cleared = patch(manager, url, {"invoice_policy": None})
+    assert cleared.status_code == 200 and cleared.json()["invoice_policy"] == ""
+    plain = post(manager, "/parties", {"name": "Plain Buyer", "is_customer": True}).json()
+    assert plain["invoice_policy"] == ""
+
+
 def test_list_filters_and_query_count(manager, company_a):
     group = services.customer_group_create(company=company_a, actor=None, code="oem", name="OEM", max_discount_percent=10)  # fmt: skip
     make_party(company_a, "Alpha", customer_group=group, tags=["VIP"], country="CN")

@@ -174,6 +174,38 @@ def test_create_form_errors_duplicates_and_create_anyway(company_a, users_a, cli
     assert live.content.decode().count("<li>") == 2
 
 
+def test_customer_form_saves_the_invoicing_policy(company_a, users_a, client_for):
+    rep = client_for(users_a["sales_rep"])
+    data = {
+        "name": "Made To Order Ltd",
+        "kind": "organisation",
+        "is_customer": "on",
+        "language": "en",
+        "currency": "CNY",
+        "invoice_policy": "order",
+    }
+    form = rep.get(reverse("party:party_create") + "?role=customer").content.decode()
+    assert 'name="invoice_policy"' in form and "A product&#x27;s own policy comes first" in form
+    created = rep.post(reverse("party:party_create") + "?role=customer", data)
+    assert created.status_code == 302
+    party = Party.unscoped.get(company=company_a, name="Made To Order Ltd")
+    assert party.invoice_policy == "order"
+    page = rep.get(reverse("party:party_detail", args=[party.pk])).content.decode()
+    assert "Ordered quantities" in page
+    edit = reverse("party:party_edit", args=[party.pk])
+    assert 'value="order" selected' in rep.get(edit).content.decode()
+    data["code"] = party.code
+    bad = rep.post(edit, {**data, "name": "Renamed", "invoice_policy": "weekly"})
+    assert bad.status_code == 400 and 'data-field-error="invoice_policy"' in bad.content.decode()
+    party.refresh_from_db()
+    assert (party.name, party.invoice_policy) == ("Made To Order Ltd", "order")
+    assert rep.post(edit, {**data, "invoice_policy": ""}).status_code == 302
+    party.refresh_from_db()
+    assert party.invoice_policy == ""
+    page = rep.get(reverse("party:party_detail", args=[party.pk])).content.decode()
+    assert 'id="invoice-policy"><span class="text-secondary">the company' in page
+
+
 def test_contact_address_bank_forms(company_a, users_a, client_for):
     rep = client_for(users_a["sales_rep"])
     party = make_party(company_a, "Forms Ltd")

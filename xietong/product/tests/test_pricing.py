@@ -306,6 +306,70 @@ def test_result_is_frozen(shop):
         result.unit_price = Money("1", "CNY")  # type: ignore[misc]
 
 
+def test_prices_for_answers_many_items_as_price_for_does_in_a_few_queries(
+    shop, company_a, django_assert_max_num_queries
+):
+    """One call for many items: the same answers (a refusal is returned for its item, not
+    raised), the price list, the categories and the rules read once whatever the count."""
+    lst = shop["list"]
+    tools = make_category(company_a, "Tools")
+    drill = make_product(company_a, "DRILL", category=tools, list_price=Decimal("250"))
+    bolt = make_product(
+        company_a, "BOLT", uom=unit("pc"), sales_uom=unit("dozen"), list_price=Decimal("0.25")
+    )
+    make_rule(lst, category=shop["bikes"], method=DISCOUNT, discount_percent=Decimal(2))
+    make_rule(lst, product=shop["product"], customer_group=shop["retail"], fixed_price=Decimal(9))
+    make_rule(lst, product=shop["product"], min_qty=Decimal(5), fixed_price=Decimal("950"))
+    make_rule(lst, variant=shop["red"], fixed_price=Decimal("999"))
+    make_rule(lst, category=tools, method=COST_PLUS, margin_percent=Decimal(30))
+    make_rule(lst, product=bolt, method=DISCOUNT, discount_percent=Decimal(10), min_qty=Decimal(2))
+    questions = [
+        (shop["product"], None, "1"),
+        (shop["product"], None, "5"),
+        (shop["product"], shop["red"], "1"),
+        (shop["product"], shop["blue"], "7"),
+        (drill, None, "3"),
+        (bolt, None, "2"),
+        (bolt, None, "0"),  # refused: its own answer only
+        (drill, shop["red"], "1"),  # a variant of another product
+    ]
+    for party in (None, shop["dealer"], shop["walk_in"]):
+        items = [
+            pricing.PriceItem(product=product, variant=variant, quantity=Decimal(qty))
+            for product, variant, qty in questions
+        ]
+        with django_assert_max_num_queries(5):  # list, categories, ancestors, rules, groups
+            answers = pricing.prices_for(company=company_a, party=party, items=items, date=DAY)
+        for (product, variant, qty), answer in zip(questions, answers, strict=True):
+            try:
+                one = price_for(
+                    product=product, party=party, quantity=Decimal(qty), date=DAY, variant=variant
+                )
+            except ValidationError as exc:
+                assert isinstance(answer, ValidationError)
+                assert answer.message_dict == exc.message_dict
+                continue
+            assert not isinstance(answer, ValidationError)
+            assert (answer.unit_price, answer.list_price, answer.rule, answer.explanation) == (
+                one.unit_price,
+                one.list_price,
+                one.rule,
+                one.explanation,
+            )
+            quiet = pricing.prices_for(
+                company=company_a,
+                party=party,
+                items=[items[questions.index((product, variant, qty))]],
+                date=DAY,
+                explain=False,
+            )[0]
+            assert quiet.unit_price == one.unit_price and quiet.rule == one.rule
+            assert quiet.explanation == ()
+    pricing.price_list_archive(price_list=lst, actor=None)
+    refused = pricing.prices_for(company=company_a, items=items[:2], date=DAY)
+    assert all("price_list" in answer.message_dict for answer in refused)
+
+
 # --- price list and rule services ----------------------------------------------------------------
 
 

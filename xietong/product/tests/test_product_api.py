@@ -89,6 +89,24 @@ def test_create_product_is_idempotent_and_validated(users_a, company_a):
     assert service.status_code == 422 and fields_of(service) == {"tracking"}
 
 
+def test_invoicing_policy_is_read_and_written(users_a, company_a):
+    planner = as_token(users_a["planner"])
+    body = {"sku": "SVC-1", "name": "Made to order", "uom": "pc", "invoice_policy": "order"}
+    created = post(planner, "/products", body)
+    assert created.status_code == 201, created.content
+    data = created.json()
+    assert data["invoice_policy"] == "order"
+    url = f"/products/{data['id']}"
+    bad = patch(planner, url, {"name": "Renamed", "invoice_policy": "weekly"})
+    assert bad.status_code == 422 and fields_of(bad) == {"invoice_policy"}
+    stored = Product.unscoped.get(pk=data["id"])
+    assert (stored.name, stored.invoice_policy) == ("Made to order", "order")
+    cleared = patch(planner, url, {"invoice_policy": None})
+    assert cleared.status_code == 200 and cleared.json()["invoice_policy"] == ""
+    changed = patch(planner, url, {"invoice_policy": "delivery"})
+    assert changed.status_code == 200 and changed.json()["invoice_policy"] == "delivery"
+
+
 def test_patch_and_archive_a_product(users_a, company_a):
     product = make_product(company_a, "BK-1")
     client = as_token(users_a["planner"])

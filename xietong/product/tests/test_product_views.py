@@ -96,6 +96,28 @@ def test_planner_creates_and_edits_a_product(users_a, company_a):
     assert product.active is False
 
 
+def test_product_form_saves_the_invoicing_policy(users_a, company_a):
+    client = client_for(users_a["planner"])
+    form = client.get(reverse("product:product_create")).content.decode()
+    assert 'name="invoice_policy"' in form and "Services are always invoiced on order" in form
+    created = client.post(reverse("product:product_create"), product_form(invoice_policy="order"))
+    assert created.status_code == 302
+    product = Product.unscoped.get(company=company_a, sku="BK-100")
+    assert product.invoice_policy == "order"
+    page = client.get(reverse("product:product_detail", args=[product.pk])).content.decode()
+    assert "Invoicing policy" in page and "Ordered quantities" in page
+    edit = reverse("product:product_edit", args=[product.pk])
+    assert 'value="order" selected' in client.get(edit).content.decode()
+    bad = client.post(edit, product_form(name="Renamed", invoice_policy="weekly"))
+    assert bad.status_code == 400
+    assert 'data-field-error="invoice_policy"' in bad.content.decode()
+    product.refresh_from_db()
+    assert (product.name, product.invoice_policy) == ("City bike", "order")
+    assert client.post(edit, product_form(invoice_policy="")).status_code == 302
+    product.refresh_from_db()
+    assert product.invoice_policy == ""
+
+
 def test_duplicate_sku_is_a_field_error(users_a, company_a):
     make_product(company_a, "BK-100")
     response = client_for(users_a["planner"]).post(

@@ -348,6 +348,28 @@ def test_down_payment_partial_invoice_and_posting_permission(s, company_a, rep, 
     assert len(order["invoices"]) == 2
 
 
+def test_order_lines_carry_their_invoicing_policy(s, company_a, rep):
+    frame = item(company_a, "500", invoice_policy="order")
+    bike = stocked(company_a, s)
+    install = item(company_a, "100", type="service")
+    body = {
+        "party": customer(company_a).pk,
+        "lines": [{"sku": p.sku, "quantity": "1"} for p in (frame, bike, install)],
+    }
+    order = post(rep, "/sales/orders", body)
+    assert order.status_code == 201, order.content
+    data = order.json()
+    assert data["invoice_policy"] == "delivery"  # the settings', the lines' default
+    assert [li["invoice_policy"] for li in data["lines"]] == ["order", "delivery", "order"]
+    forced = post(rep, "/sales/orders", {**body, "invoice_policy": "delivery"}).json()
+    assert [li["invoice_policy"] for li in forced["lines"]] == ["delivery", "delivery", "order"]
+    before = SalesOrder.unscoped.count()
+    assert fields_of(post(rep, "/sales/orders", {**body, "invoice_policy": "weekly"})) == {
+        "invoice_policy"
+    }
+    assert SalesOrder.unscoped.count() == before
+
+
 def test_another_companys_records_are_not_found(s, company_a, company_b, rep, accountant):
     quotation = api_samples.quotation(company_b)
     order = api_samples.order(company_b, deliver=True)

@@ -28,7 +28,6 @@ from xietong.inventory.models import Picking
 from xietong.party.models import Party
 from xietong.product.models import Product
 from xietong.sales import billing, documents, sending
-from xietong.sales.common import sales_settings
 from xietong.sales.forms import (
     DownPaymentForm,
     OrderCancelForm,
@@ -38,6 +37,7 @@ from xietong.sales.forms import (
     today,
 )
 from xietong.sales.models import InvoicePolicy, SalesOrder, SalesOrderLine
+from xietong.sales.policies import policy_label
 from xietong.sales.views.common import (
     action,
     badge,
@@ -65,11 +65,12 @@ def _to_deliver_lines() -> Any:
 
 
 def _to_invoice_lines() -> Any:
-    on_order = (Q(order__invoice_policy=InvoicePolicy.ORDER) | Q(product__type=SERVICE)) & Q(
+    """Lines with something to invoice now by their own policy (`billing.invoiceable`)."""
+    on_order = (Q(invoice_policy=InvoicePolicy.ORDER) | Q(product__type=SERVICE)) & Q(
         qty_invoiced__lt=F("quantity") - F("qty_returned")
     )
     on_delivery = (
-        Q(order__invoice_policy=InvoicePolicy.DELIVERY)
+        Q(invoice_policy=InvoicePolicy.DELIVERY)
         & ~Q(product__type=SERVICE)
         & Q(qty_invoiced__lt=F("qty_delivered") - F("qty_returned"))
     )
@@ -213,7 +214,7 @@ def order_payments(invoices: list[Invoice]) -> list[dict[str, Any]]:
 
 def _invoiceable(order: SalesOrder) -> list[tuple[SalesOrderLine, Decimal]]:
     lines = order.lines.select_related("product", "uom").order_by("sequence", "pk")
-    found = [(line, billing.invoiceable(line, order.invoice_policy)) for line in lines]
+    found = [(line, billing.invoiceable(line)) for line in lines]
     return [(line, most) for line, most in found if most > 0]
 
 
@@ -250,6 +251,7 @@ def _order_actions(request: HttpRequest, order: SalesOrder, *, delivered: bool,
 def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
     order = _order(pk)
     lines = line_rows(order, order=True)
+    policies = {row["line"].invoice_policy for row in lines}
     delivered = any(row["line"].qty_delivered > 0 for row in lines)
     returnable = order.state in (OState.CONFIRMED, OState.DONE) and any(
         row["line"].qty_delivered > row["line"].qty_returned for row in lines
@@ -271,6 +273,8 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
         ),  # fmt: skip
         "lines": lines,
         "order_lines": True,
+        "policy": policy_label(order.invoice_policy, policies),
+        "policy_per_line": len(policies) > 1,
         "totals": totals(order),
         "pickings": [
             {
@@ -369,11 +373,7 @@ def order_create(request: HttpRequest) -> HttpResponse:
             save=save,
             done=lambda o: reverse("sales:order_detail", args=[o.pk]),
             success=_("Order %(number)s saved as a draft: confirm it to reserve the goods."),
-            initial={
-                "party": party,
-                "date": today(),
-                "invoice_policy": sales_settings(request.company).invoice_policy,
-            },
+            initial={"party": party, "date": today(), "invoice_policy": ""},
             rows=[{}],
             submit_label=_("Save the order"),
         ),
@@ -432,7 +432,7 @@ def order_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 @requires("finance.invoice")
 def order_invoice(request: HttpRequest, pk: int) -> HttpResponse:
-    """Invoice an order: per line at most what may be invoiced now (the order's policy), the
+    """Invoice an order: per line at most what may be invoiced now (the line's policy), the
     invoice date, and whether to post it at once."""
     order = _order(pk)
     back = reverse("sales:order_detail", args=[pk])
@@ -440,6 +440,7 @@ def order_invoice(request: HttpRequest, pk: int) -> HttpResponse:
     if not lines:
         messages.info(request, _("Nothing to invoice on %(order)s now.") % {"order": order})
         return redirect(back)
+    policies = set(order.lines.values_list("invoice_policy", flat=True))
     form = OrderInvoiceForm(request.POST if request.method == "POST" else None, lines=lines,
                             initial={"date": today()})  # fmt: skip
     if request.method == "POST" and form.is_valid():
@@ -462,6 +463,7 @@ def order_invoice(request: HttpRequest, pk: int) -> HttpResponse:
             "ordered": quantity(line.quantity),
             "delivered": quantity(line.qty_delivered),
             "invoiced": quantity(line.qty_invoiced),
+            "policy": line.get_invoice_policy_display(),
             "field": form[f"qty_{line.pk}"],
         }
         for line, most in lines
@@ -475,7 +477,8 @@ def order_invoice(request: HttpRequest, pk: int) -> HttpResponse:
             "rows": rows,
             "title": _("Invoice order %(number)s") % {"number": order.number},
             "cancel_url": back,
-            "policy": order.get_invoice_policy_display(),
+            "policy": policy_label(order.invoice_policy, policies),
+            "policy_per_line": len(policies) > 1,
         },
         status=400 if form.errors else 200,
     )

@@ -172,6 +172,7 @@ def line_rows(document: Any, *, order: bool = False) -> list[dict[str, Any]]:
                 invoiced=quantity(line.qty_invoiced),
                 returned=quantity(line.qty_returned),
                 complete=line.qty_delivered >= line.quantity,
+                policy=line.get_invoice_policy_display(),
             )
         rows.append(row)
     return rows
