@@ -1,8 +1,18 @@
-"""Shared test fixtures: two companies (A and B) with one user per predefined role in each."""
+"""Shared test fixtures: two companies (A and B) with one user per predefined role in each.
+
+Most tests build these afresh. A module whose tests only need to see them (and roll back what
+they change) can share one set, built once for the module, by using the `module_world` fixture
+(`pytestmark = pytest.mark.usefixtures("module_world")`): the set is built inside a transaction
+that spans the module and is rolled back after its last test, every test runs in a savepoint
+of it (as usual), and gets its own deep copy of the Python objects (as Django's
+`setUpTestData` gives)."""
 
 from __future__ import annotations
 
+import copy
 import os
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -19,13 +29,16 @@ def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def
             item.add_marker(skip)
 
 
-@pytest.fixture(autouse=True)
-def _fast_hashing(settings):  # type: ignore[no-untyped-def]
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+@pytest.fixture(autouse=True, scope="session")
+def _fast_hashing() -> Iterator[None]:
+    """A fast password hasher for the whole run (module-scoped fixtures create users too)."""
+    from django.test import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
 
 
-@pytest.fixture
-def company_a(db):  # type: ignore[no-untyped-def]
+def _company_a():  # type: ignore[no-untyped-def]
     from xietong.core.services import company_create
 
     return company_create(
@@ -33,8 +46,7 @@ def company_a(db):  # type: ignore[no-untyped-def]
     )
 
 
-@pytest.fixture
-def company_b(db):  # type: ignore[no-untyped-def]
+def _company_b():  # type: ignore[no-untyped-def]
     from xietong.core.services import company_create
 
     return company_create(
@@ -61,15 +73,85 @@ def _users(company, prefix):  # type: ignore[no-untyped-def]
     }
 
 
+# --- one set per module -------------------------------------------------------------------------
+
+
+def _refuse_transactional_tests(request) -> None:  # type: ignore[no-untyped-def]
+    """A transactional test (which commits and flushes) cannot run inside the module's open
+    transaction: refuse the module rather than let it corrupt the shared rows."""
+    for item in request.session.items:
+        if getattr(item, "module", None) is not request.module:
+            continue
+        marker = item.get_closest_marker("django_db")
+        names = set(getattr(item, "fixturenames", ()))
+        if (
+            marker is not None and (marker.kwargs.get("transaction") or marker.args[:1] == (True,))
+        ) or names & {"transactional_db", "live_server", "django_db_reset_sequences"}:
+            raise pytest.UsageError(
+                f"{item.nodeid} is transactional: its module cannot use module_world"
+            )
+
+
+@pytest.fixture(scope="module")
+def module_world(request, django_db_setup, django_db_blocker) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    """Companies A and B with one user per role each, built once for the module inside a
+    transaction rolled back after the module. Module-scoped fixtures may add more shared rows
+    to the returned dict (building them within `django_db_blocker.unblock()`); `company_a`,
+    `users_a` … then give each test a deep copy."""
+    from django.db import transaction
+
+    _refuse_transactional_tests(request)
+    atomic = transaction.atomic()
+    atomic._from_testcase = True  # type: ignore[attr-defined]  # as TestCase's class atomics
+    with django_db_blocker.unblock():
+        atomic.__enter__()
+        try:
+            world: dict[str, Any] = {"company_a": _company_a(), "company_b": _company_b()}
+            world["users_a"] = _users(world["company_a"], "a")
+            world["users_b"] = _users(world["company_b"], "b")
+        except BaseException:
+            transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)
+            raise
+    try:
+        yield world
+    finally:
+        with django_db_blocker.unblock():
+            transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)
+
+
 @pytest.fixture
-def users_a(company_a):  # type: ignore[no-untyped-def]
+def shared_copy(request, db) -> dict[str, Any] | None:  # type: ignore[no-untyped-def]
+    """This test's deep copy of the module's shared rows, or None when the module builds its
+    own per test."""
+    if "module_world" not in request.fixturenames:
+        return None
+    return copy.deepcopy(request.getfixturevalue("module_world"))
+
+
+# --- per test -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def company_a(shared_copy):  # type: ignore[no-untyped-def]
+    return shared_copy["company_a"] if shared_copy is not None else _company_a()
+
+
+@pytest.fixture
+def company_b(shared_copy):  # type: ignore[no-untyped-def]
+    return shared_copy["company_b"] if shared_copy is not None else _company_b()
+
+
+@pytest.fixture
+def users_a(shared_copy, company_a):  # type: ignore[no-untyped-def]
     """One user per predefined role in company A, keyed by role code."""
-    return _users(company_a, "a")
+    return shared_copy["users_a"] if shared_copy is not None else _users(company_a, "a")
 
 
 @pytest.fixture
-def users_b(company_b):  # type: ignore[no-untyped-def]
-    return _users(company_b, "b")
+def users_b(shared_copy, company_b):  # type: ignore[no-untyped-def]
+    return shared_copy["users_b"] if shared_copy is not None else _users(company_b, "b")
 
 
 @pytest.fixture

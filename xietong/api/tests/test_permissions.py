@@ -1,17 +1,23 @@
 """Role × endpoint matrix: every API operation, as listed by the OpenAPI document, declares its
 permission (`x-permission`), and every predefined role gets a success exactly when its
 permissions include it, signed in by token and by session. A new operation without a declared
-permission or without a sample request below fails here."""
+permission or without a sample request below fails here.
+
+The module builds its company, users and sample records once (`module_world`, `api_matrix`):
+each request of the matrix runs in a savepoint rolled back after it, so every role meets the
+same fresh sample that a request of its own would have made."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from django.db import transaction
 from django.test import Client
 
 from xietong.api.tests.conftest import API, make_rate, next_date, token_client, token_for
@@ -98,6 +104,21 @@ SAMPLES.update(
 # to mint tokens that outlive its revocation).
 SESSION_ONLY = {("POST", "/tokens")}
 
+# Operations whose sample belongs to the caller (their own job, token or task): made for each
+# caller. The others' samples are made once per module (with no user: a maker that needs one
+# fails there and belongs here).
+PER_CALLER = {
+    ("GET", "/jobs/{job_id}"),
+    ("DELETE", "/tokens/{token_id}"),
+    ("GET", "/workflow/tasks/{task_id}"),
+    ("POST", "/workflow/tasks/{task_id}/claim"),
+    ("POST", "/workflow/tasks/{task_id}/release"),
+    ("POST", "/workflow/tasks/{task_id}/complete"),
+    ("POST", "/workflow/tasks/{task_id}/delegate"),
+}
+
+pytestmark = pytest.mark.usefixtures("module_world")
+
 
 def _operations(client: Client) -> Iterator[tuple[str, str, dict[str, Any]]]:
     document = client.get(f"{API}/openapi.json").json()
@@ -105,6 +126,44 @@ def _operations(client: Client) -> Iterator[tuple[str, str, dict[str, Any]]]:
         assert path.startswith(API)
         for method, details in methods.items():
             yield method.upper(), path.removeprefix(API), details
+
+
+@dataclass
+class Matrix:
+    operations: list[tuple[str, str, dict[str, Any]]]
+    samples: dict[tuple[str, str], Sample]
+
+
+@pytest.fixture(scope="module")
+def api_matrix(module_world: dict[str, Any], django_db_blocker: Any) -> Matrix:
+    """The operations of the OpenAPI document, and a sample request of each operation not in
+    PER_CALLER, made once in company A (in the module's shared transaction)."""
+    company = module_world["company_a"]
+    with django_db_blocker.unblock():
+        operations = list(_operations(Client()))
+        samples = {}
+        for method, path, _details in operations:
+            if (method, path) in PER_CALLER or (method, path) not in SAMPLES:
+                continue
+            try:
+                samples[(method, path)] = SAMPLES[(method, path)](None, company)  # type: ignore[arg-type]
+            except Exception as exc:
+                raise AssertionError(
+                    f"making the sample of {method} {path} failed (if it needs the calling "
+                    "user, add the operation to PER_CALLER)"
+                ) from exc
+    return Matrix(operations, samples)
+
+
+@contextmanager
+def _undone() -> Iterator[None]:
+    """A savepoint rolled back at the end: the next request meets the rows as they were. (Marked
+    like TestCase's own atomic blocks, so that durable blocks inside behave as in any test.)"""
+    atomic = transaction.atomic()
+    atomic._from_testcase = True  # type: ignore[attr-defined]
+    with atomic:
+        yield
+        transaction.set_rollback(True)
 
 
 def _success_status(details: dict[str, Any]) -> int:
@@ -162,7 +221,9 @@ def test_anonymous_gets_401_everywhere(company_a: Company) -> None:
 @pytest.mark.django_db
 @pytest.mark.parametrize("role", sorted(DEFAULT_ROLES))
 @pytest.mark.parametrize("auth", ["token", "session"])
-def test_role_matrix(role: str, auth: str, users_a: dict[str, User], company_a: Company) -> None:
+def test_role_matrix(
+    role: str, auth: str, users_a: dict[str, User], company_a: Company, api_matrix: Matrix
+) -> None:
     user = users_a[role]
     if auth == "token":
         client = token_client(token_for(user, company_a))
@@ -171,13 +232,17 @@ def test_role_matrix(role: str, auth: str, users_a: dict[str, User], company_a: 
         client.force_login(user)
     permissions = set(role_permissions(role))
     wrong = []
-    for method, path, details in _operations(client):
+    for method, path, details in api_matrix.operations:
         required = details["x-permission"]
         allowed = required is None or required in permissions
         if auth == "token" and (method, path) in SESSION_ONLY:
             allowed = False
         expected = _success_status(details) if allowed else 403
-        response = _call(client, method, path, SAMPLES[(method, path)](user, company_a))
+        with _undone():
+            sample = api_matrix.samples.get((method, path)) or SAMPLES[(method, path)](
+                user, company_a
+            )
+            response = _call(client, method, path, sample)
         if response.status_code != expected:
             wrong.append((method, path, required, expected, response.status_code))
         elif expected == 403:

@@ -16,9 +16,28 @@ from xietong.sales.tests.matrix import sales_records
 from xietong.workflow.tests.matrix import workflow_records
 
 
+@pytest.fixture(scope="module")
+def module_records(module_world, django_db_blocker):  # type: ignore[no-untyped-def]
+    """The records below, built once for a module that shares `module_world`
+    (`pytest.mark.usefixtures("module_world", "module_records")`)."""
+    with django_db_blocker.unblock():
+        module_world["records"] = build_records(
+            module_world["company_a"],
+            module_world["company_b"],
+            module_world["users_a"],
+            module_world["users_b"],
+        )
+
+
 @pytest.fixture
-def records(company_a, company_b, users_a, users_b):  # type: ignore[no-untyped-def]
+def records(request, shared_copy, company_a, company_b, users_a, users_b):  # type: ignore[no-untyped-def]
     """One record of each kind per company, for the URL matrix and the isolation probes."""
+    if shared_copy is not None and "module_records" in request.fixturenames:
+        return shared_copy["records"]
+    return build_records(company_a, company_b, users_a, users_b)
+
+
+def build_records(company_a, company_b, users_a, users_b):  # type: ignore[no-untyped-def]
     out = {}
     for key, company, users in (("a", company_a, users_a), ("b", company_b, users_b)):
         rate = services.exchange_rate_create(

@@ -16,6 +16,10 @@ DETAIL_URLS = [
     ("core:user_roles", "membership"),
     ("core:job_detail", "job"),
 ]
+# Companies, users and records are built once for this module; each test's changes are rolled
+# back after it (see the root conftest's `module_world`).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("module_world", "module_records")]
+
 LIST_URLS = [
     "core:rate_list",
     "core:sequence_list",

@@ -46,6 +46,10 @@ POST_ONLY = {
 }
 SKIP_NAMESPACES = {"admin"}
 
+# Companies, users and records are built once for this module; each test's requests are rolled
+# back after it (see the root conftest's `module_world`).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("module_world", "module_records")]
+
 
 def _patterns(resolver: URLResolver | None = None, namespace: str = ""):  # type: ignore[no-untyped-def]
     resolver = resolver or get_resolver()
