@@ -13,6 +13,9 @@ reservations. The moves of the later steps that wait for the rest are split the 
 go to backorders of their own pickings, chained to the first backorder, so every picking's
 moves wait for the moves of one previous picking.
 
+Many documents' deliveries are created at once by `deliveries_create`, and many ready pickings
+(a wave) are done at once by `pickings_done`, with the statements shared.
+
 A picking's state follows its moves: draft while its moves are drafts, waiting while one is
 not reserved (or waits for the step before), ready when all are reserved, done when all are
 done or cancelled, cancelled when all are cancelled.
@@ -37,7 +40,7 @@ from django.utils.translation import gettext as _
 
 from xietong.core.audit import audited
 from xietong.core.models import Company, UnitOfMeasure
-from xietong.core.numbering import sequence_ensure, sequence_next
+from xietong.core.numbering import sequence_ensure, sequence_next, sequence_next_many
 from xietong.inventory import stock
 from xietong.inventory.models import Location, Lot, Move, Picking, Reservation, Warehouse
 from xietong.inventory.stock import refusal, same_company_check
@@ -88,6 +91,12 @@ LINE_KEYS = {"product", "quantity", "uom", "lot", "unit_cost", "source_type", "s
 
 def _number(company: Company, warehouse: Warehouse, kind: str) -> str:
     """The next number of the warehouse's series for `kind`, e.g. "WH/IN/2026/00001"."""
+    code = _sequence(company, warehouse, kind)
+    return sequence_next(company=company, code=code, date=timezone.localdate())
+
+
+def _sequence(company: Company, warehouse: Warehouse, kind: str) -> str:
+    """The code of the warehouse's series for `kind`, the series made on first use."""
     prefix = PREFIX[kind]
     literal = warehouse.code.replace("{", "{{").replace("}", "}}")
     code = f"inventory.picking.{warehouse.code}.{prefix}"
@@ -97,7 +106,7 @@ def _number(company: Company, warehouse: Warehouse, kind: str) -> str:
         name=f"{warehouse.code} {Kind(kind).label}"[:80],
         pattern=f"{literal}/{prefix}/{{year}}/{{number:05d}}",
     )
-    return sequence_next(company=company, code=code, date=timezone.localdate())
+    return code
 
 
 # --- creating --------------------------------------------------------------------------------
@@ -216,6 +225,24 @@ def _units_load(products: Iterable[Product]) -> None:
             product.uom = units[product.uom_id]
 
 
+@dataclass
+class _Route:
+    """One document's chain of pickings to create (`_routes_create`)."""
+
+    warehouse: Warehouse
+    route: Sequence[tuple[str, str, str, str]]
+    party: Party | None
+    lines: Sequence[Mapping[str, Any]]
+    scheduled_date: dt.date
+    origin: str = ""
+    source_type: str = ""
+    source_id: int | None = None
+    ends: Mapping[str, Location] | None = None
+    clean: list[_Line] = field(default_factory=list)
+    places: dict[str, Location] = field(default_factory=dict)
+    pickings: list[Picking] = field(default_factory=list)
+
+
 def _route_create(
     *,
     company: Company,
@@ -231,82 +258,147 @@ def _route_create(
     ends: Mapping[str, Location] | None = None,
     confirm: bool = False,
 ) -> list[Picking]:
-    same_company_check(company, warehouse, _("warehouse"))
-    same_company_check(company, party, _("partner"))
-    if not warehouse.active:
-        raise refusal(
-            _("The warehouse %(warehouse)s is archived."), "inactive", warehouse=warehouse
-        )
-    if not isinstance(scheduled_date, dt.date):
-        raise refusal(_("Give the scheduled date."), "date")
-    clean = _lines_clean(company, lines, costs=route[0][0] == Kind.RECEIPT)
-    places = _places(company, warehouse, route, ends or {})
-    _units_load(line.product for line in clean)
-    with transaction.atomic():
-        pickings: list[Picking] = []
-        previous_moves: list[Move | None] = [None] * len(clean)
-        first_moves: list[Move] = []
-        for index, (kind, step, source, dest) in enumerate(route):
-            from_location, to_location = places[source], places[dest]
-            picking = Picking.unscoped.create(
-                company=company,
-                number=_number(company, warehouse, kind),
-                kind=kind,
-                step=step,
-                state=PState.DRAFT,
-                warehouse=warehouse,
-                from_location=from_location,
-                to_location=to_location,
-                party=party,
-                scheduled_date=scheduled_date,
-                origin=origin[:80],
-                source_type=source_type,
-                source_id=source_id,
-                previous=pickings[-1] if pickings else None,
+    document = _Route(warehouse, route, party, lines, scheduled_date, origin, source_type,
+                      source_id, ends)  # fmt: skip
+    return _routes_create(company, [document], actor, confirm=confirm)[0]
+
+
+def _routes_create(
+    company: Company, documents: Sequence[_Route], actor: Any, *, confirm: bool = False
+) -> list[list[Picking]]:
+    """Create the chains of pickings of `documents`, as many `_route_create` calls would one
+    after the other, with the statements shared: the pickings of each step, then their moves,
+    in one INSERT each, the numbers of each series in one statement, and (`confirm`) one
+    reservation for the first steps of all, in the order of `documents`. Everything is
+    checked before anything is written."""
+    places: dict[tuple[int, Any], dict[str, Location]] = {}
+    for document in documents:
+        warehouse, party = document.warehouse, document.party
+        same_company_check(company, warehouse, _("warehouse"))
+        same_company_check(company, party, _("partner"))
+        if not warehouse.active:
+            raise refusal(
+                _("The warehouse %(warehouse)s is archived."), "inactive", warehouse=warehouse
             )
-            moves = [
-                stock.move_build(
-                    company=company,
-                    product=line.product,
-                    quantity=line.quantity,
-                    uom=line.uom,
-                    lot=line.lot,
-                    from_location=from_location,
-                    to_location=to_location,
-                    planned_date=scheduled_date,
-                    picking=picking,
-                    origin=picking.origin or picking.number,
-                    source_type=line.source_type or source_type,
-                    source_id=line.source_id if line.source_type else source_id,
-                    previous=previous_moves[n],
-                    unit_cost=line.unit_cost if index == 0 else None,
-                    actor=actor,
+        if not isinstance(document.scheduled_date, dt.date):
+            raise refusal(_("Give the scheduled date."), "date")
+        document.clean = _lines_clean(company, document.lines,
+                                      costs=document.route[0][0] == Kind.RECEIPT)  # fmt: skip
+        if document.ends:
+            document.places = _places(company, warehouse, document.route, document.ends)
+        else:  # documents of one warehouse and route share their locations
+            key = (warehouse.pk, tuple(document.route))
+            if key not in places:
+                places[key] = _places(company, warehouse, document.route, {})
+            document.places = places[key]
+    _units_load(line.product for document in documents for line in document.clean)
+    with transaction.atomic():
+        numbers = _numbers(company, documents)
+        previous_moves: dict[int, list[Move | None]] = {
+            n: [None] * len(document.clean) for n, document in enumerate(documents)
+        }
+        first_moves: dict[int, list[Move]] = {}
+        for index in range(max(len(document.route) for document in documents)):
+            at = [n for n, document in enumerate(documents) if index < len(document.route)]
+            pickings = []
+            for n in at:
+                document = documents[n]
+                kind, step, source, dest = document.route[index]
+                pickings.append(
+                    Picking(
+                        company=company,
+                        number=numbers[(n, index)],
+                        kind=kind,
+                        step=step,
+                        state=PState.DRAFT,
+                        warehouse=document.warehouse,
+                        from_location=document.places[source],
+                        to_location=document.places[dest],
+                        party=document.party,
+                        scheduled_date=document.scheduled_date,
+                        origin=document.origin[:80],
+                        source_type=document.source_type,
+                        source_id=document.source_id,
+                        previous=document.pickings[-1] if document.pickings else None,
+                    )
                 )
-                for n, line in enumerate(clean)
-            ]
+            Picking.unscoped.bulk_create(pickings)  # one INSERT for the step of every document
+            moves: list[Move] = []
+            spans: dict[int, tuple[int, int]] = {}
+            for n, picking in zip(at, pickings, strict=True):
+                document = documents[n]
+                document.pickings.append(picking)
+                spans[n] = (len(moves), len(moves) + len(document.clean))
+                moves.extend(
+                    stock.move_build(
+                        company=company,
+                        product=line.product,
+                        quantity=line.quantity,
+                        uom=line.uom,
+                        lot=line.lot,
+                        from_location=picking.from_location,
+                        to_location=picking.to_location,
+                        planned_date=document.scheduled_date,
+                        picking=picking,
+                        origin=picking.origin or picking.number,
+                        source_type=line.source_type or document.source_type,
+                        source_id=line.source_id if line.source_type else document.source_id,
+                        previous=previous_moves[n][k],
+                        unit_cost=line.unit_cost if index == 0 else None,
+                        actor=actor,
+                    )
+                    for k, line in enumerate(document.clean)
+                )
             plan = None
             if confirm:  # as `picking_confirm` would: the first step reserved, the others wait
                 plan = stock.reservation_plan(moves, fresh=True) if index == 0 else None
-                for n, move in enumerate(moves):
-                    ready = plan is not None and n in plan.assigned
+                for k, move in enumerate(moves):
+                    ready = plan is not None and k in plan.assigned
                     move.state = MState.ASSIGNED if ready else MState.WAITING
-            previous_moves = Move.unscoped.bulk_create(moves)  # one INSERT, not one a line
+            saved = Move.unscoped.bulk_create(moves)  # one INSERT, not one a line
             if plan is not None:
                 stock.reservation_write(plan)
-            if index == 0:
-                first_moves = previous_moves
-            pickings.append(picking)
+            for n in at:
+                begin, end = spans[n]
+                previous_moves[n] = list(saved[begin:end])
+                if index == 0:
+                    first_moves[n] = previous_moves[n]
         if confirm:  # new rows, which nobody else sees yet: nothing to lock or read again
-            states = {p.pk: PState.WAITING for p in pickings[1:]}
-            states[pickings[0].pk] = _derived_state(m.state for m in first_moves)
+            states: dict[int, str] = {}
+            for n, document in enumerate(documents):
+                states.update({p.pk: PState.WAITING for p in document.pickings[1:]})
+                states[document.pickings[0].pk] = _derived_state(m.state for m in first_moves[n])
             by_state: dict[str, list[int]] = defaultdict(list)
             for pk, state in states.items():
                 by_state[state].append(pk)
             for state, pks in by_state.items():
                 Picking.unscoped.filter(pk__in=pks).update(state=state)
-            for picking in pickings:
-                picking.state = states[picking.pk]
-    return pickings
+            for document in documents:
+                for picking in document.pickings:
+                    picking.state = states[picking.pk]
+    return [document.pickings for document in documents]
+
+
+def _numbers(company: Company, documents: Sequence[_Route]) -> dict[tuple[int, int], str]:
+    """The numbers of the pickings of `documents` by (document, step), as `_number` one
+    picking after the other (by document, then step) would give them; one statement a
+    series."""
+    wanted: dict[tuple[int, str], list[tuple[int, int]]] = defaultdict(list)
+    warehouses: dict[int, Warehouse] = {}
+    for n, document in enumerate(documents):
+        warehouses.setdefault(document.warehouse.pk, document.warehouse)
+        for index, (kind, *_rest) in enumerate(document.route):
+            wanted[(document.warehouse.pk, kind)].append((n, index))
+    found: dict[tuple[int, int], str] = {}
+    for (warehouse_id, kind), keys in wanted.items():
+        if len(keys) == 1:
+            found[keys[0]] = _number(company, warehouses[warehouse_id], kind)
+            continue
+        code = _sequence(company, warehouses[warehouse_id], kind)
+        numbers = sequence_next_many(company=company, code=code, date=timezone.localdate(),
+                                     count=len(keys))  # fmt: skip
+        found.update(zip(keys, numbers, strict=True))
+    return found
 
 
 @audited
@@ -413,6 +505,49 @@ def delivery_create(
         actor=actor,
         confirm=confirm,
     )
+
+
+DELIVERY_KEYS = {"warehouse", "lines", "scheduled_date", "party", "origin", "source_type",
+                 "source_id"}  # fmt: skip
+
+
+@audited
+def deliveries_create(
+    *,
+    company: Company,
+    deliveries: Sequence[Mapping[str, Any]],
+    actor: Any = None,
+    confirm: bool = False,
+) -> list[list[Picking]]:
+    """Many deliveries at once, each as `delivery_create` would make it, in the given order
+    (numbers, and with `confirm` the stock reserved, first come first served), with the
+    statements shared: the pickings of each step of all the deliveries in one INSERT, their
+    moves in another, one reservation. `deliveries`: mappings of the arguments of
+    `delivery_create` (warehouse, lines, scheduled_date; party, origin, source_type, source_id
+    optional). Returns each delivery's pickings, first step first. Raises StockError, writing
+    nothing, as `delivery_create` does for any of them."""
+    documents = []
+    for delivery in deliveries:
+        unknown = set(delivery) - DELIVERY_KEYS
+        if unknown:
+            raise refusal(_("Unknown delivery field(s): %(fields)s."), "delivery",
+                        fields=", ".join(sorted(unknown)))  # fmt: skip
+        warehouse = delivery["warehouse"]
+        documents.append(
+            _Route(
+                warehouse=warehouse,
+                route=DELIVERY_ROUTES[warehouse.delivery_steps],
+                party=delivery.get("party"),
+                lines=delivery["lines"],
+                scheduled_date=delivery["scheduled_date"],
+                origin=delivery.get("origin", ""),
+                source_type=delivery.get("source_type", ""),
+                source_id=delivery.get("source_id"),
+            )
+        )
+    if not documents:
+        return []
+    return _routes_create(company, documents, actor, confirm=confirm)
 
 
 @audited
@@ -582,8 +717,18 @@ def _placed(moves: list[Move], picking: Picking) -> list[Move]:
     """The moves with their company, picking and locations taken from `picking` (read by
     `_lock_picking`: its moves mostly go between its two locations), the other locations read
     at once, instead of one copy of each per move."""
-    places = {picking.from_location_id: picking.from_location,
-              picking.to_location_id: picking.to_location}  # fmt: skip
+    return _placed_many(moves, {picking.pk: picking})
+
+
+def _placed_many(moves: list[Move], pickings: Mapping[int, Picking]) -> list[Move]:
+    """`_placed` with the moves of several pickings (by id, each read by `_lock_picking` or
+    `_lock_pickings`)."""
+    places: dict[int, Location] = {}
+    companies = {}
+    for picking in pickings.values():
+        places[picking.from_location_id] = picking.from_location
+        places[picking.to_location_id] = picking.to_location
+        companies[picking.company_id] = picking.company
     missing = {pk for m in moves for pk in (m.from_location_id, m.to_location_id)} - set(places)
     if missing:
         places.update(Location.unscoped.in_bulk(sorted(missing)))
@@ -592,10 +737,10 @@ def _placed(moves: list[Move], picking: Picking) -> list[Move]:
     for move in moves:
         fields["from_location"].set_cached_value(move, places[move.from_location_id])
         fields["to_location"].set_cached_value(move, places[move.to_location_id])
-        if move.company_id == picking.company_id:
-            fields["company"].set_cached_value(move, picking.company)
-        if move.picking_id == picking.pk:
-            fields["picking"].set_cached_value(move, picking)
+        if move.company_id in companies:
+            fields["company"].set_cached_value(move, companies[move.company_id])
+        if move.picking_id in pickings:
+            fields["picking"].set_cached_value(move, pickings[move.picking_id])
     return moves
 
 
@@ -959,6 +1104,111 @@ def _backorders(picking: Picking, rests: list[Move]) -> list[Picking]:
     return list(created.values())
 
 
+def _lock_pickings(pickings: Iterable[Picking], *states: str) -> dict[int, Picking]:
+    """`_lock_picking` of several pickings, in one query (primary-key order), by id."""
+    ids = sorted({p.pk for p in pickings})
+    locked = {
+        p.pk: p
+        for p in Picking.unscoped.select_for_update(of=("self",))
+        .select_related("company", "from_location", "to_location")
+        .filter(pk__in=ids)
+        .order_by("pk")
+    }
+    if len(locked) != len(ids):
+        raise Picking.DoesNotExist
+    for row in locked.values():
+        if states and row.state not in states:
+            raise refusal(_("The picking %(picking)s is %(state)s."), "state",
+                        picking=row, state=row.get_state_display())  # fmt: skip
+    return locked
+
+
+def _done_ready(
+    locked: Mapping[int, Picking], actor: Any, effective_date: dt.date | None
+) -> dict[int, dict[str, Any]]:
+    """Do all the open moves of ready pickings (`locked` by `_lock_picking(s)`, by id) with
+    what they reserved, in one `stock.moves_done_locked` call (so one valuation and one call of
+    the `on_moves_done` listeners); the moves waiting on them are reserved and their pickings
+    refreshed. Returns what `_sync` wrote, by picking id. Raises StockError, writing nothing,
+    for a picking with nothing to do or a move whose previous step is not done."""
+    ids = sorted(locked)
+    # the moves are locked here (primary-key order), read once for the whole service
+    moves = _placed_many(
+        list(
+            Move.unscoped.select_for_update(of=("self",))
+            .filter(picking_id__in=ids, state__in=OPEN)
+            .select_related("product")
+            .order_by("pk")
+        ),
+        locked,
+    )
+    having = {m.picking_id for m in moves}
+    for pk in ids:
+        if pk not in having:
+            raise refusal(_("The picking %(picking)s has nothing to do."), "nothing_done",
+                        picking=locked[pk])  # fmt: skip
+    before = {m.previous_id for m in moves if m.previous_id}
+    open_before = set(
+        Move.unscoped.filter(pk__in=sorted(before))
+        .exclude(state=MState.DONE)
+        .values_list("pk", flat=True)
+    )
+    for move in moves:
+        if move.previous_id in open_before:
+            previous = move.previous
+            raise refusal(_("%(product)s waits for the previous step %(picking)s."),
+                        "previous_not_done", product=move.product,
+                        picking=previous.picking or previous)  # fmt: skip
+    move_ids = [m.pk for m in moves]
+    waiting = list(
+        Move.unscoped.select_for_update(of=("self",))
+        .filter(previous_id__in=move_ids, state=MState.WAITING)
+        .exclude(pk__in=move_ids)
+        .select_related(*stock.MOVE_RELATED)
+        .order_by("pk")
+    )
+    _done, followers = stock.moves_done_locked(
+        moves, waiting, actor=actor, effective_date=effective_date
+    )
+    # every open move of the pickings is done now, the others were done or cancelled
+    return _sync(
+        {*ids, *(m.picking_id for m in followers)},
+        known={pk: row.state for pk, row in locked.items()},
+        moves=dict.fromkeys(ids, {MState.DONE}),
+    )
+
+
+@audited
+def pickings_done(*, pickings: Sequence[Picking], actor: Any = None) -> list[Picking]:
+    """Do many pickings at once (a wave), each as `picking_done(picking=…, actor=actor)` with
+    no quantities nor lots would: every open move done with what it reserved.
+
+    The ready pickings are done together: locked in one query, their moves done in one
+    `stock.moves_done_locked` call (one pass over the quants, one valuation — its ledger entry
+    is one per journal and day for all of them, its reference listing the pickings — and one
+    call of the `on_moves_done` listeners). The others (drafts, waiting pickings, which may
+    need stock reserved or moves split) are then done one by one through `picking_done`, in
+    the given order; a picking given twice is done once. Returns the pickings, refreshed, in
+    the given order.
+
+    Raises StockError, writing nothing (one transaction), for a picking done or cancelled and
+    what `picking_done` refuses. Locks the pickings (primary-key order), then moves and
+    quants."""
+    unique = list({p.pk: p for p in pickings}.values())
+    if not unique:
+        return []
+    with transaction.atomic():
+        locked = _lock_pickings(unique, PState.DRAFT, PState.WAITING, PState.READY)
+        ready = {pk: row for pk, row in locked.items() if row.state == PState.READY}
+        written = _done_ready(ready, actor, None) if ready else {}
+        return [
+            _refreshed(p, ready[p.pk], written.get(p.pk))
+            if p.pk in ready
+            else picking_done(picking=p, actor=actor)
+            for p in unique
+        ]
+
+
 @audited
 def picking_done(
     *,
@@ -986,6 +1236,9 @@ def picking_done(
     stock, a lot missing…). Locks the picking, then the moves and quants."""
     with transaction.atomic():
         locked = _lock_picking(picking, PState.DRAFT, PState.WAITING, PState.READY)
+        if quantities is None and not lots and locked.state == PState.READY:
+            written = _done_ready({locked.pk: locked}, actor, effective_date)
+            return _refreshed(picking, locked, written.get(locked.pk))
         was_draft = locked.state == PState.DRAFT
         if was_draft:
             later = _later(locked)

@@ -124,6 +124,20 @@ class Projection:
                 self.refs[day].append(ref)
         self._minima = None
 
+    def copy(self) -> Projection:
+        """An independent copy (what is promised on it does not touch this one)."""
+        other = Projection(today=self.today, free=self.free)
+        other.changes.update(self.changes)
+        other.receipts.update(self.receipts)
+        other.refs.update((day, list(refs)) for day, refs in self.refs.items())
+        return other
+
+    def demand(self, day: dt.date, quantity: Decimal, held: Decimal) -> None:
+        """An open move out of the warehouse planned on `day`, of which `held` is reserved
+        (for it or the steps of its route before it), as `_projections` counts one."""
+        self.free -= held
+        self.add(day, -max(quantity - held, ZERO))
+
     def take(self, day: dt.date, quantity: Decimal) -> None:
         """Promise `quantity` on `day`: it becomes a demand."""
         if quantity > 0:
@@ -313,9 +327,19 @@ def _projections(
         if any(step["pk"] in exclude for step in route):
             continue
         held = sum((step["reserved"] or ZERO for step in route), ZERO)
-        projection.free -= held
-        projection.add(row["planned_date"], -max(row["quantity_base"] - held, ZERO))
+        projection.demand(row["planned_date"], row["quantity_base"], held)
     return projections
+
+
+@dataclass(frozen=True)
+class AtpDemand:
+    """An open move out of the warehouse made after the projection was read: `quantity` of
+    product `product_id` (stock unit) planned on `day`, `held` of it reserved."""
+
+    product_id: int
+    day: dt.date
+    quantity: Decimal
+    held: Decimal = ZERO
 
 
 def promise_dates(
@@ -335,18 +359,59 @@ def promise_dates(
     constant number of queries (at most four), none when no request is for a stocked product.
     Raises ValueError for a warehouse of another company and a quantity that is a float or not
     positive."""
+    return promise_dates_many(
+        company=company,
+        warehouse=warehouse,
+        documents=[(requests, ())],
+        today=today,
+        exclude_moves=exclude_moves,
+        exclude_source=exclude_source,
+    )[0]
+
+
+def promise_dates_many(
+    *,
+    company: Company,
+    warehouse: Warehouse,
+    documents: Sequence[tuple[Sequence[AtpRequest], Sequence[AtpDemand]]],
+    today: dt.date | None = None,
+    exclude_moves: Iterable[int] = (),
+    exclude_source: tuple[str, Collection[int]] | None = None,
+) -> list[list[Promise]]:
+    """`promise_dates` of several documents (requests, demands) read once: each document's
+    requests are promised as `promise_dates` would after the demands of the documents before
+    it (their delivery moves, excluded from what is read) were written — what a document
+    promises to itself is not kept for the next. Reads as `promise_dates` does, once."""
     if warehouse.company_id != company.pk:
         raise ValueError(_("The warehouse belongs to another company."))
-    for request in requests:
-        if isinstance(request.quantity, float) or not Decimal(request.quantity) > 0:
-            raise ValueError(_("Give each line a positive decimal quantity."))
+    for requests, _demands in documents:
+        for request in requests:
+            if isinstance(request.quantity, float) or not Decimal(request.quantity) > 0:
+                raise ValueError(_("Give each line a positive decimal quantity."))
     today = today or timezone.localdate()
-    stocked = sorted({r.product.pk for r in requests if _stocked(r.product)})
+    stocked = sorted(
+        {r.product.pk for requests, _demands in documents for r in requests if _stocked(r.product)}
+    )
     projections = (
         _projections(company, warehouse, stocked, today, set(exclude_moves), exclude_source)
         if stocked
         else {}
     )
+    answers = []
+    for requests, demands in documents:
+        local = {
+            pk: projections[pk].copy() if len(documents) > 1 else projections[pk]
+            for pk in {r.product.pk for r in requests if _stocked(r.product)}
+        }
+        answers.append(_promise_all(local, requests))
+        for demand in demands:
+            if demand.product_id in projections:
+                projections[demand.product_id].demand(demand.day, demand.quantity, demand.held)
+    return answers
+
+
+def _promise_all(projections: dict[int, Projection], requests: Sequence[AtpRequest]
+                 ) -> list[Promise]:  # fmt: skip
     promises = []
     for request in requests:
         product = request.product

@@ -13,7 +13,8 @@ by `quotation_revise`, which makes the next version (the old one turns `revised`
 above the credit limit holds the order (`held`) and starts the "credit_override" process, whose
 approval confirms it. Confirming promises a date per line (ATP, `xietong.sales.atp`), creates the
 delivery pickings along the warehouse's route (each move tagged with its order line) and
-confirms them, which reserves what is in stock. `order_cancel` releases reservations (the
+confirms them, which reserves what is in stock; `orders_confirm` confirms many orders (selected
+in a list) as one by one, with the statements shared. `order_cancel` releases reservations (the
 pickings are cancelled) and cancels draft invoices; it refuses once goods have left (use a
 return) or when a posted invoice remains (cancel or credit it first).
 
@@ -22,6 +23,7 @@ Every step writes to the customer's timeline; each service locks its document ro
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -31,12 +33,12 @@ from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from xietong.core.audit import audited
+from xietong.core.audit import audit_bulk, audited
 from xietong.core.models import Company
 from xietong.core.selectors import rate_on
 from xietong.finance.models import Invoice
 from xietong.inventory import pickings as picking_services
-from xietong.inventory.models import Move, Picking, Warehouse
+from xietong.inventory.models import Move, Picking, Reservation, Warehouse
 from xietong.party.models import Address, Contact, Party
 from xietong.product.models import PriceList, Product
 from xietong.product.selectors import product_convert
@@ -48,6 +50,7 @@ from xietong.sales.common import (
     effective_discount,
     lines_clean,
     number_next,
+    numbers_next,
     refusal,
     sales_settings,
     timeline,
@@ -158,6 +161,16 @@ def _unknown(fields: Mapping[str, Any], allowed: set[str]) -> None:
 
 
 def _write_lines(document: Any, model: Any, link: str, lines: list[LineData]) -> None:
+    _write_lines_many(model, link, [(document, lines)])
+
+
+def _write_lines_many(
+    model: Any, link: str, documents: Sequence[tuple[Any, list[LineData]]]
+) -> None:
+    """Insert the lines of saved documents, and their taxes, with one statement each."""
+    pairs = [(document, n, line) for document, lines in documents
+             for n, line in enumerate(lines, start=1)]  # fmt: skip
+    lines = [line for _document, _n, line in pairs]
     rows = model.objects.bulk_create(
         model(
             **{link: document},
@@ -178,7 +191,7 @@ def _write_lines(document: Any, model: Any, link: str, lines: list[LineData]) ->
             promise_note=line.extra.get("promise_note", "")[:200],
             **policy_fields(line),
         )
-        for n, line in enumerate(lines, start=1)
+        for document, n, line in pairs
     )
     through = model.taxes.through
     fk = f"{model._meta.model_name}_id"
@@ -640,9 +653,59 @@ def order_create(
     """A draft sales order straight from `lines` (a repeat order, the API, the portal). Header
     fields as for `quotation_create`; `invoice_policy` "order" or "delivery" forces that policy
     on every line (services stay on order), else each line's is resolved (`policies`)."""
+    order, data = _order_build(company, party, lines, invoice_policy, requested_date, fields,
+                               settings=sales_settings(company))  # fmt: skip
+    return _orders_write(company, actor, [(order, data)])[0]
+
+
+@audited
+def orders_create(
+    *, company: Company, actor: Any, orders: Sequence[Mapping[str, Any]]
+) -> list[SalesOrder]:
+    """Many draft sales orders at once (an import, an EDI batch, repeat orders), each as
+    `order_create(company=company, actor=actor, **spec)` would make it, numbered in the given
+    order. `orders`: one mapping per order with `party`, `lines` and optionally
+    `invoice_policy`, `requested_date` and the header fields.
+
+    The settings are read once, the numbers of a day taken with one statement, the orders,
+    their lines and the lines' taxes inserted with one statement each; each order's lines are
+    still checked and priced on their own (`lines_clean`: its customer's prices). Raises
+    SalesError, writing nothing, when any order is refused; the message of a line names its
+    order (`orders.N.lines.M.field`)."""
+    if not orders:
+        return []
+    settings = sales_settings(company)
+    built = []
+    for n, spec in enumerate(orders, start=1):
+        fields = dict(spec)
+        try:
+            built.append(_order_build(
+                company, fields.pop("party", None), fields.pop("lines", None) or [],
+                fields.pop("invoice_policy", None), fields.pop("requested_date", None), fields,
+                settings=settings,
+            ))  # fmt: skip
+        except SalesError as exc:
+            if not hasattr(exc, "error_dict"):
+                raise SalesError({f"orders.{n}": exc.error_list}) from exc
+            raise SalesError(
+                {f"orders.{n}.{key}": value for key, value in exc.error_dict.items()}
+            ) from exc
+    return _orders_write(company, actor, built)
+
+
+def _order_build(
+    company: Company,
+    party: Any,
+    lines: Sequence[Mapping[str, Any]],
+    invoice_policy: str | None,
+    requested_date: dt.date | None,
+    fields: Mapping[str, Any],
+    *,
+    settings: SalesSettings,
+) -> tuple[SalesOrder, list[LineData]]:
+    """The unsaved order and its clean lines; raises what `order_create` refuses."""
     _unknown(fields, HEADER_FIELDS)
     _customer_check(company, party)
-    settings = sales_settings(company)
     header = _header(company, party, fields, today=timezone.localdate(), settings=settings)
     policy = order_policy(party=party, settings=settings, forced=invoice_policy)
     if policy not in InvoicePolicy.values:
@@ -655,19 +718,39 @@ def order_create(
     if requested_date is not None and requested_date < header["date"]:
         raise refusal(_("The requested date is before the order date."), "requested_date",
                       "requested_date")  # fmt: skip
+    order = SalesOrder(company=company, invoice_policy=policy, requested_date=requested_date,
+                       **header)  # fmt: skip
+    _totals(order, data)
+    return order, data
+
+
+def _orders_write(
+    company: Company, actor: Any, built: list[tuple[SalesOrder, list[LineData]]]
+) -> list[SalesOrder]:
+    """Number and insert the built orders with their lines, and write their timeline entries."""
+    by_date: dict[dt.date, list[SalesOrder]] = defaultdict(list)
+    for order, _data in built:
+        by_date[order.date].append(order)
     with transaction.atomic():
-        order = SalesOrder(company=company, invoice_policy=policy, requested_date=requested_date,
-                           **header)  # fmt: skip
-        order.number = number_next(company, "sales.order", order.date)
-        if order.salesperson is None and getattr(actor, "pk", None):
-            order.salesperson = actor
-        _totals(order, data)
-        order.save()
-        _write_lines(order, SalesOrderLine, "order", data)
-        timeline(party, "order", _("Sales order %(number)s, %(total)s %(currency)s")
-                 % {"number": order.number, "total": order.amount_total,
-                    "currency": order.currency_id}, actor=actor, source=order)  # fmt: skip
-    return order
+        for date, dated in by_date.items():
+            for order, number in zip(dated, numbers_next(company, "sales.order", date, len(dated)),
+                                     strict=True):  # fmt: skip
+                order.number = number
+        for order, _data in built:
+            if order.salesperson is None and getattr(actor, "pk", None):
+                order.salesperson = actor
+        orders = [order for order, _data in built]
+        if len(orders) == 1:
+            orders[0].save(force_insert=True)  # the audit entry as django-auditlog writes it
+        else:
+            SalesOrder.unscoped.bulk_create(orders)
+            audit_bulk([(None, order) for order in orders], actor=actor)
+        _write_lines_many(SalesOrderLine, "order", built)
+        for order, _data in built:
+            timeline(order.party, "order", _("Sales order %(number)s, %(total)s %(currency)s")
+                     % {"number": order.number, "total": order.amount_total,
+                        "currency": order.currency_id}, actor=actor, source=order)  # fmt: skip
+    return orders
 
 
 ORDER_RELATED = ("party", "warehouse", "company")
@@ -695,6 +778,11 @@ def _locked_order(
 def credit_exposure(party: Party, *, exclude: SalesOrder | None = None) -> Decimal:
     """What the customer owes and has on order, in company currency: open receivables of its
     posted invoices plus the not yet invoiced part of its confirmed and held orders."""
+    return _exposure(party, exclude=exclude).quantize(Decimal("0.01"))
+
+
+def _exposure(party: Party, *, exclude: SalesOrder | None = None) -> Decimal:
+    """`credit_exposure` before rounding."""
     invoices = Invoice.unscoped.filter(
         company_id=party.company_id,
         party=party,
@@ -719,9 +807,14 @@ def credit_exposure(party: Party, *, exclude: SalesOrder | None = None) -> Decim
         if line.open > 0 and line.quantity:
             if line.order_id not in rates:
                 rates[line.order_id] = _rate(line.order)
-            share = Decimal(line.open) / Decimal(line.quantity)
-            owed += Decimal(line.amount_total) * share * rates[line.order_id]
-    return owed.quantize(Decimal("0.01"))
+            owed += _open_share(line, Decimal(line.open), rates[line.order_id])
+    return owed
+
+
+def _open_share(line: SalesOrderLine, open_quantity: Decimal, rate: Decimal) -> Decimal:
+    """What an order line not yet invoiced (`open_quantity`) adds to the exposure."""
+    share = open_quantity / Decimal(line.quantity)
+    return Decimal(line.amount_total) * share * rate
 
 
 def _rate(order: SalesOrder) -> Decimal:
@@ -735,49 +828,229 @@ def order_confirm(*, order: SalesOrder, actor: Any, override: bool = False) -> S
     """Confirm a draft (or held, after approval: `override`) order. Above the credit limit the
     order is held and the "credit_override" process starts. Otherwise each line is promised a
     date (ATP) and the delivery pickings are created and confirmed, which reserves the stock
-    available now (the rest waits: a backorder is the picking's remainder, never an error)."""
+    available now (the rest waits: a backorder is the picking's remainder, never an error).
+    `orders_confirm` of one order."""
+    return _orders_confirm([order], actor, override=override)[0]
+
+
+@audited
+def orders_confirm(*, orders: Sequence[SalesOrder], actor: Any) -> list[SalesOrder]:
+    """Confirm many draft orders at once, each as `order_confirm` would, one after the other
+    in the given order: an order above its customer's credit limit (counting the orders of
+    the list before it) is held and its "credit_override" process starts; the others are
+    promised, their deliveries created and confirmed (stock reserved first come first served,
+    in the given order) and they are confirmed. Returns the orders (confirmed or held) in the
+    given order.
+
+    The statements are shared: the orders, then their customers, locked with one query each
+    (primary-key order), their lines read with one query, the pickings and moves of all the
+    deliveries written together (`inventory.pickings.deliveries_create`), the promises of a
+    warehouse computed from one reading of its stock (`atp.promise_dates_many`), the lines
+    and the orders updated with one statement each. What stays per order: the exposure of a
+    customer with a credit limit (once per customer), the process of a held order, the
+    timeline entry.
+
+    Raises SalesError, writing nothing, for an order given twice, not a draft or held (waiting
+    for its credit override), and what `order_confirm` refuses; all in one transaction."""
+    return _orders_confirm(orders, actor, override=False)
+
+
+def _orders_confirm(
+    orders: Sequence[SalesOrder], actor: Any, *, override: bool
+) -> list[SalesOrder]:
+    ids = [order.pk for order in orders]
+    if len(set(ids)) != len(ids):
+        raise refusal(_("An order is given twice."), "twice")
+    if not ids:
+        return []
     with transaction.atomic():
         # the warehouse's view location too: the ATP promise reads the locations below it
-        row = _locked_order(order, OState.DRAFT, OState.HELD,
-                            related=(*ORDER_RELATED, "warehouse__view_location"))  # fmt: skip
-        if row.state == OState.HELD and not override:
-            raise refusal(_("%(order)s waits for the credit limit override.") % {"order": row},
-                          "held")  # fmt: skip
+        found = {
+            row.pk: row
+            for row in SalesOrder.unscoped.select_for_update(of=("self",))
+            .select_related(*ORDER_RELATED, "warehouse__view_location")
+            .filter(pk__in=sorted(ids))
+            .order_by("pk")
+        }
+        if len(found) != len(ids):
+            raise SalesOrder.DoesNotExist
+        rows = [found[pk] for pk in ids]
+        for row in rows:
+            if row.state not in (OState.DRAFT, OState.HELD):
+                raise refusal(
+                    _("%(order)s is %(state)s; this is not possible now.")
+                    % {"order": row, "state": row.get_state_display()},
+                    "state",
+                )
+            if row.state == OState.HELD and not override:
+                raise refusal(_("%(order)s waits for the credit limit override.")
+                              % {"order": row}, "held")  # fmt: skip
         # one confirmation at a time per customer (no key lock: rows pointing to it may be added)
-        party = Party.unscoped.select_for_update(no_key=True).get(pk=row.party_id)
+        parties = {
+            party.pk: party
+            for party in Party.unscoped.select_for_update(no_key=True)
+            .filter(pk__in=sorted({row.party_id for row in rows}))
+            .order_by("pk")
+        }
+        lines: dict[int, list[SalesOrderLine]] = {pk: [] for pk in ids}
+        for line in (
+            SalesOrderLine.objects.filter(order_id__in=ids)
+            .select_related("product__uom", "uom")
+            .order_by("sequence", "id")
+        ):
+            lines[line.order_id].append(line)
+        holds = _credit_check(rows, parties, lines, override=override)
+        confirmed = [row for row in rows if row.pk not in holds]
+        if confirmed:
+            _confirm_rows(confirmed, lines, actor, override=override)
+        for row in rows:  # the processes and the timeline in the order given
+            if row.pk in holds:
+                exposure, total, limit = holds[row.pk]
+                _hold(row, actor, exposure=exposure, total=total, limit=limit)
+            else:
+                timeline(row.party, "order", _("Sales order %(number)s confirmed")
+                         % {"number": row}, actor=actor, source=row)  # fmt: skip
+    return rows
+
+
+def _credit_check(
+    rows: list[SalesOrder],
+    parties: dict[int, Party],
+    lines: dict[int, list[SalesOrderLine]],
+    *,
+    override: bool,
+) -> dict[int, tuple[Decimal, Decimal, Decimal]]:
+    """The orders to hold, by id, with (exposure, order total, limit): those that take their
+    customer above its credit limit, the orders of the list before them counted (held or
+    confirmed, as `credit_exposure` counts them once written)."""
+    holds: dict[int, tuple[Decimal, Decimal, Decimal]] = {}
+    if override:
+        return holds
+    owed: dict[int, Decimal] = {}  # by customer with a limit, read when first needed
+    added: dict[int, Decimal] = defaultdict(lambda: ZERO)  # the orders of the list before
+    after = Counter(row.party_id for row in rows)  # orders of the customer still to come
+    for row in rows:
+        party = parties[row.party_id]
+        after[party.pk] -= 1
         limit = party.credit_limit
-        if limit is not None and not override and not row.credit_approved:
-            exposure = credit_exposure(party, exclude=row)
-            total = Decimal(row.amount_total) * _rate(row)
+        if limit is None:
+            continue
+        rate = None
+        if not row.credit_approved:
+            rate = _rate(row)
+            if party.pk not in owed:
+                owed[party.pk] = _exposure(party, exclude=row)
+            exposure = (owed[party.pk] + added[party.pk]).quantize(Decimal("0.01"))
+            total = Decimal(row.amount_total) * rate
             if exposure + total > limit:
-                return _hold(row, actor, exposure=exposure, total=total, limit=limit)
+                holds[row.pk] = (exposure, total, limit)
+        if not after[party.pk]:
+            continue
+        rate = rate if rate is not None else _rate(row)
+        added[party.pk] += sum(
+            (
+                _open_share(line, line.quantity - line.qty_invoiced, rate)
+                for line in lines[row.pk]
+                if line.quantity - line.qty_invoiced > 0 and line.quantity
+            ),
+            ZERO,
+        )
+    return holds
+
+
+def _confirm_rows(
+    rows: list[SalesOrder],
+    lines: dict[int, list[SalesOrderLine]],
+    actor: Any,
+    *,
+    override: bool,
+) -> None:
+    """Confirm the orders (locked, not held), in their order: deliveries created and
+    confirmed first (the stock services lock the quants), then the promises; they are read
+    after the orders before hold what they could reserve, so two orders never promise the same
+    unit."""
+    scheduled, made = _deliveries_create(rows, lines, actor)
+    today = timezone.localdate()
+    by_warehouse: dict[tuple[int, int], list[SalesOrder]] = defaultdict(list)
+    for row in rows:
+        by_warehouse[(row.company_id, row.warehouse_id)].append(row)
+    reserved = _reserved(rows, lines)
+    for group in by_warehouse.values():
+        documents = []
+        for row in group:
+            wanted = max(row.requested_date or row.date, today)
+            demands = [
+                atp.AtpDemand(product_id=line.product_id, day=scheduled[row.pk],
+                              quantity=_base(line), held=reserved.get(line.pk, ZERO))
+                for line in lines[row.pk]
+                if row.pk in scheduled and line.product.type != Product.Type.SERVICE
+            ]  # fmt: skip
+            documents.append((_requests(lines[row.pk], wanted), demands))
+        answers = atp.promise_dates_many(
+            company=group[0].company,
+            warehouse=group[0].warehouse,
+            documents=documents,
+            exclude_source=(LINE_SOURCE, {line.pk for row in group for line in lines[row.pk]}),
+        )
+        for row, promises in zip(group, answers, strict=True):
+            for line, answer in zip(lines[row.pk], promises, strict=True):
+                line.promise_date = answer.date
+                line.promise_note = answer.note[:200]
+    lines_update([line for row in rows for line in lines[row.pk]],
+                 ["promise_date", "promise_note"])  # fmt: skip
+    # the pickings of an order are those just made, all scheduled on `scheduled`
+    moved: dict[dt.date, list[int]] = defaultdict(list)
+    for row in rows:
+        promised = [line.promise_date for line in lines[row.pk] if line.promise_date]
+        if promised and row.pk in scheduled and max(promised) != scheduled[row.pk]:
+            moved[max(promised)].extend(p.pk for p in made[row.pk])
+    for day, pks in moved.items():
+        Picking.unscoped.filter(pk__in=pks).update(scheduled_date=day)
+    now = timezone.now()
+    for row in rows:
+        row.state, row.confirmed_at, row.hold_reason = OState.CONFIRMED, now, ""
         if override:
             row.credit_approved = True
-        lines = list(row.lines.select_related("product__uom", "uom"))
-        # reserve first (the stock services lock the quants), then promise: the promise is read
-        # after this order holds what it could reserve, so two orders never promise the same unit
-        scheduled = _deliveries_create(row, lines, actor)
-        wanted = row.requested_date or row.date
-        answers = _promises(row.company, row.warehouse, lines, max(wanted, timezone.localdate()),
-                            exclude_source=(LINE_SOURCE, {line.pk for line in lines}))  # fmt: skip
-        for line, answer in zip(lines, answers, strict=True):
-            line.promise_date = answer.date
-            line.promise_note = answer.note[:200]
-        lines_update(lines, ["promise_date", "promise_note"])
-        promised = [line.promise_date for line in lines if line.promise_date]
-        # the pickings of the order are those just made, all scheduled on `scheduled`
-        if promised and scheduled is not None and max(promised) != scheduled:
-            Picking.unscoped.filter(
-                company_id=row.company_id, source_type=ORDER_SOURCE, source_id=row.pk,
-                state__in=[Picking.State.WAITING, Picking.State.READY, Picking.State.DRAFT],
-            ).update(scheduled_date=max(promised))  # fmt: skip
-        row.state = OState.CONFIRMED
-        row.confirmed_at = timezone.now()
-        row.hold_reason = ""
-        row.save(update_fields=["state", "confirmed_at", "hold_reason", "credit_approved"])
-        timeline(row.party, "order", _("Sales order %(number)s confirmed") % {"number": row},
-                 actor=actor, source=row)  # fmt: skip
-    return row
+    changes: dict[str, Any] = {"state": OState.CONFIRMED, "confirmed_at": now, "hold_reason": ""}
+    if override:
+        changes["credit_approved"] = True
+    SalesOrder.unscoped.filter(pk__in=[row.pk for row in rows]).update(**changes)
+
+
+def _base(line: SalesOrderLine) -> Decimal:
+    """The line's quantity in its product's stock unit."""
+    return product_convert(product=line.product, quantity=line.quantity, from_uom=line.uom,
+                           to_uom=line.product.uom)  # fmt: skip
+
+
+def _requests(lines: Sequence[Any], wanted: dt.date) -> list[atp.AtpRequest]:
+    return [
+        atp.AtpRequest(product=line.product, quantity=_base(line), wanted=wanted, key=n)
+        for n, line in enumerate(lines)
+    ]
+
+
+def _reserved(rows: list[SalesOrder], lines: dict[int, list[SalesOrderLine]]) -> dict[int, Decimal]:
+    """What the delivery moves of the lines of the orders reserved, by line, read only when
+    an order's promise depends on the reservations of another order of the same warehouse."""
+    seen: set[tuple[int, int]] = set()
+    shared = False
+    for row in rows:
+        key = (row.company_id, row.warehouse_id)
+        shared = shared or key in seen
+        seen.add(key)
+    if not shared:
+        return {}
+    ids = [line.pk for row in rows for line in lines[row.pk]]
+    return {
+        line_id: Decimal(total)
+        for line_id, total in Reservation.unscoped.filter(
+            move__source_type=LINE_SOURCE, move__source_id__in=ids
+        )
+        .values_list("move__source_id")
+        .annotate(total=Sum("quantity"))
+        .order_by()
+    }
 
 
 def _hold(row: SalesOrder, actor: Any, *, exposure: Decimal, total: Decimal,
@@ -821,36 +1094,48 @@ def credit_decided(*, order_id: int, approved: bool, comment: str = "") -> None:
 
 
 def _deliveries_create(
-    order: SalesOrder, lines: list[SalesOrderLine], actor: Any
-) -> dt.date | None:
-    """Create and confirm the delivery pickings of the order's stocked lines; returns the date
-    they are scheduled on (None: nothing to deliver)."""
-    stockable = [line for line in lines if line.product.type != line.product.Type.SERVICE]
-    if not stockable:
-        return None
-    scheduled: dt.date = order.requested_date or order.date
-    pickings = picking_services.delivery_create(
-        company=order.company,
-        warehouse=order.warehouse,
-        party=order.party,
-        scheduled_date=scheduled,
-        origin=order.number,
-        source_type=ORDER_SOURCE,
-        source_id=order.pk,
-        lines=[
-            {
-                "product": line.product,
-                "quantity": line.quantity,
-                "uom": line.uom,
-                "source_type": LINE_SOURCE,
-                "source_id": line.pk,
-            }
-            for line in stockable
-        ],
-        actor=actor,
-    )
-    picking_services.picking_confirm(picking=pickings[0], actor=actor)
-    return scheduled
+    rows: list[SalesOrder], lines: dict[int, list[SalesOrderLine]], actor: Any
+) -> tuple[dict[int, dt.date], dict[int, list[Picking]]]:
+    """Create and confirm the delivery pickings of the orders' stocked lines; returns the date
+    they are scheduled on and the pickings, by order (orders with nothing to deliver left
+    out)."""
+    scheduled: dict[int, dt.date] = {}
+    made: dict[int, list[Picking]] = {}
+    by_company: dict[int, list[SalesOrder]] = defaultdict(list)
+    for row in rows:
+        if any(line.product.type != Product.Type.SERVICE for line in lines[row.pk]):
+            scheduled[row.pk] = row.requested_date or row.date
+            by_company[row.company_id].append(row)
+    for group in by_company.values():
+        pickings = picking_services.deliveries_create(
+            company=group[0].company,
+            deliveries=[
+                {
+                    "warehouse": row.warehouse,
+                    "party": row.party,
+                    "scheduled_date": scheduled[row.pk],
+                    "origin": row.number,
+                    "source_type": ORDER_SOURCE,
+                    "source_id": row.pk,
+                    "lines": [
+                        {
+                            "product": line.product,
+                            "quantity": line.quantity,
+                            "uom": line.uom,
+                            "source_type": LINE_SOURCE,
+                            "source_id": line.pk,
+                        }
+                        for line in lines[row.pk]
+                        if line.product.type != Product.Type.SERVICE
+                    ],
+                }
+                for row in group
+            ],
+            actor=actor,
+            confirm=True,
+        )
+        made.update(zip((row.pk for row in group), pickings, strict=True))
+    return scheduled, made
 
 
 def order_pickings(order: SalesOrder) -> list[Picking]:
