@@ -54,31 +54,106 @@ def audited(service: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _tracked_fields(model: type[models.Model]) -> list[models.Field]:
-    """The concrete fields django-auditlog records for `model` (its include/exclude lists)."""
+_FIELDS: dict[type[models.Model], list[models.Field] | None] = {}
+
+
+def _tracked_fields(model: type[models.Model]) -> list[models.Field] | None:
+    """The concrete fields django-auditlog records for `model` (its include/exclude lists),
+    looked up once; None when auditlog's own diff is needed (masked fields, text changes)."""
     from auditlog.diff import track_field
     from auditlog.registry import auditlog
+    from django.conf import settings as django_settings
 
-    options = auditlog.get_model_fields(model)
-    fields = [f for f in model._meta.concrete_fields if track_field(f)]
-    if options["include_fields"]:
-        fields = [f for f in fields if f.name in options["include_fields"]]
-    return [f for f in fields if f.name not in options["exclude_fields"]]
+    if model not in _FIELDS:
+        options = auditlog.get_model_fields(model)
+        if not django_settings.AUDITLOG_STORE_JSON_CHANGES or options["mask_fields"]:
+            _FIELDS[model] = None
+        else:
+            fields = [f for f in model._meta.concrete_fields if track_field(f)]
+            if options["include_fields"]:
+                fields = [f for f in fields if f.name in options["include_fields"]]
+            _FIELDS[model] = [f for f in fields if f.name not in options["exclude_fields"]]
+    return _FIELDS[model]
 
 
-def _change_value(obj: models.Model | None, field: models.Field) -> Any:
-    """A field's value as django-auditlog stores it in JSON changes (primitives kept, links
-    by id, other values as text)."""
-    from auditlog.diff import get_field_value, is_primitive
+def _changes(before: models.Model | None, after: models.Model) -> dict[str, Any] | None:
+    """django-auditlog's `model_instance_diff(before, after)` with the model's tracked fields
+    looked up once and the values of unchanged fields not converted (equal values, 1.50 and
+    1.5 too, are no change)."""
+    from auditlog.diff import get_field_value, is_primitive, model_instance_diff
+    from django.conf import settings as django_settings
     from django.utils.encoding import smart_str
 
-    if obj is None:
-        return None
-    if isinstance(field, models.DateTimeField):
-        value = get_field_value(obj, field, use_json_for_changes=True)
-    else:
-        value = getattr(obj, field.attname)
-    return value if value is None or is_primitive(value) else smart_str(value)
+    fields = _tracked_fields(type(after))
+    if fields is None:  # the general case: auditlog's own diff
+        return model_instance_diff(
+            before, after, use_json_for_changes=django_settings.AUDITLOG_STORE_JSON_CHANGES
+        )
+    changes: dict[str, Any] = {}
+    for field in fields:
+        if before is not None and getattr(before, field.attname) == getattr(after, field.attname):
+            continue
+        old = None if before is None else get_field_value(before, field, True)
+        new = get_field_value(after, field, True)
+        if old != new:
+            changes[field.name] = (
+                old if is_primitive(old) else smart_str(old),
+                new if is_primitive(new) else smart_str(new),
+            )
+    return changes or None
+
+
+def audit_write(
+    batches: Iterable[tuple[Any, Iterable[tuple[models.Model | None, models.Model]]]],
+) -> int:
+    """Insert the audit entries django-auditlog would have written had each (before, after)
+    pair of `batches` ((actor, pairs) each; before None for a new row) been saved with
+    `save()`: the same changes, representation, serialized data, company and additional data,
+    the batch's actor (else the one of the audit context) and the context's remote address,
+    through the same `pre_save` hook of the audit context; unchanged rows get none. One insert
+    per 1,000 entries; nothing while auditlog is disabled. Returns how many were written."""
+    from auditlog.cid import get_cid
+    from auditlog.context import auditlog_disabled
+    from django.contrib.auth import get_user_model
+    from django.contrib.contenttypes.models import ContentType
+    from django.db.models.signals import pre_save
+    from django.utils.encoding import smart_str
+
+    from xietong.core.models import AuditEntry
+
+    if auditlog_disabled.get():
+        return 0
+    user_model = get_user_model()
+    manager = AuditEntry.objects
+    cid = get_cid()
+    rows = []
+    for actor, pairs in batches:
+        for before, after in pairs:
+            changes = _changes(before, after)
+            if not changes:
+                continue
+            pk = manager._get_pk_value(after)
+            extra = getattr(after, "get_additional_data", None)
+            row = AuditEntry(
+                content_type=ContentType.objects.get_for_model(after),
+                object_pk=pk,
+                object_id=pk if isinstance(pk, int) else None,
+                object_repr=smart_str(after),
+                serialized_data=manager._get_serialized_data_or_none(after),
+                action=AuditEntry.Action.CREATE if before is None else AuditEntry.Action.UPDATE,
+                changes=changes,
+                additional_data=extra() if callable(extra) else None,
+                cid=cid,
+                company_id=getattr(after, "company_id", None),
+            )
+            if isinstance(actor, user_model):
+                row.actor = actor
+                row.actor_email = getattr(actor, "email", None)
+            pre_save.send(sender=AuditEntry, instance=row, raw=False, using="default")
+            rows.append(row)
+    if rows:
+        AuditEntry.objects.bulk_create(rows, batch_size=1000)
+    return len(rows)
 
 
 def audit_bulk(
@@ -86,55 +161,11 @@ def audit_bulk(
     *,
     actor: Any = None,
 ) -> int:
-    """Audit entries, naming `actor`, for rows written in bulk (`bulk_create`/`bulk_update` send no signals, so
-    django-auditlog sees nothing). `pairs` are (row before, row after); before is None for a
-    new row. The entries are those auditlog would write (JSON changes of the fields the model
-    is registered with); unchanged rows get none. Returns how many entries were written.
+    """Audit entries, naming `actor`, for rows written in bulk (`bulk_create`/`bulk_update`
+    send no signals, so django-auditlog sees nothing). `pairs` are (row before, row after);
+    before is None for a new row. The entries are those auditlog would write (see
+    `audit_write`); unchanged rows get none. Returns how many entries were written.
 
     auditlog's own diff inspects the model's fields again for every row, which costs more
     than the insert for 100,000 rows; here the fields are looked up once per model."""
-    from auditlog.cid import get_cid
-    from django.contrib.contenttypes.models import ContentType
-    from django.utils import timezone
-
-    from xietong.core.models import AuditEntry
-
-    actor_id = getattr(actor, "pk", None)
-    actor_email = getattr(actor, "email", None)
-    now, cid = timezone.now(), get_cid()
-    fields_of: dict[type[models.Model], list[models.Field]] = {}
-    types: dict[type[models.Model], ContentType] = {}
-    entries = []
-    for before, after in pairs:
-        model = type(after)
-        if model not in fields_of:
-            fields_of[model] = _tracked_fields(model)
-            types[model] = ContentType.objects.get_for_model(model)
-        changes = {}
-        for field in fields_of[model]:
-            if before is not None and getattr(before, field.attname) == getattr(
-                after, field.attname
-            ):
-                continue  # equal values (1.50 and 1.5 too) are no change
-            old, new = _change_value(before, field), _change_value(after, field)
-            if old != new:
-                changes[field.name] = [old, new]
-        if not changes:
-            continue
-        entries.append(
-            AuditEntry(
-                content_type=types[model],
-                object_pk=str(after.pk),
-                object_id=after.pk,
-                object_repr=str(after),
-                action=AuditEntry.Action.CREATE if before is None else AuditEntry.Action.UPDATE,
-                changes=changes,
-                actor_id=actor_id,
-                actor_email=actor_email,
-                cid=cid,
-                company_id=getattr(after, "company_id", None),
-                timestamp=now,
-            )
-        )
-    AuditEntry.objects.bulk_create(entries, batch_size=1000)
-    return len(entries)
+    return audit_write([(actor, pairs)])

@@ -25,6 +25,10 @@ number, which the posting service draws gap-free inside the same transaction: a 
 consumes no number. A posted credit note of an invoice is reconciled with the invoice's open
 receivable/payable lines, so the invoice's amount due drops.
 
+`invoices_create` and `invoices_post` do the same for many invoices at once, with the shared
+reads done once and the rows written in bulk (`invoice_create` and `invoice_post` are them for
+one invoice).
+
 Cancelling a posted invoice posts the reversal of its entry (which reconciles the receivable
 lines with their mirror); it is refused while a payment or a credit note is allocated to it.
 """
@@ -68,12 +72,13 @@ from xietong.finance.models import (
 from xietong.finance.posting import (
     EntrySpec,
     LineSpec,
-    entry_post,
+    audit_later,
+    entries_post,
     entry_reverse,
     finance_scope,
     finance_settings,
     refresh_from,
-    row_update,
+    rows_update,
     service_atomic,
     settings_with,
 )
@@ -608,32 +613,47 @@ def _lines_write(
     the new lines without a query."""
     if not new:
         InvoiceLine.objects.filter(invoice=invoice).delete()
-    rows = [
-        InvoiceLine(
-            invoice=invoice,
-            sequence=sequence,
-            product=line.product,
-            description=line.description,
-            account=line.account,
-            quantity=line.quantity,
-            uom=line.uom,
-            unit_price=line.unit_price,
-            discount=line.discount,
-            amount_untaxed=result.net,
-            amount_tax=result.tax,
-            amount_total=result.total,
-        )
-        for sequence, (line, result) in enumerate(zip(data, totals.lines, strict=True), start=1)
-    ]
-    InvoiceLine.objects.bulk_create(rows)
+        InvoiceTax.objects.filter(invoice=invoice).delete()
+    _lines_insert([(invoice, data, totals)])
+
+
+def _lines_insert(
+    items: Sequence[tuple[Invoice, Sequence[_LineData], tax_engine.InvoiceTotals]],
+) -> None:
+    """Insert the lines (with their computed amounts) and the tax rows of invoices that have
+    none, with one insert per table for them all; `invoice.lines.all()` then returns the new
+    lines without a query."""
+    made: list[tuple[Invoice, list[InvoiceLine], Sequence[_LineData]]] = []
+    for invoice, data, totals in items:
+        rows = [
+            InvoiceLine(
+                invoice=invoice,
+                sequence=sequence,
+                product=line.product,
+                description=line.description,
+                account=line.account,
+                quantity=line.quantity,
+                uom=line.uom,
+                unit_price=line.unit_price,
+                discount=line.discount,
+                amount_untaxed=result.net,
+                amount_tax=result.tax,
+                amount_total=result.total,
+            )
+            for sequence, (line, result) in enumerate(zip(data, totals.lines, strict=True), start=1)
+        ]
+        made.append((invoice, rows, data))
+    InvoiceLine.objects.bulk_create([row for _invoice, rows, _data in made for row in rows])
     taxes, tags = InvoiceLine.taxes.through, InvoiceLine.analytic_tags.through
     tax_links = [
         taxes(invoiceline_id=row.pk, tax_id=pk)
+        for _invoice, rows, data in made
         for row, line in zip(rows, data, strict=True)
         for pk in dict.fromkeys(tax.pk for tax in line.taxes)
     ]
     tag_links = [
         tags(invoiceline_id=row.pk, analytictag_id=pk)
+        for _invoice, rows, data in made
         for row, line in zip(rows, data, strict=True)
         for pk in dict.fromkeys(tag.pk for tag in line.analytic_tags)
     ]
@@ -641,14 +661,21 @@ def _lines_write(
         taxes.objects.bulk_create(tax_links)
     if tag_links:
         tags.objects.bulk_create(tag_links)
-    _taxes_write(invoice, totals, new=new)
-    getattr(invoice, "_prefetched_objects_cache", {}).pop("lines", None)
-    queryset = invoice.lines.all()
-    queryset._result_cache = rows  # type: ignore[attr-defined]
-    queryset._prefetch_done = True  # type: ignore[attr-defined]
-    if not hasattr(invoice, "_prefetched_objects_cache"):
-        invoice._prefetched_objects_cache = {}  # type: ignore[attr-defined]
-    invoice._prefetched_objects_cache["lines"] = queryset  # type: ignore[attr-defined]
+    tax_rows = [
+        InvoiceTax(invoice=invoice, tax_id=item.key, base=item.base, amount=item.amount)
+        for invoice, _data, totals in items
+        for item in totals.taxes
+    ]
+    if tax_rows:
+        InvoiceTax.objects.bulk_create(tax_rows)
+    for invoice, rows, _data in made:
+        getattr(invoice, "_prefetched_objects_cache", {}).pop("lines", None)
+        queryset = invoice.lines.all()
+        queryset._result_cache = rows  # type: ignore[attr-defined]
+        queryset._prefetch_done = True  # type: ignore[attr-defined]
+        if not hasattr(invoice, "_prefetched_objects_cache"):
+            invoice._prefetched_objects_cache = {}  # type: ignore[attr-defined]
+        invoice._prefetched_objects_cache["lines"] = queryset  # type: ignore[attr-defined]
 
 
 # --- drafts -------------------------------------------------------------------------------------
@@ -669,6 +696,32 @@ def _draft_save(
     existing lines are checked again and their amounts recomputed. `strict` also refuses
     archived or merged parties and archived journals and taxes. `settings`: the company's
     finance settings, when read already."""
+    replace = lines is not None or data is not None
+    data, totals = _draft_check(
+        invoice, fields=fields, lines=lines, data=data, strict=strict, settings=settings
+    )
+    new = invoice.pk is None
+    # Everything is checked: a failure from here on aborts the caller's transaction.
+    with transaction.atomic(savepoint=False):
+        _header_totals(invoice, totals)
+        invoice.save()
+        if replace:
+            _lines_write(invoice, data, totals, new=new)
+        else:
+            _amounts_refresh(invoice, totals)
+    return invoice
+
+
+def _draft_check(
+    invoice: Invoice,
+    *,
+    fields: Mapping[str, Any],
+    lines: Sequence[Mapping[str, Any]] | None = None,
+    data: list[_LineData] | None = None,
+    strict: bool = True,
+    settings: FinanceSettings | None = None,
+) -> tuple[list[_LineData], tax_engine.InvoiceTotals]:
+    """The checks of `_draft_save`, without writing: the draft's resolved lines and amounts."""
     errors: Errors = {}
     for name in sorted(set(fields) - HEADER_FIELDS):
         _add(errors, name, _("Unknown field “%(field)s”.") % {"field": name})
@@ -678,7 +731,6 @@ def _draft_save(
     _raise(errors)
     company = invoice.company
     settings = settings or finance_settings(company)
-    replace = lines is not None or data is not None
     if lines is not None:
         data = _lines_clean(company, invoice.kind, settings, lines, errors)
     else:
@@ -691,17 +743,7 @@ def _draft_save(
             ] if invoice.pk else []  # fmt: skip
         _lines_check(company, invoice.kind, data, errors, strict=False)
     _raise(errors)
-    totals = _totals(invoice, data, settings)
-    new = invoice.pk is None
-    # Everything is checked: a failure from here on aborts the caller's transaction.
-    with transaction.atomic(savepoint=False):
-        _header_totals(invoice, totals)
-        invoice.save()
-        if replace:
-            _lines_write(invoice, data, totals, new=new)
-        else:
-            _amounts_refresh(invoice, totals)
-    return invoice
+    return data, _totals(invoice, data, settings)
 
 
 def _lines_check(
@@ -717,6 +759,33 @@ def _lines_check(
                 "lines",
                 _("Line %(n)s: %(problems)s") % {"n": number, "problems": " ".join(problems)},
             )
+
+
+def _amounts_refresh_many(
+    items: Sequence[tuple[Invoice, tax_engine.InvoiceTotals, Sequence[InvoiceLine]]],
+) -> None:
+    """`_amounts_refresh` of many invoices (with their lines read already): one read of their
+    tax rows and one update of the lines whose amounts changed."""
+    changed = []
+    for _invoice, totals, rows in items:
+        for row, result in zip(rows, totals.lines, strict=True):
+            amounts = (result.net, result.tax, result.total)
+            if (row.amount_untaxed, row.amount_tax, row.amount_total) != amounts:
+                row.amount_untaxed, row.amount_tax, row.amount_total = amounts
+                changed.append(row)
+    if changed:
+        InvoiceLine.objects.bulk_update(changed, ["amount_untaxed", "amount_tax", "amount_total"])
+    stored: dict[int, list[tuple[Any, ...]]] = {}
+    for invoice_id, *values in (
+        InvoiceTax.objects.filter(invoice_id__in=[invoice.pk for invoice, _t, _r in items])
+        .order_by()
+        .values_list("invoice_id", "tax_id", "base", "amount")
+    ):
+        stored.setdefault(invoice_id, []).append(tuple(values))
+    for invoice, totals, _rows in items:
+        wanted = sorted((item.key, item.base, item.amount) for item in totals.taxes)
+        if sorted(stored.get(invoice.pk, [])) != wanted:
+            _taxes_write(invoice, totals)
 
 
 def _amounts_refresh(
@@ -781,6 +850,87 @@ def invoice_create(
     customer document for a party that is not a customer (supplier likewise), a journal of the
     wrong kind, a tax whose `use` does not match the kind, archived taxes, accounts that are
     groups, archived or reconcilable, malformed numbers."""
+    (invoice,) = invoices_create(
+        company=company,
+        actor=actor,
+        invoices=[
+            {
+                "kind": kind,
+                "party": party,
+                "date": date,
+                "lines": lines,
+                "currency": currency,
+                "rate": rate,
+                "journal": journal,
+                "payment_term": payment_term,
+                "reference": reference,
+                "origin": origin,
+                "source_type": source_type,
+                "source_id": source_id,
+                "notes": notes,
+                "language": language,
+            }
+        ],
+    )
+    return invoice
+
+
+@audited
+def invoices_create(
+    *, company: Company, actor: Any, invoices: Sequence[Mapping[str, Any]]
+) -> list[Invoice]:
+    """`invoice_create` of many drafts at once, in one transaction: `invoices` are the keyword
+    arguments of `invoice_create` (but `company` and `actor`) of each. The same drafts, lines,
+    taxes and audit entries, with the settings read once and the rows inserted in bulk (one
+    statement per table). Returns the drafts in the order given. Raises the ValidationError
+    of the first refused draft (its message names it when there are several) and then writes
+    nothing."""
+    prepared: list[tuple[Invoice, list[_LineData], tax_engine.InvoiceTotals]] = []
+    with service_atomic(), finance_scope():
+        for position, arguments in enumerate(invoices, start=1):
+            try:
+                prepared.append(_draft_new(company, actor, **arguments))
+            except ValidationError as exc:
+                if len(invoices) == 1:
+                    raise
+                reference = arguments.get("origin") or arguments.get("reference") or position
+                raise ValidationError(
+                    _("Invoice %(n)s (%(reference)s): %(errors)s")
+                    % {"n": position, "reference": reference, "errors": " ".join(exc.messages)},
+                    code="invalid",
+                ) from exc
+        with transaction.atomic(savepoint=False):
+            rows = []
+            for invoice, _data, totals in prepared:
+                _header_totals(invoice, totals)
+                rows.append(invoice)
+            Invoice.unscoped.bulk_create(rows)
+            audit_later([(None, invoice) for invoice in rows], actor=actor)
+            _lines_insert(prepared)
+    return [invoice for invoice, _data, _totals in prepared]
+
+
+def _draft_new(
+    company: Company,
+    actor: Any,
+    *,
+    kind: str,
+    party: Party | int,
+    date: dt.date,
+    lines: Sequence[Mapping[str, Any]] = (),
+    currency: Currency | str | None = None,
+    rate: Decimal | None = None,
+    journal: Journal | int | None = None,
+    payment_term: PaymentTerm | int | None = None,
+    reference: str = "",
+    origin: str = "",
+    source_type: str = "",
+    source_id: int | None = None,
+    notes: str = "",
+    language: str | None = None,
+) -> tuple[Invoice, list[_LineData], tax_engine.InvoiceTotals]:
+    """A new draft (not saved) as `invoice_create` makes it, checked, with its resolved lines
+    and amounts."""
     errors: Errors = {}
     party_obj = _resolve(Party, party, company)
     if party_obj is None:
@@ -818,7 +968,8 @@ def invoice_create(
         "notes": notes,
         "language": language if language is not None else (party_obj.language or ""),
     }
-    return _draft_save(invoice, fields=fields, lines=lines, settings=settings)
+    data, totals = _draft_check(invoice, fields=fields, lines=lines, settings=settings)
+    return invoice, data, totals
 
 
 def _locked_draft(invoice: Invoice, action: str, *, related: tuple[str, ...] = ()) -> Invoice:
@@ -880,7 +1031,9 @@ def on_invoice_change(listener: Callable[[Invoice], None]) -> None:
     """Call `listener(invoice)` inside the transaction of every post, cancellation and draft
     deletion of an invoice (after the change; a deleted draft keeps its `source_type` and
     `source_id` in memory): how an app above finance (sales, purchasing) keeps its documents'
-    invoiced quantities in step. Registered from that app's `AppConfig.ready()`."""
+    invoiced quantities in step. Registered from that app's `AppConfig.ready()`. When many
+    invoices are posted at once (`invoices_post`), a listener with a `many` attribute is called
+    once as `listener.many(invoices)` instead of once per invoice."""
     if listener not in _CHANGE_LISTENERS:
         _CHANGE_LISTENERS.append(listener)
 
@@ -888,6 +1041,18 @@ def on_invoice_change(listener: Callable[[Invoice], None]) -> None:
 def _changed(invoice: Invoice) -> None:
     for listener in _CHANGE_LISTENERS:
         listener(invoice)
+
+
+def _changed_many(invoices: list[Invoice]) -> None:
+    """`_changed` of each of `invoices`; a listener with a `many` attribute (a callable taking
+    the list) is called once with them all instead."""
+    for listener in _CHANGE_LISTENERS:
+        many = getattr(listener, "many", None)
+        if many is not None:
+            many(invoices)
+        else:
+            for invoice in invoices:
+                listener(invoice)
 
 
 # --- posting ------------------------------------------------------------------------------------
@@ -993,151 +1158,258 @@ def invoice_post(*, invoice: Invoice, actor: Any, date: dt.date | None = None) -
     check of `invoice_create` (re-run here), or when no rate is known for its currency;
     PostingError from the posting service (closed period …). Nothing is written then and no
     number is consumed."""
+    invoices_post(invoices=[invoice], actor=actor, date=date)
+    return invoice
+
+
+@dataclass
+class _Posting:
+    """What posting one invoice writes, prepared (and checked) before anything is written."""
+
+    inv: Invoice
+    before: Invoice
+    rows: list[InvoiceLine]
+    totals: tax_engine.InvoiceTotals
+    schedule: list[Any]
+    rate: Decimal
+    spec: EntrySpec
+
+
+@audited
+def invoices_post(
+    *, invoices: Sequence[Invoice], actor: Any, date: dt.date | None = None
+) -> list[Invoice]:
+    """`invoice_post` of many drafts of one company at once (on `date` when given, else each
+    on its own date), in one transaction: the same invoices, entries (numbered in date order,
+    through `entries_post`), installments, audit entries and timeline entries as posting them
+    one after the other, with the shared reads done once and the rows written in bulk; the
+    `on_invoice_change` listeners are called once per invoice (or once for them all, see
+    there). Returns `invoices`, refreshed.
+
+    Locks the invoice rows (in id order) and the journals. Raises ValidationError naming the
+    invoice for the first one that `invoice_post` would refuse, and then writes nothing and
+    consumes no number."""
+    invoices = list(invoices)
+    if not invoices:
+        return []
+    if len({invoice.pk for invoice in invoices}) != len(invoices):
+        raise ValidationError(_("An invoice is given twice."), code="duplicate")
     with service_atomic(), finance_scope():
-        inv = _locked_draft(invoice, "post", related=("party", "journal"))
-        before = copy.copy(inv)
-        company = inv.company
-        if date is not None:
-            inv.date = date
-        errors: Errors = {}
-        _header_check(inv, errors, strict=False)
-        _raise(errors)
-        settings = settings_with(
-            company, "receivable_account" if inv.is_customer else "payable_account"
-        )
-        rows = list(
-            inv.lines.select_related("account", "product", "uom")
+        locked = {
+            row.pk: row
+            for row in Invoice.unscoped.select_for_update(of=("self", "company"))
+            .select_related("company", "party", "journal", "payment_term")
+            .prefetch_related("payment_term__lines")
+            .filter(pk__in=[invoice.pk for invoice in invoices])
+            .order_by("pk")
+        }
+        companies = {row.company_id for row in locked.values()}
+        if len(companies) > 1:
+            raise ValidationError(
+                _("Post the invoices of one company at a time."), code="several_companies"
+            )
+        all_rows: dict[int, list[InvoiceLine]] = {}
+        for line in (
+            InvoiceLine.objects.filter(invoice_id__in=list(locked))
+            .select_related("account", "product", "uom")
             .prefetch_related(
                 Prefetch("taxes", queryset=Tax.unscoped.select_related("account")),
                 "analytic_tags",
             )
-            .order_by("sequence", "id")
-        )
-        if not rows:
-            raise ValidationError(_("Add at least one line before posting."), code="no_lines")
-        data = [_LineData.of(row) for row in rows]
-        _lines_check(company, inv.kind, data, errors, strict=False)
-        _raise(errors)
-        totals = _totals(inv, data, settings)
-        if totals.total <= 0:
+            .order_by("invoice_id", "sequence", "id")
+        ):
+            all_rows.setdefault(line.invoice_id, []).append(line)
+        postings = []
+        many = len(invoices) > 1
+        for invoice in invoices:
+            inv = locked.get(invoice.pk)
+            if inv is None:
+                raise Invoice.DoesNotExist(f"Invoice {invoice.pk} does not exist.")
+            if inv.state != Invoice.State.DRAFT:
+                raise ValidationError(
+                    _("%(invoice)s is %(state)s; only a draft can be posted.")
+                    % {"invoice": inv, "state": inv.get_state_display().lower()},
+                    code="not_draft",
+                )
+            postings.append(_post_prepare(inv, all_rows.get(inv.pk, []), date, many=many))
+        credited = [p.inv.credited_invoice_id for p in postings if p.inv.credited_invoice_id]
+        if len(credited) != len(set(credited)):
             raise ValidationError(
-                _("The total of %(invoice)s is %(total)s %(currency)s; only a positive total "
-                  "can be posted (make a credit note instead of a negative invoice).")
-                % {"invoice": inv, "total": totals.total, "currency": inv.currency_id},
-                code="zero_total",
-            )  # fmt: skip
-        _header_totals(inv, totals)
-        _credit_check(inv)
-        partner = _partner_account(inv, settings)
-        rate = _rate(inv)
-        line_rate = None if inv.currency_id == company.base_currency_id else rate
-        schedule = [
-            item
-            for item in payment_schedule(
-                term=inv.payment_term,
-                invoice_date=inv.date,
-                total=Money(totals.total, inv.currency_id),
+                _("Post the credit notes of one invoice one at a time."), code="credit_twice"
             )
-            if item.amount.amount
-        ]
-        direction = _direction(inv.kind)
-        currency = inv.currency_id
-        party = inv.party
-        specs: list[LineSpec] = []
-        for item in schedule:
-            label = party.name
-            if len(schedule) > 1:
-                label = f"{party.name} ({item.sequence}/{len(schedule)})"
-            specs.append(
-                LineSpec(
-                    account=partner,
-                    currency=currency,
-                    rate=line_rate,
-                    label=label,
-                    party=party,
-                    due_date=item.due_date,
-                    **_sides(direction * item.amount.amount),
-                )
-            )
-        for row, line, result in zip(rows, data, totals.lines, strict=True):
-            if result.net:
-                specs.append(
-                    LineSpec(
-                        account=row.account,
-                        currency=currency,
-                        rate=line_rate,
-                        label=row.description,
-                        party=party,
-                        product=row.product,
-                        analytic_tags=tuple(line.analytic_tags),
-                        **_sides(-direction * result.net),
-                    )
-                )
-        tax_rows = {tax.pk: tax for line in data for tax in line.taxes}
-        for item in totals.taxes:
-            if item.amount:
-                tax = tax_rows[item.key]
-                specs.append(
-                    LineSpec(
-                        account=tax.account,
-                        currency=currency,
-                        rate=line_rate,
-                        label=tax.name,
-                        party=party,
-                        tax=tax,
-                        **_sides(-direction * item.amount),
-                    )
-                )
-        # Refusals end here (the posting service checks the entry before writing it).
-        entry = entry_post(
-            company=company,
-            spec=EntrySpec(
-                journal=inv.journal,
-                date=inv.date,
-                lines=specs,
-                ref=inv.reference or inv.origin,
-                source_type="finance.invoice",
-                source_id=inv.pk,
-            ),
-            actor=actor,
+        # Refusals end here (the posting service checks the entries before writing them).
+        company = postings[0].inv.company
+        entries = entries_post(
+            company=company, specs=[posting.spec for posting in postings], actor=actor
         )
         with transaction.atomic(savepoint=False):
-            _amounts_refresh(inv, totals, rows)
-            Installment.objects.bulk_create(
-                Installment(
-                    invoice=inv,
-                    sequence=item.sequence,
-                    due_date=item.due_date,
-                    amount=item.amount.amount,
-                    discount=item.discount.amount,
-                    discount_date=item.discount_date,
-                )
-                for item in schedule
-            )  # a draft has none: they are fixed here
-            inv.number = entry.number
-            inv.entry = entry
-            inv.rate = rate
-            inv.due_date = schedule[-1].due_date if schedule else inv.date
-            inv.state = Invoice.State.POSTED
-            inv.amount_residual = totals.total
-            inv.payment_state = Invoice.PaymentState.NOT_PAID
-            row_update(before, inv, actor=actor)
-            if inv.credited_invoice_id:
-                _credit_reconcile(inv, actor)
-            _timeline(
-                inv,
-                actor,
-                _("%(kind)s %(number)s posted: %(total)s %(currency)s")
-                % {
-                    "kind": _kind_label(inv.kind),
-                    "number": inv.number,
-                    "total": _amount_text(inv.amount_total, currency),
-                    "currency": currency,
-                },
+            _post_write(postings, entries, actor)
+    for invoice, posting in zip(invoices, postings, strict=True):
+        refresh_from(invoice, posting.inv)
+    return invoices
+
+
+def _post_prepare(
+    inv: Invoice, rows: list[InvoiceLine], date: dt.date | None, *, many: bool = False
+) -> _Posting:
+    """Check draft `inv` (locked; `rows` its lines) for posting and prepare what it writes;
+    raises ValidationError (naming the invoice when `many` are posted) and writes nothing."""
+    before = copy.copy(inv)
+    company = inv.company
+    if date is not None:
+        inv.date = date
+    errors: Errors = {}
+    _header_check(inv, errors, strict=False)
+    _raise_for(inv, errors, many=many)
+    settings = settings_with(
+        company, "receivable_account" if inv.is_customer else "payable_account"
+    )
+    if not rows:
+        message = _("Add at least one line before posting.")
+        if many:
+            message = _("%(invoice)s: %(error)s") % {"invoice": inv, "error": message}
+        raise ValidationError(message, code="no_lines")
+    data = [_LineData.of(row) for row in rows]
+    _lines_check(company, inv.kind, data, errors, strict=False)
+    _raise_for(inv, errors, many=many)
+    totals = _totals(inv, data, settings)
+    if totals.total <= 0:
+        raise ValidationError(
+            _("The total of %(invoice)s is %(total)s %(currency)s; only a positive total "
+              "can be posted (make a credit note instead of a negative invoice).")
+            % {"invoice": inv, "total": totals.total, "currency": inv.currency_id},
+            code="zero_total",
+        )  # fmt: skip
+    _header_totals(inv, totals)
+    _credit_check(inv)
+    partner = _partner_account(inv, settings)
+    rate = _rate(inv)
+    line_rate = None if inv.currency_id == company.base_currency_id else rate
+    schedule = [
+        item
+        for item in payment_schedule(
+            term=inv.payment_term,
+            invoice_date=inv.date,
+            total=Money(totals.total, inv.currency_id),
+        )
+        if item.amount.amount
+    ]
+    direction = _direction(inv.kind)
+    currency = inv.currency_id
+    party = inv.party
+    specs: list[LineSpec] = []
+    for item in schedule:
+        label = party.name
+        if len(schedule) > 1:
+            label = f"{party.name} ({item.sequence}/{len(schedule)})"
+        specs.append(
+            LineSpec(
+                account=partner,
+                currency=currency,
+                rate=line_rate,
+                label=label,
+                party=party,
+                due_date=item.due_date,
+                **_sides(direction * item.amount.amount),
             )
-            _changed(inv)
-    refresh_from(invoice, inv)
-    return invoice
+        )
+    for row, line, result in zip(rows, data, totals.lines, strict=True):
+        if result.net:
+            specs.append(
+                LineSpec(
+                    account=row.account,
+                    currency=currency,
+                    rate=line_rate,
+                    label=row.description,
+                    party=party,
+                    product=row.product,
+                    analytic_tags=tuple(line.analytic_tags),
+                    **_sides(-direction * result.net),
+                )
+            )
+    tax_rows = {tax.pk: tax for line in data for tax in line.taxes}
+    for item in totals.taxes:
+        if item.amount:
+            tax = tax_rows[item.key]
+            specs.append(
+                LineSpec(
+                    account=tax.account,
+                    currency=currency,
+                    rate=line_rate,
+                    label=tax.name,
+                    party=party,
+                    tax=tax,
+                    **_sides(-direction * item.amount),
+                )
+            )
+    spec = EntrySpec(
+        journal=inv.journal,
+        date=inv.date,
+        lines=specs,
+        ref=inv.reference or inv.origin,
+        source_type="finance.invoice",
+        source_id=inv.pk,
+    )
+    return _Posting(inv, before, rows, totals, schedule, rate, spec)
+
+
+def _raise_for(invoice: Invoice, errors: Errors, *, many: bool) -> None:
+    """`_raise`, the messages naming `invoice` when `many` (which of many is refused)."""
+    if not many:
+        _raise(errors)
+    elif errors:
+        raise ValidationError(
+            {
+                key: [
+                    _("%(invoice)s: %(error)s") % {"invoice": invoice, "error": message}
+                    for message in messages
+                ]
+                for key, messages in errors.items()
+            }
+        )
+
+
+def _post_write(postings: list[_Posting], entries: list[Any], actor: Any) -> None:
+    """The writes of posting the prepared invoices, whose entries are `entries`, in bulk."""
+    _amounts_refresh_many([(posting.inv, posting.totals, posting.rows) for posting in postings])
+    Installment.objects.bulk_create(
+        Installment(
+            invoice=posting.inv,
+            sequence=item.sequence,
+            due_date=item.due_date,
+            amount=item.amount.amount,
+            discount=item.discount.amount,
+            discount_date=item.discount_date,
+        )
+        for posting in postings
+        for item in posting.schedule
+    )  # a draft has none: they are fixed here
+    for posting, entry in zip(postings, entries, strict=True):
+        inv = posting.inv
+        inv.number = entry.number
+        inv.entry = entry
+        inv.rate = posting.rate
+        inv.due_date = posting.schedule[-1].due_date if posting.schedule else inv.date
+        inv.state = Invoice.State.POSTED
+        inv.amount_residual = posting.totals.total
+        inv.payment_state = Invoice.PaymentState.NOT_PAID
+    rows_update([(posting.before, posting.inv) for posting in postings], actor=actor)
+    for posting in postings:
+        inv = posting.inv
+        if inv.credited_invoice_id:
+            _credit_reconcile(inv, actor)
+        _timeline(
+            inv,
+            actor,
+            _("%(kind)s %(number)s posted: %(total)s %(currency)s")
+            % {
+                "kind": _kind_label(inv.kind),
+                "number": inv.number,
+                "total": _amount_text(inv.amount_total, inv.currency_id),
+                "currency": inv.currency_id,
+            },
+        )
+    _changed_many([posting.inv for posting in postings])
 
 
 def _credit_reconcile(credit: Invoice, actor: Any) -> None:

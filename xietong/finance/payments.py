@@ -17,6 +17,10 @@ the discount is booked (a small entry in the general journal: the receivable/pay
 `FinanceSettings.discount_account`) and the invoice is settled in full. Without a discount
 account in the settings no discount is taken and the payment settles what it covers.
 
+A payment run (`payments_register`) pays many open invoices at once, one payment per invoice
+of its amount due, posted and allocated to it, with the shared reads done once and the rows
+written in bulk.
+
 Cancelling a posted payment undoes its reconciliations (and its discount entries) and posts the
 reversal of its entry; the invoices it paid are open again.
 """
@@ -53,12 +57,15 @@ from xietong.finance.models import (
 from xietong.finance.posting import (
     EntrySpec,
     LineSpec,
+    audit_later,
+    entries_post,
     entry_post,
     entry_reverse,
     finance_scope,
     finance_settings,
     quantize,
     row_update,
+    rows_update,
     service_atomic,
     settings_with,
 )
@@ -386,6 +393,229 @@ def payment_post(
                 if invoices:
                     _allocate(payment, actor, invoices=invoices, amounts=None, own_id=own)
     return payment
+
+
+# --- payment runs ------------------------------------------------------------------------------
+
+
+def _journal_problem(company: Company, journal: Journal) -> str | None:
+    """Why `journal` cannot take payments of `company` (as `payment_create` checks it)."""
+    if not isinstance(journal, Journal) or journal.pk is None:
+        return _("Give a saved journal.")
+    if journal.company_id != company.pk:
+        return _("The journal %(journal)s belongs to another company.") % {"journal": journal}
+    if journal.kind not in (Journal.Kind.BANK, Journal.Kind.CASH):
+        return _("The journal %(journal)s is not a bank or cash journal.") % {"journal": journal}
+    if journal.account_id is None:
+        return _("The journal %(journal)s has no bank or cash account.") % {"journal": journal}
+    if not journal.active:
+        return _("The journal %(journal)s is archived.") % {"journal": journal}
+    return None
+
+
+@audited
+def payments_register(
+    *, invoices: Iterable[Invoice], journal: Journal, date: dt.date, actor: Any
+) -> list[Payment]:
+    """A payment run: for each of `invoices` (posted and open, of one company), a payment of its
+    amount due through `journal` on `date`, in the invoice's direction (a customer invoice is
+    paid in, a supplier invoice paid out, a credit note refunded), with the invoice's number as
+    reference, posted and allocated to it: the same payments, entries, reconciliations, amounts
+    due and timeline entries as `payment_create` + `payment_post(allocations=[invoice])` per
+    invoice, in the order given, with the shared reads done once and the rows written in bulk.
+    Returns the payments in the order of `invoices`.
+
+    Locks the journal, then the invoices' receivable/payable lines (in id order). Refused
+    (ValidationError naming every invoice refused, nothing written): an invoice not posted or
+    paid already, of another company, in a currency the journal does not work in, or of a
+    merged party; an unusable journal."""
+    wanted = list({invoice.pk: invoice for invoice in invoices})
+    if not wanted:
+        return []
+    with transaction.atomic(), finance_scope():
+        rows = Invoice.unscoped.select_related("party", "company").in_bulk(wanted)
+        found = [rows[pk] for pk in wanted if pk in rows]
+        if len(found) != len(wanted):
+            missing = sorted(set(wanted) - set(rows))
+            raise ValidationError(
+                _("Unknown invoice(s): %(ids)s.") % {"ids": ", ".join(map(str, missing))},
+                code="unknown_invoice",
+            )
+        company = found[0].company
+        problem = _journal_problem(company, journal)
+        if problem:
+            raise ValidationError({"journal": [problem]})
+        # The journal before the lines, as `payment_post` locks them (through the posting).
+        journal = (
+            Journal.unscoped.select_for_update(of=("self",))
+            .select_related("account", "company")
+            .get(pk=journal.pk)
+        )
+        code = journal_currency(journal)
+        problems: list[str] = []
+        for invoice in found:
+            if invoice.company_id != company.pk:
+                problems.append(
+                    _("The invoice %(invoice)s belongs to another company.") % {"invoice": invoice}
+                )
+            elif invoice.state != Invoice.State.POSTED or invoice.entry_id is None:
+                problems.append(
+                    _("The invoice %(invoice)s is not posted (%(state)s).")
+                    % {"invoice": invoice, "state": invoice.get_state_display()}
+                )
+            elif invoice.currency_id != code:
+                problems.append(
+                    _("The invoice %(invoice)s is in %(currency)s; the journal %(journal)s works "
+                      "in %(expected)s.")
+                    % {"invoice": invoice, "currency": invoice.currency_id, "journal": journal,
+                       "expected": code}
+                )  # fmt: skip
+            elif invoice.party.merged_into_id:
+                problems.append(
+                    _("The party “%(party)s” of the invoice %(invoice)s was merged into another.")
+                    % {"party": invoice.party, "invoice": invoice}
+                )
+        if problems:
+            raise ValidationError(problems, code="invalid_invoice")
+        customer_kinds = {SETTLES[(True, False)], SETTLES[(True, True)]}
+        # The payment that settles an invoice of each kind: (direction, refund).
+        settled_by = {
+            kind: (INBOUND if customer != refund else OUTBOUND, refund)
+            for (customer, refund), kind in SETTLES.items()
+        }
+        sides = {invoice.kind in customer_kinds for invoice in found}
+        settings = settings_with(
+            company,
+            *(["receivable_account"] if True in sides else []),
+            *(["payable_account"] if False in sides else []),
+        )
+        counters = {
+            side: party_account(
+                settings, Payment(direction=INBOUND if side else OUTBOUND, refund=False)
+            )
+            for side in sides
+        }
+        # Lock every receivable/payable line of the invoices, then read their residuals.
+        locked = list(
+            Line.unscoped.select_for_update()
+            .filter(entry_id__in=[i.entry_id for i in found], account__reconcile=True)
+            .select_related("account", "entry", "company")
+            .order_by("pk")
+        )
+        state = residuals_of(locked)
+        lines: dict[int, list[Line]] = {}
+        theirs: dict[int, list[Line]] = defaultdict(list)
+        for invoice in found:
+            direction, refund = settled_by[invoice.kind]
+            sign = 1 if direction == INBOUND else -1
+            entry_lines = [line for line in locked if line.entry_id == invoice.entry_id]
+            theirs[invoice.pk] = entry_lines
+            open_lines, _residual, elsewhere = _invoice_open_lines(
+                [invoice],
+                entry_lines,
+                state,
+                account=counters[invoice.kind in customer_kinds],
+                sign=sign,
+            )
+            lines[invoice.pk] = open_lines[invoice.pk]
+            if not lines[invoice.pk]:
+                problems.append(
+                    elsewhere.get(invoice.pk)
+                    or _("The invoice %(invoice)s is paid already.") % {"invoice": invoice}
+                )
+        if problems:
+            raise ValidationError(problems, code="invalid_invoice")
+        user = actor if getattr(actor, "pk", None) else None
+        payments = []
+        for invoice in found:
+            direction, refund = settled_by[invoice.kind]
+            due = sum((abs(state[line.pk].amount_currency) for line in lines[invoice.pk]), ZERO)
+            payments.append(
+                Payment(
+                    company=company,
+                    direction=direction,
+                    refund=refund,
+                    party=invoice.party,
+                    journal=journal,
+                    date=date,
+                    amount=_amount(due, code, _("amount")),
+                    currency_id=code,
+                    rate=None,
+                    reference=(invoice.number or "")[:120],
+                    memo="",
+                    created_by=user,
+                )
+            )
+        specs = []
+        for payment in payments:
+            counter = counters[payment.customer_side]
+            inbound = payment.direction == INBOUND
+            amount = payment.amount
+            common = {"currency": payment.currency_id, "rate": payment.rate}
+            label = payment.reference or str(payment.party)
+            bank = LineSpec(
+                account=journal.account,
+                debit=amount if inbound else ZERO,
+                credit=ZERO if inbound else amount,
+                label=label,
+                **common,
+            )
+            party_line = LineSpec(
+                account=counter,
+                debit=ZERO if inbound else amount,
+                credit=amount if inbound else ZERO,
+                party=payment.party,
+                label=label,
+                **common,
+            )
+            specs.append((bank, party_line) if inbound else (party_line, bank))
+        # Refusals end here, but for those of the posting service (a closed period …), which
+        # come before its first write, and the database's.
+        with transaction.atomic(savepoint=False):
+            Payment.unscoped.bulk_create(payments)
+            drafts = [copy.copy(payment) for payment in payments]
+            audit_later([(None, draft) for draft in drafts], actor=actor)
+            entries = entries_post(
+                company=company,
+                specs=[
+                    EntrySpec(
+                        journal=journal,
+                        date=date,
+                        lines=list(pair),
+                        ref=payment.reference or "",
+                        narration=payment.memo,
+                        source_type=SOURCE_TYPE,
+                        source_id=payment.pk,
+                    )
+                    for payment, pair in zip(payments, specs, strict=True)
+                ],
+                actor=actor,
+            )
+            owns = []
+            for payment, entry in zip(payments, entries, strict=True):
+                posted = sorted(entry.lines.all(), key=lambda line: (line.sequence, line.pk))
+                payment.entry = entry
+                payment.number = entry.number
+                payment.state = Payment.State.POSTED
+                payment.rate = posted[0].rate
+                owns.append(next(line for line in posted if line.account.reconcile))
+            rows_update(list(zip(drafts, payments, strict=True)), actor=actor)
+            for payment in payments:
+                summary = (
+                    _("Payment received: %(amount)s (%(number)s)")
+                    if payment.direction == INBOUND
+                    else _("Payment made: %(amount)s (%(number)s)")
+                ) % {"amount": money_text(payment.amount, code), "number": payment.number}
+                _timeline(payment, summary, actor)
+            matches: list[Match] = []
+            for invoice, own in zip(found, owns, strict=True):
+                state[own.pk] = Residual(own.debit - own.credit, own.amount_currency)
+                every = [own, *lines[invoice.pk]]
+                check_matchable(every)
+                matches += match_locked(company, every, state, limit=None, actor=actor, save=False)
+            Match.unscoped.bulk_create(matches)
+            invoices_update(found, lines=locked, state=state)
+    return payments
 
 
 @audited

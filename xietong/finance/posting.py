@@ -12,6 +12,9 @@ both set; amounts within the currency's minor unit; debits equal credits in comp
 and the journal belong to the company; accounts are postable (not a group, active) and a line's
 currency is the account's own currency when the account has one; the date's period is open.
 
+`entries_post` posts many blueprints at once (numbers and chain in date order, rows in bulk),
+as `entry_post` one after the other would.
+
 Locks: the journal row (`select_for_update`) while an entry takes its place in the chain, so the
 chain and the gap-free numbers stay in order under concurrency (SQLite serialises writers).
 """
@@ -31,13 +34,12 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.encoding import smart_str
 from django.utils.translation import gettext as _
 
-from xietong.core.audit import audited
+from xietong.core.audit import audit_write, audited
 from xietong.core.models import Company, Currency
 from xietong.core.money import minor_units
-from xietong.core.numbering import NumberingError, sequence_ensure, sequence_next
+from xietong.core.numbering import NumberingError, sequence_ensure, sequence_next_many
 from xietong.core.selectors import RateNotFound, rate_on
 from xietong.finance import chain
 from xietong.finance.models import Account, Entry, FinanceSettings, Journal, Line, Period
@@ -114,7 +116,7 @@ def finance_scope() -> Iterator[None]:
     try:
         yield
         if scope.audit:
-            _audit_write(scope.audit)
+            audit_write(scope.audit)
     finally:
         _SCOPE.reset(token)
 
@@ -160,107 +162,40 @@ def row_update(before: Any, row: Any, *, actor: Any = None) -> None:
         audit_later([(before, row)], actor=actor)
 
 
-_AUDIT_FIELDS: dict[type, list[Any] | None] = {}
-
-
-def _audit_changes(before: Any, after: Any) -> dict[str, Any] | None:
-    """django-auditlog's `model_instance_diff(before, after)` with the model's tracked fields
-    looked up once and the values of unchanged fields not converted."""
-    from auditlog.diff import get_field_value, is_primitive, model_instance_diff, track_field
-    from auditlog.registry import auditlog
-    from django.conf import settings as django_settings
-
-    json_changes = django_settings.AUDITLOG_STORE_JSON_CHANGES
-    model = type(after)
-    if model not in _AUDIT_FIELDS:
-        options = auditlog.get_model_fields(model)
-        simple = json_changes and options["include_fields"] and not options["mask_fields"]
-        _AUDIT_FIELDS[model] = (
-            [
-                f
-                for f in model._meta.fields
-                if track_field(f)
-                and f.name in options["include_fields"]
-                and f.name not in options["exclude_fields"]
-            ]
-            if simple
-            else None  # the general case: auditlog's own diff
-        )
-    fields = _AUDIT_FIELDS[model]
-    if fields is None:
-        return model_instance_diff(before, after, use_json_for_changes=json_changes)
-    changes: dict[str, Any] = {}
-    for model_field in fields:
-        if before is not None and getattr(before, model_field.attname) == getattr(
-            after, model_field.attname
-        ):
-            continue
-        old = None if before is None else get_field_value(before, model_field, True)
-        new = get_field_value(after, model_field, True)
-        if old != new:
-            changes[model_field.name] = (
-                old if is_primitive(old) else smart_str(old),
-                new if is_primitive(new) else smart_str(new),
-            )
-    return changes or None
-
-
-def _audit_write(batches: list[tuple[Any, list[tuple[Any, Any]]]]) -> None:
-    """Insert, with one statement, the audit entries django-auditlog would have written had
-    each (before, after) pair been saved with `save()`: the same changes, representation,
-    company and additional data, the pair's actor (else the one of the audit context) and the
-    context's remote address, through the same `pre_save` hook of the audit context."""
-    from auditlog.cid import get_cid
-    from auditlog.context import auditlog_disabled
-    from django.contrib.auth import get_user_model
-    from django.contrib.contenttypes.models import ContentType
-    from django.db.models.signals import pre_save
-
-    from xietong.core.models import AuditEntry
-
-    if auditlog_disabled.get():
+def rows_update(pairs: Sequence[tuple[Any, Any]], *, actor: Any = None) -> None:
+    """`row_update` of many (before, row) pairs of one model: the changed fields of them all
+    written with one statement (`bulk_update`), and their audit entries (`audit_later`)."""
+    if not pairs:
         return
-    user_model = get_user_model()
-    manager = AuditEntry.objects
-    cid = get_cid()
-    rows = []
-    for actor, pairs in batches:
-        for before, after in pairs:
-            changes = _audit_changes(before, after)
-            if not changes:
-                continue
-            pk = manager._get_pk_value(after)
-            extra = getattr(after, "get_additional_data", None)
-            row = AuditEntry(
-                content_type=ContentType.objects.get_for_model(after),
-                object_pk=pk,
-                object_id=pk if isinstance(pk, int) else None,
-                object_repr=smart_str(after),
-                serialized_data=manager._get_serialized_data_or_none(after),
-                action=AuditEntry.Action.CREATE if before is None else AuditEntry.Action.UPDATE,
-                changes=changes,
-                additional_data=extra() if callable(extra) else None,
-                cid=cid,
-                company_id=getattr(after, "company_id", None),
-            )
-            if isinstance(actor, user_model):
-                row.actor = actor
-                row.actor_email = getattr(actor, "email", None)
-            pre_save.send(sender=AuditEntry, instance=row, raw=False, using="default")
-            rows.append(row)
-    if rows:
-        AuditEntry.objects.bulk_create(rows)
+    model = type(pairs[0][1])
+    names: dict[str, None] = {}
+    changed = []
+    for before, row in pairs:
+        fields = [
+            model_field.attname
+            for model_field in model._meta.concrete_fields
+            if getattr(before, model_field.attname) != getattr(row, model_field.attname)
+        ]
+        if fields:
+            names.update(dict.fromkeys(fields))
+            changed.append(row)
+    if len(changed) == 1:
+        row_update(*next(pair for pair in pairs if pair[1] is changed[0]), actor=actor)
+        return
+    if changed:
+        model._base_manager.bulk_update(changed, list(names))
+        audit_later(list(pairs), actor=actor)
 
 
 def audit_later(pairs: list[tuple[Any, Any]], *, actor: Any = None) -> None:
     """Audit entries for rows written without `save()` ((row before, row after) pairs, before
-    None for a new row), as django-auditlog writes them (see `_audit_write`): at the end of the
-    current `finance_scope`, else now."""
+    None for a new row), as django-auditlog writes them (`core.audit.audit_write`): at the end
+    of the current `finance_scope`, else now."""
     scope = _SCOPE.get()
     if scope is not None and scope.defer_audit:
         scope.audit.append((actor, pairs))
     else:
-        _audit_write([(actor, pairs)])
+        audit_write([(actor, pairs)])
 
 
 def finance_settings(company: Company) -> FinanceSettings:
@@ -568,11 +503,20 @@ def _journal_sequence(journal: Journal, company: Company) -> str:
 def _number(journal: Journal, company: Company, date: dt.date) -> str:
     """The next gap-free number of `journal` (locked) for `date`; its series is created on the
     journal's first entry."""
+    return _numbers(journal, company, date, 1)[0]
+
+
+def _numbers(journal: Journal, company: Company, date: dt.date, count: int) -> list[str]:
+    """The next `count` gap-free numbers of `journal` (locked) for `date` (one statement);
+    its series is created on the journal's first entry."""
     try:
-        return sequence_next(company=company, code=journal.sequence_code, date=date)
+        return sequence_next_many(
+            company=company, code=journal.sequence_code, date=date, count=count
+        )
     except NumberingError:
         pass  # no series yet (or another problem, which the second try reports)
-    return sequence_next(company=company, code=_journal_sequence(journal, company), date=date)
+    code = _journal_sequence(journal, company)
+    return sequence_next_many(company=company, code=code, date=date, count=count)
 
 
 def _chain_head(journal: Journal) -> tuple[int, str]:
@@ -748,6 +692,137 @@ def _entry_post(company: Company, spec: EntrySpec, lines: list[Line], actor: Any
         audit_later([(None, draft), (draft, entry)], actor=actor)
         entry._prefetched_objects_cache = {"lines": _prefetched(entry, lines)}
     return entry
+
+
+def entries_post(*, company: Company, specs: Sequence[EntrySpec], actor: Any = None) -> list[Entry]:
+    """`entry_post` of many blueprints at once, in one transaction: the same entries, lines,
+    numbers, chain and audit entries as posting them one after the other in date order (ties
+    in the order given), with the fixed costs shared (settings, periods, currencies, the
+    journals' locks and chain heads) and the rows written in bulk: each journal's numbers are
+    taken with one statement per month of the batch. Returns the entries in the order of
+    `specs`, with their lines (`entry.lines.all()` reads nothing more).
+
+    Locks the journals' rows (in id order). Raises PostingError naming the blueprint (its
+    position and reference, when there are several) and writes nothing when any of them is
+    refused."""
+    specs = [
+        replace(spec, date=Entry._meta.get_field("date").to_python(spec.date))
+        if isinstance(spec.date, dt.datetime)
+        else spec
+        for spec in specs
+    ]
+    if not specs:
+        return []
+    with service_atomic(), finance_scope():
+        built: list[list[Line]] = []
+        for position, spec in enumerate(specs, start=1):
+            try:
+                _check_journal(company, spec.journal)
+                built.append(_build_lines(company, spec))
+                _check_tags(company, spec)
+                _check_period(company, spec.date)
+            except PostingError as exc:
+                if len(specs) == 1:
+                    raise
+                raise _fail(
+                    _("Entry %(n)s (%(ref)s): %(error)s"),
+                    exc.code or "invalid",
+                    n=position,
+                    ref=spec.ref or "-",
+                    error=" ".join(exc.messages),
+                ) from exc
+        return _entries_post(company, specs, built, actor)
+
+
+def _entries_post(
+    company: Company, specs: list[EntrySpec], built: list[list[Line]], actor: Any
+) -> list[Entry]:
+    order = sorted(range(len(specs)), key=lambda i: (specs[i].date, i))
+    with transaction.atomic(savepoint=False):
+        journals = {
+            journal.pk: journal
+            for journal in Journal.unscoped.select_for_update()
+            .filter(pk__in={spec.journal.pk for spec in specs})
+            .order_by("pk")
+        }
+        user = actor if getattr(actor, "pk", None) else None
+        now = timezone.now()
+        entries: dict[int, Entry] = {}
+        drafts: dict[int, Entry] = {}
+        heads: dict[int, tuple[int, str]] = {}
+        first_heads: dict[int, tuple[int, str]] = {}
+        groups: dict[tuple[int, int, int], list[int]] = {}  # (journal, year, month): positions
+        for i in order:
+            spec = specs[i]
+            groups.setdefault((spec.journal.pk, spec.date.year, spec.date.month), []).append(i)
+        for (journal_id, _year, _month), positions in groups.items():
+            journal = journals[journal_id]
+            if journal_id not in heads:
+                heads[journal_id] = first_heads[journal_id] = _chain_head(journal)
+            numbers = _numbers(journal, company, specs[positions[0]].date, len(positions))
+            for i, number in zip(positions, numbers, strict=True):
+                spec = specs[i]
+                entry = Entry(
+                    company=company,
+                    journal=spec.journal,
+                    date=spec.date,
+                    ref=spec.ref[:120],
+                    narration=spec.narration,
+                    source_type=spec.source_type,
+                    source_id=spec.source_id,
+                    auto_reverse_on=spec.auto_reverse_on,
+                    closing=spec.closing,
+                    reversal_of=spec.reversal_of,
+                    created_by=user,
+                )
+                drafts[i] = copy.copy(entry)
+                entry.number, entry.period = number, period_of(company, spec.date)
+                entry.posted_at, entry.posted_by = now, user
+                entry.chain_index = heads[journal_id][0]
+                heads[journal_id] = (entry.chain_index + 1, "")
+                entries[i] = entry
+        rows = [entries[i] for i in order]  # in date order: ids, numbers and chain agree
+        # Inserted as drafts (the database refuses anything else), numbered already; posting
+        # them below is when the database guards check them.
+        Entry.unscoped.bulk_create(rows)
+        for i in order:
+            for line in built[i]:
+                line.entry = entries[i]
+        Line.unscoped.bulk_create([line for i in order for line in built[i]])
+        through = Line.analytic_tags.through
+        tags = [
+            through(line_id=line.pk, analytictag_id=tag.pk)
+            for i in order
+            for line, item in zip(built[i], specs[i].lines, strict=True)
+            for tag in item.analytic_tags
+        ]
+        if tags:
+            through.objects.bulk_create(tags)
+        if connection.vendor == "sqlite" and not all(_exact_on_sqlite(b) for b in built):
+            stored: dict[int, list[Line]] = {}
+            for line in Line.unscoped.filter(entry__in=rows).order_by("entry_id", "sequence"):
+                stored.setdefault(line.entry_id, []).append(line)
+            for i in order:
+                built[i] = stored[entries[i].pk]
+                for line in built[i]:
+                    line.entry = entries[i]
+        previous_of = {journal_id: head[1] for journal_id, head in first_heads.items()}
+        for i in order:  # in date order: each entry chains onto the one before in its journal
+            entry = entries[i]
+            entry.previous_hash = previous_of[entry.journal_id]
+            entry.hash = chain.entry_hash(entry.previous_hash, chain.entry_payload(entry, built[i]))
+            entry.state = Entry.State.POSTED
+            previous_of[entry.journal_id] = entry.hash
+        Entry.unscoped.bulk_update(rows, ["previous_hash", "state", "hash"])
+        pairs: list[tuple[Any, Any]] = []
+        for i in order:
+            draft, entry = drafts[i], entries[i]
+            draft.pk, draft.created_at = entry.pk, entry.created_at
+            pairs += [(None, draft), (draft, entry)]
+        audit_later(pairs, actor=actor)
+        for i in order:
+            entries[i]._prefetched_objects_cache = {"lines": _prefetched(entries[i], built[i])}
+    return [entries[i] for i in range(len(specs))]
 
 
 def _prefetched(entry: Entry, lines: list[Line]) -> Any:

@@ -232,9 +232,11 @@ def match_locked(
     *,
     limit: Decimal | None,
     actor: Any,
+    save: bool = True,
 ) -> list[Match]:
     """The reconciliation of `lines_match` on lines checked, locked and with their residuals
-    in `state` (read after locking), which it updates; the matches are inserted at once.
+    in `state` (read after locking), which it updates; the matches are inserted at once
+    (`save`; else left to the caller, to insert those of many reconciliations together).
     Does not refresh the documents."""
     debits = [line for line in locked if state[line.pk].is_open and _side(line, state[line.pk]) > 0]
     credits = [
@@ -294,7 +296,8 @@ def match_locked(
             debits.pop(0)
         if not state[c.pk].is_open or (same_currency and not state[c.pk].amount_currency):
             credits.pop(0)
-    Match.unscoped.bulk_create(matches)
+    if save:
+        Match.unscoped.bulk_create(matches)
     return matches
 
 
@@ -399,6 +402,7 @@ def invoices_update(
         by_entry[line.entry_id] = by_entry.get(line.entry_id, ZERO) + abs(
             state[line.pk].amount_currency
         )
+    changed = []
     for invoice in invoices:
         residual = by_entry.get(invoice.entry_id, ZERO)
         if residual == 0:
@@ -408,6 +412,10 @@ def invoices_update(
         else:
             paid = Invoice.PaymentState.NOT_PAID
         if (invoice.amount_residual, invoice.payment_state) != (residual, paid):
-            Invoice.unscoped.filter(pk=invoice.pk).update(
-                amount_residual=residual, payment_state=paid
-            )
+            changed.append(Invoice(pk=invoice.pk, amount_residual=residual, payment_state=paid))
+    if len(changed) == 1:
+        Invoice.unscoped.filter(pk=changed[0].pk).update(
+            amount_residual=changed[0].amount_residual, payment_state=changed[0].payment_state
+        )
+    elif changed:  # one statement for them all
+        Invoice.unscoped.bulk_update(changed, ["amount_residual", "payment_state"])

@@ -10,12 +10,16 @@ Each invoice line made from an order line is linked to it (`InvoicedLine`, with 
 the order line's unit, negative on credit notes); an order line's `qty_invoiced` is the sum of
 its links on invoices that are not cancelled, kept in step by `invoiced_refresh`, which finance
 calls inside the transaction of every post, cancellation and draft deletion
-(`finance.invoicing.on_invoice_change`)."""
+(`finance.invoicing.on_invoice_change`; `invoices_changed` for many invoices posted at once).
+
+`orders_invoice` invoices many orders at once (an accountant's "create invoices" on a selection):
+the same invoices as `order_invoice` per order, created and posted in bulk (`invoices_create`,
+`invoices_post`); `order_invoice` is the same code for one order."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -25,12 +29,18 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from xietong.core.audit import audited
-from xietong.finance.invoicing import invoice_create, invoice_post
-from xietong.finance.models import Account, Invoice, InvoiceLine
-from xietong.finance.posting import finance_settings
+from xietong.finance.invoicing import (
+    invoice_create,
+    invoice_post,
+    invoices_create,
+    invoices_post,
+)
+from xietong.finance.models import Account, Invoice
+from xietong.finance.posting import finance_scope, finance_settings
 from xietong.sales.common import ZERO, refusal, sales_settings, timeline
 from xietong.sales.documents import (
     CLOSE_FIELDS,
+    ORDER_RELATED,
     ORDER_SOURCE,
     _close_if_done,
     _locked_order,
@@ -85,109 +95,241 @@ def order_invoice(
     more than (all of them on the invoice that bills the rest of the order); posted when
     `post`. Refused (nothing written) when nothing is to be invoiced, for an order that is not
     confirmed or done, and for quantities above what may be invoiced."""
-    with transaction.atomic():
-        row = _locked_order(order, OState.CONFIRMED, OState.DONE)
-        lines = list(
-            row.lines.select_related("product", "uom")
-            .prefetch_related("taxes")
-            .order_by("sequence", "pk")
-        )
-        known = {line.pk for line in lines}
-        if quantities and set(quantities) - known:
-            raise refusal(_("These lines are not of this order."), "lines", "quantities")
-        chosen: list[tuple[SalesOrderLine, Decimal]] = []
-        for line in lines:
-            most = invoiceable(line)
-            wanted = most if quantities is None else Decimal(quantities.get(line.pk, ZERO))
-            if wanted < 0 or wanted > most:
-                raise refusal(
-                    _("Line %(line)s: at most %(most)s can be invoiced now.")
-                    % {"line": line.description, "most": most.normalize()},
-                    "quantity",
-                    "quantities",
-                )
-            if wanted > 0:
-                chosen.append((line, wanted))
-        if not chosen:
-            raise refusal(_("Nothing to invoice on %(order)s yet.") % {"order": row}, "nothing")
-        specs = [
-            {
-                "product": line.product,
-                "description": line.description,
-                "quantity": quantity,
-                "uom": line.uom,
-                "unit_price": line.unit_price,
-                "discount": line.discount,
-                "taxes": list(line.taxes.all()),
-            }
-            for line, quantity in chosen
-        ]
-        open_dps = _deductible(row, lines, chosen)
-        for dp in open_dps:
-            first = dp.invoice.lines.prefetch_related("taxes").first()
-            specs.append(
-                {
-                    "description": _("Down payment %(invoice)s deducted") % {"invoice": dp.invoice},
-                    "account": first.account if first else _down_payment_account(row),
-                    "quantity": Decimal(-1),
-                    "unit_price": dp.amount,
-                    "taxes": list(first.taxes.all()) if first else [],
-                }
-            )
-        invoice = invoice_create(
-            company=row.company,
-            actor=actor,
-            kind=Invoice.Kind.CUSTOMER_INVOICE,
-            party=row.party,
-            date=date or timezone.localdate(),
-            lines=specs,
-            currency=row.currency_id,
-            payment_term=row.payment_term,
-            reference=row.customer_reference,
-            origin=row.number,
-            source_type=ORDER_SOURCE,
-            source_id=row.pk,
-            language=row.language or None,
-        )
-        if invoice.amount_total <= 0:
-            raise refusal(
-                _("The down payments exceed what this invoice bills; invoice more at once."),
-                "down_payments",
-            )
-        made = list(InvoiceLine.objects.filter(invoice=invoice).order_by("sequence", "pk"))
-        InvoicedLine.objects.bulk_create(
-            InvoicedLine(order_line=line, invoice_line=inv_line, quantity=quantity)
-            for (line, quantity), inv_line in zip(chosen, made, strict=False)
-        )
-        if open_dps:
-            DownPayment.unscoped.filter(pk__in=[dp.pk for dp in open_dps]).update(
-                deducted_by=invoice
-            )
-        if not post:  # posting refreshes them (`invoice_changed`, finance's hook): once is enough
-            invoiced_refresh(order_line_ids=[line.pk for line, _q in chosen])
-        timeline(row.party, "order", _("Invoice drafted for %(order)s: %(total)s %(currency)s")
-                 % {"order": row, "total": invoice.amount_total, "currency": invoice.currency_id},
-                 actor=actor, source=row)  # fmt: skip
-        if post:
-            invoice = invoice_post(invoice=invoice, actor=actor)
+    (invoice,) = _orders_invoice(
+        [order], actor=actor, date=date, quantities=quantities, post=post, skip_empty=False
+    )
     return invoice
 
 
-def _deductible(
-    order: SalesOrder, lines: list[SalesOrderLine], chosen: list[tuple[SalesOrderLine, Decimal]]
-) -> list[DownPayment]:
-    """The posted down payments of `order` not yet deducted that an invoice of `chosen` deducts,
-    oldest first: those that fit in what it bills (untaxed, estimated from the lines' amounts),
-    or all of them when nothing of the order is left to invoice after it."""
-    open_dps = list(
+@audited
+def orders_invoice(
+    *,
+    orders: Sequence[SalesOrder],
+    actor: Any,
+    date: dt.date | None = None,
+    post: bool = False,
+) -> list[Invoice]:
+    """`order_invoice` (without `quantities`) of many orders at once, in one transaction: one
+    invoice per order of what it may bill now, in the order of `orders`; the orders with
+    nothing to invoice are skipped. Posted when `post`, all together (`invoices_post`).
+
+    Locks the orders' rows (in id order). Refused (nothing written) when an order is not
+    confirmed or done, or an invoice's down payments exceed what it bills; the message names
+    the order."""
+    return _orders_invoice(list(orders), actor=actor, date=date, post=post, skip_empty=True)
+
+
+def _orders_invoice(
+    orders: list[SalesOrder],
+    *,
+    actor: Any,
+    date: dt.date | None,
+    post: bool,
+    skip_empty: bool,
+    quantities: Mapping[int, Decimal] | None = None,
+) -> list[Invoice]:
+    """The invoices of `orders` (see `order_invoice`, `quantities` for a single order);
+    `skip_empty`: skip an order with nothing to invoice instead of refusing it."""
+    if len({order.pk for order in orders}) != len(orders):
+        raise refusal(_("An order is given twice."), "duplicate")
+    with transaction.atomic(), finance_scope():
+        locked = _locked_orders(orders)
+        all_lines: dict[int, list[SalesOrderLine]] = {}
+        for line in (
+            SalesOrderLine.objects.filter(order_id__in=[row.pk for row in locked])
+            .select_related("product", "uom")
+            .prefetch_related("taxes")
+            .order_by("order_id", "sequence", "pk")
+        ):
+            all_lines.setdefault(line.order_id, []).append(line)
+        plans: list[tuple[SalesOrder, list[SalesOrderLine], list[tuple[SalesOrderLine, Decimal]]]]
+        plans = []
+        for row in locked:
+            lines = all_lines.get(row.pk, [])
+            chosen = _billable(row, lines, quantities)
+            if chosen:
+                plans.append((row, lines, chosen))
+            elif not skip_empty:
+                raise refusal(_("Nothing to invoice on %(order)s yet.") % {"order": row}, "nothing")
+        deductible = _deductible_many([(row, lines, chosen) for row, lines, chosen in plans])
+        invoices: list[Invoice] = []
+        if plans:
+            invoices = invoices_create(
+                company=plans[0][0].company,
+                actor=actor,
+                invoices=[
+                    _draft_of(row, chosen, deductible.get(row.pk, []), date=date)
+                    for row, _lines, chosen in plans
+                ],
+            )
+        links: list[InvoicedLine] = []
+        for (row, _lines, chosen), invoice in zip(plans, invoices, strict=True):
+            if invoice.amount_total <= 0:
+                raise refusal(
+                    _("%(order)s: the down payments exceed what this invoice bills; invoice "
+                      "more at once.") % {"order": row},
+                    "down_payments",
+                )  # fmt: skip
+            made = list(invoice.lines.all())  # as inserted, in sequence order: no query
+            links += [
+                InvoicedLine(order_line=line, invoice_line=inv_line, quantity=quantity)
+                for (line, quantity), inv_line in zip(chosen, made, strict=False)
+            ]
+        InvoicedLine.objects.bulk_create(links)
+        deducted = {
+            dp.pk: invoice
+            for (row, _lines, _chosen), invoice in zip(plans, invoices, strict=True)
+            for dp in deductible.get(row.pk, [])
+        }
+        if deducted:
+            DownPayment.unscoped.bulk_update(
+                [DownPayment(pk=pk, deducted_by=invoice) for pk, invoice in deducted.items()],
+                ["deducted_by"],
+            )
+        if not post:  # posting refreshes them (`invoice_changed`, finance's hook): once is enough
+            invoiced_refresh(
+                order_line_ids=[line.pk for _r, _l, chosen in plans for line, _q in chosen]
+            )
+        for (row, _lines, _chosen), invoice in zip(plans, invoices, strict=True):
+            timeline(row.party, "order", _("Invoice drafted for %(order)s: %(total)s %(currency)s")
+                     % {"order": row, "total": invoice.amount_total,
+                        "currency": invoice.currency_id},
+                     actor=actor, source=row)  # fmt: skip
+        if post and invoices:
+            invoices = invoices_post(invoices=invoices, actor=actor)
+    return invoices
+
+
+def _locked_orders(orders: list[SalesOrder]) -> list[SalesOrder]:
+    """The orders' rows locked (in id order, not the rows they join), in the order given;
+    refused unless each is confirmed or done."""
+    rows = {
+        row.pk: row
+        for row in SalesOrder.unscoped.select_for_update(of=("self",))
+        .select_related(*ORDER_RELATED)
+        .filter(pk__in=[order.pk for order in orders])
+        .order_by("pk")
+    }
+    locked = []
+    for order in orders:
+        row = rows.get(order.pk)
+        if row is None:
+            raise SalesOrder.DoesNotExist(f"Sales order {order.pk} does not exist.")
+        if row.state not in (OState.CONFIRMED, OState.DONE):
+            raise refusal(
+                _("%(order)s is %(state)s; this is not possible now.")
+                % {"order": row, "state": row.get_state_display()},
+                "state",
+            )
+        locked.append(row)
+    return locked
+
+
+def _billable(
+    row: SalesOrder, lines: list[SalesOrderLine], quantities: Mapping[int, Decimal] | None
+) -> list[tuple[SalesOrderLine, Decimal]]:
+    """(line, quantity) of what an invoice of `row` bills: what each line may bill now, or
+    `quantities` (checked)."""
+    known = {line.pk for line in lines}
+    if quantities and set(quantities) - known:
+        raise refusal(_("These lines are not of this order."), "lines", "quantities")
+    chosen: list[tuple[SalesOrderLine, Decimal]] = []
+    for line in lines:
+        most = invoiceable(line)
+        wanted = most if quantities is None else Decimal(quantities.get(line.pk, ZERO))
+        if wanted < 0 or wanted > most:
+            raise refusal(
+                _("Line %(line)s: at most %(most)s can be invoiced now.")
+                % {"line": line.description, "most": most.normalize()},
+                "quantity",
+                "quantities",
+            )
+        if wanted > 0:
+            chosen.append((line, wanted))
+    return chosen
+
+
+def _draft_of(
+    row: SalesOrder,
+    chosen: list[tuple[SalesOrderLine, Decimal]],
+    open_dps: list[DownPayment],
+    *,
+    date: dt.date | None,
+) -> dict[str, Any]:
+    """The arguments of `invoice_create` for the customer invoice of `chosen` lines of `row`,
+    less the down payments `open_dps`."""
+    specs = [
+        {
+            "product": line.product,
+            "description": line.description,
+            "quantity": quantity,
+            "uom": line.uom,
+            "unit_price": line.unit_price,
+            "discount": line.discount,
+            "taxes": list(line.taxes.all()),
+        }
+        for line, quantity in chosen
+    ]
+    for dp in open_dps:
+        first = dp.invoice.lines.prefetch_related("taxes").first()
+        specs.append(
+            {
+                "description": _("Down payment %(invoice)s deducted") % {"invoice": dp.invoice},
+                "account": first.account if first else _down_payment_account(row),
+                "quantity": Decimal(-1),
+                "unit_price": dp.amount,
+                "taxes": list(first.taxes.all()) if first else [],
+            }
+        )
+    return {
+        "kind": Invoice.Kind.CUSTOMER_INVOICE,
+        "party": row.party,
+        "date": date or timezone.localdate(),
+        "lines": specs,
+        "currency": row.currency_id,
+        "payment_term": row.payment_term,
+        "reference": row.customer_reference,
+        "origin": row.number,
+        "source_type": ORDER_SOURCE,
+        "source_id": row.pk,
+        "language": row.language or None,
+    }
+
+
+def _deductible_many(
+    plans: list[tuple[SalesOrder, list[SalesOrderLine], list[tuple[SalesOrderLine, Decimal]]]],
+) -> dict[int, list[DownPayment]]:
+    """`_deductible` of each (order, its lines, chosen) of `plans`, by order id, with one read
+    of the down payments."""
+    if not plans:
+        return {}
+    open_dps: dict[int, list[DownPayment]] = {}
+    for dp in (
         DownPayment.unscoped.filter(
-            order=order, deducted_by__isnull=True, invoice__state=Invoice.State.POSTED
+            order_id__in=[row.pk for row, _l, _c in plans],
+            deducted_by__isnull=True,
+            invoice__state=Invoice.State.POSTED,
         )
         .select_related("invoice")
         .order_by("pk")
-    )
-    if not open_dps:
-        return []
+    ):
+        open_dps.setdefault(dp.order_id, []).append(dp)
+    return {
+        row.pk: _deductible(lines, chosen, open_dps[row.pk])
+        for row, lines, chosen in plans
+        if row.pk in open_dps
+    }
+
+
+def _deductible(
+    lines: list[SalesOrderLine],
+    chosen: list[tuple[SalesOrderLine, Decimal]],
+    open_dps: list[DownPayment],
+) -> list[DownPayment]:
+    """Of the posted down payments `open_dps` of an order (of `lines`) not yet deducted, those
+    an invoice of `chosen` deducts, oldest first: those that fit in what it bills (untaxed,
+    estimated from the lines' amounts), or all of them when nothing of the order is left to
+    invoice after it."""
     now = {line.pk: quantity for line, quantity in chosen}
     last = all(
         line.quantity - line.qty_returned - line.qty_invoiced - now.get(line.pk, ZERO) <= 0
@@ -314,10 +456,20 @@ def _invoiced_refresh(*, links: Q, orders: Any, only: set[int] | None) -> None:
 
 def invoice_changed(invoice: Invoice) -> None:
     """Finance's hook: an invoice of an order was posted, cancelled or deleted."""
-    if invoice.source_type != ORDER_SOURCE:
+    invoices_changed([invoice])
+
+
+def invoices_changed(invoices: Sequence[Invoice]) -> None:
+    """Finance's hook for many invoices at once (`invoices_post`): the invoiced quantities of
+    their orders refreshed together."""
+    ours = [invoice for invoice in invoices if invoice.source_type == ORDER_SOURCE]
+    if not ours:
         return
-    _invoiced_refresh(
-        links=Q(order_line__order_id=invoice.source_id), orders=[invoice.source_id], only=None
-    )
-    if invoice.state == Invoice.State.CANCELLED:
-        DownPayment.unscoped.filter(deducted_by_id=invoice.pk).update(deducted_by=None)
+    order_ids = sorted({invoice.source_id for invoice in ours})
+    _invoiced_refresh(links=Q(order_line__order_id__in=order_ids), orders=order_ids, only=None)
+    cancelled = [invoice.pk for invoice in ours if invoice.state == Invoice.State.CANCELLED]
+    if cancelled:
+        DownPayment.unscoped.filter(deducted_by_id__in=cancelled).update(deducted_by=None)
+
+
+invoice_changed.many = invoices_changed  # type: ignore[attr-defined]
