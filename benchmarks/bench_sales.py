@@ -7,6 +7,7 @@ temporary directory when unset) for SQLite, the dedicated PostgreSQL database
     .venv/bin/python benchmarks/bench_sales.py --n 1000 --db sqlite
     .venv/bin/python benchmarks/bench_sales.py --n 1000 --db postgres
     .venv/bin/python benchmarks/bench_sales.py --n 10000 --db postgres
+    .venv/bin/python benchmarks/bench_sales.py --n 10000 --batch 100 --db postgres   # set-based
     .venv/bin/python benchmarks/bench_sales.py --mode confirm --lines 1000 --db sqlite
     .venv/bin/python benchmarks/bench_sales.py --mode confirm --lines 1000 --db postgres
     .venv/bin/python benchmarks/bench_sales.py --n 200 --profile /tmp/cycle.prof   # cProfile
@@ -23,7 +24,11 @@ reservation) → `picking_done` of its delivery → `order_invoice(post=True)` (
 and its journal entry; the order becomes done) → `payment_create` + `payment_post` with the
 invoice as allocation (bank entry, reconciliation, invoice paid). Timed: the loop only; prints
 orders per second, milliseconds per step, throughput per tenth of the run (to see it degrade as
-the tables grow), and the peak resident memory of the process. Then the invariants are checked
+the tables grow), and the peak resident memory of the process. With `--batch K` the orders go
+through in chunks of K: created with `orders_create`, confirmed with
+`orders_confirm`, its ready deliveries validated with `pickings_done`, invoiced and posted with
+`orders_invoice(post=True)` and paid by `payments_register` (one payment per invoice) — what a
+user does on a selection of orders, a wave of deliveries and a payment run. Then the invariants are checked
 (not timed): ledger balanced with its hash chain (`assert_ledger_sound`), on hand = Σ done moves
 and sound reservations (`assert_stock_sound`), order lines' delivered / invoiced quantities from
 the moves and invoice links and invoice totals = order totals (`assert_sales_sound`), every order
@@ -236,6 +241,43 @@ def one_cycle(data, ctx, steps: Steps):  # type: ignore[no-untyped-def]
     return order
 
 
+def batch_cycle(chunk, ctx, steps: Steps):  # type: ignore[no-untyped-def]
+    """The cycle of `chunk` orders with the set-based services: created at once
+    (`orders_create`), confirmed at once (`orders_confirm`), their deliveries validated at once
+    (`pickings_done`), invoiced and posted at once (`orders_invoice`) and paid by one payment
+    run (`payments_register`)."""
+    from xietong.finance.payments import payments_register
+    from xietong.inventory import pickings as picking_services
+    from xietong.inventory.models import Picking
+    from xietong.sales import billing, documents
+
+    company, user = ctx["company"], ctx["user"]
+
+    def create():  # type: ignore[no-untyped-def]
+        return documents.orders_create(company=company, actor=user, orders=[
+            {"party": ctx["parties"][party_index],
+             "lines": [{"product": ctx["products"][p], "quantity": D(q)} for p, q in lines]}
+            for party_index, lines in chunk
+        ])  # fmt: skip
+
+    orders = steps.run("create", create)
+    orders = steps.run("confirm", lambda: documents.orders_confirm(orders=orders, actor=user))
+
+    def deliver():  # type: ignore[no-untyped-def]
+        ready = Picking.unscoped.filter(
+            company_id=company.pk, source_type=documents.ORDER_SOURCE,
+            source_id__in=[order.pk for order in orders], state=Picking.State.READY,
+        ).order_by("pk")  # fmt: skip
+        return picking_services.pickings_done(pickings=list(ready), actor=user)
+
+    steps.run("deliver", deliver)
+    invoices = steps.run("invoice+post", lambda: billing.orders_invoice(
+        orders=orders, actor=user, post=True))  # fmt: skip
+    steps.run("payment", lambda: payments_register(
+        invoices=invoices, journal=ctx["bank"], date=max(i.date for i in invoices), actor=user))  # fmt: skip
+    return orders
+
+
 def profiled(path: str | None, fn):  # type: ignore[no-untyped-def]
     if not path:
         return fn()
@@ -289,10 +331,19 @@ def run_cycle(company, args) -> None:  # type: ignore[no-untyped-def]
     def loop() -> None:
         tenth = max(args.n // 10, 1)
         last = time.perf_counter()
-        for i, order in enumerate(data, start=1):
+        if args.batch:  # chunks of --batch orders through the set-based services
+            tenth = max(tenth // args.batch * args.batch, args.batch)
+            chunks = [(i + len(data[i:i + args.batch]), data[i:i + args.batch])
+                      for i in range(0, len(data), args.batch)]  # fmt: skip
+        else:
+            chunks = [(i, order) for i, order in enumerate(data, start=1)]
+        for i, item in chunks:
             if args.sql and i == len(data):
                 queries.log = []
-            one_cycle(order, ctx, steps)
+            if args.batch:
+                batch_cycle(item, ctx, steps)
+            else:
+                one_cycle(item, ctx, steps)
             if i % tenth == 0:
                 now = time.perf_counter()
                 marks.append(tenth / (now - last))
@@ -327,7 +378,8 @@ def run_cycle(company, args) -> None:  # type: ignore[no-untyped-def]
     checks = time.perf_counter() - started
 
     print()
-    print(f"| {connection.vendor}: {args.n} orders × {args.lines} lines | value |")
+    how = f", in batches of {args.batch}" if args.batch else ", one at a time"
+    print(f"| {connection.vendor}: {args.n} orders × {args.lines} lines{how} | value |")
     print("|---|---|")
     n = args.n
     print(f"| full cycles (create → … → payment) | {seconds:.1f} s = **{n / seconds:.1f} orders/s**"
@@ -440,6 +492,9 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=None, help="lines per order (5 / 1000)")
     parser.add_argument("--products", type=int, default=None)
     parser.add_argument("--customers", type=int, default=100)
+    parser.add_argument("--batch", type=int, default=0,
+                        help="cycle mode: take orders through the set-based services in "
+                             "batches of this many (0: one at a time)")  # fmt: skip
     parser.add_argument("--repeat", type=int, default=5, help="orders confirmed (confirm mode)")
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--profile", metavar="FILE", help="cProfile the timed part into FILE")
