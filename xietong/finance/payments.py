@@ -175,6 +175,31 @@ def _timeline(payment: Payment, summary: str, actor: Any) -> None:
     )
 
 
+def _entry_lines(payment: Payment, journal: Journal, counter: Account) -> list[LineSpec]:
+    """The two lines of a payment's entry: the journal's bank (or cash) account and the party's
+    receivable/payable `counter`, the debit first."""
+    inbound = payment.direction == INBOUND
+    amount = payment.amount
+    common = {"currency": payment.currency_id, "rate": payment.rate}
+    label = payment.reference or str(payment.party)
+    bank = LineSpec(
+        account=journal.account,
+        debit=amount if inbound else ZERO,
+        credit=ZERO if inbound else amount,
+        label=label,
+        **common,
+    )
+    party_line = LineSpec(
+        account=counter,
+        debit=ZERO if inbound else amount,
+        credit=amount if inbound else ZERO,
+        party=payment.party,
+        label=label,
+        **common,
+    )
+    return [bank, party_line] if inbound else [party_line, bank]
+
+
 def payment_line(payment: Payment) -> Line:
     """The receivable/payable line of a posted payment's entry."""
     line = (
@@ -338,31 +363,13 @@ def payment_post(
         )
         counter = party_account(settings, payment)
         journal = payment.journal
-        inbound = payment.direction == INBOUND
-        amount = payment.amount
-        common = {"currency": payment.currency_id, "rate": payment.rate}
-        label = payment.reference or str(payment.party)
-        bank = LineSpec(
-            account=journal.account,
-            debit=amount if inbound else ZERO,
-            credit=ZERO if inbound else amount,
-            label=label,
-            **common,
-        )
-        party_line = LineSpec(
-            account=counter,
-            debit=ZERO if inbound else amount,
-            credit=amount if inbound else ZERO,
-            party=payment.party,
-            label=label,
-            **common,
-        )
+        inbound, amount = payment.direction == INBOUND, payment.amount
         entry = entry_post(
             company=company,
             spec=EntrySpec(
                 journal=journal,
                 date=payment.date,
-                lines=[bank, party_line] if inbound else [party_line, bank],
+                lines=_entry_lines(payment, journal, counter),
                 ref=payment.reference or "",
                 narration=payment.memo,
                 source_type=SOURCE_TYPE,
@@ -548,27 +555,7 @@ def payments_register(
             )
         specs = []
         for payment in payments:
-            counter = counters[payment.customer_side]
-            inbound = payment.direction == INBOUND
-            amount = payment.amount
-            common = {"currency": payment.currency_id, "rate": payment.rate}
-            label = payment.reference or str(payment.party)
-            bank = LineSpec(
-                account=journal.account,
-                debit=amount if inbound else ZERO,
-                credit=ZERO if inbound else amount,
-                label=label,
-                **common,
-            )
-            party_line = LineSpec(
-                account=counter,
-                debit=ZERO if inbound else amount,
-                credit=amount if inbound else ZERO,
-                party=payment.party,
-                label=label,
-                **common,
-            )
-            specs.append((bank, party_line) if inbound else (party_line, bank))
+            specs.append(_entry_lines(payment, journal, counters[payment.customer_side]))
         # Refusals end here, but for those of the posting service (a closed period …), which
         # come before its first write, and the database's.
         with transaction.atomic(savepoint=False):
@@ -581,7 +568,7 @@ def payments_register(
                     EntrySpec(
                         journal=journal,
                         date=date,
-                        lines=list(pair),
+                        lines=pair,
                         ref=payment.reference or "",
                         narration=payment.memo,
                         source_type=SOURCE_TYPE,

@@ -660,19 +660,7 @@ def _entry_post(company: Company, spec: EntrySpec, lines: list[Line], actor: Any
         journal = Journal.unscoped.select_for_update().get(pk=spec.journal.pk)
         index, previous = _chain_head(journal)
         user = actor if getattr(actor, "pk", None) else None
-        entry = Entry(
-            company=company,
-            journal=spec.journal,
-            date=spec.date,
-            ref=spec.ref[:120],
-            narration=spec.narration,
-            source_type=spec.source_type,
-            source_id=spec.source_id,
-            auto_reverse_on=spec.auto_reverse_on,
-            closing=spec.closing,
-            reversal_of=spec.reversal_of,
-            created_by=user,
-        )
+        entry = _entry_new(company, spec, user)
         draft = copy.copy(entry)
         # Inserted as a draft (the database refuses anything else), numbered and chained
         # already; posting it below is when the database guards check it.
@@ -692,6 +680,23 @@ def _entry_post(company: Company, spec: EntrySpec, lines: list[Line], actor: Any
         audit_later([(None, draft), (draft, entry)], actor=actor)
         entry._prefetched_objects_cache = {"lines": _prefetched(entry, lines)}
     return entry
+
+
+def _entry_new(company: Company, spec: EntrySpec, user: Any) -> Entry:
+    """The unsaved draft entry of `spec` (its lines are built apart)."""
+    return Entry(
+        company=company,
+        journal=spec.journal,
+        date=spec.date,
+        ref=spec.ref[:120],
+        narration=spec.narration,
+        source_type=spec.source_type,
+        source_id=spec.source_id,
+        auto_reverse_on=spec.auto_reverse_on,
+        closing=spec.closing,
+        reversal_of=spec.reversal_of,
+        created_by=user,
+    )
 
 
 def entries_post(*, company: Company, specs: Sequence[EntrySpec], actor: Any = None) -> list[Entry]:
@@ -762,19 +767,7 @@ def _entries_post(
             numbers = _numbers(journal, company, specs[positions[0]].date, len(positions))
             for i, number in zip(positions, numbers, strict=True):
                 spec = specs[i]
-                entry = Entry(
-                    company=company,
-                    journal=spec.journal,
-                    date=spec.date,
-                    ref=spec.ref[:120],
-                    narration=spec.narration,
-                    source_type=spec.source_type,
-                    source_id=spec.source_id,
-                    auto_reverse_on=spec.auto_reverse_on,
-                    closing=spec.closing,
-                    reversal_of=spec.reversal_of,
-                    created_by=user,
-                )
+                entry = _entry_new(company, spec, user)
                 drafts[i] = copy.copy(entry)
                 entry.number, entry.period = number, period_of(company, spec.date)
                 entry.posted_at, entry.posted_by = now, user
