@@ -461,15 +461,8 @@ def payments_register(
         code = journal_currency(journal)
         problems: list[str] = []
         for invoice in found:
-            if invoice.company_id != company.pk:
-                problems.append(
-                    _("The invoice %(invoice)s belongs to another company.") % {"invoice": invoice}
-                )
-            elif invoice.state != Invoice.State.POSTED or invoice.entry_id is None:
-                problems.append(
-                    _("The invoice %(invoice)s is not posted (%(state)s).")
-                    % {"invoice": invoice, "state": invoice.get_state_display()}
-                )
+            if problem := _invoice_unpayable(invoice, company.pk):
+                problems.append(problem)
             elif invoice.currency_id != code:
                 problems.append(
                     _("The invoice %(invoice)s is in %(currency)s; the journal %(journal)s works "
@@ -666,19 +659,23 @@ SETTLES = {
 }
 
 
+def _invoice_unpayable(invoice: Invoice, company_id: int) -> str | None:
+    """Why no payment of company `company_id` can settle `invoice` at all, or None."""
+    if invoice.company_id != company_id:
+        return _("The invoice %(invoice)s belongs to another company.") % {"invoice": invoice}
+    if invoice.state != Invoice.State.POSTED or invoice.entry_id is None:
+        return _("The invoice %(invoice)s is not posted (%(state)s).") % {
+            "invoice": invoice, "state": invoice.get_state_display()
+        }  # fmt: skip
+    return None
+
+
 def _invoice_problems(payment: Payment, invoices: list[Invoice]) -> list[str]:
     wanted = SETTLES[(payment.customer_side, payment.refund)]
     problems = []
     for invoice in invoices:
-        if invoice.company_id != payment.company_id:
-            problems.append(
-                _("The invoice %(invoice)s belongs to another company.") % {"invoice": invoice}
-            )
-        elif invoice.state != Invoice.State.POSTED or invoice.entry_id is None:
-            problems.append(
-                _("The invoice %(invoice)s is not posted (%(state)s).")
-                % {"invoice": invoice, "state": invoice.get_state_display()}
-            )
+        if problem := _invoice_unpayable(invoice, payment.company_id):
+            problems.append(problem)
         elif invoice.kind != wanted:
             problems.append(
                 _("The invoice %(invoice)s is a %(kind)s; this payment settles: %(wanted)s.")

@@ -549,19 +549,8 @@ def entry_create(*, company: Company, spec: EntrySpec, actor: Any = None) -> Ent
     lines = _build_lines(company, spec)
     _check_tags(company, spec)
     with transaction.atomic(savepoint=False):
-        entry = Entry.unscoped.create(
-            company=company,
-            journal=journal,
-            date=spec.date,
-            ref=spec.ref[:120],
-            narration=spec.narration,
-            source_type=spec.source_type,
-            source_id=spec.source_id,
-            auto_reverse_on=spec.auto_reverse_on,
-            closing=spec.closing,
-            reversal_of=spec.reversal_of,
-            created_by=actor if getattr(actor, "pk", None) else None,
-        )
+        entry = _entry_new(company, spec, actor if getattr(actor, "pk", None) else None)
+        entry.save(force_insert=True)
         _lines_save(company, entry, lines, spec)
     return entry
 
