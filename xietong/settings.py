@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "xietong.finance",
     "xietong.inventory",
     "xietong.sales",
+    "xietong.purchase",
     "xietong.web",
     "xietong.api",
     "xietong.demo",

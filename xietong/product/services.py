@@ -363,6 +363,7 @@ PRODUCT_FIELDS = {
     "tracking",
     "supply",
     "purchase_lead_days",
+    "inspection_required",
     "manufacturing_lead_days",
     "safety_stock",
     "min_qty",
