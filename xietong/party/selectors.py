@@ -335,3 +335,13 @@ def address_text(address: Address) -> str:
         country_label(address.country),
     ]
     return ", ".join(str(p) for p in parts if p)
+
+
+def timeline_of(document: models.Model) -> list[TimelineEntry]:
+    """The timeline entries written for `document` (an order, an invoice …), newest first."""
+    kind = ContentType.objects.get_for_model(type(document))
+    return list(
+        TimelineEntry.objects.filter(source_type=kind, source_id=str(document.pk))
+        .select_related("actor")
+        .order_by("-occurred_at", "-pk")
+    )
