@@ -1055,6 +1055,26 @@ def _changed_many(invoices: list[Invoice]) -> None:
                 listener(invoice)
 
 
+_POST_CHECKS: list[Callable[[list[Invoice]], None]] = []
+
+
+def on_invoice_post_check(listener: Callable[[list[Invoice]], None]) -> None:
+    """Call `listener(invoices)` inside `invoices_post` (and so `invoice_post`) with the drafts
+    about to be posted (locked, checked, their amounts recomputed in memory), before anything
+    is written: a listener refuses the posting by raising ValidationError, which aborts it
+    (nothing written, no number consumed). How an app above finance (purchasing: the 3-way
+    match) vetoes postings without finance knowing it. Registered from that app's
+    `AppConfig.ready()`; a listener may read, and may write rows of its own, which the refusal
+    rolls back with the rest."""
+    if listener not in _POST_CHECKS:
+        _POST_CHECKS.append(listener)
+
+
+def _post_checks(invoices: list[Invoice]) -> None:
+    for listener in _POST_CHECKS:
+        listener(invoices)
+
+
 # --- posting ------------------------------------------------------------------------------------
 
 
@@ -1187,8 +1207,9 @@ def invoices_post(
     there). Returns `invoices`, refreshed.
 
     Locks the invoice rows (in id order) and the journals. Raises ValidationError naming the
-    invoice for the first one that `invoice_post` would refuse, and then writes nothing and
-    consumes no number."""
+    invoice for the first one that `invoice_post` would refuse, or the one an
+    `on_invoice_post_check` listener raises, and then writes nothing and consumes no
+    number."""
     invoices = list(invoices)
     if not invoices:
         return []
@@ -1237,6 +1258,7 @@ def invoices_post(
             raise ValidationError(
                 _("Post the credit notes of one invoice one at a time."), code="credit_twice"
             )
+        _post_checks([posting.inv for posting in postings])
         # Refusals end here (the posting service checks the entries before writing them).
         company = postings[0].inv.company
         entries = entries_post(

@@ -43,6 +43,11 @@ Locks: the products' rows FOR NO KEY UPDATE in primary-key order (this serialise
 valuation of a product without conflicting with the FOR KEY SHARE a concurrent quant, move or
 layer insert takes on it), then FIFO open layers, then the journal (`entry_post`).
 
+Added value (`moves_add_value`: landed costs such as freight and duties): zero-quantity
+layers on done receipts carrying the value added to the units still in stock (average: the
+new stock value / quantity on hand becomes the average cost; FIFO: the receipt layer's
+remaining value grows), the value for the units already gone booked to the output account.
+
 Stock value (`stock_value`): Σ layers dated up to a day, by product; by location, the quantity
 there on that day (today's quants less the done moves after that day) × the product's unit
 value then. It equals the stock accounts' balance on that day, since each layer is booked on
@@ -78,7 +83,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -93,7 +98,14 @@ from xietong.core import jobs
 from xietong.core.audit import audited
 from xietong.core.models import Company, Job, User
 from xietong.core.money import minor_units
-from xietong.finance.models import Account, AccountSubtype, AccountType, FinanceSettings, Journal
+from xietong.finance.models import (
+    Account,
+    AccountSubtype,
+    AccountType,
+    Entry,
+    FinanceSettings,
+    Journal,
+)
 from xietong.finance.posting import EntrySpec, LineSpec, entry_post, quantize
 from xietong.inventory.models import (
     CategoryValuation,
@@ -916,6 +928,215 @@ def move_values(*, moves: Sequence[Move]) -> dict[int, tuple[Decimal, Decimal]]:
     return {
         r["move_id"]: (Decimal(r["q"]).quantize(QTY), Decimal(r["v"]).quantize(VALUE)) for r in rows
     }
+
+
+def product_valuation_rows(
+    *, company: Company, products: Sequence[Product]
+) -> dict[int, CategoryValuation | None]:
+    """The valuation row (`CategoryValuation`: method, accounts, journal) that applies to each
+    of `products` (its category's, else the nearest ancestor's, else the company default), by
+    product id; None when the company keeps stock in quantities only. Two queries."""
+    resolver = _Resolver(company)
+    return {product.pk: resolver.row(product.category_id) for product in products}
+
+
+@audited
+def moves_add_value(
+    *,
+    company: Company,
+    amounts: Mapping[Move, Decimal],
+    counterpart: Account,
+    date: dt.date,
+    actor: Any = None,
+    source_type: str = "",
+    source_id: int | None = None,
+    memo: str = "",
+) -> Entry:
+    """Add value (landed costs: freight, duties…) to done incoming moves: `amounts` is the
+    value, in the company currency, added to each move. Returns the posted entry.
+
+    Each move's amount is split between the units it brought in that are still in stock and
+    those that have left:
+
+    - average: the product's quantity on hand Q is taken to come from these receipts first
+      (R = Σ quantity of the product's moves given), so the share min(Q, R) / R of each amount
+      stays in stock (a zero-quantity layer of that value on the move, Dr the stock account)
+      and the product's average cost becomes (stock value + that share) / Q; the rest is for
+      units already gone and goes to the output account (cost of sales). With no stock on
+      hand, everything goes to the output account.
+    - FIFO: the share still in stock is the receipt layer's remaining quantity / its quantity;
+      the receipt layer's remaining value grows by that share (so the units taken from it
+      later carry it) and a zero-quantity layer of that value is written on the move; the
+      rest goes to the output account.
+
+    One entry, dated `date`, in the journal of the first product's valuation row: Dr stock
+    (and output) per product / Cr `counterpart` per product; `memo` is its reference,
+    `source_type`/`source_id` its source. Σ layer values of a product therefore stays equal to
+    its stock account's balance. (The correction of backdated moves, `product_revalue`, does
+    not know added value: a correction across the date of a landed cost leaves it to the
+    output account.)
+
+    Locks the products' rows FOR NO KEY UPDATE in primary-key order (as `moves_value`), then
+    the FIFO receipt layers, then the journal (`entry_post`). Raises ValidationError (nothing
+    written) for no or non-positive amounts, moves of another company, not done, not bringing
+    stockable goods into the stock or not valued, and an unusable counterpart; PostingError
+    when the ledger refuses the entry (closed period…)."""
+    errors: dict[str, list[str]] = defaultdict(list)
+    wanted: dict[int, Decimal] = {}
+    for move, amount in amounts.items():
+        if getattr(move, "pk", None) is None:
+            errors["amounts"].append(_("Give saved moves."))
+            continue
+        if isinstance(amount, float) or not isinstance(amount, Decimal | int):
+            errors["amounts"].append(_("Give the amounts as decimals."))
+            continue
+        if Decimal(amount) <= 0:
+            errors["amounts"].append(
+                _("The value added to %(move)s must be above zero.") % {"move": move}
+            )
+        wanted[move.pk] = wanted.get(move.pk, ZERO) + Decimal(amount)
+    if not wanted and not errors:
+        errors["amounts"].append(_("Give at least one move and the value to add to it."))
+    if (
+        not isinstance(counterpart, Account)
+        or counterpart.company_id != company.pk
+        or counterpart.is_group
+        or not counterpart.active
+    ):
+        errors["counterpart"].append(
+            _("Choose an active, postable account of the company as the counterpart.")
+        )
+    if errors:
+        raise ValidationError(dict(errors))
+    with transaction.atomic():
+        moves = list(
+            Move.unscoped.filter(pk__in=sorted(wanted))
+            .select_related("from_location", "to_location", "product", "picking")
+            .order_by("pk")
+        )
+        found = {move.pk for move in moves}
+        for pk in sorted(set(wanted) - found):
+            errors["amounts"].append(_("Unknown move %(id)s.") % {"id": pk})
+        received: dict[int, Decimal] = {}
+        values = move_values(moves=moves)
+        for move in moves:
+            problem = None
+            if move.company_id != company.pk:
+                problem = _("%(move)s belongs to another company.")
+            elif move.state != Move.State.DONE:
+                problem = _("%(move)s is not done.")
+            elif move.product.type != Product.Type.STOCKABLE or not (
+                move.to_location.is_stock and not move.from_location.is_stock
+            ):
+                problem = _("%(move)s does not bring stockable goods into the stock.")
+            elif values.get(move.pk, (ZERO, ZERO))[0] <= 0:
+                problem = _("%(move)s has no stock value to add to.")
+            if problem:
+                errors["amounts"].append(problem % {"move": move})
+            else:
+                received[move.pk] = values[move.pk][0]
+        if errors:
+            raise ValidationError(dict(errors))
+        resolver = _resolver(company, actor)
+        if resolver is None:
+            raise ValidationError(
+                _("Stock valuation of %(company)s is not set up.") % {"company": company},
+                code="valuation_not_configured",
+            )
+        products = {
+            p.pk: p
+            for p in Product.unscoped.select_for_update(no_key=True, of=("self",))
+            .filter(pk__in=sorted({m.product_id for m in moves}))
+            .order_by("pk")
+        }
+        totals = _totals(company, sorted(products))
+        currency = company.base_currency_id
+
+        def rnd(amount: Decimal) -> Decimal:
+            return quantize(amount, currency)
+
+        config = {pid: resolver.row(products[pid].category_id) for pid in sorted(products)}
+        receipt_layers: dict[int, list[ValuationLayer]] = defaultdict(list)
+        fifo_moves = [m.pk for m in moves if config[m.product_id].method == Method.FIFO]
+        if fifo_moves:
+            for layer in (
+                ValuationLayer.unscoped.select_for_update()
+                .filter(move_id__in=fifo_moves, quantity__gt=0)
+                .order_by("pk")
+            ):
+                receipt_layers[layer.move_id].append(layer)
+        by_product: dict[int, list[Move]] = defaultdict(list)
+        for move in moves:
+            by_product[move.product_id].append(move)
+        booking = _Booking(journal=config[min(products)].journal, date=date)
+        layers: list[ValuationLayer] = []
+        changed: list[ValuationLayer] = []
+        averages: list[tuple[Product, Decimal]] = []
+        description = (memo or _("Value added to the receipt"))[:200]
+        for pid, product_moves in sorted(by_product.items()):
+            product, row = products[pid], config[pid]
+            total = totals.get(pid)
+            on_hand = (total.quantity if total else ZERO).quantize(QTY)
+            stock_value = rnd(total.value if total else ZERO)
+            incoming = sum((received[m.pk] for m in product_moves), ZERO)
+            added_to_stock = ZERO
+            for move in product_moves:
+                amount = rnd(wanted[move.pk])
+                if row.method == Method.FIFO:
+                    kept = ZERO
+                    for layer in receipt_layers[move.pk]:
+                        share = rnd(amount * layer.quantity / received[move.pk])
+                        part = (
+                            share
+                            if layer.remaining_qty >= layer.quantity
+                            else rnd(share * max(layer.remaining_qty, ZERO) / layer.quantity)
+                        )
+                        if part:
+                            layer.remaining_value += part
+                            changed.append(layer)
+                            kept += part
+                else:
+                    in_stock = min(max(on_hand, ZERO), incoming)
+                    kept = amount if in_stock >= incoming else rnd(amount * in_stock / incoming)
+                gone = amount - kept
+                booking.add(counterpart, product, -amount)
+                if kept:
+                    booking.add(row.stock_account, product, kept)
+                    layers.append(
+                        ValuationLayer(
+                            company=company,
+                            product=product,
+                            move=move,
+                            date=date,
+                            quantity=ZERO,
+                            unit_cost=ZERO,
+                            value=kept,
+                            description=description,
+                        )  # fmt: skip
+                    )
+                    added_to_stock += kept
+                if gone:
+                    booking.add(row.output_account, product, gone)
+            if row.method != Method.FIFO and on_hand > 0 and added_to_stock:
+                averages.append((product, (stock_value + added_to_stock) / on_hand))
+        entry = _post(
+            company,
+            booking,
+            ref=memo or _("Value added to receipts"),
+            source_type=source_type,
+            source_id=source_id,
+            actor=actor,
+        )
+        for layer in layers:
+            layer.entry = entry
+        ValuationLayer.unscoped.bulk_create(layers)
+        _totals_add(company, layers, totals)
+        if changed:
+            ValuationLayer.unscoped.bulk_update(changed, ["remaining_value"])
+        for product, average in averages:
+            reason = memo or _("Value added to receipts")
+            _average_cost_set(product, average, min(date, timezone.localdate()), reason)
+    return entry
 
 
 # --- backdated moves: the correction job -----------------------------------------------------
