@@ -10,6 +10,7 @@ the result from the `workflow.instance.ended` event (`InstanceEnded.data["outcom
 * credit_override: approved/rejected (input: order_total, credit_limit, open_balance)
 * leave_request: approved/rejected (input: requester, days, manager_role, …)
 * ticket_escalation: resolved/escalated (input: priority; message "ticket.resolved")
+* supplier_invoice_mismatch: accepted/rejected (input: invoice, supplier, problems)
 """
 
 from __future__ import annotations
@@ -78,6 +79,13 @@ SHIPPED: list[ShippedProcess] = [
         bpmn="ticket_escalation.bpmn",
         dmn=("ticket_sla.dmn", "ticket_escalation_step.dmn", "ticket_outcome.dmn"),
         process_id="ticket_escalation",
+    ),
+    ShippedProcess(
+        key="supplier_invoice_mismatch",
+        name=_("Supplier invoice mismatch"),
+        bpmn="supplier_invoice_mismatch.bpmn",
+        dmn=(),
+        process_id="supplier_invoice_mismatch",
     ),
 ]
 BY_KEY: dict[str, ShippedProcess] = {process.key: process for process in SHIPPED}
