@@ -5,6 +5,7 @@ with the document's PDF attached, rendered in the recipient's language."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +18,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from xietong.core.money import minor_units
+from xietong.core.pdf import pdf_render
 
 
 def amount_text(value: Decimal, currency: str) -> str:
@@ -61,10 +63,55 @@ def recipients(to: str | Sequence[str] | None, *fallbacks: str, missing: str) ->
             validate_email(address)
         except ValidationError as exc:
             raise ValidationError(
-                {"to": [ValidationError(_("“%(address)s” is not an e-mail address.")
-                                        % {"address": address}, code="to")]}  # fmt: skip
+                {
+                    "to": [
+                        ValidationError(
+                            _("“%(address)s” is not an e-mail address.") % {"address": address},
+                            code="to",
+                        )
+                    ]
+                }  # fmt: skip
             ) from exc
     return wanted
+
+
+@dataclass
+class Rendering:
+    """What a document's PDF is made of: the template, its context and the language."""
+
+    template: str
+    context: dict[str, Any]
+    language: str | None
+
+    def pdf(self) -> bytes:
+        return pdf_render(template=self.template, context=self.context, language=self.language)
+
+    def html(self) -> str:
+        with translation.override(self.language or translation.get_language()):
+            return render_to_string(self.template, {**self.context, "font_stack": ""})
+
+
+def mail_message(
+    *,
+    templates: str,
+    context: dict[str, Any],
+    language: str | None,
+    to: list[str],
+    attachment: str,
+    pdf: bytes,
+    reply_to: Sequence[str] = (),
+) -> EmailMessage:
+    """The e-mail (not sent) of `<templates>_subject.txt` and `<templates>_body.txt` rendered
+    in `language`, to `to`, with `pdf` attached as `attachment`."""
+    with translation.override(language or translation.get_language()):
+        subject = " ".join(render_to_string(f"{templates}_subject.txt", context).split())
+        body = render_to_string(f"{templates}_body.txt", context)
+    email = EmailMessage(
+        subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=to,
+        reply_to=[address for address in reply_to if address][:1],
+    )  # fmt: skip
+    email.attach(attachment, pdf, "application/pdf")
+    return email
 
 
 def mail_with_pdf(
@@ -77,14 +124,6 @@ def mail_with_pdf(
     pdf: bytes,
     reply_to: Sequence[str] = (),
 ) -> None:
-    """Render `<templates>_subject.txt` and `<templates>_body.txt` in `language` and send
-    them to `to` with `pdf` attached as `attachment`. The mail backend's errors propagate."""
-    with translation.override(language or translation.get_language()):
-        subject = " ".join(render_to_string(f"{templates}_subject.txt", context).split())
-        body = render_to_string(f"{templates}_body.txt", context)
-    email = EmailMessage(
-        subject=subject, body=body, from_email=settings.DEFAULT_FROM_EMAIL, to=to,
-        reply_to=[address for address in reply_to if address][:1],
-    )  # fmt: skip
-    email.attach(attachment, pdf, "application/pdf")
-    email.send(fail_silently=False)
+    """Send `mail_message(...)` at once. The mail backend's errors propagate."""
+    mail_message(templates=templates, context=context, language=language, to=to,
+                 attachment=attachment, pdf=pdf, reply_to=reply_to).send(fail_silently=False)  # fmt: skip

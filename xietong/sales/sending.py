@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -27,9 +26,8 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from xietong.core.audit import audited
+from xietong.core.documents import Rendering, amount_text, file_name, price_text, quantity_text
 from xietong.core.models import Company
-from xietong.core.money import minor_units
-from xietong.core.pdf import pdf_render
 from xietong.finance import taxes as tax_engine
 from xietong.finance.posting import finance_settings
 from xietong.inventory.models import Move, Picking
@@ -45,52 +43,17 @@ OState = SalesOrder.State
 
 # --- formatting (as the invoice PDF does) -----------------------------------------------------
 
-
-def _amount(value: Decimal, currency: str) -> str:
-    places = minor_units(currency)
-    return f"{Decimal(value).quantize(Decimal(1).scaleb(-places)):,.{places}f}"
-
-
-def _quantity(value: Decimal) -> str:
-    text = f"{Decimal(value).normalize():f}"
-    return "0" if text in ("-0", "") else text
-
-
-def _price(value: Decimal, currency: str) -> str:
-    """A unit price with at least the currency's decimals and no useless trailing zeros."""
-    places = minor_units(currency)
-    exponent = Decimal(value).normalize().as_tuple().exponent
-    if isinstance(exponent, int) and exponent < 0:
-        places = max(places, -exponent)
-    return f"{Decimal(value):,.{places}f}"
+_amount, _quantity, _price = amount_text, quantity_text, price_text
 
 
 def _language(document: Any) -> str | None:
     return document.language or document.party.language or None
 
 
-def _file_name(number: str, version: int = 1) -> str:
-    name = number.replace("/", "-").replace("\\", "-")
-    return f"{name}-v{version}.pdf" if version > 1 else f"{name}.pdf"
+_file_name = file_name
 
 
 # --- quotations and orders --------------------------------------------------------------------
-
-
-@dataclass
-class Rendering:
-    """What a PDF is made of: the template, its context and the language."""
-
-    template: str
-    context: dict[str, Any]
-    language: str | None
-
-    def pdf(self) -> bytes:
-        return pdf_render(template=self.template, context=self.context, language=self.language)
-
-    def html(self) -> str:
-        with translation.override(self.language or translation.get_language()):
-            return render_to_string(self.template, {**self.context, "font_stack": ""})
 
 
 def _tax_summary(company: Company, currency: str, rows: Sequence[Any]) -> list[dict[str, str]]:
