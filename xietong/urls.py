@@ -12,6 +12,7 @@ urlpatterns = [
     path("finance/", include("xietong.finance.urls")),
     path("inventory/", include("xietong.inventory.urls")),
     path("sales/", include("xietong.sales.urls")),
+    path("purchase/", include("xietong.purchase.urls")),
     path("api/v1/", include("xietong.api.urls")),
 ]
 handler403 = "xietong.web.errors.forbidden"

@@ -120,9 +120,7 @@ class Product(CompanyOwned):
         _("make or buy"), max_length=4, choices=Supply.choices, default=Supply.BUY
     )
     purchase_lead_days = models.PositiveSmallIntegerField(_("purchase lead time (days)"), default=0)
-    inspection_required = models.BooleanField(
-        _("quality inspection at receipt"), default=False
-    )
+    inspection_required = models.BooleanField(_("quality inspection at receipt"), default=False)
     manufacturing_lead_days = models.PositiveSmallIntegerField(
         _("manufacturing lead time (days)"), default=0
     )

@@ -55,3 +55,7 @@ class PurchaseConfig(AppConfig):
         handlers.register()
         matching.register()
         rfqs.register()
+
+        from xietong.purchase import navigation
+
+        navigation.register()

@@ -19,6 +19,8 @@ from xietong.party.tests.matrix import POST_ONLY as PARTY_POST_ONLY
 from xietong.party.tests.matrix import URL_RECORDS as PARTY_URL_RECORDS
 from xietong.product.tests.bom_matrix import POST_ONLY as BOM_POST_ONLY
 from xietong.product.tests.bom_matrix import URL_RECORDS as BOM_URL_RECORDS
+from xietong.purchase.tests.matrix import POST_ONLY as PURCHASE_POST_ONLY
+from xietong.purchase.tests.matrix import URL_RECORDS as PURCHASE_URL_RECORDS
 from xietong.sales.tests.matrix import POST_ONLY as SALES_POST_ONLY
 from xietong.sales.tests.matrix import URL_RECORDS as SALES_URL_RECORDS
 from xietong.workflow.tests.matrix import POST_ONLY as WORKFLOW_POST_ONLY
@@ -43,6 +45,7 @@ POST_ONLY = {
     *FINANCE_POST_ONLY,
     *INVENTORY_POST_ONLY,
     *SALES_POST_ONLY,
+    *PURCHASE_POST_ONLY,
 }
 SKIP_NAMESPACES = {"admin"}
 
@@ -104,6 +107,7 @@ def _args(name: str, records) -> list:  # type: ignore[no-untyped-def]
         **FINANCE_URL_RECORDS,
         **INVENTORY_URL_RECORDS,
         **SALES_URL_RECORDS,
+        **PURCHASE_URL_RECORDS,
     }[name]
     record = records["unit"] if kind == "unit" else records["a"][kind]
     return [record.pk]

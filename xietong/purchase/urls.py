@@ -1,0 +1,4 @@
+from xietong.purchase import views
+
+app_name = "purchase"
+urlpatterns = [*views.urlpatterns]
