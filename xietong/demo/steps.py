@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from xietong.demo import catalogue, core, finance, inventory, party, pricing, sales, workflow
+from xietong.demo import (
+    catalogue,
+    core,
+    finance,
+    inventory,
+    party,
+    pricing,
+    purchase,
+    sales,
+    workflow,
+)
 from xietong.demo.context import DemoContext
 
 STEPS = [
@@ -16,6 +26,7 @@ STEPS = [
     finance.run,
     inventory.run,
     sales.run,
+    purchase.run,
 ]
 
 
