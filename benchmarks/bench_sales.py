@@ -65,6 +65,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -496,6 +498,42 @@ def _analyze(connection) -> None:  # type: ignore[no-untyped-def]
             cursor.execute("ANALYZE")
 
 
+@contextmanager
+def bench_database(db: str, name: str) -> Iterator[None]:
+    """A fresh database for the run: `name`.sqlite3 under XIETONG_VAR_DIR, or the PostgreSQL
+    database `xt_<name>` on the server of DATABASE_URL (else 127.0.0.1:5432), created with the
+    migrations, Django set up, and dropped afterwards."""
+    if db == "postgres":
+        base = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
+        parts = urlsplit(base)
+        os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path="/postgres"))
+    else:
+        os.environ.pop("DATABASE_URL", None)
+
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connection, connections
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment()
+    if db == "postgres":
+        connection.settings_dict["TEST"]["NAME"] = os.environ.get("XT_BENCH_PG_NAME", f"xt_{name}")
+    else:
+        connection.settings_dict["TEST"]["NAME"] = str(Path(settings.VAR_DIR) / f"{name}.sqlite3")
+    started = time.perf_counter()
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    print(f"database {connection.settings_dict['NAME']} ({connection.vendor}) created in "
+          f"{time.perf_counter() - started:.0f} s; {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, "
+          f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    try:
+        yield
+    finally:
+        connections.close_all()
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--mode", choices=["cycle", "confirm"], default="cycle")
@@ -514,35 +552,7 @@ def main() -> None:
     if args.lines is None:
         args.lines = 5 if args.mode == "cycle" else 1000
 
-    if args.db == "postgres":
-        base = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
-        parts = urlsplit(base)
-        os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path="/postgres"))
-    else:
-        os.environ.pop("DATABASE_URL", None)
-
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.db import connection, connections
-    from django.test.utils import setup_test_environment
-
-    setup_test_environment()
-    if args.db == "postgres":
-        connection.settings_dict["TEST"]["NAME"] = os.environ.get(
-            "XT_BENCH_PG_NAME", f"xt_bench_sales_{args.mode}"
-        )
-    else:
-        connection.settings_dict["TEST"]["NAME"] = str(
-            Path(settings.VAR_DIR) / f"bench_sales_{args.mode}.sqlite3"
-        )
-    started = time.perf_counter()
-    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    print(f"database {connection.settings_dict['NAME']} ({connection.vendor}) created in "
-          f"{time.perf_counter() - started:.0f} s; {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, "
-          f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
-    try:
+    with bench_database(args.db, f"bench_sales_{args.mode}"):
         from xietong.core.services import company_create
 
         company = company_create(name="Bench Sales", legal_name="Bench Sales Ltd",
@@ -551,9 +561,6 @@ def main() -> None:
             run_cycle(company, args)
         else:
             run_confirm(company, args)
-    finally:
-        connections.close_all()
-        connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
 if __name__ == "__main__":
