@@ -10,6 +10,8 @@ PURCHASE = (
     (_("Requests for quotation"), "purchase:rfq_list", "purchase.view", 30),
     (_("Purchase orders"), "purchase:order_list", "purchase.view", 40),
     (_("Invoice matching"), "purchase:match_list", "purchase.bill", 50),
+    (_("Landed costs"), "purchase:landed_list", "purchase.bill", 52),
+    (_("Supplier payment run"), "purchase:payment_run", "finance.payment", 54),
     (_("Supplier prices"), "purchase:supplier_price_list", "purchase.view", 60),
 )
 SETTINGS = ((_("Purchase settings"), "purchase:settings_edit", "purchase.configure", 91),)

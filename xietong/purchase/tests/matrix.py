@@ -18,7 +18,7 @@ from xietong.core.tenancy import company_scope
 from xietong.finance.charts import chart_load
 from xietong.finance.models import Account, Tax
 from xietong.inventory.warehouses import warehouse_create
-from xietong.purchase import orders, receiving, requisitions, rfqs
+from xietong.purchase import landed, orders, receiving, requisitions, rfqs
 from xietong.purchase.common import purchase_settings
 from xietong.purchase.tests.factories import material, price, supplier
 from xietong.workflow.shipped import deploy_all
@@ -50,6 +50,9 @@ URL_RECORDS = {
     "purchase:line_close": "purchase_order_line",
     "purchase:receipt_pdf": "purchase_receipt",
     "purchase:supplier_price_edit": "purchase_supplier_price",
+    "purchase:landed_detail": "purchase_landed",
+    "purchase:landed_post": "purchase_landed",
+    "purchase:landed_cancel": "purchase_landed",
 }
 POST_ONLY = {
     "purchase:requisition_submit",
@@ -61,6 +64,8 @@ POST_ONLY = {
     "purchase:rfq_cancel",
     "purchase:rfq_invite",
     "purchase:rfq_award",
+    "purchase:landed_post",
+    "purchase:landed_cancel",
 }
 
 
@@ -108,6 +113,9 @@ def purchase_records(company: Company, key: str) -> dict[str, Any]:
         line = order.lines.get()
         receipt = receiving.order_receive(order=order, actor=None,
                                           lines=[{"line": line, "quantity": "4"}])  # fmt: skip
+        landed_cost = landed.landed_cost_create(company=company, actor=None, pickings=[receipt],
+                                                amount="12.00",
+                                                description=f"CANARY-{key}-freight")  # fmt: skip
     return {
         "purchase_requisition": draft_req,
         "purchase_requisition_pending": pending,
@@ -118,4 +126,5 @@ def purchase_records(company: Company, key: str) -> dict[str, Any]:
         "purchase_order_line": line,
         "purchase_receipt": receipt,
         "purchase_supplier_price": supplier_price,
+        "purchase_landed": landed_cost,
     }

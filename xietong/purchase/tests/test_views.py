@@ -6,6 +6,7 @@ nothing; 403 for roles without the permission; 404 across companies."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -191,3 +192,51 @@ def test_permissions_and_companies(b, company_a, company_b, users_a, users_b, cl
     rfq = rfqs.rfq_create(company=company_a, actor=None,
                           lines=[{"product": material(company_a), "quantity": "1"}])  # fmt: skip
     assert other.get(reverse("purchase:rfq_detail", args=[rfq.pk])).status_code == 404
+
+
+def test_landed_cost_and_payment_run_screens(b, company_a, users_a, client_for):
+    from xietong.finance.invoicing import invoice_post
+    from xietong.finance.models import Invoice, Journal
+    from xietong.purchase import matching, receiving
+    from xietong.purchase.models import LandedCost
+
+    vendor = supplier(company_a)
+    steel = material(company_a, name="Steel coil")
+    order = orders.order_create(company=company_a, actor=None, party=vendor,
+                                lines=[{"product": steel, "quantity": "10", "unit_price": "40"}])  # fmt: skip
+    orders.order_submit(order=order, actor=None)
+    receipt = receiving.order_receive(order=order, actor=None,
+                                      lines=[{"line": order.lines.get(), "quantity": "10"}])  # fmt: skip
+    accountant = client_for(users_a["accountant"])
+    bad = accountant.post(reverse("purchase:landed_create"), {
+        "description": "", "amount": "20", "split": "value", "date": today().isoformat(),
+        "pickings": [receipt.pk]})  # fmt: skip
+    assert bad.status_code == 400 and not LandedCost.unscoped.exists()
+    response = accountant.post(reverse("purchase:landed_create"), {
+        "description": "Sea freight", "amount": "20", "split": "value",
+        "date": today().isoformat(), "pickings": [receipt.pk]})  # fmt: skip
+    assert response.status_code == 302
+    cost = LandedCost.unscoped.get()
+    assert "Sea freight" in _ok(accountant.get(reverse("purchase:landed_detail", args=[cost.pk])))
+    from xietong.finance.models import Account
+    from xietong.purchase.common import purchase_settings
+
+    settings = purchase_settings(company_a)
+    settings.landed_cost_account = Account.unscoped.get(company=company_a, code="1401")
+    settings.save()
+    accountant.post(reverse("purchase:landed_post", args=[cost.pk]))
+    cost.refresh_from_db()
+    assert cost.state == LandedCost.State.DONE and cost.lines.get().amount == D(20)
+    invoice = matching.invoice_from_orders(company=company_a, actor=None, orders=[order])
+    matching.invoice_match(invoice=invoice)
+    invoice_post(invoice=invoice, actor=users_a["accountant"])
+    bank = Journal.unscoped.filter(company=company_a, kind=Journal.Kind.BANK).order_by("pk")[0]
+    page = _ok(accountant.get(reverse("purchase:payment_run")))
+    assert vendor.name in page
+    response = accountant.post(reverse("purchase:payment_run"), {
+        "journal": bank.pk, "date": today().isoformat(),
+        "due_by": (today() + dt.timedelta(days=365)).isoformat()})  # fmt: skip
+    assert response.status_code == 302
+    invoice.refresh_from_db()
+    assert invoice.payment_state == Invoice.PaymentState.PAID
+    assert client_for(users_a["buyer"]).get(reverse("purchase:payment_run")).status_code == 403

@@ -3,7 +3,7 @@ sourcing, RFQs with the comparison and award, purchase orders with receiving, su
 matches and the settings. Each view parses input, calls one service or selector and renders;
 its permission is declared right on it (`@requires`)."""
 
-from xietong.purchase.views import matches, orders, requisitions, rfqs, setup, workspace
+from xietong.purchase.views import landed, matches, orders, requisitions, rfqs, setup, workspace
 
 urlpatterns = [
     *workspace.urlpatterns,
@@ -11,5 +11,6 @@ urlpatterns = [
     *rfqs.urlpatterns,
     *orders.urlpatterns,
     *matches.urlpatterns,
+    *landed.urlpatterns,
     *setup.urlpatterns,
 ]
