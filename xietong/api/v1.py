@@ -25,6 +25,7 @@ from xietong.inventory.api import router as inventory_router
 from xietong.party.api import router as party_router
 from xietong.product.api import router as product_router
 from xietong.product.api_bom import router as bom_router
+from xietong.purchase.api import router as purchase_router
 from xietong.sales.api import router as sales_router
 from xietong.workflow.api import router as workflow_router
 
@@ -91,3 +92,4 @@ api.add_router("", workflow_router)
 api.add_router("", finance_router)
 api.add_router("", inventory_router)
 api.add_router("", sales_router)
+api.add_router("", purchase_router)

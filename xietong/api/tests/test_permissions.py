@@ -35,6 +35,8 @@ from xietong.product.tests.api_samples import PATH_PARAMETERS as PRODUCT_PARAMET
 from xietong.product.tests.api_samples import PRODUCT_SAMPLES
 from xietong.product.tests.bom_matrix import PATH_PARAMETERS as BOM_PARAMETERS
 from xietong.product.tests.bom_matrix import SAMPLES as BOM_SAMPLES
+from xietong.purchase.tests.api_samples import PATH_PARAMETERS as PURCHASE_PARAMETERS
+from xietong.purchase.tests.api_samples import SAMPLES as PURCHASE_SAMPLES
 from xietong.sales.tests.api_samples import PATH_PARAMETERS as SALES_PARAMETERS
 from xietong.sales.tests.api_samples import SAMPLES as SALES_SAMPLES
 from xietong.workflow.tests.api_samples import PATH_PARAMETERS as WORKFLOW_PARAMETERS
@@ -96,6 +98,7 @@ SAMPLES.update(
             **FINANCE_SAMPLES,
             **INVENTORY_SAMPLES,
             **SALES_SAMPLES,
+            **PURCHASE_SAMPLES,
         }.items()
     }
 )
@@ -209,6 +212,7 @@ def test_anonymous_gets_401_everywhere(company_a: Company) -> None:
                 *FINANCE_PARAMETERS,
                 *INVENTORY_PARAMETERS,
                 *SALES_PARAMETERS,
+                *PURCHASE_PARAMETERS,
             ),
             1,
         )
