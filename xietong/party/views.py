@@ -51,6 +51,7 @@ from xietong.party.models import (
     PaymentTerm,
     Tag,
 )
+from xietong.party.panels import panels_for
 from xietong.party.terms import lines_text, payment_schedule
 
 TIMELINE_PAGE = 30
@@ -340,6 +341,7 @@ def party_detail(request: HttpRequest, pk: int) -> HttpResponse:
         ],
         "primary_contact": next((c for c in contacts if c.active and c.is_primary), None),
         "schedule": _schedule_example(party),
+        "panels": panels_for(request, party),
         **_timeline_context(request, party),
     }
     return record_response(

@@ -240,3 +240,24 @@ def test_landed_cost_and_payment_run_screens(b, company_a, users_a, client_for):
     invoice.refresh_from_db()
     assert invoice.payment_state == Invoice.PaymentState.PAID
     assert client_for(users_a["buyer"]).get(reverse("purchase:payment_run")).status_code == 403
+
+
+def test_supplier_page_shows_its_scorecard(b, company_a, users_a, client_for, buyer):
+    from xietong.purchase import receiving
+    from xietong.sales.tests.factories import customer
+
+    vendor = supplier(company_a, name="Scored Metals")
+    valve = material(company_a, inspection_required=True)
+    order = orders.order_create(company=company_a, actor=None, party=vendor,
+                                lines=[{"product": valve, "quantity": "10"}])  # fmt: skip
+    orders.order_submit(order=order, actor=None)
+    receiving.order_receive(order=order, actor=None, lines=[
+        {"line": order.lines.get(), "quantity": "10", "rejected": "1", "reason": "Dent"}])  # fmt: skip
+    page = _ok(buyer.get(reverse("party:party_detail", args=[vendor.pk])))
+    assert 'id="scorecard"' in page and "90.0 %" in page  # 9 of 10 inspected units accepted
+    assert 'id="scorecard"' not in _ok(
+        buyer.get(reverse("party:party_detail", args=[customer(company_a).pk]))
+    )
+    rep = client_for(users_a["sales_rep"])  # sees suppliers, not purchasing figures
+    assert 'id="scorecard"' not in _ok(rep.get(reverse("party:party_detail", args=[vendor.pk])))
+    assert "Scored Metals" in _ok(buyer.get(reverse("purchase:order_list") + f"?party={vendor.pk}"))

@@ -31,7 +31,7 @@ from xietong.inventory.models import Picking
 from xietong.party.selectors import timeline_of
 from xietong.purchase import orders as services
 from xietong.purchase import receiving, sending
-from xietong.purchase.forms import CancelForm, LineFormSet, OrderForm, SendForm
+from xietong.purchase.forms import CancelForm, LineFormSet, OrderForm, SendForm, suppliers
 from xietong.purchase.models import BilledLine, PurchaseOrder, PurchaseOrderLine
 from xietong.purchase.views.common import (
     action,
@@ -106,6 +106,12 @@ ORDER_LIST = ListScreen(
         ),
         Filter("to_receive", gettext_lazy("To receive"), "to_receive", choices=_yes_no),
         Filter("to_bill", gettext_lazy("To bill"), "to_bill", choices=_yes_no),
+        Filter(
+            "party",
+            gettext_lazy("Supplier"),
+            "party_id",
+            choices=lambda r: [(str(p.pk), p.name) for p in suppliers()],
+        ),
         Filter("date_from", gettext_lazy("From"), "date__gte", kind="date"),
         Filter("date_to", gettext_lazy("To"), "date__lte", kind="date"),
     ],  # fmt: skip
