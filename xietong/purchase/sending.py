@@ -31,7 +31,7 @@ from xietong.inventory.models import Picking
 from xietong.party.selectors import address_text, default_address
 from xietong.purchase import orders
 from xietong.purchase.common import ZERO
-from xietong.purchase.models import Inspection, PurchaseOrder
+from xietong.purchase.models import Inspection, PurchaseOrder, Requisition
 
 
 def _language(order: PurchaseOrder) -> str | None:
@@ -179,3 +179,32 @@ def receipt_pdf(picking: Picking) -> bytes:
         ],
     }
     return pdf_render(template="purchase/pdf/receipt.html", context=context, language=language)
+
+
+def requisition_pdf(requisition: Requisition) -> bytes:
+    """The requisition as a PDF in the active language: requester, source, warehouse, state
+    and approver, lines with need dates, reasons and estimated prices."""
+    row = Requisition.unscoped.select_related("company", "requester", "decided_by",
+                                              "warehouse").get(pk=requisition.pk)  # fmt: skip
+    currency = row.company.base_currency_id
+    context = {
+        "company": row.company,
+        "requisition": row,
+        "requester": _person(row.requester)[0] or "—",
+        "decided_by": _person(row.decided_by)[0],
+        "estimate": amount_text(row.amount_estimate, currency),
+        "currency": currency,
+        "lines": [
+            {
+                "description": line.description,
+                "sku": line.product.sku,
+                "quantity": quantity_text(line.quantity),
+                "uom": line.uom.code,
+                "need_date": line.need_date,
+                "reason": line.reason,
+                "price": price_text(line.price_estimate, currency),
+            }
+            for line in row.lines.select_related("product", "uom").order_by("sequence", "pk")
+        ],
+    }
+    return pdf_render(template="purchase/pdf/requisition.html", context=context)

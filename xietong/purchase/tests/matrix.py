@@ -31,6 +31,7 @@ URL_RECORDS = {
     "purchase:requisition_submit": "purchase_requisition",
     "purchase:requisition_cancel": "purchase_requisition",
     "purchase:requisition_decide": "purchase_requisition_pending",
+    "purchase:requisition_pdf": "purchase_requisition",
     "purchase:rfq_detail": "purchase_rfq",
     "purchase:rfq_send": "purchase_rfq",
     "purchase:rfq_cancel": "purchase_rfq",
@@ -66,6 +67,7 @@ POST_ONLY = {
     "purchase:rfq_award",
     "purchase:landed_post",
     "purchase:landed_cancel",
+    "purchase:requisitions_replenish",
 }
 
 

@@ -261,3 +261,19 @@ def test_supplier_page_shows_its_scorecard(b, company_a, users_a, client_for, bu
     rep = client_for(users_a["sales_rep"])  # sees suppliers, not purchasing figures
     assert 'id="scorecard"' not in _ok(rep.get(reverse("party:party_detail", args=[vendor.pk])))
     assert "Scored Metals" in _ok(buyer.get(reverse("purchase:order_list") + f"?party={vendor.pk}"))
+
+
+def test_requisition_pdf_and_replenishment_button(b, company_a, users_a, buyer):
+    from xietong.core.tenancy import company_scope
+    from xietong.inventory.replenishment import rule_set
+
+    bolt = material(company_a, name="Carriage bolt")
+    with company_scope(company_a):
+        rule_set(company=company_a, product=bolt, warehouse=b.warehouse, min_qty=D(5),
+                 max_qty=D(50))  # fmt: skip
+    assert 'id="replenish"' in _ok(buyer.get(reverse("purchase:requisition_list")))
+    assert buyer.post(reverse("purchase:requisitions_replenish")).status_code == 302
+    made = Requisition.unscoped.get(source=Requisition.Source.REPLENISHMENT)
+    assert made.lines.get().quantity == D(50)
+    response = buyer.get(reverse("purchase:requisition_pdf", args=[made.pk]))
+    assert response.status_code == 200 and response.content.startswith(b"%PDF")

@@ -22,10 +22,10 @@ from xietong.core.ui.records import history_for
 from xietong.finance.views.common import Amount
 from xietong.party.models import Party
 from xietong.purchase import requisitions as services
-from xietong.purchase import rfqs
+from xietong.purchase import rfqs, sending
 from xietong.purchase.forms import DecisionForm, LineFormSet, RequisitionForm
 from xietong.purchase.models import Requisition
-from xietong.purchase.views.common import action, badge, fmt, get_or_404, quantity
+from xietong.purchase.views.common import action, badge, fmt, get_or_404, pdf_response, quantity
 from xietong.purchase.views.orders import _errors_onto, _lines_of
 
 State = Requisition.State
@@ -81,7 +81,9 @@ def requisition_list(request: HttpRequest) -> HttpResponse:
     actions = [(_("New requisition"), reverse("purchase:requisition_create"))]
     if has_perm(request, "purchase.order"):
         actions.append((_("Source open lines"), reverse("purchase:sourcing")))
-    return list_response(request, REQUISITION_LIST, rows, extra={"actions": actions})
+    return list_response(request, REQUISITION_LIST, rows,
+                         template="purchase/requisition_list.html", extra={
+        "actions": actions, "replenish": has_perm(request, "purchase.order")})  # fmt: skip
 
 
 @requires("purchase.request")
@@ -143,6 +145,8 @@ def requisition_detail(request: HttpRequest, pk: int) -> HttpResponse:
     ):
         found.append(action(_("Cancel"), reverse("purchase:requisition_cancel", args=[pk_]),
                             post=True, style="outline-danger", id="cancel"))  # fmt: skip
+    found.append(action(_("PDF"), reverse("purchase:requisition_pdf", args=[pk_]),
+                        style="outline-secondary", id="pdf"))  # fmt: skip
     currency = requisition.company.base_currency_id
     return render(request, "purchase/requisition_detail.html", {
         "requisition": requisition,
@@ -204,6 +208,26 @@ def requisition_decide(request: HttpRequest, pk: int) -> HttpResponse:
     })  # fmt: skip
 
 
+@requires("purchase.request")
+def requisition_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    requisition = _requisition(request, pk)
+    return pdf_response(sending.requisition_pdf(requisition), requisition.number)
+
+
+@require_POST
+@requires("purchase.order")
+def requisitions_replenish(request: HttpRequest) -> HttpResponse:
+    """Requisitions for the bought products at or below their reorder point (one a
+    warehouse), less what is already asked for."""
+    made = services.requisitions_from_replenishment(company=request.company, actor=request.user)
+    if made:
+        messages.success(request, _("%(count)s requisition(s) made: %(numbers)s") % {
+            "count": len(made), "numbers": ", ".join(r.number for r in made)})  # fmt: skip
+    else:
+        messages.info(request, _("Nothing is at or below its reorder point."))
+    return redirect("purchase:requisition_list")
+
+
 # --- sourcing ---------------------------------------------------------------------------------
 
 
@@ -249,5 +273,7 @@ urlpatterns = [
     path("requisitions/<int:pk>/submit/", requisition_submit, name="requisition_submit"),
     path("requisitions/<int:pk>/decide/", requisition_decide, name="requisition_decide"),
     path("requisitions/<int:pk>/cancel/", requisition_cancel, name="requisition_cancel"),
+    path("requisitions/<int:pk>/pdf/", requisition_pdf, name="requisition_pdf"),
+    path("requisitions/replenish/", requisitions_replenish, name="requisitions_replenish"),
     path("sourcing/", sourcing, name="sourcing"),
 ]
