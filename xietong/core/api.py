@@ -14,9 +14,13 @@ Conventions every app's router follows (this one is the example):
 """
 
 import datetime as dt
+import re
+from collections.abc import Callable, Iterable
 from decimal import Decimal
+from functools import wraps
 from typing import Annotated, Any, Literal
 
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
@@ -57,6 +61,67 @@ DecimalString = Annotated[
     WithJsonSchema({"type": "string", "format": "decimal", "examples": ["7.1234"]}),
 ]
 """A Decimal that is read from and written as a JSON string (never a float)."""
+
+
+class ServiceRefused(HttpError):
+    """A service's refusal that names no field: 422 with its reason in `detail` and its `code`
+    (the ValidationError's code, else `default_code`)."""
+
+    def __init__(self, exc: ValidationError, default_code: str = "refused") -> None:
+        super().__init__(422, " ".join(exc.messages))
+        self.code = getattr(exc, "code", None) or default_code
+
+
+class ServiceForbidden(HttpError):
+    """A service's PermissionDenied (approving one's own request …): 403 with its reason."""
+
+    def __init__(self, exc: PermissionDenied) -> None:
+        super().__init__(403, str(exc) or _("You do not have permission to do this."))
+        self.code = "permission_denied"
+
+
+def positions_from_zero(exc: ValidationError, lists: Iterable[str]) -> ValidationError:
+    """The services number list items from 1 (`lines.1.quantity`); a JSON client counts them
+    from 0 like every other error of the API: the same error with the keys of `lists`
+    renumbered."""
+    key = re.compile(rf"^({'|'.join(map(re.escape, lists))})\.(\d+)(?=\.|$)")
+    renamed = {
+        key.sub(lambda m: f"{m.group(1)}.{int(m.group(2)) - 1}", name): errors
+        for name, errors in exc.error_dict.items()
+    }
+    return type(exc)(renamed)
+
+
+def refusals_of(
+    *kinds: type[ValidationError],
+    own: type[ValidationError],
+    lists: Iterable[str] = ("lines",),
+    forbidden: bool = False,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A view decorator answering the services' refusals (`kinds`, `own` among them): with
+    field errors as validation problems (for `own`, list positions from 0), without as
+    `ServiceRefused`; with `forbidden`, a PermissionDenied as `ServiceForbidden` (its reason
+    shown)."""
+    lists = tuple(lists)
+    denied: tuple[type[Exception], ...] = (PermissionDenied,) if forbidden else ()
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return view(request, *args, **kwargs)
+            except kinds as exc:
+                if not hasattr(exc, "error_dict"):
+                    raise ServiceRefused(exc) from exc
+                if isinstance(exc, own):
+                    raise positions_from_zero(exc, lists) from exc
+                raise
+            except denied as exc:
+                raise ServiceForbidden(exc) from exc  # type: ignore[arg-type]
+
+        return wrapped
+
+    return decorate
 
 
 # --- schemas ----------------------------------------------------------------------------------

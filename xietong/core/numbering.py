@@ -121,6 +121,18 @@ def sequence_next_many(*, company: Company, code: str, date: dt.date, count: int
     return [pattern.format(year=date.year, yy=yy, month=month, number=n) for n in numbers]
 
 
+def sequence_take(
+    *, company: Company, code: str, date: dt.date, count: int, name: str, pattern: str
+) -> list[str]:
+    """`sequence_next_many`, the sequence made (`name`, `pattern`) on first use: what an app
+    numbering its documents calls."""
+    try:
+        return sequence_next_many(company=company, code=code, date=date, count=count)
+    except NumberingError:  # most likely no such sequence yet (else the same error again)
+        sequence_ensure(company=company, code=code, name=name, pattern=pattern)
+        return sequence_next_many(company=company, code=code, date=date, count=count)
+
+
 def sequence_last_numbers(*, sequence: Sequence) -> list[tuple[int, int]]:
     """(year, last number handed out) of each year `sequence` has numbered, latest year first
     (on PostgreSQL a standard series' SEQUENCE counts, not only its counter row)."""

@@ -26,24 +26,21 @@ requisitions; buyers and others with `purchase.view` list the company's.
 """
 
 import datetime as dt
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from decimal import Decimal
-from functools import wraps
 from typing import Any, Literal
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Prefetch, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
-from ninja.errors import HttpError
 from ninja.pagination import paginate
 from pydantic import ConfigDict
 
-from xietong.core.api import DecimalString
+from xietong.core.api import DecimalString, refusals_of
 from xietong.core.idempotency import idempotent
 from xietong.core.models import UnitOfMeasure
 from xietong.core.permissions import has_perm, requires
@@ -938,54 +935,17 @@ class SettingsPatch(Schema):
 # --- helpers ------------------------------------------------------------------------------------
 
 
-class PurchaseRefused(HttpError):
-    """A refusal of the purchase, stock or posting services that names no field: 422 with its
-    reason in `detail` and its `code`."""
-
-    def __init__(self, exc: ValidationError) -> None:
-        super().__init__(422, " ".join(exc.messages))
-        self.code = getattr(exc, "code", None) or "refused"
-
-
-class PurchaseForbidden(HttpError):
-    """A service's PermissionDenied (approving one's own requisition …): 403 with its reason."""
-
-    def __init__(self, exc: PermissionDenied) -> None:
-        super().__init__(403, str(exc) or _("You do not have permission to do this."))
-        self.code = "permission_denied"
-
-
-_POSITION_KEY = re.compile(r"^(lines|bids|awards|suppliers|requisition_lines)\.(\d+)(?=\.|$)")
-
-
-def _zero_based(exc: PurchaseError) -> PurchaseError:
-    """The services number list items from 1 (`lines.1.quantity`, `bids.2.line`); a JSON
-    client counts them from 0 like every other error of the API."""
-    renamed = {
-        _POSITION_KEY.sub(lambda m: f"{m.group(1)}.{int(m.group(2)) - 1}", key): errors
-        for key, errors in exc.error_dict.items()
-    }
-    return PurchaseError(renamed)
-
-
-def refusals(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Answer the services' refusals: with field errors as validation problems (positions
-    from 0), without as `PurchaseRefused`; their PermissionDenied as `PurchaseForbidden`."""
-
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return view(request, *args, **kwargs)
-        except (PurchaseError, StockError, PostingError) as exc:
-            if not hasattr(exc, "error_dict"):
-                raise PurchaseRefused(exc) from exc
-            if isinstance(exc, PurchaseError):
-                raise _zero_based(exc) from exc
-            raise
-        except PermissionDenied as exc:
-            raise PurchaseForbidden(exc) from exc
-
-    return wrapped
+refusals = refusals_of(
+    PurchaseError,
+    StockError,
+    PostingError,
+    own=PurchaseError,
+    lists=("lines", "bids", "awards", "suppliers", "requisition_lines"),
+    forbidden=True,
+)
+"""Answer the services' refusals: with field errors as validation problems (list positions
+from 0), without as 422 with their reason and code; their PermissionDenied as 403 with the
+reason."""
 
 
 def _company(request: HttpRequest) -> Any:

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from xietong.core.models import Company, UnitOfMeasure
-from xietong.core.numbering import NumberingError, sequence_ensure, sequence_next_many
+from xietong.core.numbering import sequence_take
 from xietong.finance import taxes as tax_engine
 from xietong.finance.models import Tax
 from xietong.finance.posting import finance_settings
@@ -53,12 +53,9 @@ def refusal(message: str, code: str, field_name: str | None = None) -> PurchaseE
 def numbers_next(company: Company, code: str, date: dt.date, count: int = 1) -> list[str]:
     """The next `count` numbers of the company's sequence `code` (one of SEQUENCES) for
     `date`, in increasing order, the sequence made on first use."""
-    try:
-        return sequence_next_many(company=company, code=code, date=date, count=count)
-    except NumberingError:  # most likely no such sequence yet (else the same error again)
-        name, pattern = SEQUENCES[code]
-        sequence_ensure(company=company, code=code, name=name, pattern=pattern)
-        return sequence_next_many(company=company, code=code, date=date, count=count)
+    name, pattern = SEQUENCES[code]
+    return sequence_take(company=company, code=code, date=date, count=count, name=name,
+                         pattern=pattern)  # fmt: skip
 
 
 def purchase_settings(company: Company) -> PurchaseSettings:

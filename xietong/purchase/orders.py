@@ -282,6 +282,17 @@ def order_update(
                 for line in row.lines.select_related("product", "uom")
             ]  # fmt: skip
         clean, (untaxed, tax, total) = _clean(company, header, lines, errors)
+        # the requisition lines an old line bought follow the new line of the same product
+        # and unit, unless the new lines name their own
+        followed: dict[tuple[int, int], list[int]] = {}
+        for link in RequisitionLine.objects.filter(order_line__order=row).select_related(
+            "order_line"
+        ):
+            key = (link.order_line.product_id, link.order_line.uom_id)
+            followed.setdefault(key, []).append(link.pk)
+        for line in clean:
+            if "requisition_lines" not in line.extra:
+                line.extra["requisition_lines"] = followed.pop((line.product.pk, line.uom.pk), [])
         for name, value in header.items():
             setattr(row, name, value)
         for name in ("supplier_reference", "notes", "language"):

@@ -24,10 +24,8 @@ which posts credit notes (and with `refund_journal` a refund, which also needs
 """
 
 import datetime as dt
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from decimal import Decimal
-from functools import wraps
 from typing import Any, Literal
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -37,11 +35,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
-from ninja.errors import HttpError
 from ninja.pagination import paginate
 from pydantic import ConfigDict
 
-from xietong.core.api import DecimalString
+from xietong.core.api import DecimalString, refusals_of
 from xietong.core.idempotency import idempotent
 from xietong.core.models import User
 from xietong.core.permissions import has_perm, requires
@@ -580,44 +577,9 @@ class CreditIn(Schema):
 # --- helpers ------------------------------------------------------------------------------------
 
 
-class SalesRefused(HttpError):
-    """A refusal of the sales, stock or posting services that names no field: 422 with its
-    reason in `detail` and its `code`."""
-
-    def __init__(self, exc: ValidationError) -> None:
-        super().__init__(422, " ".join(exc.messages))
-        self.code = getattr(exc, "code", None) or "refused"
-
-
-_LINE_KEY = re.compile(r"^lines\.(\d+)(?=\.|$)")
-
-
-def _zero_based(exc: SalesError) -> SalesError:
-    """The services number lines from 1 (`lines.1.quantity`); a JSON client counts them from 0
-    like every other error of the API."""
-    renamed = {
-        _LINE_KEY.sub(lambda m: f"lines.{int(m.group(1)) - 1}", key): errors
-        for key, errors in exc.error_dict.items()
-    }
-    return SalesError(renamed)
-
-
-def refusals(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Answer the services' refusals: with field errors as validation problems (line numbers
-    from 0), without as `SalesRefused`."""
-
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return view(request, *args, **kwargs)
-        except (SalesError, StockError, PostingError) as exc:
-            if not hasattr(exc, "error_dict"):
-                raise SalesRefused(exc) from exc
-            if isinstance(exc, SalesError):
-                raise _zero_based(exc) from exc
-            raise
-
-    return wrapped
+refusals = refusals_of(SalesError, StockError, PostingError, own=SalesError)
+"""Answer the services' refusals: with field errors as validation problems (line numbers
+from 0), without as 422 with their reason and code."""
 
 
 def _company(request: HttpRequest) -> Any:

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from xietong.core.models import Company, UnitOfMeasure
-from xietong.core.numbering import NumberingError, sequence_ensure, sequence_next_many
+from xietong.core.numbering import sequence_take
 from xietong.finance import taxes as tax_engine
 from xietong.finance.models import Tax
 from xietong.finance.posting import finance_settings
@@ -56,12 +56,9 @@ def number_next(company: Company, code: str, date: dt.date) -> str:
 def numbers_next(company: Company, code: str, date: dt.date, count: int) -> list[str]:
     """The next `count` numbers of the company's sequence `code` for `date`, in increasing
     order (one statement), the sequence made on first use."""
-    try:
-        return sequence_next_many(company=company, code=code, date=date, count=count)
-    except NumberingError:  # most likely no such sequence yet (else the same error again)
-        name, pattern = SEQUENCES[code]
-        sequence_ensure(company=company, code=code, name=name, pattern=pattern)
-        return sequence_next_many(company=company, code=code, date=date, count=count)
+    name, pattern = SEQUENCES[code]
+    return sequence_take(company=company, code=code, date=date, count=count, name=name,
+                         pattern=pattern)  # fmt: skip
 
 
 def sales_settings(company: Company) -> SalesSettings:

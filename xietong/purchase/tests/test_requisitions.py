@@ -93,6 +93,10 @@ def test_orders_from_requisitions_group_by_supplier_and_product(b, company_a):
                for r in Requisition.unscoped.filter(pk__in=[r.pk for r in reqs]))  # fmt: skip
     with pytest.raises(ValidationError):  # ordered already
         requisitions.orders_from_requisitions(company=company_a, actor=None, lines=lines)
+    orders.order_update(order=bolts, actor=None, lines=[  # the links follow an edited line
+        {"product": bolt, "quantity": "30", "unit_price": "0.9"}])  # fmt: skip
+    (edited,) = orders.order_lines(bolts)
+    assert RequisitionLine.objects.filter(order_line=edited).count() == 2
     orders.order_cancel(order=bolts, actor=None)
     assert RequisitionLine.objects.filter(state=RequisitionLine.State.OPEN).count() == 2
 
