@@ -14,7 +14,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
 
 from xietong.core import events
-from xietong.core.models import ApiToken, ExchangeRate, Membership, Sequence, User
+from xietong.core.models import ApiToken, Company, ExchangeRate, Membership, Sequence, User
 from xietong.core.money import Money
 from xietong.core.roles import role_permissions
 from xietong.core.selectors import (
@@ -81,10 +81,12 @@ def test_company_create_adds_the_standard_sequences(company_a) -> None:
 )
 def test_company_create_reports_field_errors_and_creates_nothing(fields, bad: str) -> None:  # type: ignore[no-untyped-def]
     arguments = {"name": "X", "legal_name": "X Ltd.", "base_currency": "CNY", "country": "CN"}
+    sequences = Sequence.unscoped.count()  # the module's shared companies have theirs
     with pytest.raises(ValidationError) as exc:
         company_create(**{**arguments, **fields})
     assert bad in field_errors(exc)
-    assert not Sequence.unscoped.exists()
+    assert Sequence.unscoped.count() == sequences
+    assert not Company.objects.filter(name="X").exists()
 
 
 # --- exchange rates ------------------------------------------------------------------------------
