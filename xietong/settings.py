@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "xietong.inventory",
     "xietong.sales",
     "xietong.purchase",
+    "xietong.manufacturing",
     "xietong.web",
     "xietong.api",
     "xietong.demo",

@@ -1,0 +1,1633 @@
+"""Vectorised MRP: low-level codes, gross-to-net, lot sizing, lead-time offsetting, BOM
+explosion, full pegging, exception messages and net change.
+
+Pure numpy/scipy; no Django. Items are processed one low-level code (LLC) at a time; within a
+level every operation is a vector operation over the level's items (one Python loop over the
+buckets for the netting recurrence, none over items). The explosion of a level's planned order
+releases into its components' gross requirements is one sparse matrix product, and pegging is
+composed level by level with sparse products as well.
+
+Conventions (docs/mrp-csv.md has the planner's version):
+
+* Buckets: bucket ``b`` covers ``[start + b·len, start + (b+1)·len)`` with ``len`` 1 (day) or
+  7 (week) days; its date is its first day. Demands and receipts dated before the start count in
+  bucket 0; those dated on or after the end of the horizon are ignored.
+* Netting per bucket: ``avail = pab + SR − GR``; net requirement ``NR = SS − avail``; a planned
+  order is due in the bucket when ``NR > 0`` (or, for MINMAX, when ``avail < min_qty``); its
+  quantity comes from the lot rule, then ``pab = avail + planned``.
+* Due date of a planned order = its bucket's date; release date = due date − lead time (calendar
+  days, or working days when non-working dates are given). A release before the start is placed
+  in bucket 0 and reported as past due. Component gross requirements are placed in the bucket of
+  the parent's release date, ``qty × qty_per × (1 + scrap_pct/100)``.
+* Values within 1e-9 (relative for large values) are treated as zero.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+EPS = 1e-9
+LOT_RULES = ("LFL", "FOQ", "EOQ", "POQ", "MINMAX")
+LFL, FOQ, EOQ, POQ, MINMAX = range(5)
+BUCKET_DAYS = {"day": 1, "week": 7}
+EXCEPTION_KINDS = ("expedite", "defer", "cancel", "past_due", "below_safety_stock")
+PEG_KINDS = ("demand", "safety_stock", "lot_size")
+NAT = np.datetime64("NaT", "D")
+
+
+class PlanError(ValueError):
+    """Bad planning input. ``code`` says what is wrong; ``table`` (items, bom, receipts,
+    demands), ``row`` (0-based index in that table), ``field`` and ``items`` locate it."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        table: str | None = None,
+        row: int | None = None,
+        field: str | None = None,
+        items: tuple[str, ...] = (),
+        value: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.table = table
+        self.row = row
+        self.field = field
+        self.items = items
+        self.value = value
+
+
+# --- input -----------------------------------------------------------------------------------
+
+
+def _days(values: Any) -> np.ndarray:
+    """Dates (datetime.date, ISO strings or datetime64) as int64 days since 1970-01-01."""
+    return np.asarray(values, dtype="datetime64[D]").astype(np.int64).reshape(-1)
+
+
+def _floats(values: Any, n: int, default: float = 0.0) -> np.ndarray:
+    if values is None:
+        return np.full(n, default, dtype=np.float64)
+    return np.asarray(values, dtype=np.float64).reshape(-1)
+
+
+def _strings(values: Any, n: int | None = None) -> np.ndarray:
+    if values is None:
+        return np.full(n or 0, "", dtype=str)
+    array = np.asarray(values)
+    if array.dtype.kind != "U":
+        array = array.astype(str) if len(array) else np.zeros(0, dtype=str)
+    return array.reshape(-1)
+
+
+@dataclass
+class ItemTable:
+    """One row per item. ``make_or_buy`` is "make" or "buy"; ``lot_rule`` one of LOT_RULES
+    (strings or their index). Omitted columns take neutral defaults (buy, 0, LFL, not phantom)."""
+
+    code: Any
+    make_or_buy: Any = None
+    lead_time_days: Any = None
+    lot_rule: Any = None
+    lot_qty: Any = None
+    multiple: Any = None
+    min_qty: Any = None
+    max_qty: Any = None
+    safety_stock: Any = None
+    on_hand: Any = None
+    phantom: Any = None
+
+    def __post_init__(self) -> None:
+        self.code = _strings(self.code)
+        n = len(self.code)
+        if self.make_or_buy is None:
+            self.make_or_buy = np.full(n, "buy")
+        self.make_or_buy = _strings(self.make_or_buy)
+        self.lead_time_days = (
+            np.zeros(n, dtype=np.int64)
+            if self.lead_time_days is None
+            else np.asarray(self.lead_time_days, dtype=np.int64).reshape(-1)
+        )
+        rules = np.zeros(n, dtype=np.int64) if self.lot_rule is None else self.lot_rule
+        rules = np.asarray(rules).reshape(-1)
+        if rules.dtype.kind in "OUS":
+            codes = np.full(len(rules), -1, dtype=np.int64)
+            for k, name in enumerate(LOT_RULES):
+                codes[rules == name] = k
+            for row in np.flatnonzero(codes < 0)[:1]:
+                raise PlanError(
+                    "unknown_lot_rule",
+                    f"unknown lot rule {rules[row]!r} for item {self.code[row]}",
+                    table="items",
+                    row=int(row),
+                    field="lot_rule",
+                    value=rules[row],
+                )
+            rules = codes
+        self.lot_rule = rules.astype(np.int64)
+        for name in ("lot_qty", "multiple", "min_qty", "max_qty", "safety_stock", "on_hand"):
+            setattr(self, name, _floats(getattr(self, name), n))
+        self.phantom = (
+            np.zeros(n, dtype=bool)
+            if self.phantom is None
+            else np.asarray(self.phantom, dtype=bool).reshape(-1)
+        )
+        for name in (
+            "make_or_buy",
+            "lead_time_days",
+            "lot_rule",
+            "lot_qty",
+            "multiple",
+            "min_qty",
+            "max_qty",
+            "safety_stock",
+            "on_hand",
+            "phantom",
+        ):
+            if len(getattr(self, name)) != n:
+                raise PlanError("bad_shape", f"items.{name} has not {n} values", table="items")
+
+    def __len__(self) -> int:
+        return len(self.code)
+
+
+@dataclass
+class BomTable:
+    """One row per BOM line (edge parent → component). Duplicate lines add up."""
+
+    parent: Any = ()
+    component: Any = ()
+    qty_per: Any = ()
+    scrap_pct: Any = None
+
+    def __post_init__(self) -> None:
+        self.parent = _strings(self.parent)
+        self.component = _strings(self.component)
+        n = len(self.parent)
+        self.qty_per = _floats(self.qty_per, n)
+        self.scrap_pct = _floats(self.scrap_pct, n)
+
+    def __len__(self) -> int:
+        return len(self.parent)
+
+
+@dataclass
+class DatedTable:
+    """Scheduled receipts or independent demands: item, date, qty, reference."""
+
+    item: Any = ()
+    date: Any = ()
+    qty: Any = ()
+    reference: Any = None
+
+    def __post_init__(self) -> None:
+        self.item = _strings(self.item)
+        n = len(self.item)
+        self.date = _days(self.date) if n else np.zeros(0, dtype=np.int64)
+        self.qty = _floats(self.qty, n)
+        self.reference = _strings(self.reference, n)
+
+    def __len__(self) -> int:
+        return len(self.item)
+
+
+@dataclass
+class PlanInput:
+    """Everything one MRP run needs, independent of where it comes from (CSV, database)."""
+
+    items: ItemTable
+    bom: BomTable
+    receipts: DatedTable
+    demands: DatedTable
+    start: dt.date
+    bucket: str = "week"
+    horizon: int = 52
+    non_working_days: Iterable[dt.date] = ()
+
+
+# --- output ----------------------------------------------------------------------------------
+
+
+@dataclass
+class PlannedOrders:
+    """Planned orders (or phantom pass-throughs), sorted by low-level code, item (input order),
+    due date and seq; ids number them 1, 2, … in that order.
+    Dates are numpy datetime64[D]. ``seq`` numbers the orders of one item due the same day (an
+    order above max_qty is split); ``past_due`` marks a release moved forward to the start.
+    ``item_index`` is the item's row in the input's ItemTable; ``item`` and ``make_or_buy`` are
+    materialised from it on access."""
+
+    id: np.ndarray
+    item_index: np.ndarray
+    release_date: np.ndarray
+    due_date: np.ndarray
+    qty: np.ndarray
+    seq: np.ndarray
+    past_due: np.ndarray
+    items: ItemTable = field(repr=False)
+
+    def __len__(self) -> int:
+        return len(self.id)
+
+    @property
+    def item(self) -> np.ndarray:
+        return self.items.code[self.item_index]
+
+    @property
+    def make_or_buy(self) -> np.ndarray:
+        return self.items.make_or_buy[self.item_index]
+
+    def rows(self) -> list[dict[str, Any]]:
+        return _rows(
+            self,
+            (
+                "id",
+                "item",
+                "make_or_buy",
+                "release_date",
+                "due_date",
+                "qty",
+                "seq",
+                "past_due",
+            ),
+        )
+
+
+@dataclass
+class PegTargets:
+    """What planned orders can be pegged to: one row per independent demand line (kind
+    "demand", with its item, date and reference), then per item its safety stock (kind
+    "safety_stock") and its stock left at the end of the horizon (kind "lot_size": lot-size
+    excess or stock beyond the demands). Dates of the pseudo targets are NaT."""
+
+    kind: np.ndarray
+    item: np.ndarray
+    date: np.ndarray
+    reference: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.kind)
+
+
+@dataclass
+class Pegging:
+    """Planned order ``order_id`` serves ``qty`` (in the order's item's unit) of pegging target
+    ``target`` (a row of ``targets``). Each planned order's rows add up to its quantity. The
+    target's columns (``kind``, ``item``, ``date``, ``reference``) are materialised on access,
+    because full pegging has many rows."""
+
+    order_id: np.ndarray
+    target: np.ndarray
+    qty: np.ndarray
+    targets: PegTargets = field(repr=False)
+
+    def __len__(self) -> int:
+        return len(self.order_id)
+
+    @property
+    def kind(self) -> np.ndarray:
+        return self.targets.kind[self.target]
+
+    @property
+    def item(self) -> np.ndarray:
+        return self.targets.item[self.target]
+
+    @property
+    def date(self) -> np.ndarray:
+        return self.targets.date[self.target]
+
+    @property
+    def reference(self) -> np.ndarray:
+        return self.targets.reference[self.target]
+
+    def rows(self) -> list[dict[str, Any]]:
+        return _rows(self, ("order_id", "kind", "item", "date", "reference", "qty"))
+
+
+@dataclass
+class SinglePegging:
+    """Single-level pegging: planned order (or pass-through) ``order_id`` gives ``qty`` (in its
+    item's unit) to the requirement of the parent order ``parent_id``, or, when ``parent_id``
+    is 0, directly to pegging target ``target`` (a row of ``targets``; -1 otherwise). Full
+    pegging is its composition (`full_pegging`)."""
+
+    order_id: np.ndarray
+    parent_id: np.ndarray
+    target: np.ndarray
+    qty: np.ndarray
+    targets: PegTargets = field(repr=False)
+
+    def __len__(self) -> int:
+        return len(self.order_id)
+
+
+@dataclass
+class Exceptions:
+    """Exception messages: kind in EXCEPTION_KINDS; ``date`` is the receipt's (or planned
+    release's) date, ``suggested_date`` the date suggested (NaT when none); ``order_id`` is the
+    planned order's id for a past-due release (0 otherwise)."""
+
+    item: np.ndarray
+    kind: np.ndarray
+    date: np.ndarray
+    suggested_date: np.ndarray
+    qty: np.ndarray
+    reference: np.ndarray
+    order_id: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.item)
+
+    def rows(self) -> list[dict[str, Any]]:
+        return _rows(self)
+
+
+@dataclass
+class PlanResult:
+    planned_orders: PlannedOrders
+    pegging: Pegging
+    exceptions: Exceptions
+    pass_through: PlannedOrders  # phantom items' pass-through (not orders; kept for net change)
+    pass_through_pegging: Pegging
+    input: PlanInput = field(repr=False)
+    pegged: bool = True  # full pegging computed (pegging=True)
+    peg_mode: str = "full"  # "full", "single" or "none"
+    single_pegging: SinglePegging | None = field(default=None, repr=False)
+    # the items whose orders, pegging and exceptions this run computed (every item for a
+    # regenerative run, the closure for net change): a database writer replaces only these
+    replanned: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=str), repr=False)
+    _prep: Any = field(default=None, repr=False, compare=False)
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+def _rows(table: Any, names: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    names = list(names or table.__dataclass_fields__)
+    columns = [getattr(table, name) for name in names]
+    out = []
+    for values in zip(*columns, strict=True):
+        row = {}
+        for name, value in zip(names, values, strict=True):
+            if isinstance(value, np.datetime64):
+                value = None if np.isnat(value) else value.astype(dt.date)
+            elif isinstance(value, np.generic):
+                value = value.item()
+            row[name] = value
+        out.append(row)
+    return out
+
+
+# --- preparation -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Prep:
+    n: int
+    T: int
+    blen: int
+    start: int
+    due_days: np.ndarray
+    index_sorted: np.ndarray  # codes sorted
+    index_order: np.ndarray  # positions of sorted codes
+    llc: np.ndarray
+    n_levels: int
+    explode: sp.csc_matrix  # child × parent, effective qty per (make/phantom parents only)
+    explode_by_parent: sp.csr_matrix  # parent × child
+    all_by_parent: sp.csr_matrix  # parent × child pattern of every BOM line
+    lead: np.ndarray
+    rule: np.ndarray
+    lot: np.ndarray
+    mult: np.ndarray
+    minq: np.ndarray
+    maxq: np.ndarray
+    ss: np.ndarray
+    oh: np.ndarray
+    phantom: np.ndarray
+    make: np.ndarray
+    working: np.ndarray | None
+    dem_item: np.ndarray
+    dem_bucket: np.ndarray
+    dem_in: np.ndarray  # mask of demands inside the horizon
+    rec_item: np.ndarray
+    rec_bucket: np.ndarray
+    rec_in: np.ndarray
+    G0: np.ndarray  # independent gross requirements n × T
+    SR: np.ndarray  # scheduled receipts n × T
+
+
+def _lookup(
+    prep_sorted: np.ndarray, order: np.ndarray, values: np.ndarray, table: str, field_: str
+):
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.int64)
+    pos = np.searchsorted(prep_sorted, values)
+    pos_c = np.minimum(pos, len(prep_sorted) - 1)
+    bad = (pos >= len(prep_sorted)) | (prep_sorted[pos_c] != values)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise PlanError(
+            "unknown_item",
+            f"{table} row {row}: unknown item {values[row]!r}",
+            table=table,
+            row=row,
+            field=field_,
+            items=(str(values[row]),),
+            value=values[row],
+        )
+    return order[pos_c]
+
+
+def _levels(n: int, parent: np.ndarray, child: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Low-level codes by Kahn's algorithm in rounds (round k removes the items whose longest
+    path from a top item is k). Raises PlanError naming the items of a cycle."""
+    llc = np.zeros(n, dtype=np.int64)
+    if len(parent) == 0:
+        return llc
+    graph = sp.csr_matrix((np.ones(len(parent)), (parent, child)), shape=(n, n))
+    graph.sum_duplicates()
+    indeg = np.bincount(graph.indices, minlength=n)
+    frontier = np.flatnonzero(indeg == 0)
+    done = np.zeros(n, dtype=bool)
+    level = 0
+    while len(frontier):
+        done[frontier] = True
+        llc[frontier] = level
+        sub = graph[frontier]
+        dec = np.bincount(sub.indices, minlength=n)
+        indeg -= dec
+        frontier = np.flatnonzero((dec > 0) & (indeg == 0))
+        level += 1
+    if not done.all():
+        # walk the remaining graph until an item repeats: that is a cycle
+        remaining = ~done
+        node = int(np.flatnonzero(remaining)[0])
+        seen: dict[int, int] = {}
+        path: list[int] = []
+        while node not in seen:
+            seen[node] = len(path)
+            path.append(node)
+            row = graph.indices[graph.indptr[node] : graph.indptr[node + 1]]
+            node = int(row[remaining[row]][0])
+        cycle = [str(codes[i]) for i in path[seen[node] :]] + [str(codes[node])]
+        raise PlanError(
+            "bom_cycle",
+            "BOM cycle: " + " → ".join(cycle),
+            table="bom",
+            items=tuple(cycle),
+        )
+    return llc
+
+
+def _prepare(inp: PlanInput) -> _Prep:
+    items = inp.items
+    n = len(items)
+    if inp.bucket not in BUCKET_DAYS:
+        raise PlanError("bad_bucket", f"unknown bucket {inp.bucket!r}", value=inp.bucket)
+    if int(inp.horizon) < 1:
+        raise PlanError("bad_horizon", "the horizon must be at least one bucket")
+    T = int(inp.horizon)
+    blen = BUCKET_DAYS[inp.bucket]
+    start = int(_days([inp.start])[0])
+    due_days = start + blen * np.arange(T, dtype=np.int64)
+    order = np.argsort(items.code, kind="stable")
+    codes_sorted = items.code[order]
+    if n > 1:
+        dup = np.flatnonzero(codes_sorted[1:] == codes_sorted[:-1])
+        if len(dup):
+            row = int(order[dup[0] + 1])
+            raise PlanError(
+                "duplicate_item",
+                f"item {items.code[row]!r} appears twice",
+                table="items",
+                row=row,
+                field="item",
+                items=(str(items.code[row]),),
+            )
+    codes_sorted = codes_sorted.astype(str) if n else np.zeros(0, dtype=str)
+    bom = inp.bom
+    parent = _lookup(codes_sorted, order, bom.parent, "bom", "parent")
+    child = _lookup(codes_sorted, order, bom.component, "bom", "component")
+    self_loop = np.flatnonzero(parent == child)
+    if len(self_loop):
+        row = int(self_loop[0])
+        code = str(bom.parent[row])
+        raise PlanError(
+            "bom_cycle", f"BOM cycle: {code} → {code}", table="bom", row=row, items=(code, code)
+        )
+    llc = _levels(n, parent, child, items.code)
+    phantom = items.phantom.copy()
+    make = np.asarray([m == "make" for m in items.make_or_buy], dtype=bool)
+    explodes = (make | phantom)[parent] if len(parent) else np.zeros(0, dtype=bool)
+    eff = bom.qty_per * (1.0 + bom.scrap_pct / 100.0)
+    explode = sp.csr_matrix(
+        (eff[explodes], (child[explodes], parent[explodes])), shape=(n, n)
+    )  # duplicates summed on conversion
+    explode.sum_duplicates()
+    explode.eliminate_zeros()
+    explode_by_parent = explode.T.tocsr()
+    explode_by_parent.sort_indices()
+    all_by_parent = sp.csr_matrix((np.ones(len(parent)), (parent, child)), shape=(n, n))
+    all_by_parent.sum_duplicates()
+
+    rule = items.lot_rule.copy()
+    bad = np.flatnonzero((rule < 0) | (rule >= len(LOT_RULES)))
+    if len(bad):
+        raise PlanError(
+            "unknown_lot_rule",
+            "unknown lot rule",
+            table="items",
+            row=int(bad[0]),
+            field="lot_rule",
+        )
+    lead = items.lead_time_days.astype(np.int64).copy()
+    lot = items.lot_qty.copy()
+    mult = items.multiple.copy()
+    minq = items.min_qty.copy()
+    maxq = items.max_qty.copy()
+    ss = items.safety_stock.copy()
+    # phantoms: pass-through, lot for lot, no safety stock, no lead time
+    rule[phantom] = LFL
+    for array in (lot, mult, minq, maxq, ss):
+        array[phantom] = 0.0
+    lead[phantom] = 0
+
+    working = None
+    listed = list(inp.non_working_days)
+    nonworking = np.unique(_days(listed)) if listed else None
+    if nonworking is not None and len(nonworking):
+        first = start - int(lead.max(initial=0)) - len(nonworking) - 2
+        days = np.arange(first, start + blen * T + 1, dtype=np.int64)
+        working = days[~np.isin(days, nonworking)]
+
+    def bucket_of(table: DatedTable, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        item = _lookup(codes_sorted, order, table.item, name, "item")
+        b = np.maximum((table.date - start) // blen, 0)
+        inside = b < T
+        return item, b, inside
+
+    dem_item, dem_bucket, dem_in = bucket_of(inp.demands, "demands")
+    rec_item, rec_bucket, rec_in = bucket_of(inp.receipts, "receipts")
+    G0 = (
+        np.bincount(
+            dem_item[dem_in] * T + dem_bucket[dem_in],
+            weights=inp.demands.qty[dem_in],
+            minlength=n * T,
+        )
+        .reshape(n, T)
+        .astype(np.float64)
+    )
+    SR = (
+        np.bincount(
+            rec_item[rec_in] * T + rec_bucket[rec_in],
+            weights=inp.receipts.qty[rec_in],
+            minlength=n * T,
+        )
+        .reshape(n, T)
+        .astype(np.float64)
+    )
+    return _Prep(
+        n=n,
+        T=T,
+        blen=blen,
+        start=start,
+        due_days=due_days,
+        index_sorted=codes_sorted,
+        index_order=order,
+        llc=llc,
+        n_levels=int(llc.max(initial=-1)) + 1,
+        explode=explode.tocsc(),
+        explode_by_parent=explode_by_parent,
+        all_by_parent=all_by_parent,
+        lead=lead,
+        rule=rule,
+        lot=lot,
+        mult=mult,
+        minq=minq,
+        maxq=maxq,
+        ss=ss,
+        oh=items.on_hand.copy(),
+        phantom=phantom,
+        make=make,
+        working=working,
+        dem_item=dem_item,
+        dem_bucket=dem_bucket,
+        dem_in=dem_in,
+        rec_item=rec_item,
+        rec_bucket=rec_bucket,
+        rec_in=rec_in,
+        G0=G0,
+        SR=SR,
+    )
+
+
+def _release(prep: _Prep, due: np.ndarray, lead: np.ndarray) -> np.ndarray:
+    """Release day for due day(s) and lead time(s): calendar days, or working days back."""
+    if prep.working is None:
+        return due - lead
+    k = np.searchsorted(prep.working, due, side="left")
+    back = prep.working[np.clip(k - lead, 0, len(prep.working) - 1)]
+    return np.where(lead > 0, back, due)
+
+
+def _ceil_mult(x: np.ndarray, m: np.ndarray) -> np.ndarray:
+    safe = np.where(m > 0, m, 1.0)
+    return np.where(m > 0, np.ceil(x / safe - EPS) * safe, x)
+
+
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Concatenation of arange(s, s + c) for each (s, c)."""
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.cumsum(counts) - counts
+    return np.repeat(starts - offsets, counts) + np.arange(total, dtype=np.int64)
+
+
+def _sort_keys(keys: tuple[np.ndarray, ...]) -> np.ndarray:
+    """Permutation sorting by the non-negative integer ``keys`` (first = most significant):
+    one argsort of a mixed-radix int64 key when the ranges fit, else a lexsort."""
+    if len(keys[0]) == 0:
+        return np.zeros(0, dtype=np.int64)
+    radix = [int(k.max()) + 1 for k in keys]
+    if math.prod(radix) < 2**62:
+        combined = np.zeros(len(keys[0]), dtype=np.int64)
+        for k, r in zip(keys, radix, strict=True):
+            combined = combined * r + k
+        return np.argsort(combined, kind="stable")
+    return np.lexsort(keys[::-1])
+
+
+def _group_cumsum(item: np.ndarray, qty: np.ndarray) -> np.ndarray:
+    """Cumulative sums restarting at each item (``item`` sorted). The running total is global,
+    so the error is about 1e-16 × the level's total quantity: far below output rounding."""
+    if len(qty) == 0:
+        return np.zeros(0)
+    cs = np.cumsum(qty)
+    first = np.ones(len(item), dtype=bool)
+    first[1:] = item[1:] != item[:-1]
+    starts = np.flatnonzero(first)
+    base = (cs[starts] - qty[starts])[np.cumsum(first) - 1]
+    return cs - base
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Pieces:
+    """Planned orders inside a run (global numbering: seeds first, then level by level)."""
+
+    item: list[np.ndarray] = field(default_factory=list)
+    due_bucket: list[np.ndarray] = field(default_factory=list)
+    seq: list[np.ndarray] = field(default_factory=list)
+    qty: list[np.ndarray] = field(default_factory=list)
+    release: list[np.ndarray] = field(default_factory=list)
+    Q: list[sp.csr_matrix] = field(default_factory=list)
+    single: list[tuple[np.ndarray, ...]] = field(default_factory=list)
+    count: int = 0
+
+    def add(self, item, due_bucket, seq, qty, release, Q) -> int:  # type: ignore[no-untyped-def]
+        first = self.count
+        self.item.append(item)
+        self.due_bucket.append(due_bucket)
+        self.seq.append(seq)
+        self.qty.append(qty)
+        self.release.append(release)
+        self.Q.append(Q)
+        self.count += len(item)
+        return first
+
+    def cat(self, name: str) -> np.ndarray:
+        parts = getattr(self, name)
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+
+@dataclass
+class _Seeds:
+    """Planned orders of parents outside a net-change closure (from the previous plan)."""
+
+    item: np.ndarray
+    due_bucket: np.ndarray
+    seq: np.ndarray
+    qty: np.ndarray
+    release: np.ndarray
+    Q: sp.csr_matrix
+
+
+def _run(inp: PlanInput, prep: _Prep, subset: np.ndarray, seeds: _Seeds | None, mode: str):
+    """Plan the items of ``subset`` level by level (after exploding the ``seeds``); returns
+    the gross requirements (items × buckets) and the planned orders (with their pegging)."""
+    n, T = prep.n, prep.T
+    nd = len(inp.demands)
+    ncols = nd + 2 * n
+    pegging = mode != "none"
+    G = prep.G0.copy()
+    pieces = _Pieces()
+    pending: list[tuple[np.ndarray, ...]] = []  # dependent requirements not yet pegged
+
+    def explode_pieces(first: int, item, due_b, seq, qty, release, only_subset: bool) -> None:  # type: ignore[no-untyped-def]
+        """Add the pieces' releases to their components' gross requirements (one sparse
+        product) and remember the dependent requirements for pegging."""
+        if len(item) == 0:
+            return
+        rb = np.maximum((release - prep.start) // prep.blen, 0)
+        cols, inverse = np.unique(item, return_inverse=True)
+        porel = np.bincount(inverse * T + rb, weights=qty, minlength=len(cols) * T).reshape(
+            len(cols), T
+        )
+        sub = prep.explode[:, cols].tocsr()
+        rows = np.flatnonzero(np.diff(sub.indptr))
+        if only_subset:
+            rows = rows[subset[rows]]
+        if len(rows) == 0:
+            return
+        G[rows] += sub[rows] @ porel
+        if not pegging:
+            return
+        ebp = prep.explode_by_parent
+        counts = np.diff(ebp.indptr)[item]
+        idx = _ranges(ebp.indptr[item], counts)
+        which = np.repeat(np.arange(len(item)), counts)
+        child = ebp.indices[idx]
+        rq = qty[which] * ebp.data[idx]
+        if only_subset:
+            keep = subset[child]
+            child, rq, which = child[keep], rq[keep], which[keep]
+        pending.append((child, rb[which], rq, item[which], due_b[which], seq[which], first + which))
+
+    if seeds is not None and len(seeds.item):
+        first = pieces.add(
+            seeds.item, seeds.due_bucket, seeds.seq, seeds.qty, seeds.release, seeds.Q
+        )
+        explode_pieces(
+            first, seeds.item, seeds.due_bucket, seeds.seq, seeds.qty, seeds.release, True
+        )
+
+    level_of = np.where(subset, prep.llc, -1)
+    for level in range(prep.n_levels):
+        lv = np.flatnonzero(level_of == level)
+        if len(lv) == 0:
+            continue
+        m = len(lv)
+        # bucket-major copies: each bucket's column is contiguous in the loop below
+        Gt = np.ascontiguousarray(G[lv].T)
+        SRt = np.ascontiguousarray(prep.SR[lv].T)
+        rule = prep.rule[lv]
+        lot, mult, minq, maxq = prep.lot[lv], prep.mult[lv], prep.minq[lv], prep.maxq[lv]
+        ss = prep.ss[lv]
+        is_mm = rule == MINMAX
+        i_foq, i_eoq = np.flatnonzero(rule == FOQ), np.flatnonzero(rule == EOQ)
+        i_poq, i_mm = np.flatnonzero(rule == POQ), np.flatnonzero(is_mm)
+        i_min = np.flatnonzero((minq > 0) & ~is_mm)
+        i_mult = np.flatnonzero(mult > 0)
+        if len(i_poq):
+            Dt = np.cumsum(SRt[:, i_poq] - Gt[:, i_poq], axis=0)
+            periods = np.maximum(np.floor(lot[i_poq] + EPS), 1).astype(np.int64)
+            poq_cols = np.arange(len(i_poq))
+        PORt = np.zeros((T, m))
+        tol = EPS * np.maximum(1.0, np.abs(ss))
+        pab = prep.oh[lv].copy()
+        for t in range(T):
+            avail = pab + SRt[t] - Gt[t]
+            nr = ss - avail
+            need = nr > tol
+            if len(i_mm):
+                need[i_mm] |= avail[i_mm] < minq[i_mm] - EPS
+            if not need.any():
+                pab = avail
+                continue
+            q = nr.copy()
+            if len(i_foq):
+                q[i_foq] = _ceil_mult(nr[i_foq], lot[i_foq])
+            if len(i_eoq):
+                q[i_eoq] = np.maximum(nr[i_eoq], lot[i_eoq])
+            if len(i_poq):
+                window = Dt[np.minimum(t + periods - 1, T - 1), poq_cols] - Dt[t]
+                q[i_poq] = np.maximum(nr[i_poq], nr[i_poq] - window)
+            if len(i_mm):
+                q[i_mm] = np.maximum(nr[i_mm], maxq[i_mm] - avail[i_mm])
+            if len(i_min):
+                q[i_min] = np.maximum(q[i_min], minq[i_min])
+            if len(i_mult):
+                q[i_mult] = np.ceil(q[i_mult] / mult[i_mult] - EPS) * mult[i_mult]
+            q = np.where(need & (q > EPS), q, 0.0)
+            PORt[t] = q
+            pab = avail + q
+        POR = PORt.T
+
+        # planned orders (split above max_qty)
+        r, t = np.nonzero(POR)
+        qty = POR[r, t]
+        maxe = np.where(
+            mult[r] > 0,
+            np.floor(maxq[r] / np.where(mult[r] > 0, mult[r], 1) + EPS) * mult[r],
+            maxq[r],
+        )
+        maxe = np.where((maxe <= 0) & (maxq[r] > 0), mult[r], maxe)
+        split = (maxe > 0) & ~is_mm[r] & (qty > maxe * (1 + EPS))
+        counts = np.ones(len(r), dtype=np.int64)
+        counts[split] = np.ceil(qty[split] / maxe[split] - EPS).astype(np.int64)
+        which = np.repeat(np.arange(len(r)), counts)
+        seq = np.arange(len(which)) - np.repeat(np.cumsum(counts) - counts, counts)
+        last = seq == counts[which] - 1
+        pq = np.where(
+            split[which], np.where(last, qty[which] - seq * maxe[which], maxe[which]), qty[which]
+        )
+        p_item = lv[r[which]]
+        p_due = t[which]
+        p_release = _release(prep, prep.due_days[p_due], prep.lead[p_item])
+        Q_level = single = None
+        if pegging:
+            Q_level, single = _peg_level(
+                inp,
+                prep,
+                lv,
+                pending,
+                pieces,
+                p_item,
+                p_due,
+                seq,
+                pq,
+                ncols,
+                level_of,
+                level,
+                mode == "full",
+            )
+        first = pieces.add(p_item, p_due, seq, pq, p_release, Q_level)
+        if single is not None:
+            pieces.single.append((first + single[0], *single[1:]))
+        explode_pieces(first, p_item, p_due, seq, pq, p_release, False)
+    return G, pieces
+
+
+def _peg_level(
+    inp, prep, lv, pending, pieces, p_item, p_due, p_seq, p_qty, ncols, level_of, level, compose
+):  # type: ignore[no-untyped-def]
+    """FIFO pegging of one level: requirements (independent demands, dependent requirements,
+    then the safety stock) against supplies (on hand, receipts, planned orders) by date; the
+    planned orders' shares are composed with their parents' pegging."""
+    n, T = prep.n, prep.T
+    nd = len(inp.demands)
+    in_level = np.zeros(n, dtype=bool)
+    in_level[lv] = True
+
+    # requirements: item, bucket, kind, k1, k2, k3, qty, col (or -1), parent piece (or -1)
+    dm = prep.dem_in & in_level[prep.dem_item] & (inp.demands.qty > 0)
+    d_rows = np.flatnonzero(dm)
+    parts = [
+        (
+            prep.dem_item[d_rows],
+            prep.dem_bucket[d_rows],
+            np.zeros(len(d_rows), np.int64),
+            d_rows,
+            np.zeros(len(d_rows), np.int64),
+            np.zeros(len(d_rows), np.int64),
+            inp.demands.qty[d_rows],
+            d_rows,
+            np.full(len(d_rows), -1, np.int64),
+        )
+    ]
+    keep_pending = []
+    for chunk in pending:
+        child, rb, rq, par_item, par_due, par_seq, par_gid = chunk
+        mine = level_of[child] == level
+        if mine.all():
+            sel = slice(None)
+        else:
+            keep_pending.append(tuple(a[~mine] for a in chunk))
+            sel = mine
+        k = int(mine.sum())
+        if k:
+            parts.append(
+                (
+                    child[sel],
+                    rb[sel],
+                    np.ones(k, np.int64),
+                    par_item[sel],
+                    par_due[sel],
+                    par_seq[sel],
+                    rq[sel],
+                    np.full(k, -1, np.int64),
+                    par_gid[sel],
+                )
+            )
+    pending[:] = keep_pending
+    ss_items = lv[prep.ss[lv] > 0]
+    k = len(ss_items)
+    parts.append(
+        (
+            ss_items,
+            np.full(k, T, np.int64),
+            np.full(k, 2, np.int64),
+            np.zeros(k, np.int64),
+            np.zeros(k, np.int64),
+            np.zeros(k, np.int64),
+            prep.ss[ss_items],
+            nd + ss_items,
+            np.full(k, -1, np.int64),
+        )
+    )
+    req = [np.concatenate([p[j] for p in parts]) for j in range(9)]
+    r_item, r_b, r_kind, r_k1, r_k2, r_k3, r_qty, r_col, r_par = req
+    pos = r_qty > 0
+    if not pos.all():
+        req = [a[pos] for a in req]
+    r_item, r_b, r_kind, r_k1, r_k2, r_k3, r_qty, r_col, r_par = req
+    o = _sort_keys((r_item, r_b, r_kind, r_k1, r_k2, r_k3))
+    r_item, r_qty, r_col, r_par = r_item[o], r_qty[o], r_col[o], r_par[o]
+
+    # supplies: on hand, receipts in the horizon, planned orders
+    oh_items = lv[prep.oh[lv] > 0]
+    rm = prep.rec_in & in_level[prep.rec_item] & (inp.receipts.qty > 0)
+    rec_rows = np.flatnonzero(rm)
+    npc = len(p_item)
+    s_item = np.concatenate([oh_items, prep.rec_item[rec_rows], p_item])
+    s_b = np.concatenate([np.full(len(oh_items), -1), prep.rec_bucket[rec_rows], p_due])
+    s_kind = np.concatenate(
+        [np.zeros(len(oh_items) + len(rec_rows), np.int64), np.ones(npc, np.int64)]
+    )
+    s_k = np.concatenate([np.zeros(len(oh_items), np.int64), rec_rows, p_seq])
+    s_qty = np.concatenate([prep.oh[oh_items], inp.receipts.qty[rec_rows], p_qty])
+    s_piece = np.concatenate([np.full(len(oh_items) + len(rec_rows), -1), np.arange(npc)])
+    o = _sort_keys((s_item, s_b + 1, s_kind, s_k))
+    s_item, s_qty, s_piece = s_item[o], s_qty[o], s_piece[o]
+
+    # Overlaps of the requirement and supply intervals on each item's cumulative quantity axis.
+    # Every interval end is a breakpoint; the segment ending there runs from the previous
+    # breakpoint of the same item. Keys (item + 1j·cumulative) sort item first, then value, so
+    # searchsorted finds, per breakpoint, the interval of the other kind containing it.
+    r_end = _group_cumsum(r_item, r_qty)
+    s_end = _group_cumsum(s_item, s_qty)
+    nr, ns = len(r_end), len(s_end)
+    r_key = r_item + 1j * r_end
+    s_key = s_item + 1j * s_end
+    s_of_r = np.searchsorted(s_key, r_key, side="left")  # supply interval holding each r end
+    r_of_s = np.searchsorted(r_key, s_key, side="right")  # requirement interval holding each s end
+
+    def end_before(end: np.ndarray, items: np.ndarray, idx: np.ndarray, item: np.ndarray):  # type: ignore[no-untyped-def]
+        """The end of interval ``idx - 1`` when it belongs to ``item``, else 0."""
+        if len(end) == 0:
+            return np.zeros(len(idx))
+        j = np.maximum(idx - 1, 0)
+        return np.where((idx > 0) & (items[j] == item), end[j], 0.0)
+
+    prev = np.concatenate(
+        [
+            np.maximum(
+                end_before(r_end, r_item, np.arange(nr), r_item),
+                end_before(s_end, s_item, s_of_r, r_item),
+            ),
+            np.maximum(
+                end_before(s_end, s_item, np.arange(ns), s_item),
+                end_before(r_end, r_item, r_of_s, s_item),
+            ),
+        ]
+    )
+    m_val = np.concatenate([r_end, s_end])
+    m_item = np.concatenate([r_item, s_item])
+    r_idx = np.concatenate([np.arange(nr), r_of_s])
+    s_idx = np.concatenate([s_of_r, np.arange(ns)])
+    seg = m_val - prev
+    ok = seg > EPS * np.maximum(1.0, np.abs(m_val))
+    ok &= s_idx < ns
+    s_ok = np.minimum(s_idx, max(ns - 1, 0))
+    ok &= (s_item[s_ok] == m_item) if ns else False
+    ok &= (s_piece[s_ok] >= 0) if ns else False
+    seg, m_item, r_idx, s_ok = seg[ok], m_item[ok], r_idx[ok], s_ok[ok]
+    piece = s_piece[s_ok]
+    r_ok = np.minimum(r_idx, max(nr - 1, 0))
+    matched = (r_idx < nr) & ((r_item[r_ok] == m_item) if nr else False)
+    col = np.where(matched, r_col[r_ok] if nr else -1, nd + n + m_item)
+    parent = np.where(matched, r_par[r_ok] if nr else -1, -1)
+    direct = parent < 0
+    single = (piece, parent, np.where(direct, col, -1), seg)
+    if not compose:
+        return None, single
+    Q = sp.csr_matrix((seg[direct], (piece[direct], col[direct])), shape=(npc, ncols))
+    dep = ~direct
+    if dep.any():
+        all_qty = pieces.cat("qty")
+        A = sp.csr_matrix(
+            (seg[dep] / all_qty[parent[dep]], (piece[dep], parent[dep])),
+            shape=(npc, pieces.count),
+        )
+        Q_all = sp.vstack(list(pieces.Q), format="csr")
+        Q = Q + A @ Q_all
+    Q.sum_duplicates()
+    return Q.tocsr(), single
+
+
+# --- exceptions and output -------------------------------------------------------------------
+
+
+def _exceptions(inp: PlanInput, prep: _Prep, subset: np.ndarray, G: np.ndarray, orders) -> dict:  # type: ignore[no-untyped-def]
+    start = prep.start
+    out: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("item", "kind", "date", "sugg", "qty", "ref", "oid")
+    }
+
+    def add(item, kind, date, sugg, qty, ref, oid):  # type: ignore[no-untyped-def]
+        k = len(item)
+        if not k:
+            return
+        out["item"].append(np.asarray(item, np.int64))
+        out["kind"].append(np.full(k, kind, np.int64))
+        out["date"].append(np.asarray(date, np.int64))
+        out["sugg"].append(np.asarray(sugg, np.int64))
+        out["qty"].append(np.asarray(qty, np.float64))
+        out["ref"].append(np.asarray(ref, dtype=str))
+        out["oid"].append(np.asarray(oid, np.int64))
+
+    NONE = np.iinfo(np.int64).min
+    rec = inp.receipts
+    mine = subset[prep.rec_item] & (rec.qty > 0) if len(rec) else np.zeros(0, bool)
+    # past-due receipts
+    pd_rows = np.flatnonzero(mine & (rec.date < start))
+    add(
+        prep.rec_item[pd_rows],
+        3,
+        rec.date[pd_rows],
+        np.full(len(pd_rows), start),
+        rec.qty[pd_rows],
+        rec.reference[pd_rows],
+        np.zeros(len(pd_rows)),
+    )
+    # expedite / defer / cancel: the bucket where each receipt is first needed (FIFO after
+    # on hand and the earlier receipts)
+    rows = np.flatnonzero(mine & prep.rec_in)
+    if len(rows):
+        o = np.lexsort((rows, prep.rec_bucket[rows], prep.rec_item[rows]))
+        rows = rows[o]
+        item = prep.rec_item[rows]
+        cum = _group_cumsum(item, rec.qty[rows])
+        before = prep.oh[item] + cum - rec.qty[rows]
+        cum_req = np.cumsum(G, axis=1)
+        need_b = np.full(len(rows), -1, np.int64)
+        for lo in range(0, len(rows), 20000):
+            hi = min(lo + 20000, len(rows))
+            c = cum_req[item[lo:hi]] + prep.ss[item[lo:hi], None]
+            b = before[lo:hi, None]
+            needed = c > b + EPS * np.maximum(1.0, np.abs(b))
+            anyn = needed.any(axis=1)
+            need_b[lo:hi] = np.where(anyn, needed.argmax(axis=1), -1)
+        rb = prep.rec_bucket[rows]
+        cancel = need_b < 0
+        exp = ~cancel & (need_b < rb)
+        dfr = ~cancel & (need_b > rb)
+        for mask, kind in ((exp, 0), (dfr, 1)):
+            add(
+                item[mask],
+                kind,
+                rec.date[rows[mask]],
+                prep.due_days[need_b[mask]],
+                rec.qty[rows[mask]],
+                rec.reference[rows[mask]],
+                np.zeros(mask.sum()),
+            )
+        add(
+            item[cancel],
+            2,
+            rec.date[rows[cancel]],
+            np.full(cancel.sum(), NONE),
+            rec.qty[rows[cancel]],
+            rec.reference[rows[cancel]],
+            np.zeros(cancel.sum()),
+        )
+    # past-due planned releases
+    pdue = orders["release"] < start
+    add(
+        orders["item"][pdue],
+        3,
+        orders["release"][pdue],
+        np.full(pdue.sum(), start),
+        orders["qty"][pdue],
+        np.full(pdue.sum(), "", dtype=str),
+        orders["key"][pdue],
+    )
+    # below safety stock inside the lead time (no planned order can arrive in time)
+    items = np.flatnonzero(subset & (prep.ss > 0) & ~prep.phantom)
+    if len(items):
+        proj = prep.oh[items, None] + np.cumsum(prep.SR[items] - G[items], axis=1)
+        rel = _release(prep, prep.due_days[None, :], prep.lead[items, None])
+        late = rel < start
+        ss = prep.ss[items, None]
+        short = late & (proj < ss - EPS * np.maximum(1.0, ss))
+        hit = short.any(axis=1)
+        items, short, late, proj, ss = items[hit], short[hit], late[hit], proj[hit], ss[hit]
+        first = short.argmax(axis=1)
+        qty = np.where(short, ss - proj, 0).max(axis=1)
+        can = ~late
+        sugg = np.where(can.any(axis=1), prep.due_days[can.argmax(axis=1)], NONE)
+        add(
+            items,
+            4,
+            prep.due_days[first],
+            sugg,
+            qty,
+            np.full(len(items), "", dtype=str),
+            np.zeros(len(items)),
+        )
+    cat = {
+        k: (np.concatenate(v) if v else np.zeros(0, dtype=str if k == "ref" else np.int64))
+        for k, v in out.items()
+    }
+    if not out["qty"]:
+        cat["qty"] = np.zeros(0)
+    return cat
+
+
+NONE = np.iinfo(np.int64).min
+
+
+def _to_date(days: np.ndarray) -> np.ndarray:
+    result = days.astype("datetime64[D]")
+    result[days == NONE] = NAT
+    return result
+
+
+def _mode(pegging: bool | str) -> str:
+    if pegging is True or pegging == "full":
+        return "full"
+    if pegging == "single":
+        return "single"
+    if pegging is False or pegging is None or pegging == "none":
+        return "none"
+    raise ValueError(f"pegging must be True, 'single' or False, not {pegging!r}")
+
+
+def plan(inp: PlanInput, *, pegging: bool | str = True) -> PlanResult:
+    """Regenerative MRP run over every item. Raises PlanError on bad input (unknown item,
+    unknown lot rule, BOM cycle …).
+
+    ``pegging``: True computes full pegging (``result.pegging``; it can be large: every
+    planned order × every demand it serves through all levels) and the single-level pegging;
+    "single" only the single-level pegging (``result.single_pegging``; `full_pegging` composes
+    it for chosen orders on demand); False none."""
+    mode = _mode(pegging)
+    prep = _prepare(inp)
+    subset = np.ones(prep.n, dtype=bool)
+    G, pieces = _run(inp, prep, subset, None, mode)
+    return _assemble(inp, prep, subset, G, pieces, 0, None, mode, None)
+
+
+def _targets(inp: PlanInput, prep: _Prep, *, empty: bool = False) -> PegTargets:
+    nd, n = (0, 0) if empty else (len(inp.demands), prep.n)
+    codes = inp.items.code
+    return PegTargets(
+        kind=np.concatenate(
+            [np.full(nd, "demand"), np.full(n, "safety_stock"), np.full(n, "lot_size")]
+        ),
+        item=np.concatenate([inp.demands.item[:nd], codes[:n], codes[:n]]),
+        date=np.concatenate([inp.demands.date[:nd].astype("datetime64[D]"), np.full(2 * n, NAT)]),
+        reference=np.concatenate([inp.demands.reference[:nd], np.full(2 * n, "")]),
+    )
+
+
+class _Fallback(Exception):
+    """The previous plan cannot be reused: run regeneratively."""
+
+
+def _assemble(inp, prep, subset, G, pieces, n_seed, previous, mode, seed_ids):  # type: ignore[no-untyped-def]
+    """Result tables from the run's pieces (skipping the ``n_seed`` seeds) and, for net change,
+    the previous result's rows of the items outside ``subset``."""
+
+    def cat(name: str, dtype: Any) -> np.ndarray:
+        return pieces.cat(name).astype(dtype)[n_seed:]
+
+    due_b = cat("due_bucket", np.int64)
+    orders = {
+        "item": cat("item", np.int64),
+        "due": prep.due_days[due_b] if len(due_b) else np.zeros(0, np.int64),
+        "seq": cat("seq", np.int64),
+        "qty": cat("qty", np.float64),
+        "release": cat("release", np.int64),
+    }
+    orders["key"] = np.arange(1, len(due_b) + 1, dtype=np.int64)  # provisional ids
+    exc = _exceptions(inp, prep, subset, G, orders)
+    peg = {"order": np.zeros(0, np.int64), "col": np.zeros(0, np.int64), "qty": np.zeros(0)}
+    blocks = [q for q in pieces.Q if q is not None]
+    if mode == "full" and blocks:
+        Q = sp.vstack(blocks, format="csr")[n_seed:].tocoo()
+        peg = {"order": Q.row.astype(np.int64) + 1, "col": Q.col.astype(np.int64), "qty": Q.data}
+    # single-level pegging; a parent among the seeds is named by its previous id, negated
+    single = {k: np.zeros(0, np.int64) for k in ("order", "parent", "col")}
+    single["qty"] = np.zeros(0)
+    if mode != "none" and pieces.single:
+        gid, par, col, qty = (np.concatenate([x[j] for x in pieces.single]) for j in range(4))
+        parent_key = np.where(par >= n_seed, par - n_seed + 1, 0)
+        if n_seed:
+            from_seed = (par >= 0) & (par < n_seed)
+            parent_key[from_seed] = -seed_ids[par[from_seed]]
+        single = {"order": gid - n_seed + 1, "parent": parent_key, "col": col, "qty": qty}
+    if previous is not None:
+        orders, peg, exc, single = _merge_previous(
+            inp, prep, subset, orders, peg, exc, single, previous, mode
+        )
+    presorted = previous is None and n_seed == 0
+    return _finish(inp, prep, subset, orders, peg, exc, single, mode, presorted)
+
+
+def _finish(inp, prep, subset, orders, peg, exc, single, mode, presorted):  # type: ignore[no-untyped-def]
+    codes = inp.items.code
+    # canonical order and ids: low-level code, item (input order), due date, seq; phantoms'
+    # pass-throughs last. A regenerative run makes its pieces in that order already.
+    if presorted:
+        o = np.arange(len(orders["item"]))
+    else:
+        # net change: a few sorted runs (this run's, the previous plan's), which the stable
+        # sort merges in about linear time
+        o = _sort_keys(
+            (
+                prep.llc[orders["item"]],
+                orders["item"],
+                (orders["due"] - prep.start) // prep.blen,
+                orders["seq"],
+            )
+        )
+    phantom = prep.phantom[orders["item"][o]]
+    if phantom.any():
+        o = np.concatenate([o[~phantom], o[phantom]])
+    n_real = len(o) - int(phantom.sum())
+    if not presorted or phantom.any():
+        orders = {k: v[o] for k, v in orders.items()}
+    new_id = np.arange(1, len(o) + 1, dtype=np.int64)
+    id_map = np.zeros(int(orders["key"].max(initial=0)) + 1, np.int64)
+    id_map[orders["key"]] = new_id
+    release = orders["release"]
+    release_date = np.maximum(release, prep.start).astype("datetime64[D]")
+    due_date = orders["due"].astype("datetime64[D]")
+
+    def order_table(part: slice) -> PlannedOrders:
+        return PlannedOrders(
+            id=new_id[part],
+            item_index=orders["item"][part],
+            items=inp.items,
+            release_date=release_date[part],
+            due_date=due_date[part],
+            qty=orders["qty"][part],
+            seq=orders["seq"][part],
+            past_due=release[part] < prep.start,
+        )
+
+    targets = _targets(inp, prep, empty=mode == "none")
+    peg_order = id_map[peg["order"]]
+    po = _group_order(peg_order)
+    po = po[np.round(peg["qty"][po], 6) != 0]
+    real = peg_order[po] <= n_real
+
+    def peg_table(rows: np.ndarray) -> Pegging:
+        return Pegging(
+            order_id=peg_order[rows], target=peg["col"][rows], qty=peg["qty"][rows], targets=targets
+        )
+
+    so = np.argsort(id_map[single["order"]], kind="stable")
+    so = so[np.round(single["qty"][so], 6) != 0]
+    single_table = SinglePegging(
+        order_id=id_map[single["order"][so]],
+        parent_id=id_map[single["parent"][so]],
+        target=single["col"][so],
+        qty=single["qty"][so],
+        targets=targets,
+    )
+
+    eo = np.lexsort((exc["ref"], exc["oid"], exc["date"], exc["kind"], exc["item"]))
+    exceptions = Exceptions(
+        item=codes[exc["item"][eo]],
+        kind=np.asarray(EXCEPTION_KINDS)[exc["kind"][eo]],
+        date=_to_date(exc["date"][eo]),
+        suggested_date=_to_date(exc["sugg"][eo]),
+        qty=exc["qty"][eo],
+        reference=exc["ref"][eo],
+        order_id=id_map[exc["oid"][eo]],
+    )
+    return PlanResult(
+        planned_orders=order_table(slice(0, n_real)),
+        pegging=peg_table(po[real]),
+        exceptions=exceptions,
+        pass_through=order_table(slice(n_real, None)),
+        pass_through_pegging=peg_table(po[~real]),
+        input=inp,
+        pegged=mode == "full",
+        peg_mode=mode,
+        single_pegging=None if mode == "none" else single_table,
+        replanned=inp.items.code[subset],
+        _prep=prep,
+    )
+
+
+def _group_order(keys: np.ndarray) -> np.ndarray:
+    """A stable permutation sorting ``keys``; O(n) when equal keys are already contiguous (as
+    pegging rows are, one run per planned order)."""
+    if len(keys) == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.concatenate([[0], np.flatnonzero(keys[1:] != keys[:-1]) + 1])
+    heads = keys[starts]
+    if len(np.unique(heads)) != len(heads):
+        return np.argsort(keys, kind="stable")
+    counts = np.diff(np.concatenate([starts, [len(keys)]]))
+    perm = np.argsort(heads)
+    return _ranges(starts[perm], counts[perm])
+
+
+# --- net change ------------------------------------------------------------------------------
+
+
+def _descendants(graph: sp.csr_matrix, start: np.ndarray) -> np.ndarray:
+    mask = np.zeros(graph.shape[0], dtype=bool)
+    frontier = np.unique(start)
+    while len(frontier):
+        mask[frontier] = True
+        idx = _ranges(graph.indptr[frontier], np.diff(graph.indptr)[frontier])
+        nxt = np.unique(graph.indices[idx])
+        frontier = nxt[~mask[nxt]]
+    return mask
+
+
+def _codes_to_index(prep: _Prep, codes: np.ndarray) -> np.ndarray:
+    """Indices of codes in the plan's items, -1 where unknown."""
+    codes = _strings(codes)
+    if len(codes) == 0 or prep.n == 0:
+        return np.full(len(codes), -1, np.int64)
+    pos = np.searchsorted(prep.index_sorted, codes)
+    pos_c = np.minimum(pos, prep.n - 1)
+    ok = (pos < prep.n) & (prep.index_sorted[pos_c] == codes)
+    return np.where(ok, prep.index_order[pos_c], -1)
+
+
+def _map_targets(inp: PlanInput, prep: _Prep, old: PegTargets, cols: np.ndarray) -> np.ndarray:
+    """This run's pegging column of each of the previous run's target ``cols``; raises
+    _Fallback when one no longer exists."""
+    nd, n = len(inp.demands), prep.n
+    used = np.zeros(len(old), dtype=bool)
+    used[cols] = True
+    uniq = np.flatnonzero(used)  # sorted, without sorting the (many) pegging rows
+    kind = old.kind[uniq]
+    idx = _codes_to_index(prep, old.item[uniq])
+    if (idx < 0).any():
+        raise _Fallback
+    new = np.where(kind == "safety_stock", nd + idx, nd + n + idx)
+    dem = np.flatnonzero(kind == "demand")
+    if len(dem):
+        rows = uniq[dem]  # demand targets are numbered by demand row
+        same = rows < nd
+        r = np.minimum(rows, max(nd - 1, 0))
+        dm = inp.demands
+        if nd:
+            same &= (dm.item[r] == old.item[rows]) & (dm.reference[r] == old.reference[rows])
+            same &= dm.date[r] == old.date[rows].astype(np.int64)
+        found = np.where(same, r, -1)
+        if not same.all():
+            keys = {
+                (a, int(b), c): k
+                for k, (a, b, c) in reversed(
+                    list(enumerate(zip(dm.item, dm.date, dm.reference, strict=True)))
+                )
+            }
+            for j in np.flatnonzero(~same):
+                key = (
+                    old.item[rows[j]],
+                    int(old.date[rows[j]].astype(np.int64)),
+                    old.reference[rows[j]],
+                )
+                found[j] = keys.get(key, -1)
+        if (found < 0).any():
+            raise _Fallback
+        new[dem] = found
+    table = np.full(len(old), -1, dtype=np.int64)
+    table[uniq] = new
+    return table[cols]
+
+
+def net_change(
+    inp: PlanInput,
+    previous: PlanResult,
+    changed_items: Iterable[str],
+    *,
+    pegging: bool | str = True,
+) -> PlanResult:
+    """Replan only the changed items and their BOM descendants (under the previous and the new
+    BOM), taking the previous planned orders of the parents outside that closure as dependent
+    demand. ``changed_items`` must name every item whose own data changed (parameters, on
+    hand, receipts, demands, its BOM lines as parent); items new to the plan count as changed.
+    The result equals ``plan(inp)``. Falls back to a regenerative run when the previous plan
+    used other buckets, horizon, start or calendar, or lacks the pegging asked for."""
+    try:
+        return _net_change(inp, previous, changed_items, _mode(pegging))
+    except _Fallback:
+        return plan(inp, pegging=pegging)
+
+
+def _net_change(inp, previous, changed_items, mode):  # type: ignore[no-untyped-def]
+    prep = _prepare(inp)
+    old = previous._prep
+    prev_inp = previous.input
+    if (
+        old is None
+        or (mode == "full" and previous.peg_mode != "full")
+        or (mode == "single" and previous.peg_mode == "none")
+        or prev_inp.bucket != inp.bucket
+        or int(prev_inp.horizon) != int(inp.horizon)
+        or _days([prev_inp.start])[0] != _days([inp.start])[0]
+        or set(_days(list(prev_inp.non_working_days)).tolist())
+        != set(_days(list(inp.non_working_days)).tolist())
+    ):
+        raise _Fallback
+    changed = _strings(list(changed_items))
+    new_idx = _codes_to_index(prep, changed)
+    old_idx = _codes_to_index(old, changed)
+    closure = _descendants(prep.all_by_parent, new_idx[new_idx >= 0])
+    old_closure = _descendants(old.all_by_parent, old_idx[old_idx >= 0])
+    mapped = _codes_to_index(prep, prev_inp.items.code[old_closure])
+    closure |= _descendants(prep.all_by_parent, mapped[mapped >= 0])
+    known = _codes_to_index(old, inp.items.code) >= 0
+    if not known.all():
+        closure |= _descendants(prep.all_by_parent, np.flatnonzero(~known))
+    if closure.all():
+        raise _Fallback
+
+    # seeds: the previous orders (and pass-throughs) of explosion parents outside the closure
+    parents = np.unique(prep.explode[closure].tocoo().col)
+    is_parent = np.zeros(prep.n, dtype=bool)
+    is_parent[parents[~closure[parents]]] = True
+    tables = (previous.planned_orders, previous.pass_through)
+    old_to_new = _codes_to_index(prep, prev_inp.items.code)
+    idx = [old_to_new[t.item_index] for t in tables]
+    sel = [np.flatnonzero((i >= 0) & is_parent[np.maximum(i, 0)]) for i in idx]
+    s_item = np.concatenate([i[s] for i, s in zip(idx, sel, strict=True)])
+    s_due = np.concatenate(
+        [t.due_date[s].astype(np.int64) for t, s in zip(tables, sel, strict=True)]
+    )
+    s_ids = np.concatenate([t.id[s] for t, s in zip(tables, sel, strict=True)])
+    ncols = len(inp.demands) + 2 * prep.n
+    Q = sp.csr_matrix((len(s_item), ncols))
+    if mode == "full" and len(s_item):
+        max_id = max(int(t.id.max(initial=0)) for t in tables)
+        row_of = np.full(max_id + 1, -1, np.int64)
+        row_of[s_ids] = np.arange(len(s_ids))
+        pegs = (previous.pegging, previous.pass_through_pegging)
+        p_order = np.concatenate([p.order_id for p in pegs])
+        p_target = np.concatenate([p.target for p in pegs])
+        p_qty = np.concatenate([p.qty for p in pegs])
+        rows = row_of[p_order]
+        keep = rows >= 0
+        cols = _map_targets(inp, prep, previous.pegging.targets, p_target[keep])
+        Q = sp.csr_matrix((p_qty[keep], (rows[keep], cols)), shape=(len(s_item), ncols))
+    seeds = _Seeds(
+        item=s_item,
+        due_bucket=(s_due - prep.start) // prep.blen,
+        seq=np.concatenate([t.seq[s] for t, s in zip(tables, sel, strict=True)]),
+        qty=np.concatenate([t.qty[s] for t, s in zip(tables, sel, strict=True)]),
+        release=_release(prep, s_due, prep.lead[s_item]),
+        Q=Q,
+    )
+    G, pieces = _run(inp, prep, closure, seeds, mode)
+    return _assemble(inp, prep, closure, G, pieces, len(s_item), previous, mode, s_ids)
+
+
+def _merge_previous(inp, prep, subset, orders, peg, exc, single, previous, mode):  # type: ignore[no-untyped-def]
+    """Add the previous result's orders, pegging and exceptions of the items outside
+    ``subset`` (the closure) to this run's."""
+    o_parts = {k: [v] for k, v in orders.items()}
+    p_parts = {k: [v] for k, v in peg.items()}
+    key_base = int(orders["key"].max(initial=0))
+    tables = (
+        (previous.planned_orders, previous.pegging),
+        (previous.pass_through, previous.pass_through_pegging),
+    )
+    max_id = max(int(t.id.max(initial=0)) for t, _p in tables)
+    new_key = np.zeros(max_id + 1, np.int64)
+    old_to_new = _codes_to_index(prep, previous.input.items.code)
+    for orders_t, peg_t in tables:
+        idx = old_to_new[orders_t.item_index]
+        sel = (idx >= 0) & ~subset[np.maximum(idx, 0)]
+        count = int(sel.sum())
+        new_key[orders_t.id[sel]] = key_base + 1 + np.arange(count)
+        key_base += count
+        due = orders_t.due_date[sel].astype(np.int64)
+        o_parts["item"].append(idx[sel])
+        o_parts["due"].append(due)
+        o_parts["seq"].append(orders_t.seq[sel])
+        o_parts["qty"].append(orders_t.qty[sel])
+        o_parts["release"].append(_release(prep, due, prep.lead[idx[sel]]))
+        o_parts["key"].append(new_key[orders_t.id[sel]])
+        if mode == "full" and len(peg_t):
+            psel = new_key[peg_t.order_id] > 0
+            p_parts["order"].append(new_key[peg_t.order_id[psel]])
+            p_parts["col"].append(_map_targets(inp, prep, peg_t.targets, peg_t.target[psel]))
+            p_parts["qty"].append(peg_t.qty[psel])
+    s_parts = {k: [v] for k, v in single.items()}
+    if mode != "none":
+        # this run's orders pegged to seeds name them by their previous id (negated)
+        s_parts["parent"][0] = np.where(
+            single["parent"] < 0, new_key[np.maximum(-single["parent"], 0)], single["parent"]
+        )
+        old = previous.single_pegging
+        keep = new_key[old.order_id] > 0
+        s_parts["order"].append(new_key[old.order_id[keep]])
+        s_parts["parent"].append(new_key[old.parent_id[keep]])
+        target = old.target[keep]
+        has = target >= 0
+        mapped = np.full(len(target), -1, np.int64)
+        mapped[has] = _map_targets(inp, prep, old.targets, target[has])
+        s_parts["col"].append(mapped)
+        s_parts["qty"].append(old.qty[keep])
+    ex = previous.exceptions
+    idx = _codes_to_index(prep, ex.item)
+    sel = (idx >= 0) & ~subset[np.maximum(idx, 0)]
+    e_parts = {k: [v] for k, v in exc.items()}
+    if sel.any():
+        e_parts["item"].append(idx[sel])
+        e_parts["kind"].append(_kind_index(ex.kind[sel]))
+        for name, col in (("date", ex.date), ("sugg", ex.suggested_date)):
+            e_parts[name].append(np.where(np.isnat(col[sel]), NONE, col[sel].astype(np.int64)))
+        e_parts["qty"].append(ex.qty[sel])
+        e_parts["ref"].append(ex.reference[sel])
+        e_parts["oid"].append(new_key[ex.order_id[sel]])
+    return tuple(
+        {k: np.concatenate(v) for k, v in parts.items()}
+        for parts in (o_parts, p_parts, e_parts, s_parts)
+    )
+
+
+def full_pegging(
+    result: PlanResult, order_ids: Sequence[int] | np.ndarray | None = None
+) -> Pegging:
+    """Full pegging of the planned orders ``order_ids`` (all planned orders when None),
+    composed from the single-level pegging of a run made with ``pegging="single"`` (or True):
+    each order's share of a parent order is spread over the parent's own full pegging, level
+    by level up to the demands. Equals ``result.pegging`` of a run with ``pegging=True``."""
+    single = result.single_pegging
+    if single is None:
+        raise ValueError("the plan was run with pegging=False")
+    if "pegging_matrices" not in result._cache:
+        qty = np.concatenate([result.planned_orders.qty, result.pass_through.qty])
+        n, ncols = len(qty), len(single.targets)
+        direct = single.parent_id == 0
+        D = sp.csr_matrix(
+            (single.qty[direct], (single.order_id[direct] - 1, single.target[direct])),
+            shape=(n, ncols),
+        )
+        up = ~direct
+        P = sp.csr_matrix(
+            (
+                single.qty[up] / qty[single.parent_id[up] - 1],
+                (single.order_id[up] - 1, single.parent_id[up] - 1),
+            ),
+            shape=(n, n),
+        )
+        result._cache["pegging_matrices"] = (D, P)
+    D, P = result._cache["pegging_matrices"]
+    rows = (
+        np.arange(len(result.planned_orders))
+        if order_ids is None
+        else np.asarray(order_ids, dtype=np.int64) - 1
+    )
+    F, X = D[rows], P[rows]
+    while X.nnz:  # one step up per BOM level
+        F = F + X @ D
+        X = X @ P
+    F = F.tocsr()
+    F.sum_duplicates()
+    F = F.tocoo()
+    order = np.argsort(F.row, kind="stable")
+    keep = order[np.round(F.data[order], 6) != 0]
+    return Pegging(
+        order_id=rows[F.row[keep]] + 1,
+        target=F.col[keep].astype(np.int64),
+        qty=F.data[keep],
+        targets=single.targets,
+    )
+
+
+def _kind_index(kinds: np.ndarray) -> np.ndarray:
+    names = np.asarray(EXCEPTION_KINDS)
+    order = np.argsort(names)
+    return order[np.searchsorted(names, kinds, sorter=order)].astype(np.int64)
+
+
+__all__: Sequence[str] = (
+    "EXCEPTION_KINDS",
+    "LOT_RULES",
+    "BomTable",
+    "DatedTable",
+    "Exceptions",
+    "ItemTable",
+    "PegTargets",
+    "Pegging",
+    "PlanError",
+    "PlanInput",
+    "PlanResult",
+    "PlannedOrders",
+    "SinglePegging",
+    "full_pegging",
+    "net_change",
+    "plan",
+)
