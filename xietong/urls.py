@@ -13,6 +13,7 @@ urlpatterns = [
     path("inventory/", include("xietong.inventory.urls")),
     path("sales/", include("xietong.sales.urls")),
     path("purchase/", include("xietong.purchase.urls")),
+    path("manufacturing/", include("xietong.manufacturing.urls")),
     path("api/v1/", include("xietong.api.urls")),
 ]
 handler403 = "xietong.web.errors.forbidden"

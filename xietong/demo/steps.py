@@ -9,6 +9,7 @@ from xietong.demo import (
     core,
     finance,
     inventory,
+    manufacturing,
     party,
     pricing,
     purchase,
@@ -27,6 +28,7 @@ STEPS = [
     inventory.run,
     sales.run,
     purchase.run,
+    manufacturing.run,
 ]
 
 

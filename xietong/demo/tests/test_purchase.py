@@ -1,5 +1,6 @@
 """The demo's purchase step: requisitions, RFQs, orders, receipts and supplier invoices in
-every state, through the services, with the ledger, the stock and the order lines sound."""
+every state, through the services, with the ledger, the stock and the order lines sound; then
+the manufacturing step on top of it (one build of the demo prefix for both)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ from django.utils import timezone
 from xietong.demo import catalogue, core, party, pricing, workflow
 from xietong.demo import finance as demo_finance
 from xietong.demo import inventory as demo_inventory
+from xietong.demo import manufacturing as demo_manufacturing
 from xietong.demo import purchase as demo_purchase
 from xietong.demo import sales as demo_sales
 from xietong.demo.context import DemoContext
 from xietong.finance.models import Invoice
 from xietong.finance.tests.invariants import assert_ledger_sound
 from xietong.inventory.tests.invariants import assert_stock_sound
+from xietong.manufacturing.models import Forecast, Pegging, PlanRun, ProductionOrder
 from xietong.purchase.models import (
     Inspection,
     InvoiceMatch,
@@ -59,3 +62,16 @@ def test_purchase_step_shows_every_state(django_capture_on_commit_callbacks) -> 
     assert_ledger_sound([main])
     assert_stock_sound([main])
     assert_purchase_sound(main)
+
+    # manufacturing: forecasts, an MRP run, firmed and released orders, a schedule
+    with django_capture_on_commit_callbacks(execute=True):
+        demo_manufacturing.run(ctx)
+    run = PlanRun.unscoped.get(company=main)
+    assert run.state == "done" and run.figures["planned_orders"] > 100
+    assert Forecast.unscoped.filter(company=main).count() >= 4 * 8
+    assert Pegging.objects.filter(planned_order__run=run, demand="forecast").exists()
+    assert Requisition.unscoped.filter(company=main, source="mrp").exists()
+    made = ProductionOrder.unscoped.filter(company=main)
+    assert {"draft", "released"} <= set(made.values_list("state", flat=True))
+    assert made.filter(scheduled_start__isnull=False).exists()
+    assert_stock_sound([main])

@@ -12,6 +12,7 @@ from xietong.inventory.tests.matrix import inventory_records
 from xietong.party.tests.matrix import party_records
 from xietong.product.tests.bom_matrix import bom_records
 from xietong.product.tests.catalog_factories import catalogue_records
+from xietong.manufacturing.tests.matrix import manufacturing_records
 from xietong.purchase.tests.matrix import purchase_records
 from xietong.sales.tests.matrix import sales_records
 from xietong.workflow.tests.matrix import workflow_records
@@ -73,6 +74,7 @@ def build_records(company_a, company_b, users_a, users_b):  # type: ignore[no-un
         out[key].update(inventory_records(company, key))
         out[key].update(sales_records(company, key))
         out[key].update(purchase_records(company, key))
+        out[key].update(manufacturing_records(company, key))
     out["unit"] = UnitOfMeasure.objects.get(code="kg")
     assert jobs  # the job kinds are registered on import
     return out

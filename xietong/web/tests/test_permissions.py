@@ -15,6 +15,8 @@ from xietong.finance.tests.matrix import POST_ONLY as FINANCE_POST_ONLY
 from xietong.finance.tests.matrix import URL_RECORDS as FINANCE_URL_RECORDS
 from xietong.inventory.tests.matrix import POST_ONLY as INVENTORY_POST_ONLY
 from xietong.inventory.tests.matrix import URL_RECORDS as INVENTORY_URL_RECORDS
+from xietong.manufacturing.tests.matrix import POST_ONLY as MANUFACTURING_POST_ONLY
+from xietong.manufacturing.tests.matrix import URL_RECORDS as MANUFACTURING_URL_RECORDS
 from xietong.party.tests.matrix import POST_ONLY as PARTY_POST_ONLY
 from xietong.party.tests.matrix import URL_RECORDS as PARTY_URL_RECORDS
 from xietong.product.tests.bom_matrix import POST_ONLY as BOM_POST_ONLY
@@ -46,6 +48,7 @@ POST_ONLY = {
     *INVENTORY_POST_ONLY,
     *SALES_POST_ONLY,
     *PURCHASE_POST_ONLY,
+    *MANUFACTURING_POST_ONLY,
 }
 SKIP_NAMESPACES = {"admin"}
 
@@ -108,6 +111,7 @@ def _args(name: str, records) -> list:  # type: ignore[no-untyped-def]
         **INVENTORY_URL_RECORDS,
         **SALES_URL_RECORDS,
         **PURCHASE_URL_RECORDS,
+        **MANUFACTURING_URL_RECORDS,
     }[name]
     record = records["unit"] if kind == "unit" else records["a"][kind]
     return [record.pk]

@@ -1,0 +1,497 @@
+"""MRP on the company's data: build the engine's input from the database in a handful of set-
+based queries, run the vectorised engine (`mrp.engine`), and write the plan (planned orders,
+their pegging and the exception messages) in one transaction that replaces the scenario's
+previous plan — a failed or killed run leaves the previous plan as it was.
+
+Demand: confirmed stock moves leaving the company's stock (sales deliveries, production
+materials, …) and the planner's forecasts, net of what sales orders consume of them. Supply:
+on hand, confirmed moves entering stock (purchase receipts, finished goods of production
+orders) and open purchase requisition lines. A run is a background job (`mrp_run_request`);
+`mrp_run_execute` does the work and is what the job (and the tests) call."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from xietong.core import jobs
+from xietong.core.models import Company, User
+from xietong.inventory.models import Location, Move, Quant
+from xietong.manufacturing.models import (
+    Forecast,
+    Pegging,
+    PlanException,
+    PlannedOrder,
+    PlanningSettings,
+    PlanRun,
+    Scenario,
+)
+from xietong.manufacturing.mrp import engine
+from xietong.product.bom import BomError, BomIndex
+from xietong.product.models import Product
+from xietong.purchase.selectors import open_requisition_supply
+
+ZERO = Decimal(0)
+STOCK = (Location.Usage.INTERNAL, Location.Usage.TRANSIT)
+OPEN_MOVES = (Move.State.WAITING, Move.State.ASSIGNED)
+SALES_LINE = "sales.orderline"  # the source of a sales order line's delivery move
+LOT_RULES = {
+    Product.LotSizing.LOT_FOR_LOT: "LFL",
+    Product.LotSizing.FIXED: "FOQ",
+    Product.LotSizing.EOQ: "EOQ",
+    Product.LotSizing.PERIODS: "POQ",
+    Product.LotSizing.MIN_MAX: "MINMAX",
+}
+EXCEPTION_KINDS = {
+    "expedite": PlanException.Kind.EXPEDITE,
+    "defer": PlanException.Kind.DEFER,
+    "cancel": PlanException.Kind.CANCEL,
+    "past_due": PlanException.Kind.PAST_DUE,
+    "below_safety_stock": PlanException.Kind.BELOW_SAFETY,
+}
+PEG_PSEUDO = {"safety_stock": Pegging.Demand.SAFETY, "lot_size": Pegging.Demand.LOT}
+BATCH = 5000
+
+
+class PlanningError(Exception):
+    """A planning request that cannot be carried out; the message is for the user."""
+
+
+# --- settings and scenarios ---------------------------------------------------------------------
+
+
+def planning_settings(company: Company) -> PlanningSettings:
+    settings = PlanningSettings.unscoped.filter(company=company).first()
+    if settings is None:
+        settings = PlanningSettings.unscoped.create(company=company)
+    return settings
+
+
+def live_scenario(company: Company) -> Scenario:
+    """The company's live plan (made on first use)."""
+    scenario = Scenario.unscoped.filter(company=company, live=True).first()
+    if scenario is None:
+        scenario = Scenario.unscoped.create(
+            company=company, name=str(_("Live plan")), live=True, state=Scenario.State.RELEASED
+        )
+    return scenario
+
+
+def plan_start(today: dt.date, bucket: str) -> dt.date:
+    """The first day of the bucket holding `today`: weeks start on Monday."""
+    return today - dt.timedelta(days=today.weekday()) if bucket == "week" else today
+
+
+# --- forecasts ----------------------------------------------------------------------------------
+
+
+def forecast_set(
+    *, company: Company, actor: Any, product: Product, date: dt.date, quantity: Decimal,
+    note: str = "", source: str = Forecast.Source.MANUAL,
+) -> Forecast:  # fmt: skip
+    """The forecast of `product` from `date` (one per product, date and source: entering it
+    again replaces the quantity). Refuses a product of another company, a service and a
+    negative quantity (ValidationError, nothing written)."""
+    errors: dict[str, list[str]] = {}
+    if product.company_id != company.pk or product.type == Product.Type.SERVICE:
+        errors["product"] = [_("Choose a stockable product of this company.")]
+    if quantity is None or Decimal(quantity) < 0:
+        errors["quantity"] = [_("Enter a quantity of zero or more.")]
+    if source not in Forecast.Source.values:
+        errors["source"] = [_("Unknown source.")]
+    if errors:
+        raise ValidationError(errors)
+    forecast, _created = Forecast.unscoped.update_or_create(
+        company=company, product=product, date=date, source=source,
+        defaults={"quantity": Decimal(quantity), "note": note[:200]},
+    )  # fmt: skip
+    return forecast
+
+
+# --- the input ----------------------------------------------------------------------------------
+
+
+@dataclass
+class PlanData:
+    """The engine's input and what is needed to map its output back to rows."""
+
+    input: engine.PlanInput
+    product_ids: list[int]  # the engine's item index → product id
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+def _reference(kind: str, pk: int | None, label: str) -> str:
+    return f"{kind}:{pk or ''}:{label}"
+
+
+def _parse_reference(reference: str) -> tuple[str, int | None, str]:
+    kind, _sep, rest = reference.partition(":")
+    pk, _sep, label = rest.partition(":")
+    return kind, int(pk) if pk else None, label
+
+
+def forecast_net(
+    forecasts: Iterable[tuple[int, int, dt.date, Decimal]],
+    orders: Iterable[tuple[int, dt.date, Decimal]],
+    *,
+    start: dt.date,
+    frozen_days: int,
+    backward_days: int,
+    forward_days: int,
+) -> list[tuple[int, int, dt.date, Decimal]]:
+    """What is left of each forecast (id, product, date, quantity) once sales orders (product,
+    date, quantity) have consumed it: an order consumes the forecasts of its product dated up
+    to `backward_days` before it (latest first), then up to `forward_days` after it (earliest
+    first). Forecasts dated inside the frozen fence (before start + frozen_days) are dropped:
+    there only firm orders count. Returns the rows with something left."""
+    fence = start + dt.timedelta(days=frozen_days)
+    left: dict[int, list[list[Any]]] = defaultdict(list)
+    for pk, product_id, date, quantity in sorted(forecasts, key=lambda r: (r[1], r[2], r[0])):
+        if date >= fence and quantity > 0:
+            left[product_id].append([pk, product_id, date, Decimal(quantity)])
+    for product_id, date, quantity in sorted(orders, key=lambda r: (r[1], r[0])):
+        rows = left.get(product_id)
+        if not rows:
+            continue
+        need = Decimal(quantity)
+        back = date - dt.timedelta(days=backward_days)
+        ahead = date + dt.timedelta(days=forward_days)
+        earlier = [r for r in rows if back <= r[2] <= date][::-1]
+        later = [r for r in rows if date < r[2] <= ahead]
+        for row in earlier + later:
+            if need <= 0:
+                break
+            take = min(need, row[3])
+            row[3] -= take
+            need -= take
+    return [tuple(r) for rows in left.values() for r in rows if r[3] > 0]  # type: ignore[misc]
+
+
+def plan_input_build(
+    *, company: Company, start: dt.date, bucket: str, horizon: int,
+    settings: PlanningSettings | None = None,
+) -> PlanData:  # fmt: skip
+    """The engine's input for the whole company, read in a handful of queries."""
+    settings = settings or planning_settings(company)
+    products = list(
+        Product.unscoped.filter(company=company, active=True)
+        .exclude(type=Product.Type.SERVICE)
+        .order_by("pk")
+        .values_list(
+            "pk", "sku", "supply", "purchase_lead_days", "manufacturing_lead_days",
+            "lot_sizing", "lot_size", "lot_multiple", "min_qty", "max_qty", "safety_stock",
+            "uom__rounding",
+        )
+    )  # fmt: skip
+    position = {row[0]: n for n, row in enumerate(products)}
+    on_hand = np.zeros(len(products))
+    for product_id, total in (
+        Quant.unscoped.filter(company=company, location__usage__in=STOCK)
+        .values("product_id")
+        .annotate(total=Sum("quantity"))
+        .order_by()
+        .values_list("product_id", "total")
+    ):
+        if product_id in position:
+            on_hand[position[product_id]] = float(total or 0)
+
+    index = BomIndex.whole_company(company.pk)
+    phantom = np.zeros(len(products), dtype=bool)
+    parents: list[str] = []
+    components: list[str] = []
+    quantities: list[float] = []
+    for product_id in position:
+        bom = index.bom_on(product_id, start)
+        if bom is None:
+            continue
+        phantom[position[product_id]] = bom.phantom
+        for line in bom.lines:
+            if line.component_id not in position:
+                continue
+            parents.append(products[position[product_id]][1])
+            components.append(products[position[line.component_id]][1])
+            quantities.append(float(index.quantity_per(bom, line)))  # scrap included
+
+    sku = {row[0]: row[1] for row in products}
+    receipts: dict[str, list[Any]] = {"item": [], "date": [], "qty": [], "reference": []}
+    demands: dict[str, list[Any]] = {"item": [], "date": [], "qty": [], "reference": []}
+    sales_orders: list[tuple[int, dt.date, Decimal]] = []
+    stock_ids = set(
+        Location.unscoped.filter(company=company, usage__in=STOCK).values_list("pk", flat=True)
+    )
+    moves = (
+        Move.unscoped.filter(company=company, state__in=OPEN_MOVES)
+        .values_list("pk", "product_id", "from_location_id", "to_location_id",
+                     "planned_date", "quantity_base", "origin", "source_type", "source_id")
+        .order_by("pk")
+    )  # fmt: skip
+    for pk, product_id, source, target, date, quantity, origin, source_type, source_id in moves:
+        if product_id not in position or (source in stock_ids) == (target in stock_ids):
+            continue
+        if target in stock_ids:
+            receipts["item"].append(sku[product_id])
+            receipts["date"].append(date)
+            receipts["qty"].append(float(quantity))
+            receipts["reference"].append(_reference("move", pk, origin))
+        else:
+            sales = source_type == SALES_LINE
+            demands["item"].append(sku[product_id])
+            demands["date"].append(date)
+            demands["qty"].append(float(quantity))
+            demands["reference"].append(
+                _reference("sales" if sales else "other", source_id if sales else pk, origin)
+            )
+            if sales:
+                sales_orders.append((product_id, date, quantity))
+    for line_id, product_id, date, quantity, number in open_requisition_supply(company=company):
+        if product_id in position:
+            receipts["item"].append(sku[product_id])
+            receipts["date"].append(date)
+            receipts["qty"].append(float(quantity))
+            receipts["reference"].append(_reference("requisition", line_id, number))
+
+    forecasts = Forecast.unscoped.filter(company=company).values_list(
+        "pk", "product_id", "date", "quantity"
+    )
+    for pk, product_id, date, quantity in forecast_net(
+        forecasts, sales_orders, start=start, frozen_days=settings.frozen_days,
+        backward_days=settings.consume_backward_days,
+        forward_days=settings.consume_forward_days,
+    ):  # fmt: skip
+        if product_id in position:
+            demands["item"].append(sku[product_id])
+            demands["date"].append(date)
+            demands["qty"].append(float(quantity))
+            demands["reference"].append(
+                _reference("forecast", pk, f"{_('Forecast')} {sku[product_id]} {date}")
+            )
+
+    make = [row[2] == Product.Supply.MAKE for row in products]
+    inp = engine.PlanInput(
+        items=engine.ItemTable(
+            code=[row[1] for row in products],
+            make_or_buy=["make" if m else "buy" for m in make],
+            lead_time_days=[row[4] if m else row[3] for row, m in zip(products, make, strict=True)],
+            lot_rule=[LOT_RULES.get(row[5], "LFL") for row in products],
+            lot_qty=[float(row[6]) for row in products],
+            # an order multiple, else the unit's rounding step (no 17.6 screws)
+            multiple=[float(row[7] or row[11]) for row in products],
+            min_qty=[float(row[8]) for row in products],
+            max_qty=[float(row[9]) for row in products],
+            safety_stock=[float(row[10]) for row in products],
+            on_hand=on_hand,
+            phantom=phantom,
+        ),
+        bom=engine.BomTable(parent=parents, component=components, qty_per=quantities),
+        receipts=engine.DatedTable(**receipts),
+        demands=engine.DatedTable(**demands),
+        start=start,
+        bucket=bucket,
+        horizon=horizon,
+    )
+    return PlanData(
+        input=inp,
+        product_ids=[row[0] for row in products],
+        figures={
+            "items": len(products),
+            "bom_lines": len(parents),
+            "demands": len(demands["item"]),
+            "receipts": len(receipts["item"]),
+        },
+    )
+
+
+# --- running ------------------------------------------------------------------------------------
+
+
+def mrp_run_request(
+    *, company: Company, actor: User | None, scenario: Scenario | None = None,
+    start: dt.date | None = None,
+) -> PlanRun:  # fmt: skip
+    """Queue a regenerative MRP run of `scenario` (the live plan by default) as a background
+    job; it starts when the transaction commits."""
+    settings = planning_settings(company)
+    scenario = scenario or live_scenario(company)
+    if scenario.company_id != company.pk:
+        raise PlanningError(_("The scenario belongs to another company."))
+    if PlanRun.unscoped.filter(scenario=scenario, state__in=[PlanRun.State.QUEUED,
+                                                            PlanRun.State.RUNNING]).exists():  # fmt: skip
+        raise PlanningError(_("An MRP run of this plan is already queued or running."))
+    with transaction.atomic():
+        run = PlanRun.unscoped.create(
+            company=company,
+            scenario=scenario,
+            kind=PlanRun.Kind.REGENERATIVE,
+            start=start or plan_start(timezone.localdate(), settings.bucket),
+            bucket=settings.bucket,
+            horizon=settings.horizon,
+            requested_by=actor,
+        )
+        run.job = jobs.job_start(
+            company=company, actor=actor, kind="manufacturing.mrp_run",
+            name=str(_("MRP run of %(plan)s") % {"plan": scenario.name}), run_id=run.pk,
+        )  # fmt: skip
+        run.save(update_fields=["job"])
+    return run
+
+
+def mrp_run_job(context: jobs.JobContext, *, run_id: int) -> dict[str, Any]:
+    run = PlanRun.unscoped.select_related("scenario", "company").get(pk=run_id)
+    run = mrp_run_execute(run=run, progress=context.progress)
+    if run.state == PlanRun.State.FAILED:
+        raise jobs.JobError(run.error)
+    figures = run.figures
+    return {
+        "message": _("%(orders)s planned orders, %(exceptions)s exception messages.")
+        % {"orders": figures.get("planned_orders", 0), "exceptions": figures.get("exceptions", 0)},
+        **figures,
+    }
+
+
+def mrp_run_execute(*, run: PlanRun, progress: Any = None) -> PlanRun:
+    """Compute the run's plan and replace the scenario's previous plan with it, in one
+    transaction. Bad master data (a BOM loop, a unit that does not convert) fails the run with
+    the reason and leaves the previous plan."""
+    report = progress or (lambda done, total=None, message="": None)
+    PlanRun.unscoped.filter(pk=run.pk).update(state=PlanRun.State.RUNNING)
+    clock = time.perf_counter()
+    try:
+        report(0, 4, _("Reading the data"))
+        data = plan_input_build(company=run.company, start=run.start, bucket=run.bucket,
+                                horizon=run.horizon)  # fmt: skip
+        loaded = time.perf_counter()
+        report(1, 4, _("Planning"))
+        result = engine.plan(data.input)
+        computed = time.perf_counter()
+        report(2, 4, _("Writing the plan"))
+        with transaction.atomic():
+            written = _write(run, data, result)
+        report(4, 4, _("Done"))
+    except (engine.PlanError, BomError) as exc:
+        PlanRun.unscoped.filter(pk=run.pk).update(
+            state=PlanRun.State.FAILED, error=str(exc), finished_at=timezone.now()
+        )
+        run.refresh_from_db()
+        return run
+    done = time.perf_counter()
+    figures = {
+        **data.figures,
+        **written,
+        "seconds_read": round(loaded - clock, 3),
+        "seconds_plan": round(computed - loaded, 3),
+        "seconds_write": round(done - computed, 3),
+    }
+    PlanRun.unscoped.filter(pk=run.pk).update(
+        state=PlanRun.State.DONE, figures=figures, finished_at=timezone.now()
+    )
+    run.refresh_from_db()
+    return run
+
+
+def _dates(values: np.ndarray) -> list[dt.date | None]:
+    return [None if np.isnat(v) else v.astype(object) for v in values.astype("datetime64[D]")]
+
+
+def _write(run: PlanRun, data: PlanData, result: engine.PlanResult) -> dict[str, int]:
+    scenario = run.scenario
+    PlannedOrder.unscoped.filter(scenario=scenario, state=PlannedOrder.State.PLANNED).delete()
+    PlanException.unscoped.filter(scenario=scenario).delete()
+    orders = result.planned_orders
+    supply = orders.make_or_buy
+    product = [data.product_ids[i] for i in orders.item_index]
+    releases, dues = _dates(orders.release_date), _dates(orders.due_date)
+    rows = [
+        PlannedOrder(
+            company_id=run.company_id,
+            scenario=scenario,
+            run=run,
+            product_id=product[n],
+            supply=supply[n],
+            release_date=releases[n],
+            due_date=dues[n],
+            quantity=Decimal(repr(round(float(orders.qty[n]), 6))),
+            past_due=bool(orders.past_due[n]),
+        )
+        for n in range(len(orders))
+    ]
+    made = PlannedOrder.unscoped.bulk_create(rows, batch_size=BATCH)
+    by_engine_id = {int(orders.id[n]): made[n].pk for n in range(len(made))}
+
+    pegs = result.pegging
+    kinds, references = pegs.kind, pegs.reference
+    peg_rows = []
+    for n in range(len(pegs)):
+        order_pk = by_engine_id.get(int(pegs.order_id[n]))
+        if order_pk is None:
+            continue
+        if str(kinds[n]) in PEG_PSEUDO:
+            demand, demand_id, label = PEG_PSEUDO[str(kinds[n])], None, ""
+        else:
+            kind, demand_id, label = _parse_reference(str(references[n]))
+            demand = kind if kind in Pegging.Demand.values else Pegging.Demand.OTHER
+        peg_rows.append(
+            Pegging(
+                planned_order_id=order_pk,
+                demand=demand,
+                demand_id=demand_id,
+                reference=label[:80],
+                quantity=Decimal(repr(round(float(pegs.qty[n]), 6))),
+            )
+        )
+    Pegging.objects.bulk_create(peg_rows, batch_size=BATCH)
+
+    found = result.exceptions
+    sku_to_product = dict(zip(data.input.items.code, data.product_ids, strict=True))
+    exception_rows = []
+    dates, suggested = _dates(found.date), _dates(found.suggested_date)
+    for n in range(len(found)):
+        kind = found.kind[n]
+        kind = engine.EXCEPTION_KINDS[int(kind)] if not isinstance(kind, str) else str(kind)
+        item = found.item[n]
+        product_id = (
+            data.product_ids[int(item)] if not isinstance(item, str) else sku_to_product[item]
+        )
+        _kind, _pk, label = _parse_reference(str(found.reference[n]))
+        exception_rows.append(
+            PlanException(
+                company_id=run.company_id,
+                scenario=scenario,
+                run=run,
+                product_id=product_id,
+                kind=EXCEPTION_KINDS[kind],
+                date=dates[n] or run.start,
+                suggested_date=suggested[n],
+                quantity=Decimal(repr(round(float(found.qty[n]), 6))),
+                reference=label[:80],
+            )
+        )
+    PlanException.unscoped.bulk_create(exception_rows, batch_size=BATCH)
+    return {
+        "planned_orders": len(rows),
+        "pegging_rows": len(peg_rows),
+        "exceptions": len(exception_rows),
+    }
+
+
+def register() -> None:
+    jobs.register("manufacturing.mrp_run", mrp_run_job)
+
+
+def planned_order_rows(*, scenario: Scenario) -> Sequence[PlannedOrder]:
+    return list(
+        PlannedOrder.unscoped.filter(scenario=scenario)
+        .select_related("product")
+        .order_by("release_date", "product__sku")
+    )

@@ -1,0 +1,62 @@
+"""What the shell's generated screen matrix needs from manufacturing: one record of each kind
+per company (`manufacturing_records`, keys `manufacturing_…`, named CANARY-<key>-… for the
+isolation probes), the URL name → record key of every URL with a primary key, and the POST-only
+views."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from decimal import Decimal
+from typing import Any
+
+from xietong.core.models import Company
+from xietong.core.tenancy import company_scope
+from xietong.inventory.warehouses import warehouse_create
+from xietong.manufacturing import planning
+from xietong.manufacturing.models import PlannedOrder
+from xietong.manufacturing.production import OrderRequest, production_orders_create
+from xietong.product.models import Product
+from xietong.product.tests.bom_factories import line, make_bom, make_item
+
+D = Decimal
+_serial = itertools.count(1)
+
+URL_RECORDS = {
+    "manufacturing:planned_detail": "manufacturing_planned",
+    "manufacturing:order_detail": "manufacturing_order",
+    "manufacturing:order_release": "manufacturing_order",
+}
+POST_ONLY = {
+    "manufacturing:run",
+    "manufacturing:firm",
+    "manufacturing:order_release",
+    "manufacturing:schedule_run",
+}
+
+
+def manufacturing_records(company: Company, key: str) -> dict[str, Any]:
+    """A made product with a BOM, a forecast, a planned order of the live plan and a draft
+    production order; names are CANARY-<key>-…."""
+    with company_scope(company):
+        code = f"M{next(_serial):03d}"
+        warehouse = warehouse_create(company=company, code=code, name=f"Plant {code}")
+        made = make_item(company, f"CANARY-{key}-{code}-BIKE", supply=Product.Supply.MAKE)
+        part = make_item(company, f"CANARY-{key}-{code}-PART")
+        make_bom(company, made, [line(part, "2")])
+        today = dt.date(2026, 12, 7)
+        forecast = planning.forecast_set(company=company, actor=None, product=made, date=today,
+                                         quantity=D(5), note=f"CANARY-{key}-forecast")  # fmt: skip
+        planned = PlannedOrder.unscoped.create(
+            company=company, scenario=planning.live_scenario(company), product=made,
+            supply="make", release_date=today, due_date=today, quantity=D(5),
+        )  # fmt: skip
+        (order,) = production_orders_create(
+            company=company, actor=None, warehouse=warehouse,
+            requests=[OrderRequest(made, D(3), today, today, origin=f"CANARY-{key}-mo")],
+        )  # fmt: skip
+    return {
+        "manufacturing_forecast": forecast,
+        "manufacturing_planned": planned,
+        "manufacturing_order": order,
+    }

@@ -1,0 +1,4 @@
+from xietong.manufacturing import views
+
+app_name = "manufacturing"
+urlpatterns = [*views.urlpatterns]

@@ -1,0 +1,455 @@
+"""Screens of manufacturing: the planner's workspace (run MRP as a job, the planned orders to
+firm, the exception messages), a planned order with its pegging, forecasts, production orders
+with their materials and operations, and the planning settings. Each view parses input, calls
+one service or selector and renders; its permission is declared on it (`@requires`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from xietong.core.documents import quantity_text
+from xietong.core.forms import DateInput
+from xietong.core.permissions import has_perm, requires
+from xietong.core.ui.listing import Column, Filter, ListScreen, list_response
+from xietong.core.ui.records import ShellForm, apply_errors, form_response, history_for
+from xietong.finance.views.common import Badge
+from xietong.manufacturing import capacity, planning
+from xietong.manufacturing.firming import planned_orders_firm
+from xietong.manufacturing.models import (
+    Forecast,
+    PlanException,
+    PlannedOrder,
+    PlanningSettings,
+    PlanRun,
+    ProductionOperation,
+    ProductionOrder,
+)
+from xietong.manufacturing.production import production_order_release
+from xietong.product.models import Product
+
+SHOWN = 100
+STYLES = {
+    "planned": "info", "firmed": "success", "draft": "secondary", "released": "primary",
+    "in_progress": "warning", "done": "success", "closed": "dark", "cancelled": "danger",
+    "queued": "secondary", "running": "warning", "failed": "danger",
+    "expedite": "danger", "defer": "info", "cancel": "warning", "past_due": "danger",
+    "below_safety": "warning",
+}  # fmt: skip
+
+
+def _badge(obj: Any, field_name: str = "state") -> Badge:
+    value = getattr(obj, field_name)
+    return Badge(getattr(obj, f"get_{field_name}_display")(), STYLES.get(value, "secondary"))
+
+
+def _get(queryset: Any, pk: int) -> Any:
+    found = queryset.filter(pk=pk).first()
+    if found is None:
+        raise Http404
+    return found
+
+
+def _quantity(value: Any) -> str:
+    return "" if value is None else quantity_text(value)
+
+
+# --- the planner's workspace --------------------------------------------------------------------
+
+
+@requires("manufacturing.view")
+def workspace(request: HttpRequest) -> HttpResponse:
+    scenario = planning.live_scenario(request.company)
+    last = PlanRun.objects.filter(scenario=scenario).select_related("job").first()
+    supply = request.GET.get("supply", "")
+    planned = PlannedOrder.objects.filter(scenario=scenario, state=PlannedOrder.State.PLANNED)
+    counts = dict(planned.values("supply").annotate(n=Count("pk")).values_list("supply", "n"))
+    if supply in PlannedOrder.Supply.values:
+        planned = planned.filter(supply=supply)
+    rows = list(planned.select_related("product__uom").order_by("release_date", "product__sku")
+                [:SHOWN])  # fmt: skip
+    exceptions = PlanException.objects.filter(scenario=scenario)
+    context = {
+        "title": _("Production planning"),
+        "scenario": scenario,
+        "last": last,
+        "last_badge": _badge(last) if last else None,
+        "running": bool(last and last.state in (PlanRun.State.QUEUED, PlanRun.State.RUNNING)),
+        "can_plan": has_perm(request, "manufacturing.plan"),
+        "supply": supply,
+        "counts": {"buy": counts.get("buy", 0), "make": counts.get("make", 0)},
+        "planned": [{"row": r, "quantity": _quantity(r.quantity)} for r in rows],
+        "more": planned.count() - len(rows),
+        "exception_counts": list(
+            exceptions.values("kind").annotate(n=Count("pk")).order_by("kind")
+        ),
+        "exceptions": [
+            {"row": e, "badge": _badge(e, "kind"), "quantity": _quantity(e.quantity)}
+            for e in exceptions.select_related("product").order_by("date")[:50]
+        ],
+    }
+    for entry in context["exception_counts"]:
+        entry["label"] = PlanException.Kind(entry["kind"]).label
+    return render(request, "manufacturing/workspace.html", context)
+
+
+@require_POST
+@requires("manufacturing.plan")
+def run(request: HttpRequest) -> HttpResponse:
+    try:
+        made = planning.mrp_run_request(company=request.company, actor=request.user)
+    except planning.PlanningError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("MRP is running in the background; the plan is replaced "
+                                    "when it finishes."))  # fmt: skip
+        if made.job_id:
+            return redirect("core:job_detail", made.job_id)
+    return redirect("manufacturing:workspace")
+
+
+@require_POST
+@requires("manufacturing.plan")
+def firm(request: HttpRequest) -> HttpResponse:
+    ids = [int(pk) for pk in request.POST.getlist("order") if pk.isdigit()]
+    orders = list(PlannedOrder.objects.filter(pk__in=ids))
+    if len(orders) != len(ids):
+        raise Http404
+    try:
+        firmed = planned_orders_firm(company=request.company, actor=request.user, orders=orders)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+        return redirect("manufacturing:workspace")
+    parts = []
+    if firmed.requisition:
+        parts.append(_("requisition %(number)s") % {"number": firmed.requisition.number})
+    if firmed.production_orders:
+        parts.append(_("%(count)s production orders") % {"count": len(firmed.production_orders)})
+    messages.success(request, _("Firmed into %(what)s.") % {"what": ", ".join(parts)})
+    return redirect("manufacturing:workspace")
+
+
+@requires("manufacturing.view")
+def planned_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    row = _get(PlannedOrder.objects.select_related("product__uom", "run", "production_order",
+                                                   "requisition_line__requisition"), pk)  # fmt: skip
+    pegs = list(row.pegs.order_by("demand", "reference"))
+    return render(request, "manufacturing/planned_detail.html", {
+        "title": _("Planned order: %(product)s") % {"product": row.product},
+        "row": row, "badge": _badge(row), "quantity": _quantity(row.quantity),
+        "pegs": [{"peg": p, "quantity": _quantity(p.quantity)} for p in pegs],
+        "pegged": _quantity(sum((p.quantity for p in pegs), start=0)),
+    })  # fmt: skip
+
+
+# --- forecasts ----------------------------------------------------------------------------------
+
+FORECAST_LIST = ListScreen(
+    key="manufacturing-forecasts",
+    title=gettext_lazy("Forecasts"),
+    columns=[
+        Column(
+            "product",
+            gettext_lazy("Product"),
+            accessor=lambda f: str(f.product),
+            order_by="product__sku",
+        ),
+        Column("date", gettext_lazy("From"), order_by="date"),
+        Column(
+            "quantity",
+            gettext_lazy("Quantity"),
+            accessor=lambda f: _quantity(f.quantity),
+            order_by="quantity",
+        ),
+        Column("source", gettext_lazy("Source"), accessor=lambda f: f.get_source_display()),
+        Column("note", gettext_lazy("Note")),
+    ],  # fmt: skip
+    search_fields=["product__sku", "product__name", "note"],
+    filters=[
+        Filter(
+            "source",
+            gettext_lazy("Source"),
+            "source",
+            choices=lambda r: [(str(v), str(lb)) for v, lb in Forecast.Source.choices],
+        ),
+    ],  # fmt: skip
+    default_sort="date",
+)
+
+
+@requires("manufacturing.view")
+def forecast_list(request: HttpRequest) -> HttpResponse:
+    rows = Forecast.objects.select_related("product")
+    actions = []
+    if has_perm(request, "manufacturing.plan"):
+        actions = [(_("New forecast"), reverse("manufacturing:forecast_create"))]
+    return list_response(request, FORECAST_LIST, rows, extra={"actions": actions})
+
+
+class ForecastForm(ShellForm):
+    product = forms.ModelChoiceField(label=_("Product"), queryset=Product.unscoped.none())
+    date = forms.DateField(label=_("From"), widget=DateInput)
+    quantity = forms.DecimalField(label=_("Quantity"), min_value=0, max_digits=18,
+                                  decimal_places=6)  # fmt: skip
+    note = forms.CharField(label=_("Note"), max_length=200, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["product"].queryset = (
+            Product.objects.filter(active=True).exclude(type=Product.Type.SERVICE).order_by("sku")
+        )
+
+
+@requires("manufacturing.plan")
+def forecast_create(request: HttpRequest) -> HttpResponse:
+    form = ForecastForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            planning.forecast_set(company=request.company, actor=request.user,
+                                  **form.cleaned_data)  # fmt: skip
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, _("Forecast saved."))
+            return redirect("manufacturing:forecast_list")
+    return form_response(request, form=form, title=_("New forecast"),
+                         cancel_url=reverse("manufacturing:forecast_list"),
+                         status=400 if form.errors else 200)  # fmt: skip
+
+
+# --- production orders --------------------------------------------------------------------------
+
+ORDER_LIST = ListScreen(
+    key="manufacturing-orders",
+    title=gettext_lazy("Production orders"),
+    columns=[
+        Column("number", gettext_lazy("Number"), order_by="number", link=True),
+        Column(
+            "product",
+            gettext_lazy("Product"),
+            accessor=lambda o: str(o.product),
+            order_by="product__sku",
+        ),
+        Column("quantity", gettext_lazy("Quantity"), accessor=lambda o: _quantity(o.quantity)),
+        Column("start_date", gettext_lazy("Start"), order_by="start_date"),
+        Column("due_date", gettext_lazy("Due"), order_by="due_date"),
+        Column("state", gettext_lazy("State"), accessor=_badge, order_by="state"),
+        Column("origin", gettext_lazy("Source document")),
+    ],  # fmt: skip
+    search_fields=["number", "product__sku", "product__name", "origin"],
+    filters=[
+        Filter(
+            "state",
+            gettext_lazy("State"),
+            "state",
+            choices=lambda r: [(str(v), str(lb)) for v, lb in ProductionOrder.State.choices],
+        ),
+    ],  # fmt: skip
+    default_sort="-start_date",
+    detail_url=lambda o: reverse("manufacturing:order_detail", args=[o.pk]),
+)
+
+
+@requires("manufacturing.view")
+def order_list(request: HttpRequest) -> HttpResponse:
+    rows = ProductionOrder.objects.select_related("product")
+    return list_response(request, ORDER_LIST, rows)
+
+
+@requires("manufacturing.view")
+def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    row = _get(ProductionOrder.objects.select_related("product", "uom", "warehouse", "bom"), pk)
+    actions = []
+    if row.state == ProductionOrder.State.DRAFT and has_perm(request, "manufacturing.produce"):
+        actions.append({"label": _("Release"), "post": True, "style": "success", "id": "release",
+                        "url": reverse("manufacturing:order_release", args=[pk])})  # fmt: skip
+    operations = list(row.operations.select_related("work_center"))
+    return render(request, "manufacturing/order_detail.html", {
+        "title": _("Production order %(number)s") % {"number": row.number},
+        "row": row, "badge": _badge(row), "actions": actions,
+        "quantity": _quantity(row.quantity),
+        "materials": [{"m": m, "required": _quantity(m.required_qty),
+                       "issued": _quantity(m.issued_qty)}
+                      for m in row.materials.select_related("product", "uom")],
+        "operations": [{"op": op, "badge": _badge(op), "planned": _quantity(op.planned_minutes),
+                        "actual": _quantity(op.actual_minutes)} for op in operations],
+        "minutes": _quantity(sum((op.planned_minutes for op in operations), start=0)),
+        "history": history_for(row),
+    })  # fmt: skip
+
+
+@require_POST
+@requires("manufacturing.produce")
+def order_release(request: HttpRequest, pk: int) -> HttpResponse:
+    row = _get(ProductionOrder.objects.all(), pk)
+    try:
+        production_order_release(order=row, actor=request.user)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, _("%(number)s released: materials reserved as far as stock "
+                                    "allows.") % {"number": row.number})  # fmt: skip
+    return redirect("manufacturing:order_detail", pk)
+
+
+# --- settings -----------------------------------------------------------------------------------
+
+
+class SettingsForm(forms.ModelForm):
+    class Meta:
+        model = PlanningSettings
+        fields = ["bucket", "horizon", "frozen_days", "slushy_days", "consume_backward_days",
+                  "consume_forward_days", "warehouse"]  # fmt: skip
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from xietong.inventory.models import Warehouse
+
+        self.fields["warehouse"].queryset = Warehouse.objects.filter(active=True)
+        for field in self.fields.values():
+            css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
+            field.widget.attrs.setdefault("class", css)
+
+
+@requires("manufacturing.configure")
+def settings_edit(request: HttpRequest) -> HttpResponse:
+    settings = planning.planning_settings(request.company)
+    form = SettingsForm(request.POST or None, instance=settings)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("Planning settings saved."))
+        return redirect("manufacturing:settings_edit")
+    return form_response(request, form=form, title=_("Planning settings"),
+                         cancel_url=reverse("manufacturing:workspace"),
+                         status=400 if form.errors else 200)  # fmt: skip
+
+
+urlpatterns = [
+    path("", workspace, name="workspace"),
+    path("run/", run, name="run"),
+    path("firm/", firm, name="firm"),
+    path("planned/<int:pk>/", planned_detail, name="planned_detail"),
+    path("forecasts/", forecast_list, name="forecast_list"),
+    path("forecasts/new/", forecast_create, name="forecast_create"),
+    path("orders/", order_list, name="order_list"),
+    path("orders/<int:pk>/", order_detail, name="order_detail"),
+    path("orders/<int:pk>/release/", order_release, name="order_release"),
+    path("settings/", settings_edit, name="settings_edit"),
+]
+
+
+# --- capacity and the schedule ------------------------------------------------------------------
+
+
+@requires("manufacturing.view")
+def capacity_view(request: HttpRequest) -> HttpResponse:
+    settings = planning.planning_settings(request.company)
+    start = planning.plan_start(timezone.localdate(), settings.bucket)
+    plan = capacity.capacity_plan(company=request.company,
+                                  scenario=planning.live_scenario(request.company), start=start,
+                                  bucket=settings.bucket, horizon=min(settings.horizon, 26))  # fmt: skip
+    centers = {c.pk: c for c in plan.centers}
+    chosen = request.GET.get("center", "")
+    center = centers.get(int(chosen)) if chosen.isdigit() else None
+    if center is None and plan.overloads():
+        center = plan.overloads()[0][0]
+    center = center or (plan.centers[0] if plan.centers else None)
+    rows = []
+    for c in plan.centers:
+        cells = []
+        for b in range(len(plan.dates)):
+            share = plan.utilisation(c.pk, b)
+            cells.append({"bucket": b, "load": plan.load[c.pk][b], "percent": None if share is None
+                          else round(share * 100), "over": share is not None and share > 1
+                          or (share is None and plan.load[c.pk][b] > 0)})  # fmt: skip
+        rows.append({"center": c, "cells": cells})
+    drill = None
+    bucket = request.GET.get("bucket", "")
+    if center is not None and bucket.isdigit() and int(bucket) < len(plan.dates):
+        b = int(bucket)
+        drill = {"date": plan.dates[b], "center": center,
+                 "sources": [{"s": s, "time": capacity.minutes_text(s.minutes)}
+                             for s in sorted(plan.sources.get((center.pk, b), ()),
+                                             key=lambda s: -s.minutes)]}  # fmt: skip
+    chart = None
+    if center is not None:
+        labels = [d.isoformat() for d in plan.dates]
+        chart = {
+            "tooltip": {"trigger": "axis"},
+            "legend": {"data": [str(_("Load (h)")), str(_("Capacity (h)"))]},
+            "xAxis": {"type": "category", "data": labels},
+            "yAxis": {"type": "value", "name": str(_("hours"))},
+            "series": [
+                {"name": str(_("Load (h)")), "type": "bar",
+                 "data": [round(v / 60, 1) for v in plan.load[center.pk]]},
+                {"name": str(_("Capacity (h)")), "type": "line", "step": "middle",
+                 "data": [round(v / 60, 1) for v in plan.capacity[center.pk]]},
+            ],
+        }  # fmt: skip
+    return render(request, "manufacturing/capacity.html", {
+        "title": _("Capacity"), "plan": plan, "rows": rows, "center": center, "chart": chart,
+        "drill": drill, "overloads": len(plan.overloads()),
+        "can_plan": has_perm(request, "manufacturing.plan"),
+    })  # fmt: skip
+
+
+@requires("manufacturing.view")
+def schedule_view(request: HttpRequest) -> HttpResponse:
+    operations = list(
+        ProductionOperation.objects.filter(scheduled_start__isnull=False,
+                                           order__state__in=capacity.OPEN_ORDERS)
+        .select_related("order__product", "work_center")
+        .order_by("work_center__code", "scheduled_start")
+    )  # fmt: skip
+    lanes: dict[int, dict[str, Any]] = {}
+    if operations:
+        first = min(op.scheduled_start for op in operations)
+        last = max(op.scheduled_end for op in operations)
+        span = max((last - first).total_seconds(), 1)
+        for op in operations:
+            lane = lanes.setdefault(op.work_center_id, {"center": op.work_center, "bars": []})
+            lane["bars"].append({
+                "op": op,
+                "left": round((op.scheduled_start - first).total_seconds() / span * 100, 2),
+                "width": max(round((op.scheduled_end - op.scheduled_start).total_seconds()
+                                   / span * 100, 2), 0.3),
+                "late": op.scheduled_end.date() > op.order.due_date,
+            })  # fmt: skip
+        window = (first, last)
+    else:
+        window = None
+    late = [o for o in ProductionOrder.objects.filter(state__in=capacity.OPEN_ORDERS,
+                                                      scheduled_end__isnull=False)
+            .select_related("product") if o.scheduled_end.date() > o.due_date]  # fmt: skip
+    return render(request, "manufacturing/schedule.html", {
+        "title": _("Production schedule"), "lanes": list(lanes.values()), "window": window,
+        "late": late, "can_plan": has_perm(request, "manufacturing.plan"),
+    })  # fmt: skip
+
+
+@require_POST
+@requires("manufacturing.plan")
+def schedule_run(request: HttpRequest) -> HttpResponse:
+    job = capacity.production_schedule_request(company=request.company, actor=request.user)
+    messages.success(request, _("Scheduling in the background."))
+    return redirect("core:job_detail", job.pk)
+
+
+urlpatterns += [
+    path("capacity/", capacity_view, name="capacity"),
+    path("schedule/", schedule_view, name="schedule"),
+    path("schedule/run/", schedule_run, name="schedule_run"),
+]
