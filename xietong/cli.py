@@ -11,6 +11,7 @@ Main commands:
   demo      migrate, load demo data (--seed N --size small|medium|large), start web + worker
   serve     run the web server [ADDRPORT] (--with-worker starts the job worker too)
   worker    run background jobs (--batch: process what is queued and exit)
+  mrp       plan CSV files with the MRP engine (xietong help mrp; columns in docs/mrp-csv.md)
   migrate   apply database migrations (SQLite under var/ or DATABASE_URL=postgres://…)
   compile_locales   compile the translation catalogues
 

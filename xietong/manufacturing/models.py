@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from xietong.core.tenancy import CompanyOwned
 
@@ -73,6 +74,18 @@ class PlanningSettings(CompanyOwned):
         related_name="+",
         verbose_name=_("production warehouse"),
     )
+    absorption_account = models.ForeignKey(
+        "finance.Account", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("absorbed labour and overhead account"),
+        help_text=_("Credited with the labour and overhead of finished orders. Empty: "
+                    "manufacturing overhead (CN 5101) or cost of sales."),
+    )  # fmt: skip
+    variance_account = models.ForeignKey(
+        "finance.Account", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("production variance account"),
+        help_text=_("Takes the material, labour and overhead variances of closed orders. "
+                    "Empty: cost of sales."),
+    )  # fmt: skip
 
     class Meta(CompanyOwned.Meta):
         verbose_name = _("planning settings")
@@ -335,7 +348,7 @@ class ProductionOrder(CompanyOwned):
 
     class State(models.TextChoices):
         DRAFT = "draft", _("Draft")
-        RELEASED = "released", _("Released")
+        RELEASED = "released", pgettext_lazy("production order", "Released")
         IN_PROGRESS = "in_progress", _("In progress")
         DONE = "done", _("Done")
         CLOSED = "closed", _("Closed")

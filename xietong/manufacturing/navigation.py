@@ -10,6 +10,7 @@ MANUFACTURING = (
     (_("Production orders"), "manufacturing:order_list", "manufacturing.view", 30),
     (_("Capacity"), "manufacturing:capacity", "manufacturing.view", 40),
     (_("Production schedule"), "manufacturing:schedule", "manufacturing.view", 50),
+    (_("Shop floor"), "manufacturing:shop_floor", "manufacturing.view", 60),
 )
 SETTINGS = ((_("Planning settings"), "manufacturing:settings_edit", "manufacturing.configure", 92),)
 

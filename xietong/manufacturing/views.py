@@ -16,7 +16,7 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 from django.views.decorators.http import require_POST
 
 from xietong.core.documents import quantity_text
@@ -25,7 +25,7 @@ from xietong.core.permissions import has_perm, requires
 from xietong.core.ui.listing import Column, Filter, ListScreen, list_response
 from xietong.core.ui.records import ShellForm, apply_errors, form_response, history_for
 from xietong.finance.views.common import Badge
-from xietong.manufacturing import capacity, planning
+from xietong.manufacturing import capacity, execution, planning
 from xietong.manufacturing.firming import planned_orders_firm
 from xietong.manufacturing.models import (
     Forecast,
@@ -272,9 +272,25 @@ def order_list(request: HttpRequest) -> HttpResponse:
 def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
     row = _get(ProductionOrder.objects.select_related("product", "uom", "warehouse", "bom"), pk)
     actions = []
-    if row.state == ProductionOrder.State.DRAFT and has_perm(request, "manufacturing.produce"):
-        actions.append({"label": _("Release"), "post": True, "style": "success", "id": "release",
+    produce = has_perm(request, "manufacturing.produce")
+    if row.state == ProductionOrder.State.DRAFT and produce:
+        actions.append({"label": pgettext("production order", "Release"), "post": True, "style": "success", "id": "release",
                         "url": reverse("manufacturing:order_release", args=[pk])})  # fmt: skip
+    if row.state in capacity.OPEN_ORDERS[1:] and produce:
+        actions.append({"label": _("Finish"), "style": "success", "id": "finish",
+                        "url": reverse("manufacturing:order_finish", args=[pk])})  # fmt: skip
+    if row.state == ProductionOrder.State.DONE and has_perm(request, "manufacturing.plan"):
+        actions.append({"label": _("Close and post variances"), "post": True, "id": "close",
+                        "style": "primary",
+                        "url": reverse("manufacturing:order_close", args=[pk])})  # fmt: skip
+    costs = None
+    if row.state in (ProductionOrder.State.DONE, ProductionOrder.State.CLOSED):
+        found = execution.variances(row)
+        costs = [
+            {"label": _("Material"), "actual": row.material_cost, "variance": found["material"]},
+            {"label": _("Labour"), "actual": row.labour_cost, "variance": found["labour"]},
+            {"label": _("Overhead"), "actual": row.overhead_cost, "variance": found["overhead"]},
+        ]
     operations = list(row.operations.select_related("work_center"))
     return render(request, "manufacturing/order_detail.html", {
         "title": _("Production order %(number)s") % {"number": row.number},
@@ -286,6 +302,7 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "operations": [{"op": op, "badge": _badge(op), "planned": _quantity(op.planned_minutes),
                         "actual": _quantity(op.actual_minutes)} for op in operations],
         "minutes": _quantity(sum((op.planned_minutes for op in operations), start=0)),
+        "costs": costs, "planned_cost": execution.planned_cost(row),
         "history": history_for(row),
     })  # fmt: skip
 
@@ -312,13 +329,17 @@ class SettingsForm(forms.ModelForm):
     class Meta:
         model = PlanningSettings
         fields = ["bucket", "horizon", "frozen_days", "slushy_days", "consume_backward_days",
-                  "consume_forward_days", "warehouse"]  # fmt: skip
+                  "consume_forward_days", "warehouse", "absorption_account",
+                  "variance_account"]  # fmt: skip
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        from xietong.finance.models import Account
         from xietong.inventory.models import Warehouse
 
         self.fields["warehouse"].queryset = Warehouse.objects.filter(active=True)
+        for name in ("absorption_account", "variance_account"):
+            self.fields[name].queryset = Account.objects.filter(is_group=False).order_by("code")
         for field in self.fields.values():
             css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
             field.widget.attrs.setdefault("class", css)
@@ -452,4 +473,124 @@ urlpatterns += [
     path("capacity/", capacity_view, name="capacity"),
     path("schedule/", schedule_view, name="schedule"),
     path("schedule/run/", schedule_run, name="schedule_run"),
+]
+
+
+# --- execution ----------------------------------------------------------------------------------
+
+
+class ReportForm(ShellForm):
+    minutes = forms.DecimalField(label=_("Minutes worked"), max_digits=14, decimal_places=3)
+    quantity = forms.DecimalField(label=_("Quantity done"), max_digits=18, decimal_places=6,
+                                  required=False)  # fmt: skip
+    scrap = forms.DecimalField(label=_("Scrapped"), max_digits=18, decimal_places=6,
+                               required=False)  # fmt: skip
+    finished = forms.BooleanField(label=_("Operation finished"), required=False)
+
+
+def _form_refused(form: forms.Form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict") and not set(exc.error_dict) <= set(form.fields):
+        form.add_error(None, exc.messages)
+    else:
+        apply_errors(form, exc)
+
+
+@requires("manufacturing.produce")
+def operation_report(request: HttpRequest, pk: int) -> HttpResponse:
+    op = _get(ProductionOperation.objects.filter(order__company=request.company)
+              .select_related("order", "work_center"), pk)  # fmt: skip
+    form = ReportForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            execution.operation_report(
+                operation=op, actor=request.user, minutes=data["minutes"],
+                quantity=data["quantity"] or 0, scrap=data["scrap"] or 0,
+                finished=data["finished"],
+            )  # fmt: skip
+        except ValidationError as exc:
+            _form_refused(form, exc)
+        else:
+            messages.success(request, _("Time reported on %(operation)s.") % {
+                "operation": op.name})  # fmt: skip
+            return redirect(reverse("manufacturing:shop_floor") + f"?center={op.work_center_id}")
+    return form_response(request, form=form,
+                         title=_("Report %(operation)s of %(order)s") % {
+                             "operation": op.name, "order": op.order.number},
+                         cancel_url=reverse("manufacturing:order_detail", args=[op.order_id]),
+                         status=400 if form.errors else 200)  # fmt: skip
+
+
+@requires("manufacturing.view")
+def shop_floor(request: HttpRequest) -> HttpResponse:
+    from xietong.product.models import WorkCenter
+
+    centers = list(WorkCenter.objects.filter(active=True).order_by("code"))
+    chosen = request.GET.get("center", "")
+    center = next((c for c in centers if str(c.pk) == chosen), centers[0] if centers else None)
+    queue = []
+    if center is not None:
+        queue = list(
+            ProductionOperation.objects.filter(work_center=center,
+                                               order__state__in=capacity.OPEN_ORDERS[1:])
+            .exclude(state=ProductionOperation.State.DONE)
+            .select_related("order__product")
+            .order_by("scheduled_start", "order__start_date", "order_id", "sequence")
+        )  # fmt: skip
+    return render(request, "manufacturing/shop_floor.html", {
+        "title": _("Shop floor"), "centers": centers, "center": center,
+        "queue": [{"op": op, "badge": _badge(op), "planned": _quantity(op.planned_minutes),
+                   "done": _quantity(op.done_qty), "quantity": _quantity(op.order.quantity)}
+                  for op in queue],
+        "can_report": has_perm(request, "manufacturing.produce"),
+    })  # fmt: skip
+
+
+class FinishForm(ShellForm):
+    quantity = forms.DecimalField(label=_("Good quantity"), max_digits=18, decimal_places=6)
+    scrap = forms.DecimalField(label=_("Scrapped"), max_digits=18, decimal_places=6,
+                               required=False)  # fmt: skip
+
+
+@requires("manufacturing.produce")
+def order_finish(request: HttpRequest, pk: int) -> HttpResponse:
+    row = _get(ProductionOrder.objects.select_related("product"), pk)
+    form = FinishForm(request.POST or None, initial={"quantity": row.quantity})
+    if request.method == "POST" and form.is_valid():
+        try:
+            execution.production_order_finish(order=row, actor=request.user,
+                                              quantity=form.cleaned_data["quantity"],
+                                              scrap=form.cleaned_data["scrap"] or 0)  # fmt: skip
+        except ValidationError as exc:
+            _form_refused(form, exc)
+        else:
+            messages.success(request, _("%(number)s finished: materials issued and goods "
+                                        "received.") % {"number": row.number})  # fmt: skip
+            return redirect("manufacturing:order_detail", pk)
+    return form_response(request, form=form,
+                         title=_("Finish %(number)s") % {"number": row.number},
+                         cancel_url=reverse("manufacturing:order_detail", args=[pk]),
+                         status=400 if form.errors else 200)  # fmt: skip
+
+
+@require_POST
+@requires("manufacturing.plan")
+def order_close(request: HttpRequest, pk: int) -> HttpResponse:
+    row = _get(ProductionOrder.objects.all(), pk)
+    try:
+        execution.production_order_close(order=row, actor=request.user)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, _("%(number)s closed; its variances are posted.") % {
+            "number": row.number})  # fmt: skip
+    return redirect("manufacturing:order_detail", pk)
+
+
+urlpatterns += [
+    path("operations/<int:pk>/report/", operation_report, name="operation_report"),
+    path("shop-floor/", shop_floor, name="shop_floor"),
+    path("orders/<int:pk>/finish/", order_finish, name="order_finish"),
+    path("orders/<int:pk>/close/", order_close, name="order_close"),
 ]

@@ -16,8 +16,9 @@ from xietong.inventory.warehouses import warehouse_create
 from xietong.manufacturing import planning
 from xietong.manufacturing.models import PlannedOrder
 from xietong.manufacturing.production import OrderRequest, production_orders_create
+from xietong.product.bom import routing_create
 from xietong.product.models import Product
-from xietong.product.tests.bom_factories import line, make_bom, make_item
+from xietong.product.tests.bom_factories import line, make_bom, make_item, make_work_center
 
 D = Decimal
 _serial = itertools.count(1)
@@ -26,12 +27,16 @@ URL_RECORDS = {
     "manufacturing:planned_detail": "manufacturing_planned",
     "manufacturing:order_detail": "manufacturing_order",
     "manufacturing:order_release": "manufacturing_order",
+    "manufacturing:order_finish": "manufacturing_order",
+    "manufacturing:order_close": "manufacturing_order",
+    "manufacturing:operation_report": "manufacturing_operation",
 }
 POST_ONLY = {
     "manufacturing:run",
     "manufacturing:firm",
     "manufacturing:order_release",
     "manufacturing:schedule_run",
+    "manufacturing:order_close",
 }
 
 
@@ -44,6 +49,10 @@ def manufacturing_records(company: Company, key: str) -> dict[str, Any]:
         made = make_item(company, f"CANARY-{key}-{code}-BIKE", supply=Product.Supply.MAKE)
         part = make_item(company, f"CANARY-{key}-{code}-PART")
         make_bom(company, made, [line(part, "2")])
+        center = make_work_center(company, f"WC-{code}")
+        routing_create(company=company, actor=None, product=made, name="Make", operations=[
+            {"sequence": 10, "name": "Make", "work_center": center,
+             "setup_minutes": D(10), "run_minutes": D(5)}])  # fmt: skip
         today = dt.date(2026, 12, 7)
         forecast = planning.forecast_set(company=company, actor=None, product=made, date=today,
                                          quantity=D(5), note=f"CANARY-{key}-forecast")  # fmt: skip
@@ -59,4 +68,5 @@ def manufacturing_records(company: Company, key: str) -> dict[str, Any]:
         "manufacturing_forecast": forecast,
         "manufacturing_planned": planned,
         "manufacturing_order": order,
+        "manufacturing_operation": order.operations.first(),
     }

@@ -9,10 +9,10 @@ from xietong.core import jobs, services
 from xietong.core.models import Job, Membership, Sequence, UnitOfMeasure
 from xietong.finance.tests.matrix import finance_records
 from xietong.inventory.tests.matrix import inventory_records
+from xietong.manufacturing.tests.matrix import manufacturing_records
 from xietong.party.tests.matrix import party_records
 from xietong.product.tests.bom_matrix import bom_records
 from xietong.product.tests.catalog_factories import catalogue_records
-from xietong.manufacturing.tests.matrix import manufacturing_records
 from xietong.purchase.tests.matrix import purchase_records
 from xietong.sales.tests.matrix import sales_records
 from xietong.workflow.tests.matrix import workflow_records
