@@ -17,6 +17,7 @@ from xietong.manufacturing.production import (
     OrderRequest,
     ProductionError,
     production_orders_create,
+    production_orders_release,
 )
 from xietong.purchase.models import Requisition
 from xietong.purchase.requisitions import requisition_create, requisition_submit
@@ -28,8 +29,11 @@ class Firmed:
     production_orders: list[ProductionOrder] = field(default_factory=list)
 
 
-def planned_orders_firm(*, company: Company, actor: Any, orders: Sequence[PlannedOrder]) -> Firmed:
-    """Firm `orders` (planned orders of the company's live plan, not yet firmed). Refuses
+def planned_orders_firm(
+    *, company: Company, actor: Any, orders: Sequence[PlannedOrder], release: bool = False
+) -> Firmed:
+    """Firm `orders` (planned orders of the company's live plan, not yet firmed); with
+    `release`, the production orders are released at once (materials reserved). Refuses
     (ProductionError, nothing written) orders of a what-if scenario, of another company or
     already firmed."""
     ids = sorted({o.pk for o in orders})
@@ -79,6 +83,8 @@ def planned_orders_firm(*, company: Company, actor: Any, orders: Sequence[Planne
             )  # fmt: skip
             for row, order in zip(make, made, strict=True):
                 row.production_order = order
+            if release:
+                made = production_orders_release(orders=made, actor=actor)
             result.production_orders = made
         for row in rows:
             row.state = PlannedOrder.State.FIRMED

@@ -279,10 +279,13 @@ class PlannedOrder(CompanyOwned):
 
 
 class Pegging(models.Model):
-    """How much of a planned order serves one independent demand (a sales order line, a
-    forecast, another demand on stock; or safety stock and lot-size rounding)."""
+    """Single-level pegging: how much of a planned order serves the requirement of a parent
+    planned order (`parent`), or one independent demand (a sales order line, a forecast, another
+    demand on stock; or safety stock and lot-size rounding). The full pegging of an order, up to
+    the demands, is composed from these rows when it is shown (`planning.pegging_full`)."""
 
     class Demand(models.TextChoices):
+        ORDER = "order", _("Planned order")
         SALES = "sales", _("Sales order")
         FORECAST = "forecast", _("Forecast")
         SAFETY = "safety", _("Safety stock")
@@ -292,6 +295,10 @@ class Pegging(models.Model):
     planned_order = models.ForeignKey(
         PlannedOrder, on_delete=models.CASCADE, related_name="pegs",
         verbose_name=_("planned order"),
+    )  # fmt: skip
+    parent = models.ForeignKey(
+        PlannedOrder, on_delete=models.CASCADE, null=True, blank=True, related_name="supplies",
+        verbose_name=_("parent planned order"),
     )  # fmt: skip
     demand = models.CharField(_("demand"), max_length=10, choices=Demand.choices)
     demand_id = models.BigIntegerField(_("demand row"), null=True, blank=True)

@@ -349,7 +349,15 @@ def mrp_run_request(
 
 def mrp_run_job(context: jobs.JobContext, *, run_id: int) -> dict[str, Any]:
     run = PlanRun.unscoped.select_related("scenario", "company").get(pk=run_id)
-    run = mrp_run_execute(run=run, progress=context.progress)
+    try:
+        run = mrp_run_execute(run=run, progress=context.progress)
+    except Exception:
+        # not left "running" for ever (which would refuse the next run): the job records it
+        PlanRun.unscoped.filter(pk=run.pk).update(
+            state=PlanRun.State.FAILED, error=str(_("The run failed unexpectedly.")),
+            finished_at=timezone.now(),
+        )  # fmt: skip
+        raise
     if run.state == PlanRun.State.FAILED:
         raise jobs.JobError(run.error)
     figures = run.figures
@@ -373,7 +381,7 @@ def mrp_run_execute(*, run: PlanRun, progress: Any = None) -> PlanRun:
                                 horizon=run.horizon)  # fmt: skip
         loaded = time.perf_counter()
         report(1, 4, _("Planning"))
-        result = engine.plan(data.input)
+        result = engine.plan(data.input, pegging="single")
         computed = time.perf_counter()
         report(2, 4, _("Writing the plan"))
         with transaction.atomic():
@@ -429,25 +437,38 @@ def _write(run: PlanRun, data: PlanData, result: engine.PlanResult) -> dict[str,
     made = PlannedOrder.unscoped.bulk_create(rows, batch_size=BATCH)
     by_engine_id = {int(orders.id[n]): made[n].pk for n in range(len(made))}
 
-    pegs = result.pegging
-    kinds, references = pegs.kind, pegs.reference
+    order_id, parent_id, target, qty = single_level_pegging(result)
+    targets = result.single_pegging.targets
+    kinds, references = targets.kind, targets.reference
     peg_rows = []
-    for n in range(len(pegs)):
-        order_pk = by_engine_id.get(int(pegs.order_id[n]))
+    for n in range(len(order_id)):
+        order_pk = by_engine_id.get(int(order_id[n]))
         if order_pk is None:
             continue
-        if str(kinds[n]) in PEG_PSEUDO:
-            demand, demand_id, label = PEG_PSEUDO[str(kinds[n])], None, ""
+        parent = int(parent_id[n])
+        if parent:
+            demand, demand_id, label, parent_pk = (
+                Pegging.Demand.ORDER,
+                None,
+                "",
+                by_engine_id[parent],
+            )
         else:
-            kind, demand_id, label = _parse_reference(str(references[n]))
-            demand = kind if kind in Pegging.Demand.values else Pegging.Demand.OTHER
+            parent_pk = None
+            kind = str(kinds[target[n]])
+            if kind in PEG_PSEUDO:
+                demand, demand_id, label = PEG_PSEUDO[kind], None, ""
+            else:
+                source, demand_id, label = _parse_reference(str(references[target[n]]))
+                demand = source if source in Pegging.Demand.values else Pegging.Demand.OTHER
         peg_rows.append(
             Pegging(
                 planned_order_id=order_pk,
+                parent_id=parent_pk,
                 demand=demand,
                 demand_id=demand_id,
                 reference=label[:80],
-                quantity=Decimal(repr(round(float(pegs.qty[n]), 6))),
+                quantity=Decimal(repr(round(float(qty[n]), 6))),
             )
         )
     Pegging.objects.bulk_create(peg_rows, batch_size=BATCH)
@@ -483,6 +504,88 @@ def _write(run: PlanRun, data: PlanData, result: engine.PlanResult) -> dict[str,
         "pegging_rows": len(peg_rows),
         "exceptions": len(exception_rows),
     }
+
+
+def single_level_pegging(
+    result: engine.PlanResult,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The run's single-level pegging between planned orders only: (order id, parent id or 0,
+    target row when the parent is 0, quantity). A phantom's pass-through is not an order: a
+    child pegged to one is pegged instead to what the pass-through serves, pro rata (phantoms
+    inside phantoms too)."""
+    single = result.single_pegging
+    n_real = len(result.planned_orders)
+    through_qty = np.asarray(result.pass_through.qty, dtype=float)
+    order_id = np.asarray(single.order_id, dtype=np.int64)
+    parent_id = np.asarray(single.parent_id, dtype=np.int64)
+    target = np.asarray(single.target, dtype=np.int64)
+    qty = np.asarray(single.qty, dtype=float)
+    own = order_id > n_real  # the pass-throughs' own rows
+    t_order, t_parent, t_target, t_qty = order_id[own], parent_id[own], target[own], qty[own]
+    sort = np.argsort(t_order, kind="stable")
+    t_order, t_parent, t_target, t_qty = t_order[sort], t_parent[sort], t_target[sort], t_qty[sort]
+    keep = ~own
+    order_id, parent_id, target, qty = order_id[keep], parent_id[keep], target[keep], qty[keep]
+    for _depth in range(32):
+        via = parent_id > n_real
+        if not via.any():
+            break
+        p = parent_id[via]
+        start = np.searchsorted(t_order, p, side="left")
+        end = np.searchsorted(t_order, p, side="right")
+        counts = end - start
+        rows = np.repeat(np.arange(len(p)), counts)
+        picks = np.concatenate([np.arange(a, b) for a, b in zip(start, end, strict=True)]) if len(
+            p) else np.zeros(0, dtype=np.int64)  # fmt: skip
+        share = qty[via][rows] * t_qty[picks] / through_qty[p[rows] - n_real - 1]
+        order_id = np.concatenate([order_id[~via], order_id[via][rows]])
+        parent_id = np.concatenate([parent_id[~via], t_parent[picks]])
+        target = np.concatenate([target[~via], t_target[picks]])
+        qty = np.concatenate([qty[~via], share])
+    return order_id, parent_id, target, qty
+
+
+@dataclass
+class PegLine:
+    demand: str
+    demand_id: int | None
+    reference: str
+    quantity: Decimal
+
+    @property
+    def label(self) -> str:
+        return str(Pegging.Demand(self.demand).label)
+
+
+def pegging_full(order: PlannedOrder) -> list[PegLine]:
+    """The demands `order` ultimately serves and how much of it each takes (in its unit),
+    composed from the single-level rows level by level: what a planned order gives a parent
+    order counts for the parent's own demands pro rata. One query per BOM level."""
+    found: dict[tuple[str, int | None, str], Decimal] = defaultdict(lambda: ZERO)
+    weights: dict[int, Decimal] = {order.pk: Decimal(1)}
+    for _level in range(64):
+        if not weights:
+            break
+        rows = list(
+            Pegging.objects.filter(planned_order_id__in=list(weights)).values_list(
+                "planned_order_id", "parent_id", "parent__quantity", "demand", "demand_id",
+                "reference", "quantity",
+            )
+        )  # fmt: skip
+        following: dict[int, Decimal] = defaultdict(lambda: ZERO)
+        for pk, parent, parent_qty, demand, demand_id, reference, quantity in rows:
+            weight = weights[pk]
+            if parent:
+                following[parent] += weight * quantity / parent_qty
+            else:
+                found[(demand, demand_id, reference)] += weight * quantity
+        weights = dict(following)
+    return [
+        PegLine(demand, demand_id, reference, quantity.quantize(Decimal("0.000001")))
+        for (demand, demand_id, reference), quantity in sorted(
+            found.items(), key=lambda item: (item[0][0], item[0][2])
+        )
+    ]
 
 
 def register() -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils.translation import gettext as _
 
 from xietong.core.models import Company
@@ -180,58 +181,87 @@ def production_order_release(*, order: ProductionOrder, actor: Any) -> Productio
     """A draft order is released: its material moves (stock → production, on the start date)
     and its finished-goods move (production → stock, on the due date) are confirmed, the
     materials reserved as far as stock allows; the first operation is ready."""
+    return production_orders_release(orders=[order], actor=actor)[0]
+
+
+def production_orders_release(
+    *, orders: Sequence[ProductionOrder], actor: Any
+) -> list[ProductionOrder]:
+    """`production_order_release` of many draft orders at once: one insert of all their moves,
+    one confirmation (reservation) of them, one update of the orders and of their first
+    operations. Refuses (ProductionError, nothing written) when any order is not a draft."""
+    ids = sorted({o.pk for o in orders})
     with transaction.atomic():
-        order = ProductionOrder.unscoped.select_for_update().get(pk=order.pk)
-        if order.state != ProductionOrder.State.DRAFT:
-            raise ProductionError(
-                {
-                    "state": [
-                        _("Only a draft order can be released; this one is %(state)s.")
-                        % {"state": order.get_state_display()}
-                    ]
-                }  # fmt: skip
-            )
-        stock_location = order.warehouse.stock_location
-        production = virtual_locations(company=order.company)[Location.Usage.PRODUCTION]
-        materials = list(order.materials.select_related("product"))
-        moves = [
-            stock.move_build(
-                company=order.company,
-                product=material.product,
-                quantity=material.required_qty,
-                from_location=stock_location,
-                to_location=production,
-                planned_date=order.start_date,
-                origin=order.number,
-                source_type=MATERIAL_SOURCE,
-                source_id=material.pk,
-                actor=actor,
-            )  # fmt: skip
-            for material in materials
-            if material.required_qty > 0
-        ]
-        moves.append(
-            stock.move_build(
-                company=order.company,
-                product=order.product,
-                quantity=order.quantity,
-                uom=order.uom,
-                from_location=production,
-                to_location=stock_location,
-                planned_date=order.due_date,
-                origin=order.number,
-                source_type=ORDER_SOURCE,
-                source_id=order.pk,
-                actor=actor,
-            )  # fmt: skip
+        locked = list(
+            ProductionOrder.unscoped.select_for_update(of=("self",))
+            .filter(pk__in=ids)
+            .select_related("company", "warehouse__stock_location", "product__uom", "uom")
+            .order_by("pk")
         )
-        made = Move.unscoped.bulk_create(moves)
-        stock.moves_confirm(moves=made, actor=actor)
-        order.state = ProductionOrder.State.RELEASED
-        order.save(update_fields=["state"])
-        first = order.operations.order_by("sequence", "pk").first()
-        if first is not None:
-            ProductionOperation.objects.filter(pk=first.pk).update(
-                state=ProductionOperation.State.READY
+        wrong = [o for o in locked if o.state != ProductionOrder.State.DRAFT]
+        if wrong or len(locked) != len(ids):
+            first = wrong[0] if wrong else None
+            raise ProductionError(
+                {"state": [_("Only a draft order can be released; %(number)s is %(state)s.")
+                           % {"number": first.number if first else "?",
+                              "state": first.get_state_display() if first else "?"}]}
+            )  # fmt: skip
+        if not locked:
+            return []
+        company = locked[0].company
+        production = virtual_locations(company=company)[Location.Usage.PRODUCTION]
+        materials = list(
+            ProductionMaterial.objects.filter(order__in=locked, required_qty__gt=0)
+            .select_related("product__uom")
+            .order_by("order_id", "pk")
+        )
+        by_order: dict[int, list[ProductionMaterial]] = {}
+        for material in materials:
+            by_order.setdefault(material.order_id, []).append(material)
+        moves = []
+        for order in locked:
+            stock_location = order.warehouse.stock_location
+            moves += [
+                stock.move_build(
+                    company=company,
+                    product=material.product,
+                    quantity=material.required_qty,
+                    from_location=stock_location,
+                    to_location=production,
+                    planned_date=order.start_date,
+                    origin=order.number,
+                    source_type=MATERIAL_SOURCE,
+                    source_id=material.pk,
+                    actor=actor,
+                )  # fmt: skip
+                for material in by_order.get(order.pk, ())
+            ]
+            moves.append(
+                stock.move_build(
+                    company=company,
+                    product=order.product,
+                    quantity=order.quantity,
+                    uom=order.uom,
+                    from_location=production,
+                    to_location=stock_location,
+                    planned_date=order.due_date,
+                    origin=order.number,
+                    source_type=ORDER_SOURCE,
+                    source_id=order.pk,
+                    actor=actor,
+                )  # fmt: skip
             )
-    return order
+        made = Move.unscoped.bulk_create(moves, batch_size=2000)
+        stock.moves_confirm(moves=made, actor=actor)
+        ProductionOrder.unscoped.filter(pk__in=ids).update(state=ProductionOrder.State.RELEASED)
+        first_operations = (
+            ProductionOperation.objects.filter(order_id=OuterRef("order_id"))
+            .order_by("sequence", "pk")
+            .values("pk")[:1]
+        )
+        ProductionOperation.objects.filter(order_id__in=ids).filter(
+            pk=Subquery(first_operations)
+        ).update(state=ProductionOperation.State.READY)
+        for order in locked:
+            order.state = ProductionOrder.State.RELEASED
+    return locked

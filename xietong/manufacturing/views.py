@@ -145,12 +145,14 @@ def firm(request: HttpRequest) -> HttpResponse:
 def planned_detail(request: HttpRequest, pk: int) -> HttpResponse:
     row = _get(PlannedOrder.objects.select_related("product__uom", "run", "production_order",
                                                    "requisition_line__requisition"), pk)  # fmt: skip
-    pegs = list(row.pegs.order_by("demand", "reference"))
+    direct = list(row.pegs.select_related("parent__product").order_by("demand", "reference"))
+    full = planning.pegging_full(row)
     return render(request, "manufacturing/planned_detail.html", {
         "title": _("Planned order: %(product)s") % {"product": row.product},
         "row": row, "badge": _badge(row), "quantity": _quantity(row.quantity),
-        "pegs": [{"peg": p, "quantity": _quantity(p.quantity)} for p in pegs],
-        "pegged": _quantity(sum((p.quantity for p in pegs), start=0)),
+        "direct": [{"peg": p, "quantity": _quantity(p.quantity)} for p in direct],
+        "pegs": [{"peg": p, "quantity": _quantity(p.quantity)} for p in full],
+        "pegged": _quantity(sum((p.quantity for p in full), start=0)),
     })  # fmt: skip
 
 

@@ -75,12 +75,15 @@ def test_a_sales_order_is_exploded_into_planned_orders_with_pegging(company_a, p
     week3 = week4 - dt.timedelta(days=7)
     assert _orders(company_a, "FRAME") == [("make", week3 - dt.timedelta(days=14), week3, D(50))]
     assert _orders(company_a, "WHEEL") == [("buy", week3 - dt.timedelta(days=10), week3, D(15))]
+    bike_order = PlannedOrder.unscoped.get(company=company_a, product__sku="BIKE")
     wheel_order = PlannedOrder.unscoped.get(company=company_a, product__sku="WHEEL")
-    assert list(wheel_order.pegs.values_list("demand", "demand_id", "reference", "quantity")) == [
-        (Pegging.Demand.SALES, 77, "SO-7", D(15))
-    ]
-    frame_pegs = PlannedOrder.unscoped.get(company=company_a, product__sku="FRAME").pegs
-    assert sorted(frame_pegs.values_list("demand", "quantity")) == [
+    # stored one level up: the wheels serve the bike order…
+    assert list(wheel_order.pegs.values_list("parent", "quantity")) == [(bike_order.pk, D(15))]
+    # …and composed, the sales order line (5 wheels in stock cover the rest)
+    assert [(p.demand, p.demand_id, p.reference, p.quantity)
+            for p in planning.pegging_full(wheel_order)] == [("sales", 77, "SO-7", D(15))]  # fmt: skip
+    frame_order = PlannedOrder.unscoped.get(company=company_a, product__sku="FRAME")
+    assert sorted((p.demand, p.quantity) for p in planning.pegging_full(frame_order)) == [
         (Pegging.Demand.LOT, D(40)), (Pegging.Demand.SALES, D(10))]  # fmt: skip
     assert run.figures["planned_orders"] == 3 and run.figures["items"] == 3
 
@@ -170,3 +173,19 @@ def test_the_run_is_a_job_started_after_commit(
     assert run.state == PlanRun.State.DONE
     assert run.job.status == "done" and "3 planned orders" in run.job.message
     assert PlannedOrder.unscoped.filter(company=company_a, run=run).count() == 3
+
+
+def test_an_unexpected_failure_fails_the_run_and_frees_the_plan(
+    company_a, plant, users_a, monkeypatch, django_capture_on_commit_callbacks
+):  # type: ignore[no-untyped-def]
+    def broken(**kwargs):  # type: ignore[no-untyped-def]
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(planning, "plan_input_build", broken)
+    with company_scope(company_a), django_capture_on_commit_callbacks():
+        run = planning.mrp_run_request(company=company_a, actor=users_a["planner"], start=MONDAY)
+    job_run(job_id=run.job_id)
+    run.refresh_from_db()
+    assert run.state == PlanRun.State.FAILED and run.job.status == "failed"
+    with company_scope(company_a):  # the next run is accepted
+        assert planning.mrp_run_request(company=company_a, actor=users_a["planner"]).pk

@@ -149,22 +149,50 @@ def test_firming_makes_a_requisition_and_production_orders(company_a, plant, use
                                       horizon=8)  # fmt: skip
         planning.mrp_run_execute(run=run)
         planned = list(PlannedOrder.unscoped.filter(company=company_a))
-        firmed = planned_orders_firm(company=company_a, actor=planner, orders=planned)
+        # the bell of the phantom kit is pegged through the kit to the bike's order
+        bell = PlannedOrder.unscoped.get(company=company_a, product__sku="BELL")
+        bike_order = PlannedOrder.unscoped.get(company=company_a, product=bike)
+        assert list(bell.pegs.values_list("parent", "quantity")) == [(bike_order.pk, D(8))]
+        assert [(p.demand, p.quantity) for p in planning.pegging_full(bell)] == [("other", D(8))]
+        firmed = planned_orders_firm(company=company_a, actor=planner, orders=planned,
+                                     release=True)  # fmt: skip
         with pytest.raises(ProductionError):
             planned_orders_firm(company=company_a, actor=planner, orders=planned)
     assert firmed.requisition.source == Requisition.Source.MRP
     lines = {x.product.sku: x.quantity for x in firmed.requisition.lines.select_related("product")}
     assert lines == {"FRAME": D(5), "WHEEL": D(16), "BELL": D(8), "SCREW": D(18)}  # 17.6
     (order,) = firmed.production_orders
-    assert order.product == bike and order.quantity == D(8) and order.state == "draft"
+    assert order.product == bike and order.quantity == D(8) and order.state == "released"
     assert set(PlannedOrder.unscoped.filter(company=company_a).values_list("state", flat=True)) == {
         "firmed"}  # fmt: skip
     assert PlannedOrder.unscoped.get(product=bike).production_order == order
     # the next run sees the requisition and the order: nothing left to plan
     with company_scope(company_a):
-        production_order_release(order=order, actor=planner)
         again = PlanRun.unscoped.create(company=company_a, kind="regenerative", start=MONDAY,
                                         scenario=planning.live_scenario(company_a), bucket="week",
                                         horizon=8)  # fmt: skip
         planning.mrp_run_execute(run=again)
     assert not PlannedOrder.unscoped.filter(company=company_a, run=again).exists()
+
+
+def test_many_orders_are_released_at_once_or_not_at_all(company_a, plant):  # type: ignore[no-untyped-def]
+    from xietong.manufacturing.production import production_orders_release
+
+    _where, bike = plant
+    with company_scope(company_a):
+        orders = production_orders_create(
+            company=company_a, actor=None,
+            requests=[OrderRequest(bike, D(n), MONDAY, MONDAY) for n in (1, 2, 3)],
+        )  # fmt: skip
+        production_order_release(order=orders[0], actor=None)
+        moves = Move.unscoped.count()
+        with pytest.raises(ProductionError):  # the first is released already
+            production_orders_release(orders=orders, actor=None)
+        assert Move.unscoped.count() == moves
+        released = production_orders_release(orders=orders[1:], actor=None)
+    assert [o.state for o in released] == ["released", "released"]
+    for order in orders[1:]:
+        # frame, wheel, bell, screw out and the bike in
+        assert Move.unscoped.filter(origin=order.number).count() == 5
+        states = list(order.operations.order_by("sequence").values_list("state", flat=True))
+        assert states == ["ready", "waiting"]
