@@ -87,6 +87,11 @@ def capacity_plan(
     days = 7 if bucket == "week" else 1
     dates = [start + dt.timedelta(days=days * b) for b in range(horizon)]
     centers = list(WorkCenter.unscoped.filter(company=company, active=True).order_by("code"))
+    for center in centers:  # a what-if scenario's capacity (shifts, a machine down)
+        changed = scenario.changes.get("work_centers", {}).get(str(center.pk))
+        if changed:
+            center.hours_per_day = Decimal(str(changed.get("hours_per_day", center.hours_per_day)))
+            center.units = int(changed.get("units", center.units))
     capacity = {
         c.pk: [sum(daily_minutes(c) for d in range(days)
                    if working_day(c, day + dt.timedelta(days=d))) for day in dates]

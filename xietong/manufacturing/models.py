@@ -175,7 +175,13 @@ class Scenario(CompanyOwned):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        """The name; the company's first live plan has none and reads "Live plan" in the
+        reader's language."""
+        return self.name or str(_("Live plan"))
 
 
 class PlanRun(CompanyOwned):

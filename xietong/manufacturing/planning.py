@@ -84,7 +84,7 @@ def live_scenario(company: Company) -> Scenario:
     scenario = Scenario.unscoped.filter(company=company, live=True).first()
     if scenario is None:
         scenario = Scenario.unscoped.create(
-            company=company, name=str(_("Live plan")), live=True, state=Scenario.State.RELEASED
+            company=company, name="", live=True, state=Scenario.State.RELEASED
         )
     return scenario
 
@@ -181,10 +181,12 @@ def forecast_net(
 
 def plan_input_build(
     *, company: Company, start: dt.date, bucket: str, horizon: int,
-    settings: PlanningSettings | None = None,
+    settings: PlanningSettings | None = None, changes: dict[str, Any] | None = None,
 ) -> PlanData:  # fmt: skip
-    """The engine's input for the whole company, read in a handful of queries."""
+    """The engine's input for the whole company, read in a handful of queries; a what-if
+    scenario's `changes` (`scenarios.py`: demand in percent, lead times) applied."""
     settings = settings or planning_settings(company)
+    changes = changes or {}
     products = list(
         Product.unscoped.filter(company=company, active=True)
         .exclude(type=Product.Type.SERVICE)
@@ -274,16 +276,21 @@ def plan_input_build(
             demands["item"].append(sku[product_id])
             demands["date"].append(date)
             demands["qty"].append(float(quantity))
-            demands["reference"].append(
-                _reference("forecast", pk, f"{_('Forecast')} {sku[product_id]} {date}")
-            )
+            demands["reference"].append(_reference("forecast", pk, f"{sku[product_id]} {date}"))
 
+    factor = float(changes.get("demand_percent", 100)) / 100
+    if factor != 1:
+        demands["qty"] = [q * factor for q in demands["qty"]]
+    lead_changes = {int(k): int(v) for k, v in changes.get("lead_time_days", {}).items()}
     make = [row[2] == Product.Supply.MAKE for row in products]
     inp = engine.PlanInput(
         items=engine.ItemTable(
             code=[row[1] for row in products],
             make_or_buy=["make" if m else "buy" for m in make],
-            lead_time_days=[row[4] if m else row[3] for row, m in zip(products, make, strict=True)],
+            lead_time_days=[
+                lead_changes.get(row[0], row[4] if m else row[3])
+                for row, m in zip(products, make, strict=True)
+            ],
             lot_rule=[LOT_RULES.get(row[5], "LFL") for row in products],
             lot_qty=[float(row[6]) for row in products],
             # an order multiple, else the unit's rounding step (no 17.6 screws)
@@ -341,7 +348,7 @@ def mrp_run_request(
         )
         run.job = jobs.job_start(
             company=company, actor=actor, kind="manufacturing.mrp_run",
-            name=str(_("MRP run of %(plan)s") % {"plan": scenario.name}), run_id=run.pk,
+            name=str(_("MRP run of %(plan)s") % {"plan": scenario.display_name}), run_id=run.pk,
         )  # fmt: skip
         run.save(update_fields=["job"])
     return run
@@ -378,7 +385,7 @@ def mrp_run_execute(*, run: PlanRun, progress: Any = None) -> PlanRun:
     try:
         report(0, 4, _("Reading the data"))
         data = plan_input_build(company=run.company, start=run.start, bucket=run.bucket,
-                                horizon=run.horizon)  # fmt: skip
+                                horizon=run.horizon, changes=run.scenario.changes)  # fmt: skip
         loaded = time.perf_counter()
         report(1, 4, _("Planning"))
         result = engine.plan(data.input, pegging="single")

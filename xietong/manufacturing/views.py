@@ -9,7 +9,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -25,7 +25,7 @@ from xietong.core.permissions import has_perm, requires
 from xietong.core.ui.listing import Column, Filter, ListScreen, list_response
 from xietong.core.ui.records import ShellForm, apply_errors, form_response, history_for
 from xietong.finance.views.common import Badge
-from xietong.manufacturing import capacity, execution, planning
+from xietong.manufacturing import capacity, execution, planning, scenarios
 from xietong.manufacturing.firming import planned_orders_firm
 from xietong.manufacturing.models import (
     Forecast,
@@ -35,9 +35,10 @@ from xietong.manufacturing.models import (
     PlanRun,
     ProductionOperation,
     ProductionOrder,
+    Scenario,
 )
 from xietong.manufacturing.production import production_order_release
-from xietong.product.models import Product
+from xietong.product.models import Product, WorkCenter
 
 SHOWN = 100
 STYLES = {
@@ -525,8 +526,6 @@ def operation_report(request: HttpRequest, pk: int) -> HttpResponse:
 
 @requires("manufacturing.view")
 def shop_floor(request: HttpRequest) -> HttpResponse:
-    from xietong.product.models import WorkCenter
-
     centers = list(WorkCenter.objects.filter(active=True).order_by("code"))
     chosen = request.GET.get("center", "")
     center = next((c for c in centers if str(c.pk) == chosen), centers[0] if centers else None)
@@ -595,4 +594,147 @@ urlpatterns += [
     path("shop-floor/", shop_floor, name="shop_floor"),
     path("orders/<int:pk>/finish/", order_finish, name="order_finish"),
     path("orders/<int:pk>/close/", order_close, name="order_close"),
+]
+
+
+# --- what-if scenarios --------------------------------------------------------------------------
+
+
+class ScenarioForm(ShellForm):
+    name = forms.CharField(label=_("Name"), max_length=80)
+    demand_percent = forms.DecimalField(label=_("Demand (percent of today's)"), required=False,
+                                        max_digits=7, decimal_places=2)  # fmt: skip
+    work_center = forms.ModelChoiceField(label=_("Work center"), required=False,
+                                         queryset=WorkCenter.unscoped.none())  # fmt: skip
+    hours_per_day = forms.DecimalField(label=_("Hours per working day"), required=False,
+                                       max_digits=5, decimal_places=2)  # fmt: skip
+    units = forms.IntegerField(label=_("Parallel units"), required=False)
+    product = forms.ModelChoiceField(label=_("Product"), required=False,
+                                     queryset=Product.unscoped.none())  # fmt: skip
+    lead_time_days = forms.IntegerField(label=_("Lead time (days)"), required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["work_center"].queryset = WorkCenter.objects.filter(active=True)
+        self.fields["product"].queryset = Product.objects.filter(active=True).exclude(
+            type=Product.Type.SERVICE).order_by("sku")  # fmt: skip
+
+    def changes(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        changes: dict[str, Any] = {}
+        if data.get("demand_percent") is not None:
+            changes["demand_percent"] = data["demand_percent"]
+        center = data.get("work_center")
+        if center is not None:
+            changes["work_centers"] = {
+                str(center.pk): {
+                    k: data[k] for k in ("hours_per_day", "units") if data.get(k) is not None
+                }
+            }
+        if data.get("product") is not None and data.get("lead_time_days") is not None:
+            changes["lead_time_days"] = {str(data["product"].pk): data["lead_time_days"]}
+        return changes
+
+
+@requires("manufacturing.view")
+def scenario_list(request: HttpRequest) -> HttpResponse:
+    form = ScenarioForm(request.POST or None)
+    if request.method == "POST":
+        if not has_perm(request, "manufacturing.plan"):
+            raise PermissionDenied
+        if form.is_valid():
+            try:
+                made = scenarios.scenario_create(company=request.company, actor=request.user,
+                                                 name=form.cleaned_data["name"],
+                                                 changes=form.changes())  # fmt: skip
+            except ValidationError as exc:
+                _form_refused(form, exc)
+            else:
+                return redirect("manufacturing:scenario_detail", made.pk)
+    rows = list(Scenario.objects.order_by("-live", "state", "-created_at"))
+    return render(request, "manufacturing/scenario_list.html", {
+        "title": _("What-if scenarios"), "rows": rows, "form": form,
+        "can_plan": has_perm(request, "manufacturing.plan"),
+    }, status=400 if form.errors else 200)  # fmt: skip
+
+
+@requires("manufacturing.view")
+def scenario_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    scenario = _get(Scenario.objects.all(), pk)
+    live = planning.live_scenario(request.company)
+    figures = scenarios.scenario_kpis(scenario=scenario)
+    base = scenarios.scenario_kpis(scenario=live) if live.pk != scenario.pk else None
+    labels = [
+        ("planned_orders", _("Planned orders")), ("planned_value", _("Planned value at cost")),
+        ("past_due", _("Releases past due")), ("exceptions", _("Exception messages")),
+        ("overloads", _("Overloaded buckets")), ("worst_load_percent", _("Highest load (%)")),
+    ]  # fmt: skip
+    rows = [{"label": label, "value": figures[key], "live": base[key] if base else None}
+            for key, label in labels]  # fmt: skip
+    can_plan = has_perm(request, "manufacturing.plan")
+    actions = []
+    if can_plan and scenario.state == Scenario.State.DRAFT:
+        actions = [
+            {"label": _("Run MRP"), "post": True, "style": "primary", "id": "run",
+             "url": reverse("manufacturing:scenario_run", args=[pk])},
+            {"label": _("Release as the live plan"), "post": True, "style": "success",
+             "id": "release", "url": reverse("manufacturing:scenario_release", args=[pk])},
+        ]  # fmt: skip
+    return render(request, "manufacturing/scenario_detail.html", {
+        "title": scenario.display_name, "scenario": scenario, "rows": rows, "live": live,
+        "run": figures["run"], "actions": actions,
+        "changes": _describe(scenario.changes.get("applied", scenario.changes)),
+    })  # fmt: skip
+
+
+def _describe(changes: dict[str, Any]) -> list[str]:
+    lines = []
+    if "demand_percent" in changes:
+        lines.append(_("Demand at %(percent)s %% of today's.") % {
+            "percent": changes["demand_percent"]})  # fmt: skip
+    for key, change in changes.get("work_centers", {}).items():
+        center = WorkCenter.objects.filter(pk=int(key)).first()
+        lines.append(_("%(center)s: %(hours)s hours a day, %(units)s units.") % {
+            "center": center, "hours": change.get("hours_per_day", center.hours_per_day
+                                                  if center else "?"),
+            "units": change.get("units", center.units if center else "?")})  # fmt: skip
+    for key, days in changes.get("lead_time_days", {}).items():
+        product = Product.objects.filter(pk=int(key)).first()
+        lines.append(_("%(product)s: lead time %(days)s days.") % {"product": product,
+                                                                   "days": days})  # fmt: skip
+    return lines
+
+
+@require_POST
+@requires("manufacturing.plan")
+def scenario_run(request: HttpRequest, pk: int) -> HttpResponse:
+    scenario = _get(Scenario.objects.all(), pk)
+    try:
+        made = planning.mrp_run_request(company=request.company, actor=request.user,
+                                        scenario=scenario)  # fmt: skip
+    except planning.PlanningError as exc:
+        messages.error(request, str(exc))
+        return redirect("manufacturing:scenario_detail", pk)
+    return redirect("core:job_detail", made.job_id)
+
+
+@require_POST
+@requires("manufacturing.plan")
+def scenario_release(request: HttpRequest, pk: int) -> HttpResponse:
+    scenario = _get(Scenario.objects.all(), pk)
+    try:
+        scenarios.scenario_release(scenario=scenario, actor=request.user)
+    except ValidationError as exc:
+        for message in exc.messages:
+            messages.error(request, message)
+        return redirect("manufacturing:scenario_detail", pk)
+    messages.success(request, _("%(name)s is now the live plan.") % {"name": scenario.display_name})
+    return redirect("manufacturing:workspace")
+
+
+urlpatterns += [
+    path("scenarios/", scenario_list, name="scenario_list"),
+    path("scenarios/<int:pk>/", scenario_detail, name="scenario_detail"),
+    path("scenarios/<int:pk>/run/", scenario_run, name="scenario_run"),
+    path("scenarios/<int:pk>/release/", scenario_release, name="scenario_release"),
 ]

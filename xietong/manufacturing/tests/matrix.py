@@ -13,7 +13,7 @@ from typing import Any
 from xietong.core.models import Company
 from xietong.core.tenancy import company_scope
 from xietong.inventory.warehouses import warehouse_create
-from xietong.manufacturing import planning
+from xietong.manufacturing import planning, scenarios
 from xietong.manufacturing.models import PlannedOrder
 from xietong.manufacturing.production import OrderRequest, production_orders_create
 from xietong.product.bom import routing_create
@@ -30,6 +30,9 @@ URL_RECORDS = {
     "manufacturing:order_finish": "manufacturing_order",
     "manufacturing:order_close": "manufacturing_order",
     "manufacturing:operation_report": "manufacturing_operation",
+    "manufacturing:scenario_detail": "manufacturing_scenario",
+    "manufacturing:scenario_run": "manufacturing_scenario",
+    "manufacturing:scenario_release": "manufacturing_scenario",
 }
 POST_ONLY = {
     "manufacturing:run",
@@ -37,6 +40,8 @@ POST_ONLY = {
     "manufacturing:order_release",
     "manufacturing:schedule_run",
     "manufacturing:order_close",
+    "manufacturing:scenario_run",
+    "manufacturing:scenario_release",
 }
 
 
@@ -69,4 +74,10 @@ def manufacturing_records(company: Company, key: str) -> dict[str, Any]:
         "manufacturing_planned": planned,
         "manufacturing_order": order,
         "manufacturing_operation": order.operations.first(),
+        "manufacturing_scenario": scenarios.scenario_create(
+            company=company,
+            actor=None,
+            name=f"CANARY-{key}-what-if",
+            changes={"demand_percent": 120},
+        ),
     }
