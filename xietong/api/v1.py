@@ -22,6 +22,7 @@ from xietong.api.openapi import LocalSwagger, XietongOpenAPISchema
 from xietong.core.api import router as core_router
 from xietong.finance.api import router as finance_router
 from xietong.inventory.api import router as inventory_router
+from xietong.manufacturing.api import router as manufacturing_router
 from xietong.party.api import router as party_router
 from xietong.product.api import router as product_router
 from xietong.product.api_bom import router as bom_router
@@ -93,3 +94,4 @@ api.add_router("", finance_router)
 api.add_router("", inventory_router)
 api.add_router("", sales_router)
 api.add_router("", purchase_router)
+api.add_router("", manufacturing_router)

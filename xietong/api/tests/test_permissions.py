@@ -31,6 +31,8 @@ from xietong.finance.tests.matrix import FINANCE_SAMPLES
 from xietong.finance.tests.matrix import PATH_PARAMETERS as FINANCE_PARAMETERS
 from xietong.inventory.tests.matrix_api import PATH_PARAMETERS as INVENTORY_PARAMETERS
 from xietong.inventory.tests.matrix_api import SAMPLES as INVENTORY_SAMPLES
+from xietong.manufacturing.tests.api_samples import PATH_PARAMETERS as MANUFACTURING_PARAMETERS
+from xietong.manufacturing.tests.api_samples import SAMPLES as MANUFACTURING_SAMPLES
 from xietong.party.tests.matrix import PARTY_SAMPLES
 from xietong.party.tests.matrix import PATH_PARAMETERS as PARTY_PARAMETERS
 from xietong.product.tests.api_samples import PATH_PARAMETERS as PRODUCT_PARAMETERS
@@ -101,6 +103,7 @@ SAMPLES.update(
             **INVENTORY_SAMPLES,
             **SALES_SAMPLES,
             **PURCHASE_SAMPLES,
+            **MANUFACTURING_SAMPLES,
         }.items()
     }
 )
@@ -215,6 +218,7 @@ def test_anonymous_gets_401_everywhere(company_a: Company) -> None:
                 *INVENTORY_PARAMETERS,
                 *SALES_PARAMETERS,
                 *PURCHASE_PARAMETERS,
+                *MANUFACTURING_PARAMETERS,
             ),
             1,
         )
