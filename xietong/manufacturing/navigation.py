@@ -7,6 +7,7 @@ from xietong.core import menu
 MANUFACTURING = (
     (_("Production planning"), "manufacturing:workspace", "manufacturing.view", 10),
     (_("Forecasts"), "manufacturing:forecast_list", "manufacturing.view", 20),
+    (_("Master production schedule"), "manufacturing:mps", "manufacturing.view", 25),
     (_("Production orders"), "manufacturing:order_list", "manufacturing.view", 30),
     (_("Capacity"), "manufacturing:capacity", "manufacturing.view", 40),
     (_("Production schedule"), "manufacturing:schedule", "manufacturing.view", 50),

@@ -25,7 +25,7 @@ from xietong.core.permissions import has_perm, requires
 from xietong.core.ui.listing import Column, Filter, ListScreen, list_response
 from xietong.core.ui.records import ShellForm, apply_errors, form_response, history_for
 from xietong.finance.views.common import Badge
-from xietong.manufacturing import capacity, execution, planning, scenarios
+from xietong.manufacturing import capacity, execution, mps, planning, scenarios
 from xietong.manufacturing.firming import planned_orders_firm
 from xietong.manufacturing.models import (
     Forecast,
@@ -738,3 +738,51 @@ urlpatterns += [
     path("scenarios/<int:pk>/run/", scenario_run, name="scenario_run"),
     path("scenarios/<int:pk>/release/", scenario_release, name="scenario_release"),
 ]
+
+
+# --- the master production schedule -------------------------------------------------------------
+
+
+@requires("manufacturing.view")
+def master_schedule_view(request: HttpRequest) -> HttpResponse:
+    settings = planning.planning_settings(request.company)
+    products = list(
+        Product.objects.filter(active=True, supply=Product.Supply.MAKE, is_configurable=False)
+        .order_by("sku")
+        .only("pk", "sku", "name", "name_i18n")
+    )
+    chosen = request.GET.get("product", "")
+    product = next((p for p in products if str(p.pk) == chosen), None)
+    if product is None and products:
+        # the first with a forecast, else with planned production
+        wanted = (
+            Forecast.objects.filter(product__in=products).order_by("product__sku")
+            .values_list("product_id", flat=True).first()
+            or PlannedOrder.objects.filter(supply="make", product__in=products)
+            .values_list("product_id", flat=True).first()
+        )  # fmt: skip
+        product = next((p for p in products if p.pk == wanted), products[0])
+    table = None
+    if product is not None:
+        table = mps.master_schedule(
+            company=request.company, product=product,
+            start=planning.plan_start(timezone.localdate(), settings.bucket),
+            bucket=settings.bucket, horizon=min(settings.horizon, 26),
+        )  # fmt: skip
+    rows = []
+    if table is not None:
+        for label, values in (
+            (_("Forecast"), table.forecast), (_("Customer orders"), table.orders),
+            (_("Demand planned"), table.demand), (_("Scheduled production"), table.supply),
+            (_("Projected available"), table.projected), (_("Available to promise"), table.atp),
+        ):  # fmt: skip
+            rows.append({"label": label,
+                         "cells": [{"text": _quantity(v), "negative": v < 0} for v in values]})  # fmt: skip
+    return render(request, "manufacturing/mps.html", {
+        "title": _("Master production schedule"), "products": products, "product": product,
+        "table": table, "rows": rows,
+        "columns": list(zip(table.dates, table.fences, strict=True)) if table else [],
+    })  # fmt: skip
+
+
+urlpatterns += [path("mps/", master_schedule_view, name="mps")]
