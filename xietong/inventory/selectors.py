@@ -1,9 +1,11 @@
 """The inventory app's reads for screens and other apps: stock on hand as rows (per quant or
 summed per product, product and location, or product and lot), locations below a location,
-a product's open moves, lots with their stock, and the ledger balance of the stock accounts.
+a product's open moves, lots with their stock, the ledger balance of the stock accounts, and
+what planning reads (on hand per product, open moves crossing the stock's boundary).
 
 Every query here goes through the company-scoped managers (`Model.objects`), so it reads the
-current company only, and locks nothing. On hand and reserved follow `stock.on_hand` and
+current company only — except the planning reads, which take the company as an argument (they
+run in background jobs too) — and locks nothing. On hand and reserved follow `stock.on_hand` and
 `stock.available`: quants of stock locations (internal or transit), in the product's stock
 unit.
 """
@@ -11,6 +13,7 @@ unit.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -191,3 +194,62 @@ def stock_account_balances(*, company: Company, as_of: dt.date) -> StockBooks | 
         )
         balances.append(AccountBalance(account_id, ledger.code, ledger.name, ledger.closing))
     return StockBooks(balances)
+
+
+# --- what planning reads ------------------------------------------------------------------------
+
+
+def on_hand_by_product(
+    *, company: Company, product_ids: Iterable[int] | None = None
+) -> dict[int, Decimal]:
+    """Quantity in the company's stock locations (internal and transit) per product id, in
+    the product's stock unit; products without stock are missing. One query."""
+    quants = Quant.unscoped.filter(company=company, location__usage__in=STOCK_USAGES)
+    if product_ids is not None:
+        quants = quants.filter(product_id__in=list(product_ids))
+    return dict(
+        quants.values("product_id").annotate(total=Sum("quantity")).order_by()
+        .values_list("product_id", "total")
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class BoundaryMove:
+    """An open (waiting or reserved) move that enters or leaves the company's stock."""
+
+    pk: int
+    product_id: int
+    planned_date: dt.date
+    quantity: Decimal  # in the product's stock unit
+    incoming: bool
+    origin: str
+    source_type: str
+    source_id: int | None
+
+
+def open_moves_across_stock(
+    *, company: Company, product_ids: Iterable[int] | None = None
+) -> list[BoundaryMove]:
+    """The company's open moves from outside its stock into it (scheduled receipts) or from
+    it to outside (demand on stock), in primary-key order; moves inside the stock or outside
+    it are left out. Two queries."""
+    inside = set(
+        Location.unscoped.filter(company=company, usage__in=STOCK_USAGES).values_list(
+            "pk", flat=True
+        )  # fmt: skip
+    )
+    moves = Move.unscoped.filter(
+        company=company, state__in=(Move.State.WAITING, Move.State.ASSIGNED)
+    )
+    if product_ids is not None:
+        moves = moves.filter(product_id__in=list(product_ids))
+    found = []
+    for row in moves.order_by("pk").values_list(
+        "pk", "product_id", "from_location_id", "to_location_id", "planned_date",
+        "quantity_base", "origin", "source_type", "source_id",
+    ):  # fmt: skip
+        pk, product_id, source, target, date, quantity, origin, kind, source_id = row
+        if (source in inside) != (target in inside):
+            found.append(BoundaryMove(pk, product_id, date, quantity, target in inside, origin,
+                                      kind, source_id))  # fmt: skip
+    return found

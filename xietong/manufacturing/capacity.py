@@ -33,14 +33,15 @@ from xietong.manufacturing.models import (
 from xietong.product.bom import BomIndex
 from xietong.product.models import WorkCenter
 
-OPEN_ORDERS = (ProductionOrder.State.DRAFT, ProductionOrder.State.RELEASED,
-               ProductionOrder.State.IN_PROGRESS)  # fmt: skip
 SHIFT_START = dt.time(8, 0)
 
 
 def working_day(center: WorkCenter, day: dt.date) -> bool:
+    closed = getattr(center, "_closed_days", None)
+    if closed is None:  # read once per center, not once per day
+        closed = center._closed_days = frozenset(center.holidays or ())  # type: ignore[attr-defined]
     return day.isoweekday() in (center.working_days or [1, 2, 3, 4, 5]) and (
-        day.isoformat() not in set(center.holidays or ())
+        day.isoformat() not in closed
     )
 
 
@@ -126,7 +127,9 @@ def capacity_plan(
             add(op.work_center_id, row.release_date,
                 Source("planned", row.pk, f"{row.product.sku} ({op.name})", minutes))  # fmt: skip
     operations = (
-        ProductionOperation.objects.filter(order__company=company, order__state__in=OPEN_ORDERS)
+        ProductionOperation.objects.filter(
+            order__company=company, order__state__in=ProductionOrder.OPEN_STATES
+        )
         .exclude(state=ProductionOperation.State.DONE)
         .select_related("order")
     )
@@ -161,7 +164,9 @@ def schedule_input(
     efficiency, and cannot start before its order's planned start."""
     local = zoneinfo.ZoneInfo(company.timezone)
     operations = list(
-        ProductionOperation.objects.filter(order__company=company, order__state__in=OPEN_ORDERS)
+        ProductionOperation.objects.filter(
+            order__company=company, order__state__in=ProductionOrder.OPEN_STATES
+        )
         .exclude(state=ProductionOperation.State.DONE)
         .select_related("order", "work_center")
         .order_by("order_id", "sequence", "pk")

@@ -29,6 +29,7 @@ from xietong.inventory.models import Move
 from xietong.inventory.valuation import move_values, product_valuation_rows
 from xietong.manufacturing.models import (
     PlanningSettings,
+    ProductionMaterial,
     ProductionOperation,
     ProductionOrder,
     TimeEntry,
@@ -39,7 +40,6 @@ from xietong.manufacturing.production import MATERIAL_SOURCE, ORDER_SOURCE, Prod
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
 COST = Decimal("0.000001")
-OPEN = (ProductionOrder.State.RELEASED, ProductionOrder.State.IN_PROGRESS)
 # Accounts taken from the chart when the settings name none: absorbed labour and overhead
 # (CN 5101 制造费用, IFRS 5000 cost of sales) and variances (CN 6401 主营业务成本, IFRS 5000).
 ABSORPTION_CODES = ("5101", "5000")
@@ -90,7 +90,7 @@ def operation_report(
             .get(pk=operation.pk)
         )
         order = operation.order
-        if order.state not in OPEN:
+        if order.state not in ProductionOrder.RUNNING_STATES:
             raise _refuse("state", _("Only a released order can be reported on; this one is "
                                      "%(state)s.") % {"state": order.get_state_display()})  # fmt: skip
         if operation.state == ProductionOperation.State.DONE:
@@ -161,7 +161,7 @@ def production_order_finish(
     with transaction.atomic():
         order = ProductionOrder.unscoped.select_for_update().select_related(
             "company", "product", "uom").get(pk=order.pk)  # fmt: skip
-        if order.state not in OPEN:
+        if order.state not in ProductionOrder.RUNNING_STATES:
             raise _refuse("state", _("Only a released order can be finished; this one is "
                                      "%(state)s.") % {"state": order.get_state_display()})  # fmt: skip
         settings = planning_settings(order.company)
@@ -176,21 +176,23 @@ def production_order_finish(
             stock.moves_done(moves=issue, actor=actor)
         values = move_values(moves=issue)
         by_material = {m.source_id: -values.get(m.pk, (ZERO, ZERO))[1] for m in issue}
-        for material in materials:
-            if material.pk in by_material:
-                material.issued_qty = material.required_qty
-                material.issued_value += by_material[material.pk]
-                material.save(update_fields=["issued_qty", "issued_value"])
+        issued = [m for m in materials if m.pk in by_material]
+        for material in issued:
+            material.issued_qty = material.required_qty
+            material.issued_value += by_material[material.pk]
+        ProductionMaterial.objects.bulk_update(issued, ["issued_qty", "issued_value"])
         labour = overhead = ZERO
-        for op in order.operations.select_related("work_center"):
+        operations = list(order.operations.select_related("work_center"))
+        for op in operations:
             minutes = op.actual_minutes or op.planned_minutes
             per_labour, per_overhead = _rates(op)
             labour += minutes * per_labour
             overhead += minutes * per_overhead
-            if op.state != ProductionOperation.State.DONE:
+            if op.state != ProductionOperation.State.DONE:  # not reported: taken as planned
                 op.state, op.done_qty = ProductionOperation.State.DONE, quantity
                 op.actual_minutes = minutes
-                op.save(update_fields=["state", "done_qty", "actual_minutes"])
+        ProductionOperation.objects.bulk_update(operations,
+                                                ["state", "done_qty", "actual_minutes"])  # fmt: skip
         labour, overhead = labour.quantize(CENT), overhead.quantize(CENT)
         row = product_valuation_rows(company=order.company, products=[order.product])[
             order.product.pk

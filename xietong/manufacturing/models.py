@@ -367,6 +367,10 @@ class ProductionOrder(CompanyOwned):
         CLOSED = "closed", _("Closed")
         CANCELLED = "cancelled", _("Cancelled")
 
+    # not done yet (they load capacity, are scheduled, supply stock); on the shop floor
+    RUNNING_STATES = (State.RELEASED, State.IN_PROGRESS)
+    OPEN_STATES = (State.DRAFT, State.RELEASED, State.IN_PROGRESS)
+
     number = models.CharField(_("number"), max_length=40)
     state = models.CharField(_("state"), max_length=12, choices=State.choices,
                              default=State.DRAFT)  # fmt: skip

@@ -12,15 +12,13 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import F, Sum
+from django.db.models import F
 
 from xietong.core.models import Company
-from xietong.inventory.models import Location, Move, Quant
+from xietong.inventory.selectors import on_hand_by_product, open_moves_across_stock
 from xietong.manufacturing.models import Forecast, PlannedOrder, ProductionOrder
 from xietong.manufacturing.planning import (
-    OPEN_MOVES,
     SALES_LINE,
-    STOCK,
     forecast_net,
     live_scenario,
     planning_settings,
@@ -28,8 +26,6 @@ from xietong.manufacturing.planning import (
 from xietong.product.models import Product
 
 ZERO = Decimal(0)
-OPEN_ORDERS = (ProductionOrder.State.DRAFT, ProductionOrder.State.RELEASED,
-               ProductionOrder.State.IN_PROGRESS)  # fmt: skip
 
 
 @dataclass
@@ -62,25 +58,14 @@ def master_schedule(
     def empty() -> list[Decimal]:
         return [ZERO] * horizon
 
-    on_hand = (
-        Quant.unscoped.filter(
-            company=company, product=product, location__usage__in=STOCK
-        ).aggregate(t=Sum("quantity"))["t"]
-        or ZERO
-    )
-    stock_ids = set(
-        Location.unscoped.filter(company=company, usage__in=STOCK).values_list("pk", flat=True)
-    )
+    on_hand = on_hand_by_product(company=company, product_ids=[product.pk]).get(product.pk, ZERO)
     orders, order_rows = empty(), []
-    for date, quantity, source, target, kind in Move.unscoped.filter(
-        company=company, product=product, state__in=OPEN_MOVES
-    ).values_list("planned_date", "quantity_base", "from_location_id", "to_location_id",
-                  "source_type"):  # fmt: skip
-        if kind == SALES_LINE and source in stock_ids and target not in stock_ids:
-            order_rows.append((product.pk, date, quantity))
-            b = index(date)
+    for move in open_moves_across_stock(company=company, product_ids=[product.pk]):
+        if move.source_type == SALES_LINE and not move.incoming:
+            order_rows.append((product.pk, move.planned_date, move.quantity))
+            b = index(move.planned_date)
             if b is not None:
-                orders[b] += quantity
+                orders[b] += move.quantity
     forecast = empty()
     raw = list(Forecast.unscoped.filter(company=company, product=product).values_list(
         "pk", "product_id", "date", "quantity"))  # fmt: skip
@@ -106,7 +91,7 @@ def master_schedule(
         if b is not None:
             supply[b] += quantity
     for due, quantity in ProductionOrder.unscoped.filter(
-        company=company, product=product, state__in=OPEN_ORDERS
+        company=company, product=product, state__in=ProductionOrder.OPEN_STATES
     ).values_list("due_date", F("quantity") - F("produced_qty")):  # fmt: skip
         b = index(due)
         if b is not None and quantity > 0:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -22,13 +22,12 @@ from typing import Any
 import numpy as np
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from xietong.core import jobs
 from xietong.core.models import Company, User
-from xietong.inventory.models import Location, Move, Quant
+from xietong.inventory.selectors import on_hand_by_product, open_moves_across_stock
 from xietong.manufacturing.models import (
     Forecast,
     Pegging,
@@ -44,8 +43,6 @@ from xietong.product.models import Product
 from xietong.purchase.selectors import open_requisition_supply
 
 ZERO = Decimal(0)
-STOCK = (Location.Usage.INTERNAL, Location.Usage.TRANSIT)
-OPEN_MOVES = (Move.State.WAITING, Move.State.ASSIGNED)
 SALES_LINE = "sales.orderline"  # the source of a sales order line's delivery move
 LOT_RULES = {
     Product.LotSizing.LOT_FOR_LOT: "LFL",
@@ -199,13 +196,7 @@ def plan_input_build(
     )  # fmt: skip
     position = {row[0]: n for n, row in enumerate(products)}
     on_hand = np.zeros(len(products))
-    for product_id, total in (
-        Quant.unscoped.filter(company=company, location__usage__in=STOCK)
-        .values("product_id")
-        .annotate(total=Sum("quantity"))
-        .order_by()
-        .values_list("product_id", "total")
-    ):
+    for product_id, total in on_hand_by_product(company=company).items():
         if product_id in position:
             on_hand[position[product_id]] = float(total or 0)
 
@@ -230,33 +221,24 @@ def plan_input_build(
     receipts: dict[str, list[Any]] = {"item": [], "date": [], "qty": [], "reference": []}
     demands: dict[str, list[Any]] = {"item": [], "date": [], "qty": [], "reference": []}
     sales_orders: list[tuple[int, dt.date, Decimal]] = []
-    stock_ids = set(
-        Location.unscoped.filter(company=company, usage__in=STOCK).values_list("pk", flat=True)
-    )
-    moves = (
-        Move.unscoped.filter(company=company, state__in=OPEN_MOVES)
-        .values_list("pk", "product_id", "from_location_id", "to_location_id",
-                     "planned_date", "quantity_base", "origin", "source_type", "source_id")
-        .order_by("pk")
-    )  # fmt: skip
-    for pk, product_id, source, target, date, quantity, origin, source_type, source_id in moves:
-        if product_id not in position or (source in stock_ids) == (target in stock_ids):
+    for move in open_moves_across_stock(company=company):
+        if move.product_id not in position:
             continue
-        if target in stock_ids:
-            receipts["item"].append(sku[product_id])
-            receipts["date"].append(date)
-            receipts["qty"].append(float(quantity))
-            receipts["reference"].append(_reference("move", pk, origin))
+        code = sku[move.product_id]
+        if move.incoming:
+            receipts["item"].append(code)
+            receipts["date"].append(move.planned_date)
+            receipts["qty"].append(float(move.quantity))
+            receipts["reference"].append(_reference("move", move.pk, move.origin))
         else:
-            sales = source_type == SALES_LINE
-            demands["item"].append(sku[product_id])
-            demands["date"].append(date)
-            demands["qty"].append(float(quantity))
-            demands["reference"].append(
-                _reference("sales" if sales else "other", source_id if sales else pk, origin)
-            )
+            sales = move.source_type == SALES_LINE
+            demands["item"].append(code)
+            demands["date"].append(move.planned_date)
+            demands["qty"].append(float(move.quantity))
+            demands["reference"].append(_reference(
+                "sales" if sales else "other", move.source_id if sales else move.pk, move.origin))  # fmt: skip
             if sales:
-                sales_orders.append((product_id, date, quantity))
+                sales_orders.append((move.product_id, move.planned_date, move.quantity))
     for line_id, product_id, date, quantity, number in open_requisition_supply(company=company):
         if product_id in position:
             receipts["item"].append(sku[product_id])
@@ -597,11 +579,3 @@ def pegging_full(order: PlannedOrder) -> list[PegLine]:
 
 def register() -> None:
     jobs.register("manufacturing.mrp_run", mrp_run_job)
-
-
-def planned_order_rows(*, scenario: Scenario) -> Sequence[PlannedOrder]:
-    return list(
-        PlannedOrder.unscoped.filter(scenario=scenario)
-        .select_related("product")
-        .order_by("release_date", "product__sku")
-    )

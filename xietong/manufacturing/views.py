@@ -23,7 +23,13 @@ from xietong.core.documents import quantity_text
 from xietong.core.forms import DateInput
 from xietong.core.permissions import has_perm, requires
 from xietong.core.ui.listing import Column, Filter, ListScreen, list_response
-from xietong.core.ui.records import ShellForm, apply_errors, form_response, history_for
+from xietong.core.ui.records import (
+    ShellForm,
+    apply_errors,
+    form_response,
+    get_or_404,
+    history_for,
+)
 from xietong.finance.views.common import Badge
 from xietong.manufacturing import capacity, execution, mps, planning, scenarios
 from xietong.manufacturing.firming import planned_orders_firm
@@ -53,13 +59,6 @@ STYLES = {
 def _badge(obj: Any, field_name: str = "state") -> Badge:
     value = getattr(obj, field_name)
     return Badge(getattr(obj, f"get_{field_name}_display")(), STYLES.get(value, "secondary"))
-
-
-def _get(queryset: Any, pk: int) -> Any:
-    found = queryset.filter(pk=pk).first()
-    if found is None:
-        raise Http404
-    return found
 
 
 def _quantity(value: Any) -> str:
@@ -144,7 +143,7 @@ def firm(request: HttpRequest) -> HttpResponse:
 
 @requires("manufacturing.view")
 def planned_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    row = _get(PlannedOrder.objects.select_related("product__uom", "run", "production_order",
+    row = get_or_404(PlannedOrder.objects.select_related("product__uom", "run", "production_order",
                                                    "requisition_line__requisition"), pk)  # fmt: skip
     direct = list(row.pegs.select_related("parent__product").order_by("demand", "reference"))
     full = planning.pegging_full(row)
@@ -273,13 +272,15 @@ def order_list(request: HttpRequest) -> HttpResponse:
 
 @requires("manufacturing.view")
 def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    row = _get(ProductionOrder.objects.select_related("product", "uom", "warehouse", "bom"), pk)
+    row = get_or_404(
+        ProductionOrder.objects.select_related("product", "uom", "warehouse", "bom"), pk
+    )
     actions = []
     produce = has_perm(request, "manufacturing.produce")
     if row.state == ProductionOrder.State.DRAFT and produce:
         actions.append({"label": pgettext("production order", "Release"), "post": True, "style": "success", "id": "release",
                         "url": reverse("manufacturing:order_release", args=[pk])})  # fmt: skip
-    if row.state in capacity.OPEN_ORDERS[1:] and produce:
+    if row.state in ProductionOrder.RUNNING_STATES and produce:
         actions.append({"label": _("Finish"), "style": "success", "id": "finish",
                         "url": reverse("manufacturing:order_finish", args=[pk])})  # fmt: skip
     if row.state == ProductionOrder.State.DONE and has_perm(request, "manufacturing.plan"):
@@ -313,7 +314,7 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @requires("manufacturing.produce")
 def order_release(request: HttpRequest, pk: int) -> HttpResponse:
-    row = _get(ProductionOrder.objects.all(), pk)
+    row = get_or_404(ProductionOrder.objects.all(), pk)
     try:
         production_order_release(order=row, actor=request.user)
     except ValidationError as exc:
@@ -388,8 +389,9 @@ def capacity_view(request: HttpRequest) -> HttpResponse:
     centers = {c.pk: c for c in plan.centers}
     chosen = request.GET.get("center", "")
     center = centers.get(int(chosen)) if chosen.isdigit() else None
-    if center is None and plan.overloads():
-        center = plan.overloads()[0][0]
+    overloads = plan.overloads()
+    if center is None and overloads:
+        center = overloads[0][0]
     center = center or (plan.centers[0] if plan.centers else None)
     rows = []
     for c in plan.centers:
@@ -425,7 +427,7 @@ def capacity_view(request: HttpRequest) -> HttpResponse:
         }  # fmt: skip
     return render(request, "manufacturing/capacity.html", {
         "title": _("Capacity"), "plan": plan, "rows": rows, "center": center, "chart": chart,
-        "drill": drill, "overloads": len(plan.overloads()),
+        "drill": drill, "overloads": len(overloads),
         "can_plan": has_perm(request, "manufacturing.plan"),
     })  # fmt: skip
 
@@ -434,7 +436,7 @@ def capacity_view(request: HttpRequest) -> HttpResponse:
 def schedule_view(request: HttpRequest) -> HttpResponse:
     operations = list(
         ProductionOperation.objects.filter(scheduled_start__isnull=False,
-                                           order__state__in=capacity.OPEN_ORDERS)
+                                           order__state__in=ProductionOrder.OPEN_STATES)
         .select_related("order__product", "work_center")
         .order_by("work_center__code", "scheduled_start")
     )  # fmt: skip
@@ -455,7 +457,7 @@ def schedule_view(request: HttpRequest) -> HttpResponse:
         window = (first, last)
     else:
         window = None
-    late = [o for o in ProductionOrder.objects.filter(state__in=capacity.OPEN_ORDERS,
+    late = [o for o in ProductionOrder.objects.filter(state__in=ProductionOrder.OPEN_STATES,
                                                       scheduled_end__isnull=False)
             .select_related("product") if o.scheduled_end.date() > o.due_date]  # fmt: skip
     return render(request, "manufacturing/schedule.html", {
@@ -500,7 +502,7 @@ def _form_refused(form: forms.Form, exc: ValidationError) -> None:
 
 @requires("manufacturing.produce")
 def operation_report(request: HttpRequest, pk: int) -> HttpResponse:
-    op = _get(ProductionOperation.objects.filter(order__company=request.company)
+    op = get_or_404(ProductionOperation.objects.filter(order__company=request.company)
               .select_related("order", "work_center"), pk)  # fmt: skip
     form = ReportForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -533,7 +535,7 @@ def shop_floor(request: HttpRequest) -> HttpResponse:
     if center is not None:
         queue = list(
             ProductionOperation.objects.filter(work_center=center,
-                                               order__state__in=capacity.OPEN_ORDERS[1:])
+                                               order__state__in=ProductionOrder.RUNNING_STATES)
             .exclude(state=ProductionOperation.State.DONE)
             .select_related("order__product")
             .order_by("scheduled_start", "order__start_date", "order_id", "sequence")
@@ -555,7 +557,7 @@ class FinishForm(ShellForm):
 
 @requires("manufacturing.produce")
 def order_finish(request: HttpRequest, pk: int) -> HttpResponse:
-    row = _get(ProductionOrder.objects.select_related("product"), pk)
+    row = get_or_404(ProductionOrder.objects.select_related("product"), pk)
     form = FinishForm(request.POST or None, initial={"quantity": row.quantity})
     if request.method == "POST" and form.is_valid():
         try:
@@ -577,7 +579,7 @@ def order_finish(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @requires("manufacturing.plan")
 def order_close(request: HttpRequest, pk: int) -> HttpResponse:
-    row = _get(ProductionOrder.objects.all(), pk)
+    row = get_or_404(ProductionOrder.objects.all(), pk)
     try:
         execution.production_order_close(order=row, actor=request.user)
     except ValidationError as exc:
@@ -660,7 +662,7 @@ def scenario_list(request: HttpRequest) -> HttpResponse:
 
 @requires("manufacturing.view")
 def scenario_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    scenario = _get(Scenario.objects.all(), pk)
+    scenario = get_or_404(Scenario.objects.all(), pk)
     live = planning.live_scenario(request.company)
     figures = scenarios.scenario_kpis(scenario=scenario)
     base = scenarios.scenario_kpis(scenario=live) if live.pk != scenario.pk else None
@@ -708,7 +710,7 @@ def _describe(changes: dict[str, Any]) -> list[str]:
 @require_POST
 @requires("manufacturing.plan")
 def scenario_run(request: HttpRequest, pk: int) -> HttpResponse:
-    scenario = _get(Scenario.objects.all(), pk)
+    scenario = get_or_404(Scenario.objects.all(), pk)
     try:
         made = planning.mrp_run_request(company=request.company, actor=request.user,
                                         scenario=scenario)  # fmt: skip
@@ -721,7 +723,7 @@ def scenario_run(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @requires("manufacturing.plan")
 def scenario_release(request: HttpRequest, pk: int) -> HttpResponse:
-    scenario = _get(Scenario.objects.all(), pk)
+    scenario = get_or_404(Scenario.objects.all(), pk)
     try:
         scenarios.scenario_release(scenario=scenario, actor=request.user)
     except ValidationError as exc:

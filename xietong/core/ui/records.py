@@ -9,10 +9,18 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import models
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from xietong.core.models import AuditEntry
+
+
+def get_or_404(queryset: Any, pk: int) -> Any:
+    """The record of the request's company (the scoped queryset), else 404."""
+    found = queryset.filter(pk=pk).first()
+    if found is None:
+        raise Http404
+    return found
 
 
 def history_for(obj: models.Model, *, limit: int = 200) -> list[dict[str, Any]]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 
 from xietong.core.documents import file_name, quantity_text
+from xietong.core.ui.records import get_or_404  # noqa: F401  (used by the views)
 from xietong.finance.views.common import Badge, fmt, safe_reverse  # noqa: F401  (the door)
 
 STYLES = {
@@ -44,14 +45,6 @@ def badge(obj: Any, field_name: str = "state") -> Any:
 def action(label: str, url: str, *, post: bool = False, style: str = "outline-primary",
            **extra: Any) -> dict[str, Any]:  # fmt: skip
     return {"label": label, "url": url, "post": post, "style": style, **extra}
-
-
-def get_or_404(queryset: Any, pk: int) -> Any:
-    """The record of the request's company (the scoped queryset), else 404."""
-    found = queryset.filter(pk=pk).first()
-    if found is None:
-        raise Http404
-    return found
 
 
 def quantity(value: Any) -> str:

@@ -9,7 +9,7 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.http import Http404, HttpRequest
+from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from xietong.core.models import User
 from xietong.core.money import minor_units
+from xietong.core.ui.records import get_or_404  # noqa: F401  (used by the views)
 from xietong.party.selectors import timeline_of  # noqa: F401  (the sales screens' door)
 from xietong.workflow.links import process_links  # noqa: F401  (the sales screens' door)
 
@@ -117,14 +118,6 @@ def link(name: str, *args: Any) -> str:
         return reverse(name, args=args)
     except NoReverseMatch:
         return ""
-
-
-def get_or_404(queryset: Any, pk: int) -> Any:
-    """The record of the request's company (the scoped queryset), else 404."""
-    found = queryset.filter(pk=pk).first()
-    if found is None:
-        raise Http404
-    return found
 
 
 def salespeople(request: HttpRequest) -> list[tuple[str, str]]:
