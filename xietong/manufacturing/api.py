@@ -116,6 +116,7 @@ class FirmOut(Schema):
 
 
 class MaterialOut(Schema):
+    id: int
     product: int = Field(..., alias="product_id")
     required_qty: DecimalString
     issued_qty: DecimalString
@@ -162,6 +163,18 @@ class ProductionOut(Schema):
 class FinishIn(Schema):
     quantity: DecimalString
     scrap: DecimalString = Decimal(0)
+    final: bool = False
+    lot: str | None = None
+    serials: list[str] | None = None
+
+
+class IssueLineIn(Schema):
+    material: int
+    quantity: DecimalString
+
+
+class IssueIn(Schema):
+    lines: list[IssueLineIn]
 
 
 class LoadOut(Schema):
@@ -288,11 +301,30 @@ def production_release(request: HttpRequest, order_id: int) -> ProductionOrder:
 @requires("manufacturing.produce")
 @refusals
 def production_finish(request: HttpRequest, order_id: int, payload: FinishIn) -> Any:
-    """Finish a released order: materials backflushed, labour and overhead absorbed, goods
-    received at the planned cost."""
+    """Report a released order finished, all or part of it (`final`: nothing more will be
+    made): materials backflushed for the share reported, labour and overhead absorbed, goods
+    received at the planned cost (into `lot`, or one of `serials` a unit, when tracked)."""
     execution.production_order_finish(order=_production(order_id), actor=request.user,
-                                      quantity=payload.quantity,
-                                      scrap=payload.scrap)  # fmt: skip
+                                      quantity=payload.quantity, scrap=payload.scrap,
+                                      final=payload.final, lot=payload.lot,
+                                      serials=payload.serials)  # fmt: skip
+    return _production(order_id)
+
+
+@router.post("/manufacturing/production-orders/{order_id}/issue", response=ProductionOut)
+@requires("manufacturing.produce")
+@refusals
+def production_issue(request: HttpRequest, order_id: int, payload: IssueIn) -> Any:
+    """Issue materials of a released order by hand (`material` is the id of one of its
+    materials; a negative quantity returns it to stock)."""
+    order = _production(order_id)
+    materials = {m.pk: m for m in order.materials.all()}
+    lines = []
+    for n, item in enumerate(payload.lines, start=1):
+        if item.material not in materials:
+            raise ValidationError({f"lines.{n}.material": [_("Choose a material of this order.")]})
+        lines.append((materials[item.material], item.quantity))
+    execution.material_issue(order=order, lines=lines, actor=request.user)
     return _production(order_id)
 
 

@@ -27,8 +27,8 @@ class ManufacturingConfig(AppConfig):
 
         from xietong.manufacturing import models
 
-        for model in (models.PlanningSettings, models.Forecast, models.Scenario,
-                      models.ProductionOrder):  # fmt: skip
+        for model in (models.PlanningSettings, models.Forecast, models.MpsEntry,
+                      models.Scenario, models.ProductionOrder, models.ProductionReport):  # fmt: skip
             if not auditlog.contains(model):
                 fields = [
                     f.name for f in model._meta.concrete_fields if f.name not in {"id", "company"}

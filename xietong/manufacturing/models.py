@@ -132,6 +132,41 @@ class Forecast(CompanyOwned):
         return f"{self.product_id} {self.date}: {self.quantity}"
 
 
+class MpsEntry(CompanyOwned):
+    """A firm quantity of a made product in the master production schedule, due in the bucket
+    starting on `date`. MRP takes a product's firm entries as its supply plan: they explode into
+    their components, and no new planned production of the product is made in a frozen bucket,
+    nor in a slushy bucket holding an entry. Zero means "nothing here, firmly"."""
+
+    product = models.ForeignKey(
+        "product.Product", on_delete=models.PROTECT, related_name="+", verbose_name=_("product")
+    )
+    date = models.DateField(_("date"))
+    quantity = models.DecimalField(_("quantity"), **QTY)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+", verbose_name=_("created by"),
+    )  # fmt: skip
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta(CompanyOwned.Meta):
+        ordering = ["product_id", "date"]
+        verbose_name = _("firm MPS entry")
+        verbose_name_plural = _("firm MPS entries")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["company", "product", "date"], name="manufacturing_mps_entry_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(quantity__gte=0), name="manufacturing_mps_entry_pos"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} {self.date}: {self.quantity}"
+
+
 class Scenario(CompanyOwned):
     """A plan: the live one, or a what-if copy with its changes."""
 
@@ -234,7 +269,23 @@ class PlanRun(CompanyOwned):
 
 class PlannedOrder(CompanyOwned):
     """A planned purchase or production order of a scenario's latest run; firming turns it into
-    a purchase requisition line or a production order."""
+    a purchase requisition line or a production order.
+
+    The plan (planned orders, their pegging and the exception messages) is the output of a run,
+    replaced whole by the next one: a catalogue of 50,000 items gives over a million rows a
+    run. Its links to the company, scenario, run and product (and the pegging's to the orders)
+    are therefore not checked by the database, row by row, as they are written — that check
+    cost more than the writing itself — but by Django on delete (PROTECT, CASCADE, SET NULL
+    as declared) and by the writer, which takes every id from rows it has just read
+    (`planning._write`); `tests/test_planning.py` probes that no row points nowhere."""
+
+    company = models.ForeignKey(
+        "core.Company",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,  # read by scenario (the index below), never by company alone
+    )
 
     class Supply(models.TextChoices):
         BUY = "buy", _("Buy")
@@ -246,14 +297,18 @@ class PlannedOrder(CompanyOwned):
 
     scenario = models.ForeignKey(
         Scenario, on_delete=models.CASCADE, related_name="planned_orders",
-        verbose_name=_("scenario"),
+        verbose_name=_("scenario"), db_constraint=False, db_index=False,  # the index below
     )  # fmt: skip
     run = models.ForeignKey(
         PlanRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
-        verbose_name=_("MRP run"),
+        verbose_name=_("MRP run"), db_constraint=False, db_index=False,
     )  # fmt: skip
     product = models.ForeignKey(
-        "product.Product", on_delete=models.PROTECT, related_name="+", verbose_name=_("product")
+        "product.Product",
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("product"),
+        db_constraint=False,
     )
     supply = models.CharField(_("make or buy"), max_length=4, choices=Supply.choices)
     release_date = models.DateField(_("release date"))
@@ -296,15 +351,16 @@ class Pegging(models.Model):
         FORECAST = "forecast", _("Forecast")
         SAFETY = "safety", _("Safety stock")
         LOT = "lot", _("Lot size")
+        MPS = "mps", _("Firm MPS entry")
         OTHER = "other", _("Other demand")
 
     planned_order = models.ForeignKey(
         PlannedOrder, on_delete=models.CASCADE, related_name="pegs",
-        verbose_name=_("planned order"),
+        verbose_name=_("planned order"), db_constraint=False,
     )  # fmt: skip
     parent = models.ForeignKey(
         PlannedOrder, on_delete=models.CASCADE, null=True, blank=True, related_name="supplies",
-        verbose_name=_("parent planned order"),
+        verbose_name=_("parent planned order"), db_constraint=False,
     )  # fmt: skip
     demand = models.CharField(_("demand"), max_length=10, choices=Demand.choices)
     demand_id = models.BigIntegerField(_("demand row"), null=True, blank=True)
@@ -314,7 +370,6 @@ class Pegging(models.Model):
     class Meta:
         verbose_name = _("pegging")
         verbose_name_plural = _("pegging")
-        indexes = [models.Index(fields=["demand", "demand_id"])]
 
     def __str__(self) -> str:
         return f"{self.planned_order_id} → {self.demand} {self.reference}: {self.quantity}"
@@ -401,7 +456,7 @@ class ProductionOrder(CompanyOwned):
     scrapped_qty = models.DecimalField(_("scrapped"), default=ZERO, **QTY)
     backflush = models.BooleanField(
         _("backflush materials"),
-        default=False,
+        default=True,
         help_text=_("Issue the materials when finished goods are reported, not one by one."),
     )
     origin = models.CharField(_("source document"), max_length=80, blank=True)
@@ -489,6 +544,11 @@ class ProductionOperation(models.Model):
     )  # fmt: skip
     planned_minutes = models.DecimalField(_("planned minutes"), **MINUTES)
     actual_minutes = models.DecimalField(_("actual minutes"), default=ZERO, **MINUTES)
+    absorbed_minutes = models.DecimalField(
+        _("absorbed minutes"), default=ZERO,
+        help_text=_("Minutes whose labour and overhead finishes have charged to the order."),
+        **MINUTES,
+    )  # fmt: skip
     done_qty = models.DecimalField(_("quantity done"), default=ZERO, **QTY)
     scrap_qty = models.DecimalField(_("scrap"), default=ZERO, **QTY)
     state = models.CharField(_("state"), max_length=8, choices=State.choices,
@@ -534,3 +594,51 @@ class TimeEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.operation_id}: {self.minutes} min"
+
+
+class ProductionReport(models.Model):
+    """One finish reported on a production order (good quantity, scrap, the lot received) or
+    one issue or return of materials by hand, with the values it booked: the order's history,
+    and the shares later finishes backflush and absorb from."""
+
+    class Kind(models.TextChoices):
+        FINISH = "finish", _("Finish")
+        ISSUE = "issue", _("Material issue")
+        RETURN = "return", _("Material return")
+
+    order = models.ForeignKey(
+        ProductionOrder, on_delete=models.CASCADE, related_name="reports",
+        verbose_name=_("production order"),
+    )  # fmt: skip
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.FINISH)
+    quantity = models.DecimalField(_("quantity"), default=ZERO, **QTY)
+    scrap = models.DecimalField(_("scrap"), default=ZERO, **QTY)
+    final = models.BooleanField(_("final"), default=False)
+    lot = models.ForeignKey(
+        "inventory.Lot", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+        verbose_name=_("lot"),
+    )  # fmt: skip
+    serials = models.TextField(_("serial numbers"), blank=True)
+    material_value = models.DecimalField(_("material value"), default=ZERO, **AMOUNT)
+    labour_value = models.DecimalField(_("labour"), default=ZERO, **AMOUNT)
+    overhead_value = models.DecimalField(_("overhead"), default=ZERO, **AMOUNT)
+    received_value = models.DecimalField(_("value received"), default=ZERO, **AMOUNT)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True,
+        related_name="+", verbose_name=_("reported by"),
+    )  # fmt: skip
+    created_at = models.DateTimeField(_("reported at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["order_id", "id"]
+        verbose_name = _("production report")
+        verbose_name_plural = _("production reports")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(quantity__gte=0) & Q(scrap__gte=0),
+                name="manufacturing_report_qty_pos",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.kind} {self.quantity}"

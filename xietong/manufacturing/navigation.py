@@ -12,6 +12,7 @@ MANUFACTURING = (
     (_("Capacity"), "manufacturing:capacity", "manufacturing.view", 40),
     (_("Production schedule"), "manufacturing:schedule", "manufacturing.view", 50),
     (_("Shop floor"), "manufacturing:shop_floor", "manufacturing.view", 60),
+    (_("Work in progress"), "manufacturing:wip", "manufacturing.view", 65),
     (_("What-if scenarios"), "manufacturing:scenario_list", "manufacturing.view", 70),
 )
 SETTINGS = ((_("Planning settings"), "manufacturing:settings_edit", "manufacturing.configure", 92),)

@@ -25,11 +25,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from xietong.core import jobs
+from xietong.core import bulkwrite, jobs
 from xietong.core.models import Company, User
 from xietong.inventory.selectors import on_hand_by_product, open_moves_across_stock
 from xietong.manufacturing.models import (
     Forecast,
+    MpsEntry,
     Pegging,
     PlanException,
     PlannedOrder,
@@ -127,6 +128,8 @@ class PlanData:
     input: engine.PlanInput
     product_ids: list[int]  # the engine's item index → product id
     figures: dict[str, Any] = field(default_factory=dict)
+    # products whose firm MPS entries are their supply plan (fenced in the engine)
+    master_scheduled: list[int] = field(default_factory=list)
 
 
 def _reference(kind: str, pk: int | None, label: str) -> str:
@@ -181,7 +184,10 @@ def plan_input_build(
     settings: PlanningSettings | None = None, changes: dict[str, Any] | None = None,
 ) -> PlanData:  # fmt: skip
     """The engine's input for the whole company, read in a handful of queries; a what-if
-    scenario's `changes` (`scenarios.py`: demand in percent, lead times) applied."""
+    scenario's `changes` (`scenarios.py`: demand in percent, lead times) applied. The firm MPS
+    entries of made products from `start` on are firm planned production (exploded into
+    their components); a product with entries gets no new planned production inside the
+    frozen fence, nor in a slushy bucket holding an entry."""
     settings = settings or planning_settings(company)
     changes = changes or {}
     products = list(
@@ -260,6 +266,25 @@ def plan_input_build(
             demands["qty"].append(float(quantity))
             demands["reference"].append(_reference("forecast", pk, f"{sku[product_id]} {date}"))
 
+    firm: dict[str, list[Any]] = {"item": [], "date": [], "qty": [], "reference": []}
+    master_scheduled: set[int] = set()
+    for pk, product_id, date, quantity in MpsEntry.unscoped.filter(
+        company=company, date__gte=start, product__supply=Product.Supply.MAKE
+    ).values_list("pk", "product_id", "date", "quantity"):  # fmt: skip
+        if product_id in position:
+            master_scheduled.add(product_id)
+            firm["item"].append(sku[product_id])
+            firm["date"].append(date)
+            firm["qty"].append(float(quantity))
+            firm["reference"].append(_reference("mps", pk, f"{sku[product_id]} {date}"))
+    no_plan_before = np.zeros(len(products), dtype=np.int64)
+    firm_until = np.zeros(len(products), dtype=np.int64)
+    if master_scheduled:
+        days = engine.BUCKET_DAYS[bucket]
+        fenced = [position[product_id] for product_id in master_scheduled]
+        no_plan_before[fenced] = -(-settings.frozen_days // days)  # buckets starting inside
+        firm_until[fenced] = -(-settings.slushy_days // days)
+
     factor = float(changes.get("demand_percent", 100)) / 100
     if factor != 1:
         demands["qty"] = [q * factor for q in demands["qty"]]
@@ -289,6 +314,9 @@ def plan_input_build(
         start=start,
         bucket=bucket,
         horizon=horizon,
+        firm=engine.DatedTable(**firm),
+        no_plan_before=no_plan_before,
+        firm_until=firm_until,
     )
     return PlanData(
         input=inp,
@@ -298,7 +326,9 @@ def plan_input_build(
             "bom_lines": len(parents),
             "demands": len(demands["item"]),
             "receipts": len(receipts["item"]),
+            "mps_entries": len(firm["item"]),
         },
+        master_scheduled=sorted(master_scheduled),
     )
 
 
@@ -397,101 +427,110 @@ def mrp_run_execute(*, run: PlanRun, progress: Any = None) -> PlanRun:
     return run
 
 
-def _dates(values: np.ndarray) -> list[dt.date | None]:
-    return [None if np.isnat(v) else v.astype(object) for v in values.astype("datetime64[D]")]
+def _plan_delete(scenario: Scenario) -> None:
+    """Delete the scenario's planned (not firmed) orders, their pegging rows (both ways) and
+    its exception messages: three set-based DELETEs. (Django's `delete()` would load every
+    order and its pegging as model instances first, to cascade in Python.)"""
+    planned = PlannedOrder.unscoped.filter(scenario=scenario, state=PlannedOrder.State.PLANNED)
+    ids = planned.values("pk")
+    # two statements, not one with OR: each is then a hashed semi-join (with OR, PostgreSQL
+    # probes the subquery once per pegging row)
+    for pegs in (Pegging.objects.filter(planned_order__in=ids),
+                 Pegging.objects.filter(parent__in=ids)):  # fmt: skip
+        pegs._raw_delete(pegs.db)
+    planned._raw_delete(planned.db)
+    exceptions = PlanException.unscoped.filter(scenario=scenario)
+    exceptions._raw_delete(exceptions.db)
 
 
 def _write(run: PlanRun, data: PlanData, result: engine.PlanResult) -> dict[str, int]:
+    """Replace the scenario's plan with the run's result: planned orders, single-level
+    pegging and exception messages, written column by column (`core.bulkwrite`: binary COPY
+    on PostgreSQL), without a model instance or a Python loop per row. The planned orders get
+    a block of consecutive ids, so that their pegging refers to them by arithmetic."""
     scenario = run.scenario
-    PlannedOrder.unscoped.filter(scenario=scenario, state=PlannedOrder.State.PLANNED).delete()
-    PlanException.unscoped.filter(scenario=scenario).delete()
+    _plan_delete(scenario)
     orders = result.planned_orders
-    supply = orders.make_or_buy
-    product = [data.product_ids[i] for i in orders.item_index]
-    releases, dues = _dates(orders.release_date), _dates(orders.due_date)
-    rows = [
-        PlannedOrder(
-            company_id=run.company_id,
-            scenario=scenario,
-            run=run,
-            product_id=product[n],
-            supply=supply[n],
-            release_date=releases[n],
-            due_date=dues[n],
-            quantity=Decimal(repr(round(float(orders.qty[n]), 6))),
-            past_due=bool(orders.past_due[n]),
-        )
-        for n in range(len(orders))
-    ]
-    made = PlannedOrder.unscoped.bulk_create(rows, batch_size=BATCH)
-    by_engine_id = {int(orders.id[n]): made[n].pk for n in range(len(made))}
+    count = len(orders)
+    product_ids = np.asarray(data.product_ids, dtype=np.int64)
+    first = bulkwrite.pk_block(PlannedOrder, count)
+    engine_ids = np.asarray(orders.id, dtype=np.int64)
+    pk_of = np.zeros(int(engine_ids.max()) + 1 if count else 1, dtype=np.int64)
+    pk_of[engine_ids] = first + np.arange(count, dtype=np.int64)
+    make = np.asarray(data.input.items.make_or_buy, dtype=object)[orders.item_index]
+    bulkwrite.columns_insert(PlannedOrder, {
+        "id": first + np.arange(count, dtype=np.int64),
+        "company_id": run.company_id,
+        "scenario_id": scenario.pk,
+        "run_id": run.pk,
+        "product_id": product_ids[orders.item_index],
+        "supply": np.where(make == "make", PlannedOrder.Supply.MAKE.value,
+                           PlannedOrder.Supply.BUY.value).astype(object),
+        "release_date": orders.release_date,
+        "due_date": orders.due_date,
+        "quantity": np.asarray(orders.qty, dtype=float),
+        "state": PlannedOrder.State.PLANNED.value,
+        "past_due": np.asarray(orders.past_due, dtype=bool),
+        "requisition_line_id": None,
+        "production_order_id": None,
+    }, count)  # fmt: skip
 
     order_id, parent_id, target, qty = single_level_pegging(result)
+    known = order_id < len(pk_of)
+    known[known] = pk_of[order_id[known]] > 0
+    order_id, parent_id, target, qty = order_id[known], parent_id[known], target[known], qty[known]
+    to_order = parent_id > 0
+    # what each pegging target stands for, worked out once per target (not per row)
     targets = result.single_pegging.targets
-    kinds, references = targets.kind, targets.reference
-    peg_rows = []
-    for n in range(len(order_id)):
-        order_pk = by_engine_id.get(int(order_id[n]))
-        if order_pk is None:
+    used = np.unique(target[~to_order])
+    kinds = np.empty(len(targets), dtype=object)
+    demand_ids = np.full(len(targets), np.nan)
+    labels = np.empty(len(targets), dtype=object)
+    for t in used.tolist():
+        kind = str(targets.kind[t])
+        if kind in PEG_PSEUDO:
+            kinds[t], labels[t] = PEG_PSEUDO[kind].value, ""
             continue
-        parent = int(parent_id[n])
-        if parent:
-            demand, demand_id, label, parent_pk = (
-                Pegging.Demand.ORDER,
-                None,
-                "",
-                by_engine_id[parent],
-            )
-        else:
-            parent_pk = None
-            kind = str(kinds[target[n]])
-            if kind in PEG_PSEUDO:
-                demand, demand_id, label = PEG_PSEUDO[kind], None, ""
-            else:
-                source, demand_id, label = _parse_reference(str(references[target[n]]))
-                demand = source if source in Pegging.Demand.values else Pegging.Demand.OTHER
-        peg_rows.append(
-            Pegging(
-                planned_order_id=order_pk,
-                parent_id=parent_pk,
-                demand=demand,
-                demand_id=demand_id,
-                reference=label[:80],
-                quantity=Decimal(repr(round(float(qty[n]), 6))),
-            )
-        )
-    Pegging.objects.bulk_create(peg_rows, batch_size=BATCH)
+        source, pk, label = _parse_reference(str(targets.reference[t]))
+        kinds[t] = source if source in Pegging.Demand.values else Pegging.Demand.OTHER.value
+        demand_ids[t] = np.nan if pk is None else pk
+        labels[t] = label[:80]
+    pick = np.where(to_order, 0, target)
+    bulkwrite.columns_insert(Pegging, {
+        "planned_order_id": pk_of[order_id],
+        "parent_id": np.where(to_order, pk_of[np.where(to_order, parent_id, 0)], np.nan),
+        "demand": np.where(to_order, Pegging.Demand.ORDER.value, kinds[pick]).astype(object),
+        "demand_id": np.where(to_order, np.nan, demand_ids[pick]),
+        "reference": np.where(to_order, "", labels[pick]).astype(object),
+        "quantity": np.asarray(qty, dtype=float),
+    }, len(order_id))  # fmt: skip
 
     found = result.exceptions
-    sku_to_product = dict(zip(data.input.items.code, data.product_ids, strict=True))
-    exception_rows = []
-    dates, suggested = _dates(found.date), _dates(found.suggested_date)
-    for n in range(len(found)):
-        kind = found.kind[n]
-        kind = engine.EXCEPTION_KINDS[int(kind)] if not isinstance(kind, str) else str(kind)
-        item = found.item[n]
-        product_id = (
-            data.product_ids[int(item)] if not isinstance(item, str) else sku_to_product[item]
-        )
-        _kind, _pk, label = _parse_reference(str(found.reference[n]))
-        exception_rows.append(
-            PlanException(
-                company_id=run.company_id,
-                scenario=scenario,
-                run=run,
-                product_id=product_id,
-                kind=EXCEPTION_KINDS[kind],
-                date=dates[n] or run.start,
-                suggested_date=suggested[n],
-                quantity=Decimal(repr(round(float(found.qty[n]), 6))),
-                reference=label[:80],
-            )
-        )
-    PlanException.unscoped.bulk_create(exception_rows, batch_size=BATCH)
+    items = found.item
+    if len(found) and isinstance(items[0], str):
+        position = {code: n for n, code in enumerate(data.input.items.code)}
+        items = np.asarray([position[code] for code in items.tolist()], dtype=np.int64)
+    kinds = np.asarray([
+        EXCEPTION_KINDS[engine.EXCEPTION_KINDS[int(k)] if not isinstance(k, str) else str(k)]
+        for k in found.kind.tolist()], dtype=object)  # fmt: skip
+    dates = np.asarray(found.date, dtype="datetime64[D]")
+    bulkwrite.columns_insert(PlanException, {
+        "company_id": run.company_id,
+        "scenario_id": scenario.pk,
+        "run_id": run.pk,
+        "product_id": product_ids[np.asarray(items, dtype=np.int64)] if len(found) else
+        np.zeros(0, dtype=np.int64),
+        "kind": kinds,
+        "date": np.where(np.isnat(dates), np.datetime64(run.start, "D"), dates),
+        "suggested_date": np.asarray(found.suggested_date, dtype="datetime64[D]"),
+        "quantity": np.asarray(found.qty, dtype=float),
+        "reference": np.asarray([_parse_reference(str(r))[2][:80]
+                                 for r in found.reference.tolist()], dtype=object),
+    }, len(found))  # fmt: skip
     return {
-        "planned_orders": len(rows),
-        "pegging_rows": len(peg_rows),
-        "exceptions": len(exception_rows),
+        "planned_orders": count,
+        "pegging_rows": len(order_id),
+        "exceptions": len(found),
     }
 
 

@@ -5,6 +5,7 @@ one service or selector and renders; its permission is declared on it (`@require
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django import forms
@@ -201,11 +202,13 @@ def forecast_list(request: HttpRequest) -> HttpResponse:
 
 
 class ForecastForm(ShellForm):
-    product = forms.ModelChoiceField(label=_("Product"), queryset=Product.unscoped.none())
-    date = forms.DateField(label=_("From"), widget=DateInput)
-    quantity = forms.DecimalField(label=_("Quantity"), min_value=0, max_digits=18,
+    product = forms.ModelChoiceField(
+        label=gettext_lazy("Product"), queryset=Product.unscoped.none()
+    )
+    date = forms.DateField(label=gettext_lazy("From"), widget=DateInput)
+    quantity = forms.DecimalField(label=gettext_lazy("Quantity"), min_value=0, max_digits=18,
                                   decimal_places=6)  # fmt: skip
-    note = forms.CharField(label=_("Note"), max_length=200, required=False)
+    note = forms.CharField(label=gettext_lazy("Note"), max_length=200, required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -485,12 +488,14 @@ urlpatterns += [
 
 
 class ReportForm(ShellForm):
-    minutes = forms.DecimalField(label=_("Minutes worked"), max_digits=14, decimal_places=3)
-    quantity = forms.DecimalField(label=_("Quantity done"), max_digits=18, decimal_places=6,
+    minutes = forms.DecimalField(
+        label=gettext_lazy("Minutes worked"), max_digits=14, decimal_places=3
+    )
+    quantity = forms.DecimalField(label=gettext_lazy("Quantity done"), max_digits=18, decimal_places=6,
                                   required=False)  # fmt: skip
-    scrap = forms.DecimalField(label=_("Scrapped"), max_digits=18, decimal_places=6,
+    scrap = forms.DecimalField(label=gettext_lazy("Scrapped"), max_digits=18, decimal_places=6,
                                required=False)  # fmt: skip
-    finished = forms.BooleanField(label=_("Operation finished"), required=False)
+    finished = forms.BooleanField(label=gettext_lazy("Operation finished"), required=False)
 
 
 def _form_refused(form: forms.Form, exc: ValidationError) -> None:
@@ -550,30 +555,113 @@ def shop_floor(request: HttpRequest) -> HttpResponse:
 
 
 class FinishForm(ShellForm):
-    quantity = forms.DecimalField(label=_("Good quantity"), max_digits=18, decimal_places=6)
-    scrap = forms.DecimalField(label=_("Scrapped"), max_digits=18, decimal_places=6,
+    quantity = forms.DecimalField(
+        label=gettext_lazy("Good quantity"), max_digits=18, decimal_places=6
+    )
+    scrap = forms.DecimalField(label=gettext_lazy("Scrapped"), max_digits=18, decimal_places=6,
                                required=False)  # fmt: skip
+    final = forms.BooleanField(
+        label=gettext_lazy("Final: nothing more will be made"), required=False,
+        help_text=gettext_lazy("Otherwise the order stays in progress until produced and scrapped reach "
+                    "its quantity."),
+    )  # fmt: skip
+    lot = forms.CharField(label=gettext_lazy("Lot"), max_length=80, required=False,
+                          help_text=gettext_lazy("Left empty: <order number>-<n>."))  # fmt: skip
+    serials = forms.CharField(label=gettext_lazy("Serial numbers"), required=False,
+                              widget=forms.Textarea(attrs={"rows": 3}),
+                              help_text=gettext_lazy("One per unit, a line or a comma each."))  # fmt: skip
+
+    def __init__(self, *args: Any, tracking: str = Product.Tracking.NONE, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if tracking != Product.Tracking.LOT:
+            del self.fields["lot"]
+        if tracking != Product.Tracking.SERIAL:
+            del self.fields["serials"]
 
 
 @requires("manufacturing.produce")
 def order_finish(request: HttpRequest, pk: int) -> HttpResponse:
-    row = get_or_404(ProductionOrder.objects.select_related("product"), pk)
-    form = FinishForm(request.POST or None, initial={"quantity": row.quantity})
+    row = get_or_404(ProductionOrder.objects.select_related("product", "uom"), pk)
+    left = max(row.quantity - row.produced_qty - row.scrapped_qty, 0)
+    form = FinishForm(request.POST or None, initial={"quantity": left},
+                      tracking=row.product.tracking)  # fmt: skip
     if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        serials = (data.get("serials") or "").replace(",", " ").replace(";", " ").split()
         try:
-            execution.production_order_finish(order=row, actor=request.user,
-                                              quantity=form.cleaned_data["quantity"],
-                                              scrap=form.cleaned_data["scrap"] or 0)  # fmt: skip
+            done = execution.production_order_finish(
+                order=row, actor=request.user, quantity=data["quantity"],
+                scrap=data["scrap"] or 0, final=data["final"], lot=data.get("lot") or None,
+                serials=serials or None,
+            )  # fmt: skip
         except ValidationError as exc:
             _form_refused(form, exc)
         else:
-            messages.success(request, _("%(number)s finished: materials issued and goods "
-                                        "received.") % {"number": row.number})  # fmt: skip
+            if done.state == ProductionOrder.State.DONE:
+                messages.success(request, _("%(number)s finished: materials issued and goods "
+                                            "received.") % {"number": row.number})  # fmt: skip
+            else:
+                messages.success(request, _("%(quantity)s reported on %(number)s; it stays in "
+                                            "progress.") % {"number": row.number,
+                                                            "quantity": _quantity(data["quantity"])})  # fmt: skip
+            return redirect("manufacturing:order_detail", pk)
+    return render(request, "manufacturing/production_order_finish.html", {
+        "form": form, "title": _("Finish %(number)s") % {"number": row.number}, "row": row,
+        "cancel_url": reverse("manufacturing:order_detail", args=[pk]),
+        "submit_label": _("Report"),
+        "summary": {"quantity": _quantity(row.quantity), "produced": _quantity(row.produced_qty),
+                    "scrapped": _quantity(row.scrapped_qty), "left": _quantity(left)},
+    }, status=400 if form.errors else 200)  # fmt: skip
+
+
+class IssueForm(ShellForm):
+    """One quantity per material of the order (negative: returned to stock)."""
+
+    def __init__(self, *args: Any, materials: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.materials = {f"qty_{m.pk}": m for m in materials}
+        for name, m in self.materials.items():
+            self.fields[name] = forms.DecimalField(
+                label=f"{m.product} ({m.uom.code})", max_digits=18, decimal_places=6,
+                required=False,
+                help_text=_("Required %(required)s, issued %(issued)s.") % {
+                    "required": _quantity(m.required_qty), "issued": _quantity(m.issued_qty)},
+            )  # fmt: skip
+
+    def lines(self) -> list[tuple[Any, Any]]:
+        return [(m, self.cleaned_data[name]) for name, m in self.materials.items()
+                if self.cleaned_data.get(name)]  # fmt: skip
+
+
+@requires("manufacturing.produce")
+def order_issue(request: HttpRequest, pk: int) -> HttpResponse:
+    row = get_or_404(ProductionOrder.objects.all(), pk)
+    materials = list(row.materials.select_related("product", "uom"))
+    form = IssueForm(request.POST if request.method == "POST" else None, materials=materials)
+    if request.method == "POST" and form.is_valid():
+        try:
+            execution.material_issue(order=row, lines=form.lines(), actor=request.user)
+        except ValidationError as exc:
+            _form_refused(form, exc)
+        else:
+            messages.success(request, _("Materials issued to %(number)s.") % {
+                "number": row.number})  # fmt: skip
             return redirect("manufacturing:order_detail", pk)
     return form_response(request, form=form,
-                         title=_("Finish %(number)s") % {"number": row.number},
+                         title=_("Issue materials to %(number)s") % {"number": row.number},
                          cancel_url=reverse("manufacturing:order_detail", args=[pk]),
+                         submit_label=_("Issue"),
                          status=400 if form.errors else 200)  # fmt: skip
+
+
+@requires("manufacturing.view")
+def wip_view(request: HttpRequest) -> HttpResponse:
+    report = execution.wip_report(request.company)
+    return render(request, "manufacturing/wip.html", {
+        "title": _("Work in progress"), "report": report,
+        "rows": [{"r": r, "badge": _badge(r.order), "quantity": _quantity(r.order.quantity),
+                  "produced": _quantity(r.order.produced_qty)} for r in report.rows],
+    })  # fmt: skip
 
 
 @require_POST
@@ -596,6 +684,8 @@ urlpatterns += [
     path("shop-floor/", shop_floor, name="shop_floor"),
     path("orders/<int:pk>/finish/", order_finish, name="order_finish"),
     path("orders/<int:pk>/close/", order_close, name="order_close"),
+    path("orders/<int:pk>/issue/", order_issue, name="order_issue"),
+    path("wip/", wip_view, name="wip"),
 ]
 
 
@@ -603,17 +693,17 @@ urlpatterns += [
 
 
 class ScenarioForm(ShellForm):
-    name = forms.CharField(label=_("Name"), max_length=80)
-    demand_percent = forms.DecimalField(label=_("Demand (percent of today's)"), required=False,
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=80)
+    demand_percent = forms.DecimalField(label=gettext_lazy("Demand (percent of today's)"), required=False,
                                         max_digits=7, decimal_places=2)  # fmt: skip
-    work_center = forms.ModelChoiceField(label=_("Work center"), required=False,
+    work_center = forms.ModelChoiceField(label=gettext_lazy("Work center"), required=False,
                                          queryset=WorkCenter.unscoped.none())  # fmt: skip
-    hours_per_day = forms.DecimalField(label=_("Hours per working day"), required=False,
+    hours_per_day = forms.DecimalField(label=gettext_lazy("Hours per working day"), required=False,
                                        max_digits=5, decimal_places=2)  # fmt: skip
-    units = forms.IntegerField(label=_("Parallel units"), required=False)
-    product = forms.ModelChoiceField(label=_("Product"), required=False,
+    units = forms.IntegerField(label=gettext_lazy("Parallel units"), required=False)
+    product = forms.ModelChoiceField(label=gettext_lazy("Product"), required=False,
                                      queryset=Product.unscoped.none())  # fmt: skip
-    lead_time_days = forms.IntegerField(label=_("Lead time (days)"), required=False)
+    lead_time_days = forms.IntegerField(label=gettext_lazy("Lead time (days)"), required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -670,8 +760,17 @@ def scenario_detail(request: HttpRequest, pk: int) -> HttpResponse:
         ("planned_orders", _("Planned orders")), ("planned_value", _("Planned value at cost")),
         ("past_due", _("Releases past due")), ("exceptions", _("Exception messages")),
         ("overloads", _("Overloaded buckets")), ("worst_load_percent", _("Highest load (%)")),
+        ("service_level_percent", _("Service level (share of sales order lines on time, percent)")),
+        ("late_order_lines", _("Late sales order lines")),
+        ("inventory_value_average", _("Projected inventory value, average")),
+        ("inventory_value_end", _("Projected inventory value, end of the horizon")),
     ]  # fmt: skip
-    rows = [{"label": label, "value": figures[key], "live": base[key] if base else None}
+
+    def shown(value: Any) -> Any:
+        return "—" if value is None else value
+
+    rows = [{"key": key, "label": label, "value": shown(figures[key]),
+             "live": shown(base[key]) if base else None}
             for key, label in labels]  # fmt: skip
     can_plan = has_perm(request, "manufacturing.plan")
     actions = []
@@ -747,14 +846,22 @@ urlpatterns += [
 
 @requires("manufacturing.view")
 def master_schedule_view(request: HttpRequest) -> HttpResponse:
+    """The MPS of one made product; a planner edits its firm entries (one input per bucket,
+    one save: all or nothing)."""
+
     settings = planning.planning_settings(request.company)
+    can_plan = has_perm(request, "manufacturing.plan")
+    if request.method == "POST" and not can_plan:
+        raise PermissionDenied
     products = list(
         Product.objects.filter(active=True, supply=Product.Supply.MAKE, is_configurable=False)
         .order_by("sku")
         .only("pk", "sku", "name", "name_i18n")
     )
-    chosen = request.GET.get("product", "")
+    chosen = request.POST.get("product", "") or request.GET.get("product", "")
     product = next((p for p in products if str(p.pk) == chosen), None)
+    if request.method == "POST" and product is None:
+        raise Http404
     if product is None and products:
         # the first with a forecast, else with planned production
         wanted = (
@@ -764,6 +871,27 @@ def master_schedule_view(request: HttpRequest) -> HttpResponse:
             .values_list("product_id", flat=True).first()
         )  # fmt: skip
         product = next((p for p in products if p.pk == wanted), products[0])
+    errors: dict[str, list[str]] = {}
+    submitted: dict[str, str] = {}
+    if request.method == "POST" and product is not None:
+        submitted = {key[5:]: value for key, value in request.POST.items()
+                     if key.startswith("firm-")}  # fmt: skip
+        quantities: dict[dt.date, Any] = {}
+        for key, value in submitted.items():
+            try:
+                quantities[dt.date.fromisoformat(key)] = value
+            except ValueError:
+                errors[key] = [_("Not a date.")]
+        if not errors:
+            try:
+                mps.mps_entries_save(company=request.company, product=product,
+                                     quantities=quantities, actor=request.user)  # fmt: skip
+            except ValidationError as exc:
+                errors = exc.message_dict
+            else:
+                messages.success(request, _("The firm MPS of %(product)s is saved.")
+                                 % {"product": product})  # fmt: skip
+                return redirect(reverse("manufacturing:mps") + f"?product={product.pk}")
     table = None
     if product is not None:
         table = mps.master_schedule(
@@ -771,20 +899,33 @@ def master_schedule_view(request: HttpRequest) -> HttpResponse:
             start=planning.plan_start(timezone.localdate(), settings.bucket),
             bucket=settings.bucket, horizon=min(settings.horizon, 26),
         )  # fmt: skip
-    rows = []
+    rows, firm_cells = [], []
     if table is not None:
         for label, values in (
             (_("Forecast"), table.forecast), (_("Customer orders"), table.orders),
-            (_("Demand planned"), table.demand), (_("Scheduled production"), table.supply),
+            (_("Demand planned"), table.demand), (_("Firm MPS"), table.firm),
+            (_("Scheduled production"), table.supply),
             (_("Projected available"), table.projected), (_("Available to promise"), table.atp),
         ):  # fmt: skip
-            rows.append({"label": label,
-                         "cells": [{"text": _quantity(v), "negative": v < 0} for v in values]})  # fmt: skip
+            rows.append({"label": label, "firm": values is table.firm,
+                         "cells": [{"text": _quantity(v), "negative": v is not None and v < 0}
+                                   for v in values]})  # fmt: skip
+        for date, value in zip(table.dates, table.firm, strict=True):
+            key = date.isoformat()
+            firm_cells.append({
+                "name": f"firm-{key}", "date": date, "errors": errors.get(key, []),
+                "value": submitted[key] if key in submitted else
+                ("" if value is None else _quantity(value)),
+            })  # fmt: skip
+    shown = {cell["name"][5:] for cell in firm_cells}
+    for key, found in errors.items():  # not in a cell of the screen: say it on top
+        for message in found if key not in shown else []:
+            messages.error(request, f"{key}: {message}" if key != "product" else message)
     return render(request, "manufacturing/mps.html", {
         "title": _("Master production schedule"), "products": products, "product": product,
-        "table": table, "rows": rows,
+        "table": table, "rows": rows, "firm_cells": firm_cells, "can_plan": can_plan,
         "columns": list(zip(table.dates, table.fences, strict=True)) if table else [],
-    })  # fmt: skip
+    }, status=400 if errors else 200)  # fmt: skip
 
 
 urlpatterns += [path("mps/", master_schedule_view, name="mps")]

@@ -20,6 +20,16 @@ Conventions (docs/mrp-csv.md has the planner's version):
   in bucket 0 and reported as past due. Component gross requirements are placed in the bucket of
   the parent's release date, ``qty × qty_per × (1 + scrap_pct/100)``.
 * Values within 1e-9 (relative for large values) are treated as zero.
+* Firm planned production (``PlanInput.firm``, e.g. the master production schedule's firm
+  entries) is supply of its item in its bucket, like a scheduled receipt, and, unlike one, its
+  release (due − lead time) explodes into the components' gross requirements, which are pegged
+  to it (pegging target kind "firm"). No new planned order of item ``i`` is due in a bucket
+  before ``no_plan_before[i]`` (the frozen fence), nor in a bucket before ``firm_until[i]``
+  (the slushy fence) holding a firm row of the item, even of quantity 0. Where such a bucket
+  ends below zero the item gets one "expedite" exception (first short bucket, the first bucket
+  where it may be planned again, the largest shortfall) and the shortage is carried to the
+  next bucket where planning is allowed. A net-change run with firm production is
+  regenerative.
 """
 
 from __future__ import annotations
@@ -212,6 +222,9 @@ class PlanInput:
     bucket: str = "week"
     horizon: int = 52
     non_working_days: Iterable[dt.date] = ()
+    firm: DatedTable | None = None  # firm planned production: item, due date, qty, reference
+    no_plan_before: Any = None  # per item: no new planned order due before this bucket
+    firm_until: Any = None  # per item: none either before it in a bucket with a firm row
 
 
 # --- output ----------------------------------------------------------------------------------
@@ -267,7 +280,9 @@ class PegTargets:
     """What planned orders can be pegged to: one row per independent demand line (kind
     "demand", with its item, date and reference), then per item its safety stock (kind
     "safety_stock") and its stock left at the end of the horizon (kind "lot_size": lot-size
-    excess or stock beyond the demands). Dates of the pseudo targets are NaT."""
+    excess or stock beyond the demands), then one row per firm planned production line (kind
+    "firm": its components' requirements). Dates of the safety-stock and lot-size targets are
+    NaT."""
 
     kind: np.ndarray
     item: np.ndarray
@@ -420,7 +435,13 @@ class _Prep:
     rec_bucket: np.ndarray
     rec_in: np.ndarray
     G0: np.ndarray  # independent gross requirements n × T
-    SR: np.ndarray  # scheduled receipts n × T
+    SR: np.ndarray  # scheduled receipts (and firm planned production) n × T
+    firm: DatedTable = field(default_factory=DatedTable)
+    firm_item: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    firm_bucket: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    firm_in: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    block: np.ndarray | None = None  # n × T: no new planned order due in the bucket
+    short: np.ndarray | None = None  # n × T: shortfall left in a blocked bucket (by _run)
 
 
 def _lookup(
@@ -575,6 +596,29 @@ def _prepare(inp: PlanInput) -> _Prep:
 
     dem_item, dem_bucket, dem_in = bucket_of(inp.demands, "demands")
     rec_item, rec_bucket, rec_in = bucket_of(inp.receipts, "receipts")
+    firm = inp.firm if inp.firm is not None else DatedTable()
+    firm_item, firm_bucket, firm_in = bucket_of(firm, "firm")
+    fences = []
+    for name in ("no_plan_before", "firm_until"):
+        value = getattr(inp, name)
+        array = (
+            np.zeros(n, np.int64)
+            if value is None
+            else np.asarray(value, dtype=np.int64).reshape(-1)
+        )
+        if len(array) != n:
+            raise PlanError("bad_shape", f"{name} has not {n} values", field=name)
+        fences.append(array)
+    no_plan_before, firm_until = fences
+    block = short = None
+    if (no_plan_before > 0).any() or ((firm_until > 0).any() and firm_in.any()):
+        buckets = np.arange(T, dtype=np.int64)[None, :]
+        block = buckets < no_plan_before[:, None]
+        if firm_in.any():
+            cell = firm_item[firm_in] * T + firm_bucket[firm_in]
+            has_firm = np.bincount(cell, minlength=n * T).reshape(n, T) > 0
+            block |= has_firm & (buckets < firm_until[:, None])
+        short = np.zeros((n, T))
     G0 = (
         np.bincount(
             dem_item[dem_in] * T + dem_bucket[dem_in],
@@ -593,6 +637,12 @@ def _prepare(inp: PlanInput) -> _Prep:
         .reshape(n, T)
         .astype(np.float64)
     )
+    if firm_in.any():
+        SR += np.bincount(
+            firm_item[firm_in] * T + firm_bucket[firm_in],
+            weights=firm.qty[firm_in],
+            minlength=n * T,
+        ).reshape(n, T)
     return _Prep(
         n=n,
         T=T,
@@ -625,6 +675,12 @@ def _prepare(inp: PlanInput) -> _Prep:
         rec_in=rec_in,
         G0=G0,
         SR=SR,
+        firm=firm,
+        firm_item=firm_item,
+        firm_bucket=firm_bucket,
+        firm_in=firm_in,
+        block=block,
+        short=short,
     )
 
 
@@ -727,15 +783,18 @@ def _run(inp: PlanInput, prep: _Prep, subset: np.ndarray, seeds: _Seeds | None, 
     the gross requirements (items × buckets) and the planned orders (with their pegging)."""
     n, T = prep.n, prep.T
     nd = len(inp.demands)
-    ncols = nd + 2 * n
+    ncols = nd + 2 * n + len(prep.firm)
     pegging = mode != "none"
     G = prep.G0.copy()
     pieces = _Pieces()
     pending: list[tuple[np.ndarray, ...]] = []  # dependent requirements not yet pegged
 
-    def explode_pieces(first: int, item, due_b, seq, qty, release, only_subset: bool) -> None:  # type: ignore[no-untyped-def]
+    def explode_pieces(first: int, item, due_b, seq, qty, release, only_subset: bool,
+                       firm_rows=None) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
         """Add the pieces' releases to their components' gross requirements (one sparse
-        product) and remember the dependent requirements for pegging."""
+        product) and remember the dependent requirements for pegging. ``firm_rows``: the
+        pieces are firm planned production (those rows of ``prep.firm``), pegged directly
+        to their "firm" targets."""
         if len(item) == 0:
             return
         rb = np.maximum((release - prep.start) // prep.blen, 0)
@@ -761,7 +820,24 @@ def _run(inp: PlanInput, prep: _Prep, subset: np.ndarray, seeds: _Seeds | None, 
         if only_subset:
             keep = subset[child]
             child, rq, which = child[keep], rq[keep], which[keep]
-        pending.append((child, rb[which], rq, item[which], due_b[which], seq[which], first + which))
+        k = len(which)
+        if firm_rows is None:
+            pending.append((child, rb[which], rq, item[which], due_b[which], seq[which],
+                            first + which, np.full(k, 2, np.int64),
+                            np.full(k, -1, np.int64)))  # fmt: skip
+        else:
+            zero = np.zeros(k, np.int64)
+            pending.append((child, rb[which], rq, firm_rows[which], zero, zero,
+                            np.full(k, -1, np.int64), np.ones(k, np.int64),
+                            nd + 2 * n + firm_rows[which]))  # fmt: skip
+
+    f_rows = np.flatnonzero(prep.firm_in & (prep.firm.qty > 0))
+    f_rows = f_rows[subset[prep.firm_item[f_rows]]]
+    if len(f_rows):
+        f_item, f_due = prep.firm_item[f_rows], prep.firm_bucket[f_rows]
+        f_release = _release(prep, prep.due_days[f_due], prep.lead[f_item])
+        explode_pieces(0, f_item, f_due, np.zeros(len(f_rows), np.int64),
+                       prep.firm.qty[f_rows], f_release, True, firm_rows=f_rows)  # fmt: skip
 
     if seeds is not None and len(seeds.item):
         first = pieces.add(
@@ -795,12 +871,20 @@ def _run(inp: PlanInput, prep: _Prep, subset: np.ndarray, seeds: _Seeds | None, 
         PORt = np.zeros((T, m))
         tol = EPS * np.maximum(1.0, np.abs(ss))
         pab = prep.oh[lv].copy()
+        blockt = shortt = None
+        if prep.block is not None and prep.block[lv].any():
+            blockt = np.ascontiguousarray(prep.block[lv].T)
+            shortt = np.zeros((T, m))
         for t in range(T):
             avail = pab + SRt[t] - Gt[t]
             nr = ss - avail
             need = nr > tol
             if len(i_mm):
                 need[i_mm] |= avail[i_mm] < minq[i_mm] - EPS
+            if blockt is not None and blockt[t].any():
+                # no new order here: the shortfall waits for the next open bucket
+                shortt[t] = np.where(blockt[t] & (avail < -EPS), -avail, 0.0)
+                need &= ~blockt[t]
             if not need.any():
                 pab = avail
                 continue
@@ -822,6 +906,8 @@ def _run(inp: PlanInput, prep: _Prep, subset: np.ndarray, seeds: _Seeds | None, 
             PORt[t] = q
             pab = avail + q
         POR = PORt.T
+        if shortt is not None:
+            prep.short[lv] = shortt.T
 
         # planned orders (split above max_qty)
         r, t = np.nonzero(POR)
@@ -897,7 +983,7 @@ def _peg_level(
     ]
     keep_pending = []
     for chunk in pending:
-        child, rb, rq, par_item, par_due, par_seq, par_gid = chunk
+        child, rb, rq, par_item, par_due, par_seq, par_gid, kind, col = chunk
         mine = level_of[child] == level
         if mine.all():
             sel = slice(None)
@@ -910,12 +996,12 @@ def _peg_level(
                 (
                     child[sel],
                     rb[sel],
-                    np.ones(k, np.int64),
+                    kind[sel],
                     par_item[sel],
                     par_due[sel],
                     par_seq[sel],
                     rq[sel],
-                    np.full(k, -1, np.int64),
+                    col[sel],
                     par_gid[sel],
                 )
             )
@@ -926,7 +1012,7 @@ def _peg_level(
         (
             ss_items,
             np.full(k, T, np.int64),
-            np.full(k, 2, np.int64),
+            np.full(k, 3, np.int64),
             np.zeros(k, np.int64),
             np.zeros(k, np.int64),
             np.zeros(k, np.int64),
@@ -944,19 +1030,25 @@ def _peg_level(
     o = _sort_keys((r_item, r_b, r_kind, r_k1, r_k2, r_k3))
     r_item, r_qty, r_col, r_par = r_item[o], r_qty[o], r_col[o], r_par[o]
 
-    # supplies: on hand, receipts in the horizon, planned orders
+    # supplies: on hand, receipts (and firm planned production) in the horizon, planned orders
     oh_items = lv[prep.oh[lv] > 0]
     rm = prep.rec_in & in_level[prep.rec_item] & (inp.receipts.qty > 0)
     rec_rows = np.flatnonzero(rm)
+    f_rows = np.flatnonzero(prep.firm_in & in_level[prep.firm_item] & (prep.firm.qty > 0))
+    fixed = len(oh_items) + len(rec_rows) + len(f_rows)
     npc = len(p_item)
-    s_item = np.concatenate([oh_items, prep.rec_item[rec_rows], p_item])
-    s_b = np.concatenate([np.full(len(oh_items), -1), prep.rec_bucket[rec_rows], p_due])
-    s_kind = np.concatenate(
-        [np.zeros(len(oh_items) + len(rec_rows), np.int64), np.ones(npc, np.int64)]
+    s_item = np.concatenate([oh_items, prep.rec_item[rec_rows], prep.firm_item[f_rows], p_item])
+    s_b = np.concatenate(
+        [np.full(len(oh_items), -1), prep.rec_bucket[rec_rows], prep.firm_bucket[f_rows], p_due]
     )
-    s_k = np.concatenate([np.zeros(len(oh_items), np.int64), rec_rows, p_seq])
-    s_qty = np.concatenate([prep.oh[oh_items], inp.receipts.qty[rec_rows], p_qty])
-    s_piece = np.concatenate([np.full(len(oh_items) + len(rec_rows), -1), np.arange(npc)])
+    s_kind = np.concatenate([np.zeros(fixed, np.int64), np.ones(npc, np.int64)])
+    s_k = np.concatenate(
+        [np.zeros(len(oh_items), np.int64), rec_rows, len(inp.receipts) + f_rows, p_seq]
+    )
+    s_qty = np.concatenate(
+        [prep.oh[oh_items], inp.receipts.qty[rec_rows], prep.firm.qty[f_rows], p_qty]
+    )
+    s_piece = np.concatenate([np.full(fixed, -1), np.arange(npc)])
     o = _sort_keys((s_item, s_b + 1, s_kind, s_k))
     s_item, s_qty, s_piece = s_item[o], s_qty[o], s_piece[o]
 
@@ -1135,6 +1227,23 @@ def _exceptions(inp: PlanInput, prep: _Prep, subset: np.ndarray, G: np.ndarray, 
             np.full(len(items), "", dtype=str),
             np.zeros(len(items)),
         )
+    # shortfalls where no new order may be due (firm production fences): expedite
+    if prep.short is not None:
+        items = np.flatnonzero(subset & (prep.short > 0).any(axis=1))
+        if len(items):
+            short = prep.short[items]
+            first = (short > 0).argmax(axis=1)
+            free = ~prep.block[items] & (np.arange(prep.T)[None, :] >= first[:, None])
+            sugg = np.where(free.any(axis=1), prep.due_days[free.argmax(axis=1)], NONE)
+            add(
+                items,
+                0,
+                prep.due_days[first],
+                sugg,
+                short.max(axis=1),
+                np.full(len(items), "", dtype=str),
+                np.zeros(len(items)),
+            )
     cat = {
         k: (np.concatenate(v) if v else np.zeros(0, dtype=str if k == "ref" else np.int64))
         for k, v in out.items()
@@ -1179,15 +1288,29 @@ def plan(inp: PlanInput, *, pegging: bool | str = True) -> PlanResult:
 
 
 def _targets(inp: PlanInput, prep: _Prep, *, empty: bool = False) -> PegTargets:
-    nd, n = (0, 0) if empty else (len(inp.demands), prep.n)
+    nd, n, nf = (0, 0, 0) if empty else (len(inp.demands), prep.n, len(prep.firm))
     codes = inp.items.code
+    firm = prep.firm
     return PegTargets(
         kind=np.concatenate(
-            [np.full(nd, "demand"), np.full(n, "safety_stock"), np.full(n, "lot_size")]
+            [
+                np.full(nd, "demand"),
+                np.full(n, "safety_stock"),
+                np.full(n, "lot_size"),
+                np.full(nf, "firm"),
+            ]
         ),
-        item=np.concatenate([inp.demands.item[:nd], codes[:n], codes[:n]]),
-        date=np.concatenate([inp.demands.date[:nd].astype("datetime64[D]"), np.full(2 * n, NAT)]),
-        reference=np.concatenate([inp.demands.reference[:nd], np.full(2 * n, "")]),
+        item=np.concatenate([inp.demands.item[:nd], codes[:n], codes[:n], firm.item[:nf]]),
+        date=np.concatenate(
+            [
+                inp.demands.date[:nd].astype("datetime64[D]"),
+                np.full(2 * n, NAT),
+                firm.date[:nf].astype("datetime64[D]"),
+            ]
+        ),
+        reference=np.concatenate(
+            [inp.demands.reference[:nd], np.full(2 * n, ""), firm.reference[:nf]]
+        ),
     )
 
 
@@ -1431,6 +1554,10 @@ def _net_change(inp, previous, changed_items, mode):  # type: ignore[no-untyped-
     prev_inp = previous.input
     if (
         old is None
+        or len(prep.firm)
+        or prep.block is not None
+        or len(old.firm)
+        or old.block is not None
         or (mode == "full" and previous.peg_mode != "full")
         or (mode == "single" and previous.peg_mode == "none")
         or prev_inp.bucket != inp.bucket

@@ -1,6 +1,10 @@
 """A plain, per-item and per-bucket MRP with the same rules as `engine` (see its docstring and
 docs/mrp-csv.md), written for clarity, not speed. The tests compare the two.
 
+Firm planned production (``inp.firm``) is supply in its bucket and explodes at its release,
+its components' requirements pegged to it; ``no_plan_before`` / ``firm_until`` block new
+orders bucket by bucket, a shortfall left there is reported once per item as "expedite".
+
 `reference_plan(inp)` returns a dict:
 
 * ``orders``: list of dicts (item, due, seq, release, qty, past_due, phantom), sorted by
@@ -120,6 +124,33 @@ def reference_plan(inp: PlanInput) -> dict[str, Any]:
             receipts[i][b] += qty
             if qty > 0:
                 sups[i].append((b, 0, row, qty, None))
+    # firm planned production: supply in its bucket, exploded at its release
+    firm = inp.firm
+    firm_count = [[0] * T for _ in range(n)]
+    for row in range(len(firm) if firm is not None else 0):
+        i = index[str(firm.item[row])]
+        day = _d(firm.date[row])
+        qty = float(firm.qty[row])
+        b = bucket(day)
+        if b >= T:
+            continue
+        receipts[i][b] += qty
+        firm_count[i][b] += 1
+        if qty <= 0:
+            continue
+        sups[i].append((b, 0, len(inp.receipts) + row, qty, None))
+        rb = bucket(release(due_date[b], params[i]["lead"]))
+        for c, eff in children[i].items():
+            gross[c][rb] += qty * eff
+            src = ("firm", codes[i], day, str(firm.reference[row]))
+            reqs[c].append((rb, 1, row, 0, 0, qty * eff, src))
+    no_plan_before = [0] * n if inp.no_plan_before is None else list(inp.no_plan_before)
+    firm_until = [0] * n if inp.firm_until is None else list(inp.firm_until)
+
+    def blocked(i: int, t: int) -> bool:
+        return t < no_plan_before[i] or (t < firm_until[i] and firm_count[i][t] > 0)
+
+    shortfall: dict[int, dict[int, float]] = {}
 
     orders: list[dict[str, Any]] = []
     pegging: dict[tuple, dict[tuple, float]] = {}
@@ -134,6 +165,10 @@ def reference_plan(inp: PlanInput) -> dict[str, Any]:
             need = nr > EPS * max(1.0, abs(p["ss"]))
             if p["rule"] == MINMAX and avail < p["min"] - EPS:
                 need = True
+            if blocked(i, t):
+                if avail < -EPS:
+                    shortfall.setdefault(i, {})[t] = -avail
+                need = False
             if need:
                 if p["rule"] == FOQ:
                     q = _ceil_mult(nr, p["lot"])
@@ -190,7 +225,7 @@ def reference_plan(inp: PlanInput) -> dict[str, Any]:
                 rb = bucket(rel)
                 for c, eff in children[i].items():
                     gross[c][rb] += pq * eff
-                    reqs[c].append((rb, 1, i, t, seq, pq * eff, ("order", key)))
+                    reqs[c].append((rb, 2, i, t, seq, pq * eff, ("order", key)))
         # FIFO pegging: requirements and supplies by date
         if p["ss"] > 0:
             reqs[i].append((T, 2, 0, 0, 0, p["ss"], ("safety_stock", codes[i], None, "")))
@@ -276,5 +311,12 @@ def reference_plan(inp: PlanInput) -> dict[str, Any]:
             exceptions.append(
                 (codes[i], "below_safety_stock", due_date[first], can, worst, "", None)
             )
+    for i, shorts in shortfall.items():
+        first = min(shorts)
+        free = [t for t in range(first, T) if not blocked(i, t)]
+        suggested = due_date[free[0]] if free else None
+        exceptions.append(
+            (codes[i], "expedite", due_date[first], suggested, max(shorts.values()), "", None)
+        )
     orders.sort(key=lambda o: (llc[o["index"]], o["index"], o["due"], o["seq"]))
     return {"orders": orders, "pegging": pegging, "exceptions": exceptions, "llc": llc}

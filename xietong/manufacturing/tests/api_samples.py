@@ -120,6 +120,9 @@ SAMPLES: dict[tuple[str, str], Callable[[User, Company], dict[str, Any]]] = {
         {"order_id": production_order(c).pk}),
     ("POST", "/manufacturing/production-orders/{order_id}/finish"): lambda u, c: _sample(
         {"order_id": production_order(c, "released").pk}, {"quantity": "1"}),
+    ("POST", "/manufacturing/production-orders/{order_id}/issue"): lambda u, c: _sample(
+        {"order_id": (o := production_order(c, "released")).pk},
+        {"lines": [{"material": o.materials.get().pk, "quantity": "1"}]}),
     ("POST", "/manufacturing/production-orders/{order_id}/close"): lambda u, c: _sample(
         {"order_id": production_order(c, "done").pk}),
     ("GET", "/manufacturing/capacity"): lambda u, c: _sample({}),

@@ -29,6 +29,7 @@ URL_RECORDS = {
     "manufacturing:order_release": "manufacturing_order",
     "manufacturing:order_finish": "manufacturing_order",
     "manufacturing:order_close": "manufacturing_order",
+    "manufacturing:order_issue": "manufacturing_order",
     "manufacturing:operation_report": "manufacturing_operation",
     "manufacturing:scenario_detail": "manufacturing_scenario",
     "manufacturing:scenario_run": "manufacturing_scenario",

@@ -651,3 +651,132 @@ def test_input_from_arrays_with_defaults() -> None:
     )
     (row,) = plan(inp).planned_orders.rows()
     assert (row["make_or_buy"], row["release_date"]) == ("buy", dt.date(2026, 1, 8))
+
+
+# --- firm planned production and time fences ------------------------------------------------
+
+
+def _with_firm(inp: PlanInput, firm: list[tuple], no_plan_before=None, firm_until=None):  # type: ignore[no-untyped-def]
+    inp.firm = DatedTable(
+        item=[f[0] for f in firm],
+        date=[f[1] for f in firm],
+        qty=[f[2] for f in firm],
+        reference=[f[3] if len(f) > 3 else f"F{k}" for k, f in enumerate(firm)],
+    )
+    inp.no_plan_before = no_plan_before
+    inp.firm_until = firm_until
+    return inp
+
+
+def _fenced_case() -> PlanInput:
+    items = [
+        {"code": "FG", "make_or_buy": "make", "lead_time_days": 7},
+        {"code": "C"},
+    ]
+    demands = [("FG", week(1), 30, "SO1"), ("FG", week(2), 20, "SO2"), ("FG", week(3), 40, "SO3")]
+    inp = make_input(items, bom=[("FG", "C", 2)], demands=demands)
+    # frozen: weeks 0-1, slushy: weeks 2-3 (an entry in week 3 only)
+    return _with_firm(
+        inp, [("FG", week(1), 25, "MPS1"), ("FG", week(3), 40, "MPS3")], [2, 0], [4, 0]
+    )
+
+
+def test_firm_production_explodes_and_fences_block_new_orders() -> None:
+    inp = _fenced_case()
+    result = plan(inp)
+    # week 1 is frozen: 5 short, no order, an expedite message; week 2 (slushy, no entry) is
+    # planned for the 5 carried over plus its 20; week 3 holds a firm entry
+    assert orders_of(result, "FG") == [(week(2), 25)]
+    assert exceptions_of(result) == [("FG", "expedite", week(1), week(2), 5.0, "")]
+    # the firm entries' components are required at their release (a week earlier)
+    assert orders_of(result, "C") == [(week(0), 50), (week(1), 50), (week(2), 80)]
+    peg = pegging_by_order(result)
+    assert peg[("C", week(0), 0)] == {("firm", "FG", week(1), "MPS1"): 50.0}
+    assert peg[("C", week(2), 0)] == {("firm", "FG", week(3), "MPS3"): 80.0}
+    # the planned FG order serves the 5 the firm entry leaves of SO1, and SO2
+    assert peg[("FG", week(2), 0)] == {
+        ("demand", "FG", week(1), "SO1"): 5.0,
+        ("demand", "FG", week(2), "SO2"): 20.0,
+    }
+    assert peg[("C", week(1), 0)] == {
+        ("demand", "FG", week(1), "SO1"): 10.0,
+        ("demand", "FG", week(2), "SO2"): 40.0,
+    }
+    assert_matches_reference(inp, result)
+
+
+def test_firm_zero_in_the_slushy_zone_moves_the_need_to_the_liquid_zone() -> None:
+    inp = _fenced_case()
+    inp.firm = DatedTable(
+        item=["FG", "FG", "FG"],
+        date=[week(1), week(2), week(3)],
+        qty=[25, 0, 40],
+        reference=["MPS1", "MPS2", "MPS3"],
+    )
+    result = plan(inp)
+    assert orders_of(result, "FG") == [(week(4), 25)]
+    assert exceptions_of(result) == [("FG", "expedite", week(1), week(4), 25.0, "")]
+    assert_matches_reference(inp, result)
+    # without fences the firm entries only add supply: MRP plans the rest where it is short
+    free = plan(_with_firm(_fenced_case(), [("FG", week(1), 25), ("FG", week(3), 40)]))
+    assert orders_of(free, "FG") == [(week(1), 5), (week(2), 20)]
+    assert exceptions_of(free) == []
+
+
+def test_fences_of_the_wrong_length_are_refused() -> None:
+    inp = _with_firm(_fenced_case(), [], [1], None)
+    with pytest.raises(PlanError) as caught:
+        plan(inp)
+    assert caught.value.code == "bad_shape"
+
+
+def test_net_change_with_firm_production_is_regenerative() -> None:
+    before = _fenced_case()
+    after = _fenced_case()
+    after.demands.qty[2] = 70.0
+    result = net_change(after, plan(before), ["FG"])
+    assert_same_plan(result, plan(after))
+    assert sorted(result.replanned.tolist()) == ["C", "FG"]
+
+
+@st.composite
+def instances_with_firm(draw: st.DrawFn) -> PlanInput:
+    inp = draw(instances())
+    codes = inp.items.code.tolist()
+    span = int(inp.horizon) * (7 if inp.bucket == "week" else 1)
+    day = st.integers(-10, span + 5).map(lambda d: MON + dt.timedelta(days=d))
+    firm = draw(
+        st.lists(
+            st.tuples(st.sampled_from(codes), day, st.sampled_from([0, 5, 20, 35])), max_size=5
+        )
+    )
+    n, T = len(codes), int(inp.horizon)
+    fence = st.lists(st.integers(0, T), min_size=n, max_size=n)
+    return _with_firm(
+        inp,
+        firm,
+        draw(st.one_of(st.none(), fence)),
+        draw(st.one_of(st.none(), fence)),
+    )
+
+
+@HYPOTHESIS
+@given(instances_with_firm())
+def test_engine_with_firm_production_equals_reference(inp: PlanInput) -> None:
+    assert_matches_reference(inp, plan(inp))
+    single = plan(inp, pegging="single")
+    composed = full_pegging(single)
+    full = plan(inp)
+    got = pegging_by_order(
+        PlanResult(
+            planned_orders=single.planned_orders,
+            pegging=composed,
+            exceptions=single.exceptions,
+            pass_through=single.pass_through,
+            pass_through_pegging=full_pegging(single, single.pass_through.id.tolist()),
+            input=inp,
+        )
+    )
+    want = pegging_by_order(full)
+    for key in set(got) | set(want):
+        assert _close(got.get(key, {}), want.get(key, {})), key

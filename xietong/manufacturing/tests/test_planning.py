@@ -156,6 +156,38 @@ def test_a_new_run_replaces_the_plan_and_a_failed_run_keeps_it(company_a, plant,
     )
 
 
+def _dangling(company):  # type: ignore[no-untyped-def]
+    """Plan rows that point nowhere (the plan's links are not checked by the database)."""
+    orders = PlannedOrder.unscoped.all()
+    return {
+        "pegs": Pegging.objects.exclude(planned_order__in=orders.values("pk")).count()
+        + Pegging.objects.filter(parent__isnull=False).exclude(parent__in=orders.values("pk"))
+        .count(),
+        "orders": PlannedOrder.unscoped.filter(company=company)
+        .exclude(product__in=Product.unscoped.values("pk")).count()
+        + PlannedOrder.unscoped.filter(company=company)
+        .exclude(scenario__in=planning.Scenario.unscoped.values("pk")).count(),
+    }  # fmt: skip
+
+
+def test_a_new_run_leaves_no_pegging_pointing_nowhere(company_a, plant):  # type: ignore[no-untyped-def]
+    """Firmed orders stay with their pegging to demands; their pegs to parent planned orders
+    that the new run replaced go with those orders."""
+    where, bike, _frame, wheel = plant
+    with company_scope(company_a):
+        deliver(bike, 10, location=where.stock, planned_date=MONDAY + dt.timedelta(days=21),
+                origin="SO-7", source_type="sales.orderline", source_id=77)  # fmt: skip
+        _run(company_a)
+        firmed = PlannedOrder.unscoped.get(company=company_a, product=wheel)
+        assert firmed.pegs.filter(parent__isnull=False).exists()
+        PlannedOrder.unscoped.filter(pk=firmed.pk).update(state=PlannedOrder.State.FIRMED)
+        _run(company_a)
+    assert _dangling(company_a) == {"pegs": 0, "orders": 0}
+    assert PlannedOrder.unscoped.filter(pk=firmed.pk).exists()
+    assert not Pegging.objects.filter(planned_order=firmed, parent__isnull=False).exists()
+    assert Pegging.objects.filter(parent__isnull=False).exists()  # the new plan's own
+
+
 def test_the_run_is_a_job_started_after_commit(
     company_a, plant, users_a, django_capture_on_commit_callbacks
 ):  # type: ignore[no-untyped-def]
