@@ -68,14 +68,14 @@ def landed_list(request: HttpRequest) -> HttpResponse:
 
 
 class LandedForm(ShellForm):
-    description = forms.CharField(label=_("Description"), max_length=300)
-    amount = forms.DecimalField(label=_("Amount (company currency)"), min_value=0,
+    description = forms.CharField(label=gettext_lazy("Description"), max_length=300)
+    amount = forms.DecimalField(label=gettext_lazy("Amount (company currency)"), min_value=0,
                                 max_digits=19, decimal_places=4)  # fmt: skip
-    split = forms.ChoiceField(label=_("Split"), choices=LandedCost.Split.choices)
-    date = forms.DateField(label=_("Date"), widget=DateInput)
-    pickings = forms.ModelMultipleChoiceField(label=_("Receipts"),
+    split = forms.ChoiceField(label=gettext_lazy("Split"), choices=LandedCost.Split.choices)
+    date = forms.DateField(label=gettext_lazy("Date"), widget=DateInput)
+    pickings = forms.ModelMultipleChoiceField(label=gettext_lazy("Receipts"),
                                               queryset=Picking.unscoped.none())  # fmt: skip
-    invoice = forms.ModelChoiceField(label=_("Cost invoice"), queryset=Invoice.unscoped.none(),
+    invoice = forms.ModelChoiceField(label=gettext_lazy("Cost invoice"), queryset=Invoice.unscoped.none(),
                                      required=False)  # fmt: skip
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -164,11 +164,13 @@ def landed_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 class PaymentRunForm(ShellForm):
-    journal = forms.ModelChoiceField(label=_("Pay from"), queryset=Journal.unscoped.none())
-    date = forms.DateField(label=_("Payment date"), widget=DateInput)
-    due_by = forms.DateField(label=_("Invoices due by"), widget=DateInput)
+    journal = forms.ModelChoiceField(
+        label=gettext_lazy("Pay from"), queryset=Journal.unscoped.none()
+    )
+    date = forms.DateField(label=gettext_lazy("Payment date"), widget=DateInput)
+    due_by = forms.DateField(label=gettext_lazy("Invoices due by"), widget=DateInput)
     suppliers = forms.ModelMultipleChoiceField(
-        label=_("Only these suppliers"), queryset=Party.unscoped.none(), required=False
+        label=gettext_lazy("Only these suppliers"), queryset=Party.unscoped.none(), required=False
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

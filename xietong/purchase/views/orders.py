@@ -392,7 +392,7 @@ def order_send(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 class ConfirmForm(forms.Form):
-    supplier_reference = forms.CharField(label=_("Supplier's reference"), max_length=80,
+    supplier_reference = forms.CharField(label=gettext_lazy("Supplier's reference"), max_length=80,
                                          required=False)  # fmt: skip
 
     def __init__(self, *args: Any, lines: list[PurchaseOrderLine], **kwargs: Any) -> None:

@@ -90,16 +90,26 @@ def supplier_price_list(request: HttpRequest) -> HttpResponse:
 
 
 class SupplierPriceForm(ShellForm):
-    supplier = PartyChoiceField(label=_("Supplier"), queryset=SupplierPrice.unscoped.none())
-    product = ProductChoiceField(label=_("Product"), queryset=SupplierPrice.unscoped.none())
-    price = forms.DecimalField(label=_("Unit price"), min_value=0, max_digits=18,
+    supplier = PartyChoiceField(
+        label=gettext_lazy("Supplier"), queryset=SupplierPrice.unscoped.none()
+    )
+    product = ProductChoiceField(
+        label=gettext_lazy("Product"), queryset=SupplierPrice.unscoped.none()
+    )
+    price = forms.DecimalField(label=gettext_lazy("Unit price"), min_value=0, max_digits=18,
                                decimal_places=6)  # fmt: skip
-    min_quantity = forms.DecimalField(label=_("From quantity"), min_value=0, max_digits=18,
+    min_quantity = forms.DecimalField(label=gettext_lazy("From quantity"), min_value=0, max_digits=18,
                                       decimal_places=6, initial=0)  # fmt: skip
-    lead_time_days = forms.IntegerField(label=_("Lead time (days)"), min_value=0, initial=0)
-    valid_from = forms.DateField(label=_("Valid from"), required=False, widget=DateInput)
-    valid_until = forms.DateField(label=_("Valid until"), required=False, widget=DateInput)
-    supplier_code = forms.CharField(label=_("Supplier's code"), max_length=60, required=False)
+    lead_time_days = forms.IntegerField(
+        label=gettext_lazy("Lead time (days)"), min_value=0, initial=0
+    )
+    valid_from = forms.DateField(label=gettext_lazy("Valid from"), required=False, widget=DateInput)
+    valid_until = forms.DateField(
+        label=gettext_lazy("Valid until"), required=False, widget=DateInput
+    )
+    supplier_code = forms.CharField(
+        label=gettext_lazy("Supplier's code"), max_length=60, required=False
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

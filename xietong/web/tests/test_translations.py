@@ -26,3 +26,40 @@ def test_catalogues_are_complete_and_keep_placeholders(language):
                 continue
             for marker in ("%(", "{number", "{year"):
                 assert entry.msgid.count(marker) == text.count(marker), entry.msgid
+
+
+def _eager_in_class_bodies(path: Path) -> list[str]:
+    """Class-level calls of an eager `gettext` imported as `_`: translated once, at import,
+    in whatever language was active then (English), never in the user's."""
+    import ast
+
+    tree = ast.parse(path.read_text())
+    eager = any(
+        isinstance(node, ast.ImportFrom) and node.module == "django.utils.translation"
+        and any(a.name == "gettext" and a.asname == "_" for a in node.names)
+        for node in tree.body
+    )  # fmt: skip
+    if not eager:
+        return []
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ClassDef):
+            continue
+        for statement in node.body:
+            if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                continue
+            for inner in ast.walk(statement):
+                if isinstance(inner, ast.Call) and getattr(inner.func, "id", None) == "_":
+                    found.append(f"{path}:{inner.lineno}")
+    return found
+
+
+def test_no_class_level_label_is_translated_at_import():
+    root = Path(settings.BASE_DIR) / "xietong"
+    found = [
+        hit
+        for path in sorted(root.rglob("*.py"))
+        if "tests" not in path.parts and "migrations" not in path.parts
+        for hit in _eager_in_class_bodies(path)
+    ]
+    assert found == []
