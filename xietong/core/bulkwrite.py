@@ -215,14 +215,17 @@ def _encode(connection: Any, field: models.Field, column: np.ndarray | None,
     if isinstance(field, models.BooleanField):
         return _Encoded("u1", column.astype("u1"), np.ones(count, dtype=np.int32))
     if isinstance(field, models.CharField | models.TextField):
-        text = column.astype(object)
-        missing = np.asarray([v is None for v in text.tolist()]) if text.dtype == object else (
-            np.zeros(count, dtype=bool))  # fmt: skip
-        encoded = np.asarray([b"" if v is None else str(v).encode() for v in text.tolist()],
-                             dtype=object)  # fmt: skip
-        lengths = np.fromiter((len(v) for v in encoded.tolist()), dtype=np.int32, count=count)
-        lengths[missing] = -1
-        return _Encoded(None, encoded, lengths)
+        # a column repeats a few values (a state, a kind): encode each distinct value once
+        seen: dict[Any, int] = {}
+        codes = np.fromiter((seen.setdefault(v, len(seen)) for v in column.tolist()),
+                            dtype=np.int64, count=count)  # fmt: skip
+        distinct = [b"" if v is None else str(v).encode() for v in seen]
+        sizes = np.asarray([-1 if v is None else len(e) for v, e in zip(seen, distinct,
+                                                                       strict=True)],
+                           dtype=np.int32)  # fmt: skip
+        table = np.empty(len(distinct), dtype=object)
+        table[:] = distinct
+        return _Encoded(None, table[codes], sizes[codes])
     kind = INTEGER_TYPES.get(field.db_type(connection) or "", ">i8")
     if column.dtype.kind == "f":
         missing = np.isnan(column)
@@ -242,15 +245,20 @@ def _copy_binary(connection: Any, model: Any, fields: list[Any], values: list[An
     encoded = [_encode(connection, f, v, count) for f, v in zip(fields, values, strict=True)]
     # rows of one layout: the same string lengths and NULLs in the same columns
     varying = [e.lengths for e in encoded if e.dtype is None or not (e.lengths >= 0).all()]
-    if varying:
-        keys = np.stack(varying, axis=1)
-        layouts, which = np.unique(keys, axis=0, return_inverse=True)
-        which = which.reshape(-1)
-    else:
-        layouts, which = np.zeros((1, 0)), np.zeros(count, dtype=np.int64)
+    key = np.zeros(count, dtype=np.int64)
+    scale = 1
+    for lengths in varying:  # one integer per layout: the lengths (+1, NULL = 0) as digits
+        base = int(lengths.max()) + 2
+        if scale * base >= 2**62:
+            _keys, key = np.unique(np.stack(varying, axis=1), axis=0, return_inverse=True)
+            break
+        key = key * base + (lengths.astype(np.int64) + 1)
+        scale *= base
+    _layouts, which = np.unique(key.reshape(-1), return_inverse=True)
+    grouped = np.argsort(which.reshape(-1), kind="stable")
+    bounds = np.flatnonzero(np.diff(which.reshape(-1)[grouped])) + 1
     chunks = [COPY_HEADER]
-    for layout in range(len(layouts)):
-        rows = np.flatnonzero(which == layout)
+    for rows in np.split(grouped, bounds):
         first = rows[0]
         parts: list[tuple[str, Any]] = [("count", ">i2")]
         for n, column in enumerate(encoded):
