@@ -33,7 +33,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from xietong.core import imports, jobs
+from xietong.core import bulkwrite, imports, jobs
 from xietong.core.audit import audit_bulk
 from xietong.core.imports import Cells, Column
 from xietong.core.models import AuditEntry, Company, UnitOfMeasure, User
@@ -275,18 +275,14 @@ def _insert(
     *,
     prepare: Iterable[str] = (),
 ) -> None:
-    """INSERT many rows of `model` (values for `columns`, by attribute name): COPY on
-    PostgreSQL, one executemany on SQLite. Django's bulk_create prepares every value through
-    its field and binds them one by one, which costs more than everything else an import of
-    100,000s of lines does; the values here are plain ints, strings, dates and Decimals, checked
-    already, except the `prepare` columns (JSON, times), which go through their field."""
+    """INSERT many rows of `model` (`core.bulkwrite.rows_insert`: COPY on PostgreSQL, one
+    executemany on SQLite). The values are plain ints, strings, dates and Decimals, checked
+    already, except the `prepare` columns (JSON, times), which go through their field first."""
     if not rows:
         return
     connection = connections[router.db_for_write(model)]
-    quote = connection.ops.quote_name
     meta = model._meta
-    fields = [meta.get_field(column) for column in columns]
-    preparing = [(i, f) for i, f in enumerate(fields) if columns[i] in set(prepare)]
+    preparing = [(i, meta.get_field(c)) for i, c in enumerate(columns) if c in set(prepare)]
     if preparing:
         prepared = []
         for row in rows:
@@ -295,17 +291,7 @@ def _insert(
                 values[i] = model_field.get_db_prep_save(values[i], connection)
             prepared.append(tuple(values))
         rows = prepared
-    table = quote(meta.db_table)
-    names = ", ".join(quote(f.column) for f in fields)
-    # Only quoted names of the model's own table go into the SQL; values are parameters.
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            one = "(" + ", ".join(["%s"] * len(columns)) + ")"
-            cursor.executemany(f"INSERT INTO {table} ({names}) VALUES {one}", rows)  # noqa: S608
+    bulkwrite.rows_insert(model, columns, rows)
 
 
 def _refuse(problems: list[tuple[int, str, str]]) -> None:
