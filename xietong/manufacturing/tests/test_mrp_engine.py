@@ -485,12 +485,8 @@ def single_by_order(result: PlanResult) -> dict[tuple, dict[tuple, float]]:
     return {k: {t: round(q, 6) for t, q in v.items()} for k, v in out.items()}
 
 
-@HYPOTHESIS
-@given(instances())
-def test_single_level_pegging_composes_to_full_pegging(inp: PlanInput) -> None:
-    full, single = plan(inp), plan(inp, pegging="single")
-    assert single.planned_orders.id.tolist() == full.planned_orders.id.tolist()
-    assert len(single.pegging) == 0
+def assert_single_composes_to_full(inp: PlanInput, single: PlanResult, full: PlanResult) -> None:
+    """The full pegging composed from a single-level run equals the full run's pegging."""
     composed = full_pegging(single)
     got = pegging_by_order(
         PlanResult(
@@ -505,6 +501,15 @@ def test_single_level_pegging_composes_to_full_pegging(inp: PlanInput) -> None:
     want = pegging_by_order(full)
     for key in set(got) | set(want):
         assert _close(got.get(key, {}), want.get(key, {})), key
+
+
+@HYPOTHESIS
+@given(instances())
+def test_single_level_pegging_composes_to_full_pegging(inp: PlanInput) -> None:
+    full, single = plan(inp), plan(inp, pegging="single")
+    assert single.planned_orders.id.tolist() == full.planned_orders.id.tolist()
+    assert len(single.pegging) == 0
+    assert_single_composes_to_full(inp, single, full)
 
 
 @HYPOTHESIS
@@ -764,19 +769,4 @@ def instances_with_firm(draw: st.DrawFn) -> PlanInput:
 @given(instances_with_firm())
 def test_engine_with_firm_production_equals_reference(inp: PlanInput) -> None:
     assert_matches_reference(inp, plan(inp))
-    single = plan(inp, pegging="single")
-    composed = full_pegging(single)
-    full = plan(inp)
-    got = pegging_by_order(
-        PlanResult(
-            planned_orders=single.planned_orders,
-            pegging=composed,
-            exceptions=single.exceptions,
-            pass_through=single.pass_through,
-            pass_through_pegging=full_pegging(single, single.pass_through.id.tolist()),
-            input=inp,
-        )
-    )
-    want = pegging_by_order(full)
-    for key in set(got) | set(want):
-        assert _close(got.get(key, {}), want.get(key, {})), key
+    assert_single_composes_to_full(inp, plan(inp, pegging="single"), plan(inp))
