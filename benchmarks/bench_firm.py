@@ -45,19 +45,17 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1135, help="planned production orders")
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--profile", default="", help="write a cProfile of the timed call here")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="firm the same planned orders this many times, each rolled back")  # fmt: skip
     args = parser.parse_args()
     with bench_database(args.db, "bench_firm"):
-        from django.db import connection
+        from django.db import connection, transaction
         from django.utils import timezone
 
-        from xietong.core.tenancy import company_scope
         from xietong.demo import catalogue, core, finance, inventory, party, pricing, workflow
         from xietong.demo.context import DemoContext
-        from xietong.inventory.models import Move
-        from xietong.inventory.tests.invariants import assert_stock_sound
         from xietong.manufacturing import planning
-        from xietong.manufacturing.firming import planned_orders_firm
-        from xietong.manufacturing.models import PlannedOrder, ProductionOrder
+        from xietong.manufacturing.models import PlannedOrder
         from xietong.product.models import Bom, Product
 
         started = time.perf_counter()
@@ -87,29 +85,42 @@ def main() -> None:
         _analyze(connection)
         print(f"data: {len(made)} made products with a BOM, {len(planned)} planned orders, "
               f"{time.perf_counter() - started:.0f} s (not timed)")  # fmt: skip
-        queries = Queries()
-        moves_before = Move.unscoped.count()
-        with company_scope(company), connection.execute_wrapper(queries):
-            profiler = cProfile.Profile() if args.profile else None
-            clock, cpu = time.perf_counter(), time.process_time()
-            if profiler:
-                profiler.enable()
-            firmed = planned_orders_firm(company=company, actor=planner, orders=planned,
-                                         release=True)  # fmt: skip
-            if profiler:
-                profiler.disable()
-                profiler.dump_stats(args.profile)
-            seconds, cpu = time.perf_counter() - clock, time.process_time() - cpu
-        orders = ProductionOrder.unscoped.filter(company=company)
-        moves = Move.unscoped.count() - moves_before
-        print(f"firm + release {len(firmed.production_orders)} orders: {seconds:.2f} s "
-              f"(CPU {cpu:.2f} s), {queries.count} SQL statements, {moves} stock moves, "
-              f"peak memory {rss_mb():.0f} MB")  # fmt: skip
-        assert orders.count() == args.n
-        assert set(orders.values_list("state", flat=True)) == {"released"}
-        assert not PlannedOrder.unscoped.filter(state="planned").exists()
-        assert_stock_sound([company])
-        print("checks: every order released with its moves; stock invariants OK")
+        for _ in range(args.repeat):
+            with transaction.atomic():
+                _firm(args, connection, company, planner, planned)
+                transaction.set_rollback(args.repeat > 1)
+
+
+def _firm(args, connection, company, planner, planned) -> None:  # type: ignore[no-untyped-def]
+    from xietong.core.tenancy import company_scope
+    from xietong.inventory.models import Move
+    from xietong.inventory.tests.invariants import assert_stock_sound
+    from xietong.manufacturing.firming import planned_orders_firm
+    from xietong.manufacturing.models import PlannedOrder, ProductionOrder
+
+    queries = Queries()
+    moves_before = Move.unscoped.count()
+    with company_scope(company), connection.execute_wrapper(queries):
+        profiler = cProfile.Profile() if args.profile else None
+        clock, cpu = time.perf_counter(), time.process_time()
+        if profiler:
+            profiler.enable()
+        firmed = planned_orders_firm(company=company, actor=planner, orders=planned,
+                                     release=True)  # fmt: skip
+        if profiler:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
+        seconds, cpu = time.perf_counter() - clock, time.process_time() - cpu
+    orders = ProductionOrder.unscoped.filter(company=company)
+    moves = Move.unscoped.count() - moves_before
+    print(f"firm + release {len(firmed.production_orders)} orders: {seconds:.2f} s "
+          f"(CPU {cpu:.2f} s), {queries.count} SQL statements, {moves} stock moves, "
+          f"peak memory {rss_mb():.0f} MB")  # fmt: skip
+    assert orders.count() == args.n
+    assert set(orders.values_list("state", flat=True)) == {"released"}
+    assert not PlannedOrder.unscoped.filter(state="planned").exists()
+    assert_stock_sound([company])
+    print("checks: every order released with its moves; stock invariants OK")
 
 
 if __name__ == "__main__":

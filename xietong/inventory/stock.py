@@ -28,6 +28,7 @@ from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from xietong.core import bulkwrite
 from xietong.core.audit import audited
 from xietong.core.models import Company, UnitOfMeasure
 from xietong.core.quantity import UnitMismatch
@@ -301,6 +302,24 @@ def moves_confirm_locked(locked: list[Move]) -> list[Move]:
         if move.pk in assigned:
             move.state = State.ASSIGNED
     return locked
+
+
+def moves_insert_confirmed(moves: list[Move]) -> list[Move]:
+    """Insert moves built by `move_build` (not saved) already confirmed: what stock allows is
+    reserved as `moves_confirm` would, and each move is written once, in its final state
+    (waiting or assigned), by `core.bulkwrite.objects_insert` — for services that create and
+    confirm thousands of moves in one transaction (releasing production orders). Locks the
+    candidate quants; the caller's transaction holds the rest."""
+    for move in moves:
+        move.state = State.WAITING
+    plan = reservation_plan(moves, fresh=True)
+    if plan is not None:
+        for index in plan.assigned:
+            plan.moves[index].state = State.ASSIGNED
+    bulkwrite.objects_insert(Move, moves)
+    if plan is not None:
+        reservation_write(plan)
+    return moves
 
 
 def _stock_below(location: Location) -> Any:

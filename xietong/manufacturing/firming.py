@@ -11,6 +11,7 @@ from typing import Any
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from xietong.core import bulkwrite
 from xietong.core.models import Company
 from xietong.manufacturing.models import PlannedOrder, ProductionOrder
 from xietong.manufacturing.production import (
@@ -88,7 +89,9 @@ def planned_orders_firm(
             result.production_orders = made
         for row in rows:
             row.state = PlannedOrder.State.FIRMED
-        PlannedOrder.unscoped.bulk_update(
-            rows, ["state", "requisition_line", "production_order"], batch_size=1000
+        bulkwrite.rows_update(
+            PlannedOrder,
+            ["state", "requisition_line", "production_order"],
+            [(r.pk, r.state, r.requisition_line_id, r.production_order_id) for r in rows],
         )
     return result

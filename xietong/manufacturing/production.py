@@ -17,10 +17,11 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.utils.translation import gettext as _
 
+from xietong.core import bulkwrite
 from xietong.core.models import Company
 from xietong.core.numbering import sequence_take
 from xietong.inventory import stock
-from xietong.inventory.models import Location, Move, Warehouse
+from xietong.inventory.models import Location, Warehouse
 from xietong.inventory.warehouses import virtual_locations
 from xietong.manufacturing.models import (
     ProductionMaterial,
@@ -147,33 +148,28 @@ def production_orders_create(
                 for number, request, bom in zip(numbers, requests, boms, strict=True)
             ]
         )
-        ProductionMaterial.objects.bulk_create(
+        bulkwrite.rows_insert(
+            ProductionMaterial,
+            ["order", "product", "required_qty", "issued_qty", "uom", "issued_value"],
             [
-                ProductionMaterial(
-                    order=order,
-                    product_id=component_id,
-                    required_qty=_whole_steps(index, component_id, quantity),
-                    uom_id=index.items[component_id].uom_id,
-                )  # fmt: skip
+                (order.pk, component_id, _whole_steps(index, component_id, quantity), ZERO,
+                 index.items[component_id].uom_id, ZERO)
                 for order, needs in zip(orders, components, strict=True)
                 for component_id, quantity in sorted(needs.items())
-            ]
-        )
-        ProductionOperation.objects.bulk_create(
+            ],
+        )  # fmt: skip
+        bulkwrite.rows_insert(
+            ProductionOperation,
+            ["order", "sequence", "name", "work_center", "planned_minutes", "actual_minutes",
+             "absorbed_minutes", "done_qty", "scrap_qty", "state"],
             [
-                ProductionOperation(
-                    order=order,
-                    sequence=operation.sequence,
-                    name=operation.name,
-                    work_center_id=operation.work_center_id,
-                    planned_minutes=(
-                        operation.setup_minutes + operation.run_minutes * order.quantity
-                    ).quantize(Q3),
-                )  # fmt: skip
+                (order.pk, operation.sequence, operation.name, operation.work_center_id,
+                 (operation.setup_minutes + operation.run_minutes * order.quantity).quantize(Q3),
+                 ZERO, ZERO, ZERO, ZERO, ProductionOperation.State.WAITING.value)
                 for order in orders
                 for operation in index.routings.get(order.product_id, ())
-            ]
-        )
+            ],
+        )  # fmt: skip
     return orders
 
 
@@ -210,31 +206,35 @@ def production_orders_release(
             return []
         company = locked[0].company
         production = virtual_locations(company=company)[Location.Usage.PRODUCTION]
-        materials = list(
+        # the materials as plain rows and their products once each: a thousand orders have
+        # ten thousand materials of a few hundred products
+        by_order: dict[int, list[tuple[int, int, Decimal]]] = {}
+        for pk, order_id, product_id, quantity in (
             ProductionMaterial.objects.filter(order__in=locked, required_qty__gt=0)
-            .select_related("product__uom")
             .order_by("order_id", "pk")
+            .values_list("pk", "order_id", "product_id", "required_qty")
+        ):
+            by_order.setdefault(order_id, []).append((pk, product_id, quantity))
+        products = Product.unscoped.select_related("uom").in_bulk(
+            sorted({row[1] for rows in by_order.values() for row in rows})
         )
-        by_order: dict[int, list[ProductionMaterial]] = {}
-        for material in materials:
-            by_order.setdefault(material.order_id, []).append(material)
         moves = []
         for order in locked:
             stock_location = order.warehouse.stock_location
             moves += [
                 stock.move_build(
                     company=company,
-                    product=material.product,
-                    quantity=material.required_qty,
+                    product=products[product_id],
+                    quantity=quantity,
                     from_location=stock_location,
                     to_location=production,
                     planned_date=order.start_date,
                     origin=order.number,
                     source_type=MATERIAL_SOURCE,
-                    source_id=material.pk,
+                    source_id=pk,
                     actor=actor,
                 )  # fmt: skip
-                for material in by_order.get(order.pk, ())
+                for pk, product_id, quantity in by_order.get(order.pk, ())
             ]
             moves.append(
                 stock.move_build(
@@ -251,8 +251,8 @@ def production_orders_release(
                     actor=actor,
                 )  # fmt: skip
             )
-        made = Move.unscoped.bulk_create(moves, batch_size=2000)
-        stock.moves_confirm(moves=made, actor=actor)
+        # written once, confirmed and reserved as far as stock allows
+        stock.moves_insert_confirmed(moves)
         ProductionOrder.unscoped.filter(pk__in=ids).update(state=ProductionOrder.State.RELEASED)
         first_operations = (
             ProductionOperation.objects.filter(order_id=OuterRef("order_id"))

@@ -11,10 +11,11 @@ from decimal import Decimal
 import pytest
 
 from xietong.inventory import stock
-from xietong.inventory.models import Move, Quant, Reservation
+from xietong.inventory.models import Location, Move, Quant, Reservation
 from xietong.inventory.stock import StockError
 from xietong.inventory.tests import factories as f
 from xietong.inventory.tests.invariants import assert_stock_sound, stock_problems
+from xietong.inventory.warehouses import virtual_locations
 
 D = Decimal
 State = Move.State
@@ -163,6 +164,35 @@ def test_confirm_reserves_fully_or_partly_and_assign_completes(w) -> None:  # ty
     assert stock.available(product=item) == 7
     [again] = stock.moves_assign(moves=[partial])  # assigned already: nothing more
     assert f.reserved_of(partial) == 10
+    assert_stock_sound()
+
+
+def test_moves_inserted_confirmed_reserve_as_confirming_would(w) -> None:  # type: ignore[no-untyped-def]
+    # built, not saved: written once in their final state, with what stock allows reserved
+    item = f.product(w.company)
+    f.receive(item, 6, location=w.stock)
+    places = virtual_locations(company=w.company)
+    built = [
+        stock.move_build(company=w.company, product=item, quantity=D(qty), from_location=source,
+                         to_location=dest, planned_date=f.TODAY, origin="MO/TEST")
+        for qty, source, dest in ((2, w.stock, places[Location.Usage.PRODUCTION]),
+                                  (10, w.stock, places[Location.Usage.PRODUCTION]),
+                                  (3, places[Location.Usage.PRODUCTION], w.stock))
+    ]  # fmt: skip
+    full, partial, finished = stock.moves_insert_confirmed(built)
+    assert all(m.pk for m in built)
+    stored = {m.pk: m.state for m in Move.unscoped.filter(pk__in=[m.pk for m in built])}
+    assert stored == {full.pk: State.ASSIGNED, partial.pk: State.WAITING,
+                      finished.pk: State.ASSIGNED}  # fmt: skip
+    assert (f.reserved_of(full), f.reserved_of(partial), f.reserved_of(finished)) == (2, 4, 0)
+    again = Move.unscoped.get(pk=full.pk)  # dates and times read back as written
+    assert (again.created_at, again.planned_date, again.quantity_base) == (
+        full.created_at, f.TODAY, D(2))  # fmt: skip
+    assert stock.available(product=item) == 0
+    assert_stock_sound()
+    f.receive(item, 6, location=w.stock)
+    [again] = stock.moves_assign(moves=[partial])  # the usual services go on from there
+    assert again.state == State.ASSIGNED and f.reserved_of(partial) == 10
     assert_stock_sound()
 
 

@@ -94,6 +94,45 @@ def test_columns_round_trip(run):  # type: ignore[no-untyped-def]
     ]
 
 
+def test_objects_insert_then_rows_update(run):  # type: ignore[no-untyped-def]
+    plan_run, item = run
+    built = [
+        PlannedOrder(company_id=plan_run.company_id, scenario_id=plan_run.scenario_id,
+                     run=plan_run, product=item, supply=supply, quantity=quantity,
+                     release_date=dt.date(2027, 1, 4), due_date=dt.date(2027, 1, 11))
+        for supply, quantity in (("make", D("2.5")), ("buy", D("0.000001")), ("make", D(7)))
+    ]  # fmt: skip
+    made = bulkwrite.objects_insert(PlannedOrder, built)
+    ids = [o.pk for o in made]
+    assert len(set(ids)) == 3 and all(not o._state.adding for o in made)
+    stored = list(PlannedOrder.unscoped.filter(pk__in=ids).order_by("pk"))
+    assert [(o.pk, o.supply, o.quantity, o.state, o.past_due) for o in stored] == [
+        (o.pk, o.supply, o.quantity, "planned", False) for o in sorted(made, key=lambda o: o.pk)
+    ]
+    # the keys came from the table's sequence: the ORM's next row does not collide
+    later = PlannedOrder.unscoped.create(
+        company_id=plan_run.company_id, scenario_id=plan_run.scenario_id, run=plan_run,
+        product=item, supply="buy", quantity=D(1), release_date=dt.date(2027, 1, 4),
+        due_date=dt.date(2027, 1, 4),
+    )  # fmt: skip
+    assert later.pk > max(ids)
+    assert len(set(bulkwrite.pk_values(PlannedOrder, 4)) | {later.pk, *ids}) == 8
+
+    bulkwrite.rows_update(PlannedOrder, ["state", "quantity", "due_date"], [
+        (ids[0], "firmed", D("3.75"), dt.date(2027, 2, 1)),
+        (ids[2], "planned", D("0.5"), dt.date(2027, 1, 12)),
+    ])  # fmt: skip
+    after = {o.pk: (o.state, o.quantity, o.due_date) for o in PlannedOrder.unscoped.filter(
+        pk__in=[*ids, later.pk])}  # fmt: skip
+    assert after == {
+        ids[0]: ("firmed", D("3.75"), dt.date(2027, 2, 1)),
+        ids[1]: ("planned", D("0.000001"), dt.date(2027, 1, 11)),  # not given: unchanged
+        ids[2]: ("planned", D("0.5"), dt.date(2027, 1, 12)),
+        later.pk: ("planned", D(1), dt.date(2027, 1, 4)),
+    }
+    bulkwrite.rows_update(PlannedOrder, ["state"], [])  # nothing to do
+
+
 def test_a_column_of_the_wrong_length_is_refused(run):  # type: ignore[no-untyped-def]
     plan_run, item = run
     with pytest.raises(ValueError, match="3 values for 2 rows"):
