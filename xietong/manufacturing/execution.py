@@ -47,6 +47,7 @@ from xietong.manufacturing.models import (
 from xietong.manufacturing.planning import planning_settings
 from xietong.manufacturing.production import MATERIAL_SOURCE, ORDER_SOURCE, ProductionError
 from xietong.product.models import Product
+from xietong.product.selectors import product_convert
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
@@ -289,7 +290,50 @@ def _return(order: ProductionOrder, lines: list[tuple[ProductionMaterial, Decima
         material.issued_qty -= quantity
         material.issued_value -= back.get(material.pk, ZERO)
     ProductionMaterial.objects.bulk_update([m for m, _q in lines], ["issued_qty", "issued_value"])
+    _plan_again([m for m, _q in lines], order, actor)
     return sum(back.values(), ZERO)
+
+
+def _plan_again(materials: list[ProductionMaterial], order: ProductionOrder, actor: Any) -> None:
+    """After a return, what is left to issue (required less issued) is planned again: the
+    material's open move grows back (and reserves again), or a new one is confirmed, so that
+    MRP and the stock available see that demand again."""
+    planned = _open_material_moves(materials)
+    grown: list[Move] = []
+    added: list[Move] = []
+    for material in materials:
+        left = material.required_qty - material.issued_qty
+        if left <= 0:
+            continue
+        product = material.product
+        left = product_convert(product=product, quantity=left, from_uom=material.uom,
+                               to_uom=product.uom)  # fmt: skip
+        moves = planned.get(material.pk, [])
+        more = left - sum((m.quantity_base for m in moves), ZERO)
+        if more <= 0:
+            continue
+        if moves:
+            move = moves[-1]
+            rest = move.quantity_base + more
+            move.quantity = (move.quantity * rest / move.quantity_base).quantize(QTY)
+            move.quantity_base = rest
+            Move.unscoped.filter(pk=move.pk).update(
+                quantity=move.quantity, quantity_base=rest, state=Move.State.WAITING
+            )
+            move.state = Move.State.WAITING
+            grown.append(move)
+        else:
+            added.append(stock.move_build(
+                company=order.company, product=product, quantity=more,
+                from_location=order.warehouse.stock_location,
+                to_location=virtual_locations(company=order.company)[Location.Usage.PRODUCTION],
+                planned_date=max(order.start_date, timezone.localdate()), origin=order.number,
+                source_type=MATERIAL_SOURCE, source_id=material.pk, actor=actor,
+            ))  # fmt: skip
+    if grown:
+        stock.moves_assign(moves=grown, actor=actor)
+    if added:
+        stock.moves_confirm(moves=Move.unscoped.bulk_create(added), actor=actor)
 
 
 def material_issue(

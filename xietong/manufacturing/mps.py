@@ -9,7 +9,9 @@ handful of queries.
 
 Firm entries are the product's supply plan for MRP (`planning.plan_input_build`): they explode
 into their components, and MRP plans no new production of the product in a frozen bucket, nor
-in a slushy bucket holding an entry; `mps_entry_set` / `mps_entries_save` write them."""
+in a slushy bucket holding an entry; `mps_entry_set` / `mps_entries_save` write them. Inside
+the frozen fence the schedule is fixed: entries there are neither made, changed nor removed
+(they got there by time passing)."""
 
 from __future__ import annotations
 
@@ -162,6 +164,17 @@ def mps_horizon(company: Company, today: dt.date | None = None) -> tuple[dt.date
     return start, start + dt.timedelta(days=days * settings.horizon), days
 
 
+def _frozen_refusal(company: Company, bucket: dt.date, today: dt.date | None) -> str | None:
+    """Why the entry of `bucket` cannot change (inside the frozen fence), or None."""
+    start, _end, _days = mps_horizon(company, today)
+    frozen_end = start + dt.timedelta(days=planning_settings(company).frozen_days)
+    if bucket >= frozen_end:
+        return None
+    return _("Inside the frozen fence (until %(date)s) the master schedule cannot be changed.") % {
+        "date": frozen_end - dt.timedelta(days=1)
+    }
+
+
 def _checked(
     company: Company, product: Product, date: Any, quantity: Any, today: dt.date | None
 ) -> tuple[dt.date, Decimal | None]:
@@ -212,7 +225,17 @@ def mps_entry_set(
     if quantity is None:
         raise ValidationError({"quantity": [_("Enter a quantity of zero or more.")]})
     bucket, quantity = _checked(company, product, date, quantity, today)
+    frozen = _frozen_refusal(company, bucket, today)
     with transaction.atomic():
+        if frozen is not None:
+            current = (
+                MpsEntry.unscoped.select_for_update()
+                .filter(company=company, product=product, date=bucket)
+                .values_list("quantity", flat=True)
+                .first()
+            )
+            if current != quantity:
+                raise ValidationError({"date": [frozen]})
         entry, _created = MpsEntry.unscoped.update_or_create(
             company=company, product=product, date=bucket,
             defaults={"quantity": quantity, "note": (note or "")[:200]},
@@ -229,10 +252,12 @@ def mps_entry_delete(
     """Remove the firm entry of `product` in the bucket holding `date` (MRP plans that bucket
     freely again); False when there was none. Same checks as `mps_entry_set`."""
     bucket, _quantity = _checked(company, product, date, None, today)
+    frozen = _frozen_refusal(company, bucket, today)
     with transaction.atomic():
-        deleted, _rows = MpsEntry.unscoped.filter(
-            company=company, product=product, date=bucket
-        ).delete()
+        entries = MpsEntry.unscoped.filter(company=company, product=product, date=bucket)
+        if frozen is not None and entries.exists():
+            raise ValidationError({"date": [frozen]})
+        deleted, _rows = entries.delete()
     return bool(deleted)
 
 
@@ -266,7 +291,11 @@ def mps_entries_save(
         if bucket != date:
             errors[date.isoformat()] = [_("Not the first day of a bucket.")]
         elif current.get(date) != quantity:
-            wanted.append((date, quantity))
+            frozen = _frozen_refusal(company, bucket, today)
+            if frozen is not None:
+                errors[date.isoformat()] = [frozen]
+            else:
+                wanted.append((date, quantity))
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():

@@ -910,10 +910,11 @@ def master_schedule_view(request: HttpRequest) -> HttpResponse:
             rows.append({"label": label, "firm": values is table.firm,
                          "cells": [{"text": _quantity(v), "negative": v is not None and v < 0}
                                    for v in values]})  # fmt: skip
-        for date, value in zip(table.dates, table.firm, strict=True):
+        for date, value, fence in zip(table.dates, table.firm, table.fences, strict=True):
             key = date.isoformat()
             firm_cells.append({
                 "name": f"firm-{key}", "date": date, "errors": errors.get(key, []),
+                "frozen": fence == "frozen",
                 "value": submitted[key] if key in submitted else
                 ("" if value is None else _quantity(value)),
             })  # fmt: skip

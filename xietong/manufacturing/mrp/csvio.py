@@ -23,6 +23,7 @@ import numpy as np
 from django.utils.translation import gettext as _
 
 from .engine import (
+    BUCKET_DAYS,
     LOT_RULES,
     BomTable,
     DatedTable,
@@ -209,9 +210,15 @@ def _values(reader: _Reader, name: str, parse: Callable[[str], Any], default: An
     return [value for _line, value in reader.column(name, parse, default)]
 
 
-def read_input(directory: str | Path, *, start: dt.date, bucket: str, horizon: int) -> PlanInput:
+def read_input(
+    directory: str | Path, *, start: dt.date, bucket: str, horizon: int, frozen_days: int = 0,
+    slushy_days: int = 0,
+) -> PlanInput:  # fmt: skip
     """Read and validate items.csv, bom.csv, receipts.csv, demands.csv (and the optional
-    calendar.csv of non-working dates) from ``directory``. Raises MrpCsvError."""
+    calendar.csv of non-working dates and mps.csv of firm planned production) from
+    ``directory``. An item with rows in mps.csv gets no new planned order due in a bucket
+    starting inside `frozen_days`, nor in one inside `slushy_days` holding a row of it (the
+    time fences of the master schedule). Raises MrpCsvError."""
     directory = Path(directory)
     problems: list[Problem] = []
     readers = {name: _Reader(directory, name, problems) for name in REQUIRED}
@@ -221,6 +228,13 @@ def read_input(directory: str | Path, *, start: dt.date, bucket: str, horizon: i
         if calendar.ok and "date" not in calendar.header:
             calendar.problem(1, "date", _("the column is missing"))
             calendar.ok = False
+    master = None
+    if (directory / "mps.csv").is_file():
+        master = _Reader(directory, "mps.csv", problems)
+        for column in ("item", "date", "qty") if master.ok else ():
+            if column not in master.header:
+                master.problem(1, column, _("the column is missing"))
+                master.ok = False
     if problems:
         raise MrpCsvError(problems[:MAX_PROBLEMS])
 
@@ -291,6 +305,30 @@ def read_input(directory: str | Path, *, start: dt.date, bucket: str, horizon: i
     non_working = []
     if calendar is not None:
         non_working = [d for d in _values(calendar, "date", _date) if d is not None]
+    firm = None
+    no_plan_before = firm_until = None
+    if master is not None:
+        firm = {
+            "item": item_ref(master, "item"),
+            "date": _values(master, "date", _date),
+            "qty": _values(master, "qty", _number),
+            "reference": _values(master, "reference", str, default=""),
+        }
+        made = {code for code, kind in zip(codes, item_table["make_or_buy"], strict=True)
+                if kind == "make"}  # fmt: skip
+        for (line, _row), code in zip(master.rows, firm["item"], strict=True):
+            if code is not None and code in known and code not in made:
+                master.problem(
+                    line, "item", _("item %(item)r is bought, not made") % {"item": code}
+                )
+        for n in range(len(master.rows)):
+            if not firm["reference"][n] and firm["item"][n] and firm["date"][n]:
+                firm["reference"][n] = f"MPS {firm['item'][n]} {firm['date'][n]}"
+        days = BUCKET_DAYS[bucket]
+        scheduled = {code for code in firm["item"] if code is not None}
+        fenced = np.asarray([code in scheduled for code in codes], dtype=bool)
+        no_plan_before = np.where(fenced, -(-frozen_days // days), 0)
+        firm_until = np.where(fenced, -(-slushy_days // days), 0)
     if problems:
         raise MrpCsvError(problems[:MAX_PROBLEMS])
 
@@ -304,6 +342,9 @@ def read_input(directory: str | Path, *, start: dt.date, bucket: str, horizon: i
             bucket=bucket,
             horizon=horizon,
             non_working_days=non_working,
+            firm=DatedTable(**firm) if firm is not None else None,
+            no_plan_before=no_plan_before,
+            firm_until=firm_until,
         )
         _prepare(inp)  # the engine's own checks (BOM cycles) before anything is written
     except PlanError as error:

@@ -16,7 +16,7 @@ from django.urls import reverse
 from xietong.core.tenancy import company_scope
 from xietong.finance.models import Line
 from xietong.finance.tests.invariants import assert_ledger_sound
-from xietong.inventory.models import Lot, Move, Quant
+from xietong.inventory.models import Lot, Move, Quant, Reservation
 from xietong.inventory.stock import available, on_hand
 from xietong.inventory.tests.factories import receive
 from xietong.inventory.tests.invariants import assert_stock_sound
@@ -213,6 +213,37 @@ def test_manual_issue_return_and_refusals(company_a, users_a, shop):  # type: ig
         assert execution.variances(done)["material"] == D(100)  # one frame more
         execution.production_order_close(order=done, actor=operator)
     assert _wip(company_a, done) == 0
+
+
+def test_a_return_plans_what_is_left_to_issue_again(company_a, users_a, shop):  # type: ignore[no-untyped-def]
+    # the open material move shrinks with an issue and grows back with a return, reserved
+    # again; a material whose moves were all used up gets a new one: MRP sees the demand again
+    _setup, order, frame, wheel = shop
+    operator = users_a["warehouse_clerk"]
+
+    def reserved(line):  # type: ignore[no-untyped-def]
+        return sum(Reservation.unscoped.filter(
+            move__source_type=MATERIAL_SOURCE, move__source_id=line.pk,
+            move__state__in=["waiting", "assigned"]).values_list("quantity", flat=True), D(0))  # fmt: skip
+
+    with company_scope(company_a):
+        ProductionOrder.unscoped.filter(pk=order.pk).update(backflush=False)
+        order.refresh_from_db()
+        frame_line, wheel_line = order.materials.get(product=frame), order.materials.get(
+            product=wheel)  # fmt: skip
+        assert (_open(MATERIAL_SOURCE, wheel_line.pk), reserved(wheel_line)) == (D(10), D(10))
+        execution.material_issue(order=order, lines=[(wheel_line, D(3))], actor=operator)
+        assert (_open(MATERIAL_SOURCE, wheel_line.pk), reserved(wheel_line)) == (D(7), D(7))
+        execution.material_issue(order=order, lines=[(wheel_line, D(-2))], actor=operator)
+        assert (_open(MATERIAL_SOURCE, wheel_line.pk), reserved(wheel_line)) == (D(9), D(9))
+        execution.material_issue(order=order, lines=[(frame_line, D(6))], actor=operator)
+        assert _open(MATERIAL_SOURCE, frame_line.pk) == 0  # one more than required
+        execution.material_issue(order=order, lines=[(frame_line, D(-4))], actor=operator)
+        frame_line.refresh_from_db()
+        assert frame_line.issued_qty == D(2)
+        assert (_open(MATERIAL_SOURCE, frame_line.pk), reserved(frame_line)) == (D(3), D(3))
+        assert (on_hand(product=frame), on_hand(product=wheel)) == (D(8), D(19))
+        _sound(company_a, order)
 
 
 def test_finished_goods_into_lots_and_serial_numbers(company_a, users_a, shop):  # type: ignore[no-untyped-def]

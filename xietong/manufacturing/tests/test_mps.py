@@ -133,13 +133,32 @@ def test_firm_entry_is_checked_snapped_replaced_and_deleted(company_a, users_a, 
             firm(*args)
         assert list(caught.value.message_dict) == [field]
     assert not MpsEntry.unscoped.filter(company=company_a).exists()
-    entry = firm(fg, _week(1) + dt.timedelta(days=3), D(25))  # a Thursday: its week's Monday
-    assert (entry.date, entry.quantity, entry.created_by) == (_week(1), D(25), planner)
-    again = firm(fg, _week(1), D(0))  # zero: nothing here, firmly
+    entry = firm(fg, _week(2) + dt.timedelta(days=3), D(25))  # a Thursday: its week's Monday
+    assert (entry.date, entry.quantity, entry.created_by) == (_week(2), D(25), planner)
+    again = firm(fg, _week(2), D(0))  # zero: nothing here, firmly
     assert again.pk == entry.pk and again.quantity == D(0)
-    assert mps.mps_entry_delete(company=company_a, product=fg, date=_week(1), actor=planner,
+    assert mps.mps_entry_delete(company=company_a, product=fg, date=_week(2), actor=planner,
                                 today=MONDAY)  # fmt: skip
     assert not MpsEntry.unscoped.filter(company=company_a).exists()
+    # weeks 0 and 1 are frozen (14 days): no entry is made, changed or removed there
+    with pytest.raises(ValidationError) as caught:
+        firm(fg, _week(1), D(5))
+    assert "frozen fence (until 2026-12-13)" in caught.value.message_dict["date"][0]
+    entered = mps.mps_entry_set(
+        company=company_a, product=fg, date=_week(1), quantity=D(5), actor=planner, today=_week(-1)
+    )  # a week ago: slushy then
+    assert firm(fg, _week(1), D(5)) == entered  # the same quantity again: no change
+    for change in (lambda: firm(fg, _week(1), D(6)),
+                   lambda: mps.mps_entry_delete(company=company_a, product=fg, date=_week(1),
+                                                actor=planner, today=MONDAY),
+                   lambda: mps.mps_entries_save(company=company_a, product=fg, actor=planner,
+                                                today=MONDAY, quantities={_week(1): ""})):  # fmt: skip
+        with pytest.raises(ValidationError):
+            change()
+    assert mps.mps_entries_save(company=company_a, product=fg, actor=planner, today=MONDAY,
+                                quantities={_week(1): "5"}) == 0  # unchanged: accepted  # fmt: skip
+    assert list(MpsEntry.unscoped.values_list("date", "quantity")) == [(_week(1), D(5))]
+    entered.delete()
     # several at once: all or nothing
     with pytest.raises(ValidationError) as caught:
         mps.mps_entries_save(company=company_a, product=fg, actor=planner, today=MONDAY,
@@ -154,9 +173,9 @@ def test_firm_entry_is_checked_snapped_replaced_and_deleted(company_a, users_a, 
 def test_mrp_plans_around_the_firm_schedule(company_a, users_a, scheduled):  # type: ignore[no-untyped-def]
     fg, _part = scheduled
     with company_scope(company_a):
-        for week, quantity in ((1, 25), (3, 40)):
+        for week, quantity in ((1, 25), (3, 40)):  # entered two weeks ago (week 1 is frozen now)
             mps.mps_entry_set(company=company_a, product=fg, date=_week(week),
-                              quantity=D(quantity), actor=None, today=MONDAY)  # fmt: skip
+                              quantity=D(quantity), actor=None, today=_week(-2))  # fmt: skip
         run = _run(company_a)
     assert run.figures["mps_entries"] == 2
     # week 1 (frozen): 25 firm for 30 ordered, no new order, an expedite message; week 2
@@ -193,7 +212,7 @@ def test_mrp_plans_around_the_firm_schedule(company_a, users_a, scheduled):  # t
 def test_the_planner_edits_the_firm_row(company_a, users_a, client_for, scheduled):  # type: ignore[no-untyped-def]
     fg, _part = scheduled
     start = planning.plan_start(timezone.localdate(), "week")
-    w1, w2 = (start + dt.timedelta(weeks=k) for k in (1, 2))
+    w1, w2 = (start + dt.timedelta(weeks=k) for k in (2, 3))  # slushy (weeks 0 and 1 frozen)
     url = reverse("manufacturing:mps")
     planner = client_for(users_a["planner"])
     response = planner.post(url, {"product": fg.pk, f"firm-{w1}": "12", f"firm-{w2}": ""})
@@ -201,6 +220,10 @@ def test_the_planner_edits_the_firm_row(company_a, users_a, client_for, schedule
     assert list(MpsEntry.unscoped.values_list("date", "quantity")) == [(w1, D(12))]
     html = planner.get(url + f"?product={fg.pk}").content.decode()
     assert "Firm MPS" in html and f'name="firm-{w1}" value="12"' in html
+    frozen = html.split(f'name="firm-{start + dt.timedelta(weeks=1)}"')[1].split(">")[0]
+    assert (
+        "readonly" in frozen and "readonly" not in html.split(f'name="firm-{w1}"')[1].split(">")[0]
+    )
     # refused input: the error in its cell, nothing changed
     response = planner.post(url, {"product": fg.pk, f"firm-{w1}": "7", f"firm-{w2}": "2.5"})
     assert response.status_code == 400

@@ -194,6 +194,32 @@ def test_bad_start_date(tmp_path: Path) -> None:
         )
 
 
+def test_firm_mps_rows_and_their_fences(tmp_path: Path) -> None:
+    # A: 25 firm in week 3 (its components planned for it), 0 firmly in week 5; weeks 0-1
+    # frozen, 2-5 slushy: the 15 still short in week 5 can only come in week 6 (expedite)
+    mps = {"mps.csv": ["item,date,qty", "A,2026-01-26,25", "A,2026-02-09,0"]}
+    output = tmp_path / "out"
+    run(write_case(tmp_path / "in", mps), output, "--frozen-days", "14", "--slushy-days", "42")
+    orders = read(output / "planned_orders.csv")
+    assert [(o["item"], o["due_date"], o["qty"]) for o in orders if o["item"] == "A"] == [
+        ("A", "2026-02-16", "15")
+    ]
+    assert [(e["kind"], e["date"], e["suggested_date"], e["qty"])
+            for e in read(output / "exceptions.csv") if e["item"] == "A"] == [
+        ("expedite", "2026-02-09", "2026-02-16", "15")]  # fmt: skip
+    firm = [p for p in read(output / "pegging.csv") if p["kind"] == "firm"]
+    assert {(p["item"], p["reference"]) for p in firm} == {("B", "MPS A 2026-01-26"),
+                                                           ("C", "MPS A 2026-01-26")}  # fmt: skip
+    # without fences the firm rows are supply and nothing more: A is planned in week 5
+    run(write_case(tmp_path / "in", mps), output)
+    assert [(o["item"], o["due_date"], o["qty"]) for o in read(output / "planned_orders.csv")
+            if o["item"] == "A"] == [("A", "2026-02-09", "15")]  # fmt: skip
+    # a bought item has no master schedule
+    bad = {"mps.csv": ["item,date,qty", "C,2026-01-26,5"]}
+    with pytest.raises(CommandError, match="mps.csv, line 2, column item: item 'C' is bought"):
+        run(write_case(tmp_path / "bad", bad), tmp_path / "none")
+
+
 @pytest.mark.parametrize(
     ("value", "text"),
     [(1.0, "1"), (2.5, "2.5"), (1 / 3, "0.333333"), (1e-10, "0"), (-1e-12, "0"), (120.0, "120")],

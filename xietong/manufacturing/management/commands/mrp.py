@@ -46,16 +46,24 @@ class Command(BaseCommand):
         run.add_argument(
             "--no-pegging", action="store_true", help="skip full pegging (pegging.csv is empty)"
         )
+        for fence, meaning in (
+            ("frozen", "no new planned order of an item of mps.csv due in this many days"),
+            ("slushy", "nor in a bucket with a row of it in mps.csv within this many days"),
+        ):
+            run.add_argument(f"--{fence}-days", type=int, default=0, help=meaning)
 
     def handle(self, *args: Any, **options: Any) -> None:
         start = _date(options["start"])
         if options["horizon"] < 1:
             raise CommandError(_("--horizon must be at least 1"))
+        if options["frozen_days"] < 0 or options["slushy_days"] < 0:
+            raise CommandError(_("--frozen-days and --slushy-days cannot be negative"))
         started = time.perf_counter()
         try:
             inp = read_input(
-                options["input"], start=start, bucket=options["bucket"], horizon=options["horizon"]
-            )
+                options["input"], start=start, bucket=options["bucket"], horizon=options["horizon"],
+                frozen_days=options["frozen_days"], slushy_days=options["slushy_days"],
+            )  # fmt: skip
             result = plan(inp, pegging=not options["no_pegging"])
         except MrpCsvError as error:
             raise CommandError(str(error)) from error
