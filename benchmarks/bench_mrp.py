@@ -5,7 +5,7 @@ on demand; net change after one sales order line changes.
 Usage:
 
     .venv/bin/python benchmarks/bench_mrp.py [--items 50000] [--buckets 52] [--seed 1] [--repeat 3]
-        [--skip-full-pegging]
+        [--skip-full-pegging] [--net-changes 30] [--check]
 
 Data (own deterministic generator, numpy seed): items on 5 BOM levels (4 %, 10 %, 20 %, 26 %,
 40 %; level 4 is purchased), each made item with 3-6 components (80 % from the next level, 20 %
@@ -14,7 +14,11 @@ skipping levels), 2 % scrap on a fifth of the lines, 2 % phantoms on levels 1-2;
 the purchased items, on hand on half of the items, one scheduled receipt per five items; demand
 lines = 2 × items (100,000 at 50,000 items): 90 % on end items, 10 % spares, spread over the
 horizon in weekly buckets. Prints one line per measurement (median and max of --repeat runs, peak
-memory by tracemalloc in a separate run).
+memory by tracemalloc in a separate run). Net change: --net-changes runs in a row, each on the
+previous result after one random demand line's quantity changed (p50, p95, max of the
+elapsed time, and of the process's CPU time, which a shared machine disturbs less), then the time
+to build the last result's full tables when first read (a net-change result shares the previous
+plan's rows until then).
 """
 
 from __future__ import annotations
@@ -159,6 +163,17 @@ def main() -> None:
         action="store_true",
         help="skip the runs with full pegging (32M rows and 3 GiB at 50,000 items)",
     )
+    parser.add_argument(
+        "--net-changes",
+        type=int,
+        default=30,
+        help="net-change runs in a row, each after one random demand line changed",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="compare the last net-change result with a regenerative run",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     inp = generate(args.items, args.buckets, args.seed)
@@ -182,7 +197,7 @@ def main() -> None:
         print(
             f"plan, {label}: {med:.3f} s (max {worst:.3f}); "
             f"{len(result.planned_orders)} planned orders, {len(result.exceptions)} exceptions"
-            f"{size}, {result._prep.n_levels} levels"
+            f"{size}, {result.context.n_levels} levels"
         )
         memory = peak(lambda mode=mode: plan(inp, pegging=mode))
         print(f"  peak memory (tracemalloc): {memory:.0f} MiB")
@@ -199,34 +214,67 @@ def main() -> None:
             f"{len(peg)} rows"
         )
 
-    # net change: one sales order line on an end item changes quantity
-    row = 0
-    qty = inp.demands.qty.copy()
-    qty[row] += 7
-    changed = PlanInput(
-        items=inp.items,
-        bom=inp.bom,
-        receipts=inp.receipts,
-        demands=DatedTable(
-            item=inp.demands.item,
-            date=inp.demands.date.astype("datetime64[D]"),
-            qty=qty,
-            reference=inp.demands.reference,
-        ),
-        start=inp.start,
-        bucket=inp.bucket,
-        horizon=inp.horizon,
-    )
-    item = str(inp.demands.item[row])
+    # net change: one random sales order line changes quantity, --net-changes times in a row,
+    # each run on the previous one's result (as a live plan would)
+    rng = np.random.default_rng(args.seed + 1)
     for mode, label in modes:
-        med, worst, result = timed(
-            lambda mode=mode: net_change(changed, results[mode], [item], pegging=mode),
-            max(args.repeat, 5) if mode is not True else args.repeat,
-        )
+        reps = args.net_changes if mode is not True else args.repeat
+        current, previous = inp, results[mode]
+        samples, cpu, replanned = [], [], []
+        for _ in range(reps):
+            row = int(rng.integers(len(current.demands)))
+            qty = current.demands.qty.copy()
+            qty[row] += int(rng.integers(1, 20))
+            current = PlanInput(
+                items=current.items,
+                bom=current.bom,
+                receipts=current.receipts,
+                demands=DatedTable(
+                    item=current.demands.item,
+                    date=current.demands.date.astype("datetime64[D]"),
+                    qty=qty,
+                    reference=current.demands.reference,
+                ),
+                start=current.start,
+                bucket=current.bucket,
+                horizon=current.horizon,
+            )
+            item = str(current.demands.item[row])
+            started, started_cpu = time.perf_counter(), time.process_time()
+            previous = net_change(current, previous, [item], pegging=mode)
+            samples.append(time.perf_counter() - started)
+            cpu.append(time.process_time() - started_cpu)
+            replanned.append(len(previous.replanned))
+        p50, p95 = np.percentile(samples, [50, 95])
+        c50, c95 = np.percentile(cpu, [50, 95])
         print(
-            f"net change after one demand line (item {item}), {label}: {med:.3f} s "
-            f"(max {worst:.3f}); {len(result.replanned)} items replanned"
+            f"net change after one demand line, {label}, {reps} in a row: "
+            f"p50 {p50 * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms, max {max(samples) * 1000:.1f} ms "
+            f"(CPU time p50 {c50 * 1000:.1f} ms, p95 {c95 * 1000:.1f} ms, "
+            f"max {max(cpu) * 1000:.1f} ms); "
+            f"items replanned: median {int(np.median(replanned))}, max {max(replanned)}"
         )
+        started = time.perf_counter()
+        orders = previous.planned_orders
+        print(
+            f"  then building the full tables of the last result (first access): "
+            f"{time.perf_counter() - started:.3f} s; {len(orders)} planned orders"
+        )
+        if args.check:
+            expected = plan(current, pegging=mode)
+            same = (
+                np.array_equal(orders.item_index, expected.planned_orders.item_index)
+                and np.array_equal(orders.due_date, expected.planned_orders.due_date)
+                and np.allclose(orders.qty, expected.planned_orders.qty, rtol=1e-9, atol=1e-9)
+                and len(previous.exceptions) == len(expected.exceptions)
+                and (
+                    mode is False
+                    or np.isclose(
+                        previous.single_pegging.qty.sum(), expected.single_pegging.qty.sum()
+                    )
+                )
+            )
+            print(f"  equal to a regenerative run on the last input: {'yes' if same else 'NO'}")
 
 
 if __name__ == "__main__":

@@ -30,12 +30,19 @@ Conventions (docs/mrp-csv.md has the planner's version):
   where it may be planned again, the largest shortfall) and the shortage is carried to the
   next bucket where planning is allowed. A net-change run with firm production is
   regenerative.
+* Net change reuses the previous run's `PlanContext` (item index, BOM matrices, low-level
+  codes: what depends only on the items and the BOM) while its tables' contents are unchanged,
+  and keeps the plan's rows grouped by item: a net-change result shares the previous plan's
+  rows of the items outside the replanned closure and builds its flat tables only when they
+  are read (`PlanResult.changes` gives the replanned items' rows without them), so its cost
+  follows the closure rather than the plan.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -366,22 +373,98 @@ class Exceptions:
         return _rows(self)
 
 
-@dataclass
 class PlanResult:
-    planned_orders: PlannedOrders
-    pegging: Pegging
-    exceptions: Exceptions
-    pass_through: PlannedOrders  # phantom items' pass-through (not orders; kept for net change)
-    pass_through_pegging: Pegging
-    input: PlanInput = field(repr=False)
-    pegged: bool = True  # full pegging computed (pegging=True)
-    peg_mode: str = "full"  # "full", "single" or "none"
-    single_pegging: SinglePegging | None = field(default=None, repr=False)
-    # the items whose orders, pegging and exceptions this run computed (every item for a
-    # regenerative run, the closure for net change): a database writer replaces only these
-    replanned: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=str), repr=False)
-    _prep: Any = field(default=None, repr=False, compare=False)
-    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """A run's plan: ``planned_orders``, ``pegging`` (full pegging, empty unless
+    ``pegging=True``), ``exceptions``, ``pass_through`` and ``pass_through_pegging`` (phantom
+    items' pass-throughs: not orders; kept for net change), ``single_pegging`` (None with
+    ``pegging=False``). ``replanned``: the items whose orders, pegging and exceptions this run
+    computed (every item for a regenerative run, the closure for net change): a database writer
+    replaces only these. ``context``: the run's `PlanContext`, for the next run to reuse.
+
+    A net-change result keeps its rows grouped by item, sharing the previous plan's rows of the
+    items it did not replan; its tables are built (in one pass over all rows) when first read.
+    Another net change on it reads only the rows it needs."""
+
+    def __init__(
+        self,
+        planned_orders: PlannedOrders | None = None,
+        pegging: Pegging | None = None,
+        exceptions: Exceptions | None = None,
+        pass_through: PlannedOrders | None = None,
+        pass_through_pegging: Pegging | None = None,
+        input: PlanInput | None = None,  # noqa: A002 - the public attribute's name
+        pegged: bool = True,
+        peg_mode: str | None = None,
+        single_pegging: SinglePegging | None = None,
+        replanned: np.ndarray | None = None,
+        *,
+        prep: _Prep | None = None,
+        store: _Store | None = None,
+        tables: dict[str, Any] | None = None,
+    ) -> None:
+        if tables is None and planned_orders is not None:
+            tables = {
+                "planned_orders": planned_orders,
+                "pegging": pegging,
+                "exceptions": exceptions,
+                "pass_through": pass_through,
+                "pass_through_pegging": pass_through_pegging,
+                "single_pegging": single_pegging,
+            }
+        self.input = input
+        self.peg_mode = peg_mode or ("full" if pegged else "none")  # "full", "single", "none"
+        self.replanned = np.zeros(0, dtype=str) if replanned is None else replanned
+        self._prep = prep
+        self._store = store
+        self._tables = tables
+        self._cache: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        built = "built" if self._tables is not None else "not built yet"
+        return f"<PlanResult {self.peg_mode} pegging, {len(self.replanned)} items replanned, tables {built}>"
+
+    @property
+    def pegged(self) -> bool:
+        """Full pegging computed (``pegging=True``)."""
+        return self.peg_mode == "full"
+
+    @property
+    def context(self) -> PlanContext | None:
+        return self._prep.context if self._prep is not None else None
+
+    def _table(self, name: str) -> Any:
+        if self._tables is None:
+            self._tables = _materialise(self)
+        return self._tables[name]
+
+    @property
+    def planned_orders(self) -> PlannedOrders:
+        return self._table("planned_orders")
+
+    @property
+    def pegging(self) -> Pegging:
+        return self._table("pegging")
+
+    @property
+    def exceptions(self) -> Exceptions:
+        return self._table("exceptions")
+
+    @property
+    def pass_through(self) -> PlannedOrders:
+        return self._table("pass_through")
+
+    @property
+    def pass_through_pegging(self) -> Pegging:
+        return self._table("pass_through_pegging")
+
+    @property
+    def single_pegging(self) -> SinglePegging | None:
+        return self._table("single_pegging")
+
+    def changes(self) -> PlanChanges:
+        """The rows of the ``replanned`` items only, without building the full tables (see
+        `PlanChanges`): what a writer replaces after a net change."""
+        return _changes(self)
 
 
 def _rows(table: Any, names: Sequence[str] | None = None) -> list[dict[str, Any]]:
@@ -434,14 +517,17 @@ class _Prep:
     rec_item: np.ndarray
     rec_bucket: np.ndarray
     rec_in: np.ndarray
-    G0: np.ndarray  # independent gross requirements n × T
-    SR: np.ndarray  # scheduled receipts (and firm planned production) n × T
+    # n × T (with _prepare's ``rows``, only those rows are defined; None after a net change)
+    G0: np.ndarray | None  # independent gross requirements
+    SR: np.ndarray | None  # scheduled receipts (and firm planned production)
     firm: DatedTable = field(default_factory=DatedTable)
     firm_item: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     firm_bucket: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     firm_in: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     block: np.ndarray | None = None  # n × T: no new planned order due in the bucket
     short: np.ndarray | None = None  # n × T: shortfall left in a blocked bucket (by _run)
+    context: PlanContext | None = None
+    seen: dict[str, tuple[np.ndarray, ...]] | None = None  # see _seen
 
 
 def _lookup(
@@ -507,9 +593,143 @@ def _levels(n: int, parent: np.ndarray, child: np.ndarray, codes: np.ndarray) ->
     return llc
 
 
-def _prepare(inp: PlanInput) -> _Prep:
-    items = inp.items
-    n = len(items)
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal contents (shape, dtype and values; NaN never equals: the safe answer)."""
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if a.dtype.kind == "U" and a.dtype.itemsize:
+        # compare the code points as integers: several times faster than string comparison
+        word = np.uint64 if a.dtype.itemsize % 8 == 0 else np.uint32
+        return bool(
+            np.array_equal(np.ascontiguousarray(a).view(word), np.ascontiguousarray(b).view(word))
+        )
+    return bool(np.array_equal(a, b))
+
+
+class PlanContext:
+    """The part of a run's preparation that depends only on the items' codes, make-or-buy and
+    phantom flags and on the BOM: the item index, the BOM matrices and the low-level codes.
+    `plan` and `net_change` build one (``PlanResult.context``) and reuse one given back
+    (``plan(inp, context=…)``; `net_change` reuses its previous result's) only when `matches`
+    the input: the tables' contents, not their identity, are compared with copies taken when
+    the context was built, so a changed BOM or item table is never reused. Raises PlanError
+    (duplicate or unknown item, BOM cycle) when built from bad input."""
+
+    def __init__(self, inp: PlanInput) -> None:
+        items, bom = inp.items, inp.bom
+        n = len(items)
+        order = np.argsort(items.code, kind="stable")
+        codes_sorted = items.code[order]
+        if n > 1:
+            dup = np.flatnonzero(codes_sorted[1:] == codes_sorted[:-1])
+            if len(dup):
+                row = int(order[dup[0] + 1])
+                raise PlanError(
+                    "duplicate_item",
+                    f"item {items.code[row]!r} appears twice",
+                    table="items",
+                    row=row,
+                    field="item",
+                    items=(str(items.code[row]),),
+                )
+        codes_sorted = codes_sorted.astype(str) if n else np.zeros(0, dtype=str)
+        parent = _lookup(codes_sorted, order, bom.parent, "bom", "parent")
+        child = _lookup(codes_sorted, order, bom.component, "bom", "component")
+        self_loop = np.flatnonzero(parent == child)
+        if len(self_loop):
+            row = int(self_loop[0])
+            code = str(bom.parent[row])
+            raise PlanError(
+                "bom_cycle",
+                f"BOM cycle: {code} → {code}",
+                table="bom",
+                row=row,
+                items=(code, code),
+            )
+        llc = _levels(n, parent, child, items.code)
+        phantom = items.phantom.copy()
+        make = np.asarray(items.make_or_buy == "make", dtype=bool).reshape(-1)
+        explodes = (make | phantom)[parent] if len(parent) else np.zeros(0, dtype=bool)
+        eff = bom.qty_per * (1.0 + bom.scrap_pct / 100.0)
+        explode = sp.csr_matrix(
+            (eff[explodes], (child[explodes], parent[explodes])), shape=(n, n)
+        )  # duplicates summed on conversion
+        explode.sum_duplicates()
+        explode.eliminate_zeros()
+        explode_by_parent = explode.T.tocsr()
+        explode_by_parent.sort_indices()
+        all_by_parent = sp.csr_matrix((np.ones(len(parent)), (parent, child)), shape=(n, n))
+        all_by_parent.sum_duplicates()
+        self.n = n
+        self.index_sorted = codes_sorted
+        self.index_order = order
+        self.llc = llc
+        self.n_levels = int(llc.max(initial=-1)) + 1
+        self.explode = explode.tocsc()
+        self.explode_by_child = explode.tocsr()
+        self.explode_by_parent = explode_by_parent
+        self.all_by_parent = all_by_parent
+        self.make = make
+        self.phantom = phantom
+        # canonical order of the items' planned orders: low-level code, input order, phantoms'
+        # pass-throughs last
+        self.canon = np.lexsort((np.arange(n), llc, phantom))
+        self._scratch: list[np.ndarray] = []
+        # copies: the caller may change the tables' arrays in place afterwards
+        self._key = tuple(np.array(a, copy=True) for a in self._key_of(inp))
+
+    @staticmethod
+    def _key_of(inp: PlanInput) -> tuple[np.ndarray, ...]:
+        items, bom = inp.items, inp.bom
+        return (
+            items.code,
+            np.asarray(items.make_or_buy == "make", dtype=bool).reshape(-1),
+            items.phantom,
+            bom.parent,
+            bom.component,
+            bom.qty_per,
+            bom.scrap_pct,
+        )
+
+    def scratch(self, shape: tuple[int, int]) -> np.ndarray:
+        """An items × buckets array of undefined contents, for a net change's gross
+        requirements and receipts (allocating and zeroing those costs more than the run);
+        `release` gives it back."""
+        while self._scratch:
+            try:
+                array = self._scratch.pop()
+            except IndexError:  # taken by another thread meanwhile
+                break
+            if array.shape == shape:
+                return array
+        return np.empty(shape)
+
+    def release(self, *arrays: np.ndarray | None) -> None:
+        for array in arrays:
+            if array is not None and len(self._scratch) < 4:
+                self._scratch.append(array)
+
+    def matches(self, inp: PlanInput) -> bool:
+        """Whether this context was built from the same items (codes, make or buy, phantom)
+        and BOM (lines in the same order) as ``inp``'s."""
+        key = self._key_of(inp)
+        return all(_same(a, b) for a, b in zip(self._key, key, strict=True))
+
+
+def _prepare(
+    inp: PlanInput,
+    context: PlanContext | None = None,
+    *,
+    lookups: tuple[np.ndarray, np.ndarray] | None = None,
+    rows: np.ndarray | None = None,
+    checked: bool = False,
+    seen: dict[str, tuple[np.ndarray, ...]] | None = None,
+) -> _Prep:
+    """The run's tables. ``context`` is reused when it matches ``inp`` (else a new one is
+    built); ``lookups``: the demands' and receipts' item indices when already known;
+    ``rows``: a mask of the items whose gross requirements and receipts are needed (all when
+    None; the other rows are undefined); ``checked``: the context is known to match; ``seen``: `_seen` of ``inp`` when known."""
+    n = len(inp.items)
     if inp.bucket not in BUCKET_DAYS:
         raise PlanError("bad_bucket", f"unknown bucket {inp.bucket!r}", value=inp.bucket)
     if int(inp.horizon) < 1:
@@ -518,45 +738,11 @@ def _prepare(inp: PlanInput) -> _Prep:
     blen = BUCKET_DAYS[inp.bucket]
     start = int(_days([inp.start])[0])
     due_days = start + blen * np.arange(T, dtype=np.int64)
-    order = np.argsort(items.code, kind="stable")
-    codes_sorted = items.code[order]
-    if n > 1:
-        dup = np.flatnonzero(codes_sorted[1:] == codes_sorted[:-1])
-        if len(dup):
-            row = int(order[dup[0] + 1])
-            raise PlanError(
-                "duplicate_item",
-                f"item {items.code[row]!r} appears twice",
-                table="items",
-                row=row,
-                field="item",
-                items=(str(items.code[row]),),
-            )
-    codes_sorted = codes_sorted.astype(str) if n else np.zeros(0, dtype=str)
-    bom = inp.bom
-    parent = _lookup(codes_sorted, order, bom.parent, "bom", "parent")
-    child = _lookup(codes_sorted, order, bom.component, "bom", "component")
-    self_loop = np.flatnonzero(parent == child)
-    if len(self_loop):
-        row = int(self_loop[0])
-        code = str(bom.parent[row])
-        raise PlanError(
-            "bom_cycle", f"BOM cycle: {code} → {code}", table="bom", row=row, items=(code, code)
-        )
-    llc = _levels(n, parent, child, items.code)
-    phantom = items.phantom.copy()
-    make = np.asarray([m == "make" for m in items.make_or_buy], dtype=bool)
-    explodes = (make | phantom)[parent] if len(parent) else np.zeros(0, dtype=bool)
-    eff = bom.qty_per * (1.0 + bom.scrap_pct / 100.0)
-    explode = sp.csr_matrix(
-        (eff[explodes], (child[explodes], parent[explodes])), shape=(n, n)
-    )  # duplicates summed on conversion
-    explode.sum_duplicates()
-    explode.eliminate_zeros()
-    explode_by_parent = explode.T.tocsr()
-    explode_by_parent.sort_indices()
-    all_by_parent = sp.csr_matrix((np.ones(len(parent)), (parent, child)), shape=(n, n))
-    all_by_parent.sum_duplicates()
+    if context is None or not (checked or context.matches(inp)):
+        context = PlanContext(inp)
+    items = inp.items
+    codes_sorted, order = context.index_sorted, context.index_order
+    phantom = context.phantom
 
     rule = items.lot_rule.copy()
     bad = np.flatnonzero((rule < 0) | (rule >= len(LOT_RULES)))
@@ -588,14 +774,17 @@ def _prepare(inp: PlanInput) -> _Prep:
         days = np.arange(first, start + blen * T + 1, dtype=np.int64)
         working = days[~np.isin(days, nonworking)]
 
-    def bucket_of(table: DatedTable, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        item = _lookup(codes_sorted, order, table.item, name, "item")
+    def bucket_of(
+        table: DatedTable, name: str, known: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        item = _lookup(codes_sorted, order, table.item, name, "item") if known is None else known
         b = np.maximum((table.date - start) // blen, 0)
         inside = b < T
         return item, b, inside
 
-    dem_item, dem_bucket, dem_in = bucket_of(inp.demands, "demands")
-    rec_item, rec_bucket, rec_in = bucket_of(inp.receipts, "receipts")
+    dem_known, rec_known = lookups if lookups is not None else (None, None)
+    dem_item, dem_bucket, dem_in = bucket_of(inp.demands, "demands", dem_known)
+    rec_item, rec_bucket, rec_in = bucket_of(inp.receipts, "receipts", rec_known)
     firm = inp.firm if inp.firm is not None else DatedTable()
     firm_item, firm_bucket, firm_in = bucket_of(firm, "firm")
     fences = []
@@ -619,30 +808,29 @@ def _prepare(inp: PlanInput) -> _Prep:
             has_firm = np.bincount(cell, minlength=n * T).reshape(n, T) > 0
             block |= has_firm & (buckets < firm_until[:, None])
         short = np.zeros((n, T))
-    G0 = (
-        np.bincount(
-            dem_item[dem_in] * T + dem_bucket[dem_in],
-            weights=inp.demands.qty[dem_in],
-            minlength=n * T,
-        )
-        .reshape(n, T)
-        .astype(np.float64)
-    )
-    SR = (
-        np.bincount(
-            rec_item[rec_in] * T + rec_bucket[rec_in],
-            weights=inp.receipts.qty[rec_in],
-            minlength=n * T,
-        )
-        .reshape(n, T)
-        .astype(np.float64)
-    )
+
+    def by_bucket(item: np.ndarray, b: np.ndarray, inside: np.ndarray, qty: np.ndarray):  # type: ignore[no-untyped-def]
+        if rows is None:
+            return (
+                np.bincount(item[inside] * T + b[inside], weights=qty[inside], minlength=n * T)
+                .reshape(n, T)
+                .astype(np.float64)
+            )
+        # only the rows asked for; the others are left as they are (unused by the run)
+        out = context.scratch((n, T))
+        wanted = np.flatnonzero(rows)
+        local = np.full(n, -1, np.int64)
+        local[wanted] = np.arange(len(wanted))
+        sel = inside & rows[item]
+        out[wanted] = np.bincount(
+            local[item[sel]] * T + b[sel], weights=qty[sel], minlength=len(wanted) * T
+        ).reshape(len(wanted), T)
+        return out
+
+    G0 = by_bucket(dem_item, dem_bucket, dem_in, inp.demands.qty)
+    SR = by_bucket(rec_item, rec_bucket, rec_in, inp.receipts.qty)
     if firm_in.any():
-        SR += np.bincount(
-            firm_item[firm_in] * T + firm_bucket[firm_in],
-            weights=firm.qty[firm_in],
-            minlength=n * T,
-        ).reshape(n, T)
+        SR += by_bucket(firm_item, firm_bucket, firm_in, firm.qty)
     return _Prep(
         n=n,
         T=T,
@@ -651,11 +839,11 @@ def _prepare(inp: PlanInput) -> _Prep:
         due_days=due_days,
         index_sorted=codes_sorted,
         index_order=order,
-        llc=llc,
-        n_levels=int(llc.max(initial=-1)) + 1,
-        explode=explode.tocsc(),
-        explode_by_parent=explode_by_parent,
-        all_by_parent=all_by_parent,
+        llc=context.llc,
+        n_levels=context.n_levels,
+        explode=context.explode,
+        explode_by_parent=context.explode_by_parent,
+        all_by_parent=context.all_by_parent,
         lead=lead,
         rule=rule,
         lot=lot,
@@ -665,7 +853,7 @@ def _prepare(inp: PlanInput) -> _Prep:
         ss=ss,
         oh=items.on_hand.copy(),
         phantom=phantom,
-        make=make,
+        make=context.make,
         working=working,
         dem_item=dem_item,
         dem_bucket=dem_bucket,
@@ -681,6 +869,8 @@ def _prepare(inp: PlanInput) -> _Prep:
         firm_in=firm_in,
         block=block,
         short=short,
+        context=context,
+        seen=_seen(inp) if seen is None else seen,
     )
 
 
@@ -775,7 +965,7 @@ class _Seeds:
     seq: np.ndarray
     qty: np.ndarray
     release: np.ndarray
-    Q: sp.csr_matrix
+    Q: sp.csr_matrix | None  # their full pegging (only when composing full pegging)
 
 
 def _run(inp: PlanInput, prep: _Prep, subset: np.ndarray, seeds: _Seeds | None, mode: str):
@@ -785,7 +975,7 @@ def _run(inp: PlanInput, prep: _Prep, subset: np.ndarray, seeds: _Seeds | None, 
     nd = len(inp.demands)
     ncols = nd + 2 * n + len(prep.firm)
     pegging = mode != "none"
-    G = prep.G0.copy()
+    G = prep.G0  # the run adds the dependent requirements into it
     pieces = _Pieces()
     pending: list[tuple[np.ndarray, ...]] = []  # dependent requirements not yet pegged
 
@@ -802,13 +992,26 @@ def _run(inp: PlanInput, prep: _Prep, subset: np.ndarray, seeds: _Seeds | None, 
         porel = np.bincount(inverse * T + rb, weights=qty, minlength=len(cols) * T).reshape(
             len(cols), T
         )
-        sub = prep.explode[:, cols].tocsr()
-        rows = np.flatnonzero(np.diff(sub.indptr))
+        # the BOM lines of the pieces' items, as a (component × item) matrix over the
+        # components concerned only
+        ebp = prep.explode_by_parent
+        counts = np.diff(ebp.indptr)[cols]
+        lines = _ranges(ebp.indptr[cols], counts)
+        component = ebp.indices[lines]
+        col_of_line = np.repeat(np.arange(len(cols)), counts)
+        per = ebp.data[lines]
         if only_subset:
-            rows = rows[subset[rows]]
-        if len(rows) == 0:
+            keep = subset[component]
+            component, col_of_line, per = component[keep], col_of_line[keep], per[keep]
+        if len(component) == 0:
             return
-        G[rows] += sub[rows] @ porel
+        mark = np.zeros(n, dtype=bool)
+        mark[component] = True
+        rows = np.flatnonzero(mark)
+        row_of = np.zeros(n, dtype=np.int64)
+        row_of[rows] = np.arange(len(rows))
+        sub = sp.csr_matrix((per, (row_of[component], col_of_line)), shape=(len(rows), len(cols)))
+        G[rows] += sub @ porel
         if not pegging:
             return
         ebp = prep.explode_by_parent
@@ -1161,11 +1364,10 @@ def _exceptions(inp: PlanInput, prep: _Prep, subset: np.ndarray, G: np.ndarray, 
         item = prep.rec_item[rows]
         cum = _group_cumsum(item, rec.qty[rows])
         before = prep.oh[item] + cum - rec.qty[rows]
-        cum_req = np.cumsum(G, axis=1)
         need_b = np.full(len(rows), -1, np.int64)
         for lo in range(0, len(rows), 20000):
             hi = min(lo + 20000, len(rows))
-            c = cum_req[item[lo:hi]] + prep.ss[item[lo:hi], None]
+            c = np.cumsum(G[item[lo:hi]], axis=1) + prep.ss[item[lo:hi], None]
             b = before[lo:hi, None]
             needed = c > b + EPS * np.maximum(1.0, np.abs(b))
             anyn = needed.any(axis=1)
@@ -1272,16 +1474,21 @@ def _mode(pegging: bool | str) -> str:
     raise ValueError(f"pegging must be True, 'single' or False, not {pegging!r}")
 
 
-def plan(inp: PlanInput, *, pegging: bool | str = True) -> PlanResult:
+def plan(
+    inp: PlanInput, *, pegging: bool | str = True, context: PlanContext | None = None
+) -> PlanResult:
     """Regenerative MRP run over every item. Raises PlanError on bad input (unknown item,
     unknown lot rule, BOM cycle …).
 
     ``pegging``: True computes full pegging (``result.pegging``; it can be large: every
     planned order × every demand it serves through all levels) and the single-level pegging;
     "single" only the single-level pegging (``result.single_pegging``; `full_pegging` composes
-    it for chosen orders on demand); False none."""
+    it for chosen orders on demand); False none.
+
+    ``context``: a previous run's `PlanContext` (``result.context``), reused when it matches
+    ``inp`` (same items and BOM), rebuilt otherwise."""
     mode = _mode(pegging)
-    prep = _prepare(inp)
+    prep = _prepare(inp, context)
     subset = np.ones(prep.n, dtype=bool)
     G, pieces = _run(inp, prep, subset, None, mode)
     return _assemble(inp, prep, subset, G, pieces, 0, None, mode, None)
@@ -1431,19 +1638,243 @@ def _finish(inp, prep, subset, orders, peg, exc, single, mode, presorted):  # ty
         reference=exc["ref"][eo],
         order_id=id_map[exc["oid"][eo]],
     )
-    return PlanResult(
-        planned_orders=order_table(slice(0, n_real)),
-        pegging=peg_table(po[real]),
-        exceptions=exceptions,
-        pass_through=order_table(slice(n_real, None)),
-        pass_through_pegging=peg_table(po[~real]),
-        input=inp,
-        pegged=mode == "full",
-        peg_mode=mode,
-        single_pegging=None if mode == "none" else single_table,
-        replanned=inp.items.code[subset],
-        _prep=prep,
+    tables = {
+        "planned_orders": order_table(slice(0, n_real)),
+        "pegging": peg_table(po[real]),
+        "exceptions": exceptions,
+        "pass_through": order_table(slice(n_real, None)),
+        "pass_through_pegging": peg_table(po[~real]),
+        "single_pegging": None if mode == "none" else single_table,
+    }
+    # the same rows grouped by item (they are: canonical order), for a later net change
+    n = prep.n
+    items = orders["item"]
+    o_count = np.bincount(items, minlength=n).astype(np.int64)
+    o_start = np.zeros(n, np.int64)
+    if len(items):
+        heads = np.flatnonzero(np.concatenate([[True], items[1:] != items[:-1]]))
+        o_start[items[heads]] = heads
+    s_order = single_table.order_id if mode != "none" else np.zeros(0, np.int64)
+    s_start = np.searchsorted(s_order, o_start + 1, side="left")
+    s_count = np.searchsorted(s_order, o_start + o_count + 1, side="left") - s_start
+    e_item = exc["item"][eo]
+    e_start = np.searchsorted(e_item, np.arange(n), side="left")
+    e_count = np.bincount(e_item, minlength=n).astype(np.int64)
+    e_oid = exceptions.order_id
+    chunk = _Chunk(
+        item=items,
+        due=orders["due"],
+        seq=orders["seq"],
+        qty=orders["qty"],
+        rel=np.maximum(release, prep.start),
+        past_due=release < prep.start,
+        s_row=s_order - 1,
+        p_row=single_table.parent_id - 1 if mode != "none" else np.zeros(0, np.int64),
+        col=single_table.target if mode != "none" else np.zeros(0, np.int64),
+        s_qty=single_table.qty if mode != "none" else np.zeros(0),
+        o_start=o_start,
+        e_item=e_item,
+        e_kind=exc["kind"][eo],
+        e_date=exc["date"][eo],
+        e_sugg=exc["sugg"][eo],
+        e_qty=exc["qty"][eo],
+        e_ref=exc["ref"][eo],
+        e_local=np.where(e_oid > 0, e_oid - 1 - o_start[e_item], -1),
     )
+    store = _Store(
+        chunks=[(chunk, len(inp.demands), None)],
+        chunk_of=np.zeros(n, np.int64),
+        o_start=o_start,
+        o_count=o_count,
+        s_start=s_start,
+        s_count=s_count,
+        e_start=e_start,
+        e_count=e_count,
+    )
+    return PlanResult(
+        input=inp,
+        peg_mode=mode,
+        replanned=inp.items.code[subset],
+        prep=prep,
+        store=store if len(prep.firm) == 0 else None,
+        tables=tables,
+    )
+
+
+@dataclass
+class _Chunk:
+    """Some items' planned orders (and pass-throughs), single-level pegging and exceptions,
+    each grouped by item (orders by due date and seq within an item, pegging rows by order).
+    A pegging row names its order and its parent order by (item, index among the item's
+    orders): ``s_item``, ``s_local``, ``p_item`` (-1: pegged to target ``col``), ``p_local``;
+    a regenerative run's chunk names them by row instead (``s_row``, ``p_row``, rows of this
+    chunk's orders; ``o_start``: each item's first row). ``col`` numbers the targets as the
+    chunk's run did. Exceptions name their order by its index among the item's (-1: none)."""
+
+    item: np.ndarray
+    due: np.ndarray
+    seq: np.ndarray
+    qty: np.ndarray
+    rel: np.ndarray  # release day, not before the start
+    past_due: np.ndarray
+    col: np.ndarray
+    s_qty: np.ndarray
+    e_item: np.ndarray
+    e_kind: np.ndarray
+    e_date: np.ndarray
+    e_sugg: np.ndarray
+    e_qty: np.ndarray
+    e_ref: np.ndarray
+    e_local: np.ndarray
+    o_start: np.ndarray | None = None
+    s_row: np.ndarray | None = None
+    p_row: np.ndarray | None = None
+    s_item: np.ndarray | None = None
+    s_local: np.ndarray | None = None
+    p_item: np.ndarray | None = None
+    p_local: np.ndarray | None = None
+
+
+@dataclass
+class _Store:
+    """A plan's rows as chunks; each item's rows are in chunk ``chunk_of[item]`` (orders
+    ``o_start[item]`` to ``+ o_count[item]``, pegging rows ``s_…``, exceptions ``e_…``). Each
+    chunk comes with the number of demand rows of its run and the map of those rows to the
+    plan's (None: unchanged), to renumber its pegging targets."""
+
+    chunks: list[tuple[_Chunk, int, np.ndarray | None]]
+    chunk_of: np.ndarray
+    o_start: np.ndarray
+    o_count: np.ndarray
+    s_start: np.ndarray
+    s_count: np.ndarray
+    e_start: np.ndarray
+    e_count: np.ndarray
+
+
+def _exclusive_cumsum(counts: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Each item's first position when the items' blocks follow one another in ``order``."""
+    first = np.zeros(len(counts), np.int64)
+    c = counts[order]
+    first[order] = np.cumsum(c) - c
+    return first
+
+
+def _materialise(result: PlanResult) -> dict[str, Any]:
+    """A grouped result's tables, equal to a regenerative run's: orders numbered in the
+    canonical order (low-level code, item, due date, seq; pass-throughs last)."""
+    store, prep, inp, mode = result._store, result._prep, result.input, result.peg_mode
+    context = prep.context
+    n, nd = prep.n, len(inp.demands)
+    canon = context.canon
+    o_first = _exclusive_cumsum(store.o_count, canon)
+    s_first = _exclusive_cumsum(store.s_count, canon)
+    e_first = _exclusive_cumsum(store.e_count, np.arange(n))
+    parts: dict[str, list[np.ndarray]] = defaultdict(list)
+    for c, (chunk, nd_c, row_map) in enumerate(store.chunks):
+        live = np.flatnonzero(store.chunk_of == c)
+        if len(live) == 0:
+            continue
+        rows = _ranges(store.o_start[live], store.o_count[live])
+        parts["o_dest"].append(_ranges(o_first[live], store.o_count[live]))
+        for name in ("item", "due", "seq", "qty", "rel", "past_due"):
+            parts["o_" + name].append(getattr(chunk, name)[rows])
+        if mode != "none":
+            rows = _ranges(store.s_start[live], store.s_count[live])
+            parts["s_dest"].append(_ranges(s_first[live], store.s_count[live]))
+            if chunk.s_row is not None:
+                s_row, p_row = chunk.s_row[rows], chunk.p_row[rows]
+                s_item = chunk.item[s_row]
+                s_local = s_row - chunk.o_start[s_item]
+                has = p_row >= 0
+                p_item = np.where(has, chunk.item[np.maximum(p_row, 0)], -1)
+                p_local = np.where(has, p_row - chunk.o_start[np.maximum(p_item, 0)], 0)
+            else:
+                s_item, s_local = chunk.s_item[rows], chunk.s_local[rows]
+                p_item, p_local = chunk.p_item[rows], chunk.p_local[rows]
+            col = chunk.col[rows].copy()
+            other = col >= nd_c
+            if row_map is not None:
+                dem = (col >= 0) & ~other
+                col[dem] = row_map[col[dem]]
+            col[other] += nd - nd_c
+            parts["s_order"].append(o_first[s_item] + s_local + 1)
+            parts["s_parent"].append(
+                np.where(p_item >= 0, o_first[np.maximum(p_item, 0)] + p_local + 1, 0)
+            )
+            parts["s_col"].append(col)
+            parts["s_qty"].append(chunk.s_qty[rows])
+        rows = _ranges(store.e_start[live], store.e_count[live])
+        parts["e_dest"].append(_ranges(e_first[live], store.e_count[live]))
+        for name in ("item", "kind", "date", "sugg", "qty", "ref", "local"):
+            parts["e_" + name].append(getattr(chunk, "e_" + name)[rows])
+
+    def placed(prefix: str, name: str, dtype: Any) -> np.ndarray:
+        values = parts.get(prefix + name)
+        if not values:
+            return np.zeros(0, dtype=dtype)
+        values = np.concatenate(values)
+        out = np.empty(len(values), dtype=values.dtype)
+        out[np.concatenate(parts[prefix + "dest"])] = values
+        return out
+
+    item = placed("o_", "item", np.int64)
+    total = len(item)
+    n_real = int(store.o_count[~context.phantom].sum())
+    due = placed("o_", "due", np.int64)
+    rel = placed("o_", "rel", np.int64)
+    seq = placed("o_", "seq", np.int64)
+    qty = placed("o_", "qty", np.float64)
+    past_due = placed("o_", "past_due", bool)
+    ids = np.arange(1, total + 1, dtype=np.int64)
+
+    def order_table(part: slice) -> PlannedOrders:
+        return PlannedOrders(
+            id=ids[part],
+            item_index=item[part],
+            items=inp.items,
+            release_date=rel[part].astype("datetime64[D]"),
+            due_date=due[part].astype("datetime64[D]"),
+            qty=qty[part],
+            seq=seq[part],
+            past_due=past_due[part],
+        )
+
+    targets = _targets(inp, prep, empty=mode == "none")
+    no_pegging = Pegging(
+        order_id=np.zeros(0, np.int64),
+        target=np.zeros(0, np.int64),
+        qty=np.zeros(0),
+        targets=targets,
+    )
+    single = None
+    if mode != "none":
+        single = SinglePegging(
+            order_id=placed("s_", "order", np.int64),
+            parent_id=placed("s_", "parent", np.int64),
+            target=placed("s_", "col", np.int64),
+            qty=placed("s_", "qty", np.float64),
+            targets=targets,
+        )
+    e_item = placed("e_", "item", np.int64)
+    e_local = placed("e_", "local", np.int64)
+    exceptions = Exceptions(
+        item=inp.items.code[e_item],
+        kind=np.asarray(EXCEPTION_KINDS)[placed("e_", "kind", np.int64)],
+        date=_to_date(placed("e_", "date", np.int64)),
+        suggested_date=_to_date(placed("e_", "sugg", np.int64)),
+        qty=placed("e_", "qty", np.float64),
+        reference=placed("e_", "ref", str),
+        order_id=np.where(e_local >= 0, o_first[e_item] + e_local + 1, 0),
+    )
+    return {
+        "planned_orders": order_table(slice(0, n_real)),
+        "pegging": no_pegging,
+        "exceptions": exceptions,
+        "pass_through": order_table(slice(n_real, None)),
+        "pass_through_pegging": no_pegging,
+        "single_pegging": single,
+    }
 
 
 def _group_order(keys: np.ndarray) -> np.ndarray:
@@ -1541,15 +1972,324 @@ def net_change(
     demand. ``changed_items`` must name every item whose own data changed (parameters, on
     hand, receipts, demands, its BOM lines as parent); items new to the plan count as changed.
     The result equals ``plan(inp)``. Falls back to a regenerative run when the previous plan
-    used other buckets, horizon, start or calendar, or lacks the pegging asked for."""
+    used other buckets, horizon, start or calendar, or lacks the pegging asked for.
+
+    When the items and the BOM are those of the previous plan (its `PlanContext` matches) and
+    there is no firm production, the previous preparation is reused and the result shares the
+    previous plan's rows of the items outside the closure (see `PlanResult`): the run's cost is
+    that of the closure. Then items whose parameters, demand lines or receipts differ from the
+    previous input's are replanned even when ``changed_items`` does not name them."""
+    mode = _mode(pegging)
     try:
-        return _net_change(inp, previous, changed_items, _mode(pegging))
+        if mode != "full":
+            result = _net_change_grouped(inp, previous, changed_items, mode)
+            if result is not None:
+                return result
+        return _net_change(inp, previous, changed_items, mode)
     except _Fallback:
-        return plan(inp, pegging=pegging)
+        return plan(inp, pegging=pegging, context=previous.context)
+
+
+ITEM_PARAMETERS = (
+    "lead_time_days",
+    "lot_rule",
+    "lot_qty",
+    "multiple",
+    "min_qty",
+    "max_qty",
+    "safety_stock",
+    "on_hand",
+)
+DATED_COLUMNS = ("item", "date", "qty", "reference")
+
+
+def _seen(
+    inp: PlanInput, unchanged: dict[str, tuple[np.ndarray | None, ...]] | None = None
+) -> dict[str, tuple[np.ndarray, ...]]:
+    """Copies of the run's item parameters, demands and receipts, which a later net change
+    compares with its input (the caller may change the arrays in place meanwhile).
+    ``unchanged``: per table, the previous copy of each column known to be equal (else None),
+    kept instead of a new copy."""
+    out = {}
+    for table, obj, names in (
+        ("items", inp.items, ITEM_PARAMETERS),
+        ("demands", inp.demands, DATED_COLUMNS),
+        ("receipts", inp.receipts, DATED_COLUMNS),
+    ):
+        kept = (unchanged or {}).get(table, (None,) * len(names))
+        out[table] = tuple(
+            np.array(getattr(obj, k), copy=True) if same is None else same
+            for k, same in zip(names, kept, strict=True)
+        )
+    return out
+
+
+def _row_changes(
+    old: tuple[np.ndarray, ...], new: tuple[np.ndarray, ...]
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, int, int, tuple[bool, ...]]:
+    """Compare two dated tables: (map of the old rows to the new ones, -1 for rows gone, or
+    None when the rows keep their numbers; the old rows changed or gone; the new rows changed
+    or added; how many first and last rows are common; which columns are equal). Rows of equal tables correspond one to one; otherwise the common first and last
+    rows do and the rows between them count as changed."""
+    no, nn = len(old[0]), len(new[0])
+    if no == nn:
+        diff = np.zeros(no, dtype=bool)
+        equal = tuple(_same(a, b) for a, b in zip(old, new, strict=True))
+        for a, b, same in zip(old, new, equal, strict=True):
+            if not same:
+                diff |= a != b
+        rows = np.flatnonzero(diff)
+        return None, rows, rows, no, 0, equal
+    m = min(no, nn)
+    head = np.ones(m, dtype=bool)
+    tail = np.ones(m, dtype=bool)
+    for a, b in zip(old, new, strict=True):
+        head &= a[:m] == b[:m]
+        tail &= a[no - m :] == b[nn - m :]
+    p = int(np.argmin(head)) if not head.all() else m
+    bad_tail = np.flatnonzero(~tail)
+    s = m - 1 - int(bad_tail[-1]) if len(bad_tail) else m
+    s = min(s, m - p)
+    row_map = np.full(no, -1, np.int64)
+    row_map[:p] = np.arange(p)
+    row_map[no - s :] = np.arange(nn - s, nn)
+    return row_map, np.arange(p, no - s), np.arange(p, nn - s), p, s, (False,) * len(old)
+
+
+def _net_change_grouped(inp, previous, changed_items, mode):  # type: ignore[no-untyped-def]
+    """Net change on the grouped rows (see `net_change`); None when it does not apply."""
+    old, store = previous._prep, previous._store
+    if (
+        store is None
+        or old is None
+        or old.context is None
+        or old.seen is None
+        or (mode == "single" and previous.peg_mode == "none")
+        or len(old.firm)
+        or old.block is not None
+        or (inp.firm is not None and len(inp.firm))
+        or any(
+            value is not None and (np.asarray(value) > 0).any()
+            for value in (inp.no_plan_before, inp.firm_until)
+        )
+    ):
+        return None
+    prev_inp = previous.input
+    if (
+        prev_inp.bucket != inp.bucket
+        or int(prev_inp.horizon) != int(inp.horizon)
+        or _days([prev_inp.start])[0] != _days([inp.start])[0]
+        or set(_days(list(prev_inp.non_working_days)).tolist())
+        != set(_days(list(inp.non_working_days)).tolist())
+    ):
+        raise _Fallback
+    context = old.context
+    if not context.matches(inp):
+        return None
+    n = context.n
+    changed = np.zeros(n, dtype=bool)
+    named = _codes_to_index(old, _strings(list(changed_items)))
+    changed[named[named >= 0]] = True
+    unchanged: dict[str, tuple[np.ndarray | None, ...]] = {}
+    kept = []
+    for before, name in zip(old.seen["items"], ITEM_PARAMETERS, strict=True):
+        after = getattr(inp.items, name)
+        if before.shape != after.shape:
+            return None
+        diff = before != after
+        changed |= diff
+        kept.append(before if before.dtype == after.dtype and not diff.any() else None)
+    unchanged["items"] = tuple(kept)
+    lookups = []
+    row_map = None
+    for table, known in (("demands", old.dem_item), ("receipts", old.rec_item)):
+        new = getattr(inp, table)
+        rmap, old_rows, new_rows, p, s, equal = _row_changes(
+            old.seen[table], tuple(getattr(new, k) for k in DATED_COLUMNS)
+        )
+        found = _codes_to_index(old, new.item[new_rows])
+        if (found < 0).any():
+            return None  # an unknown item: the full preparation reports it
+        changed[known[old_rows]] = True
+        changed[found] = True
+        unchanged[table] = tuple(
+            a if same else None for a, same in zip(old.seen[table], equal, strict=True)
+        )
+        if rmap is None:
+            item = known
+            if len(new_rows):
+                item = known.copy()
+                item[new_rows] = found
+        else:
+            item = np.concatenate([known[:p], found, known[len(known) - s :]])
+        lookups.append(item)
+        if table == "demands":
+            row_map = rmap
+    closure = _descendants(context.all_by_parent, np.flatnonzero(changed))
+    if closure.all():
+        raise _Fallback
+    prep = _prepare(
+        inp,
+        context,
+        lookups=(lookups[0], lookups[1]),
+        rows=closure,
+        checked=True,
+        seen=_seen(inp, unchanged),
+    )
+
+    # seeds: the previous orders (and pass-throughs) of explosion parents outside the closure
+    ebc = context.explode_by_child
+    kids = np.flatnonzero(closure)
+    idx = _ranges(ebc.indptr[kids], np.diff(ebc.indptr)[kids])
+    parents = np.unique(ebc.indices[idx])
+    parents = parents[~closure[parents]]
+    seed_cols: dict[str, list[np.ndarray]] = defaultdict(list)
+    for c in np.unique(store.chunk_of[parents]):
+        chunk = store.chunks[c][0]
+        mine = parents[store.chunk_of[parents] == c]
+        count = store.o_count[mine]
+        rows = _ranges(store.o_start[mine], count)
+        for name in ("item", "due", "seq", "qty"):
+            seed_cols[name].append(getattr(chunk, name)[rows])
+        seed_cols["local"].append(rows - np.repeat(store.o_start[mine], count))
+    s = {
+        k: np.concatenate(seed_cols[k]) if seed_cols[k] else np.zeros(0, np.int64)
+        for k in ("item", "due", "seq", "qty", "local")
+    }
+    s_item = s["item"].astype(np.int64)
+    seeds = _Seeds(
+        item=s_item,
+        due_bucket=(s["due"] - prep.start) // prep.blen,
+        seq=s["seq"],
+        qty=s["qty"].astype(np.float64),
+        release=_release(prep, s["due"], prep.lead[s_item]),
+        Q=None,
+    )
+    G, pieces = _run(inp, prep, closure, seeds, mode)
+
+    # this run's rows, grouped by item
+    n_seed = len(s_item)
+
+    def cat(name: str, dtype: Any) -> np.ndarray:
+        return pieces.cat(name).astype(dtype)[n_seed:]
+
+    item = cat("item", np.int64)
+    due_b = cat("due_bucket", np.int64)
+    due = prep.due_days[due_b] if len(due_b) else np.zeros(0, np.int64)
+    release = cat("release", np.int64)
+    k = len(item)
+    orders = {
+        "item": item,
+        "due": due,
+        "seq": cat("seq", np.int64),
+        "qty": cat("qty", np.float64),
+        "release": release,
+        "key": np.arange(1, k + 1, dtype=np.int64),
+    }
+    exc = _exceptions(inp, prep, closure, G, orders)
+    context.release(prep.G0, prep.SR)
+    prep.G0 = prep.SR = None
+    perm = np.argsort(item, kind="stable")
+    inv = np.empty(k, np.int64)
+    inv[perm] = np.arange(k)
+    c_item = item[perm]
+    o_count = np.bincount(c_item, minlength=n).astype(np.int64)
+    o_start = np.cumsum(o_count) - o_count
+    single = {k: np.zeros(0, np.int64) for k in ("s_item", "s_local", "p_item", "p_local", "col")}
+    single["s_qty"] = np.zeros(0)
+    if mode != "none" and pieces.single:
+        gid, par, col, qty = (np.concatenate([x[j] for x in pieces.single]) for j in range(4))
+        keep = np.round(qty, 6) != 0
+        gid, par, col, qty = gid[keep], par[keep], col[keep], qty[keep]
+        row = inv[gid - n_seed]
+        so = np.argsort(row, kind="stable")
+        row, par, col, qty = row[so], par[so], col[so], qty[so]
+        own = par >= n_seed
+        from_seed = (par >= 0) & ~own
+        p_item = np.full(len(par), -1, np.int64)
+        p_local = np.zeros(len(par), np.int64)
+        p_row = inv[par[own] - n_seed]
+        p_item[own] = c_item[p_row]
+        p_local[own] = p_row - o_start[p_item[own]]
+        p_item[from_seed] = s_item[par[from_seed]]
+        p_local[from_seed] = s["local"][par[from_seed]]
+        s_it = c_item[row]
+        single = {
+            "s_item": s_it,
+            "s_local": row - o_start[s_it],
+            "p_item": p_item,
+            "p_local": p_local,
+            "col": col,
+            "s_qty": qty,
+        }
+    s_count = np.bincount(single["s_item"], minlength=n).astype(np.int64)
+    oid = exc["oid"]
+    e_local = np.full(len(oid), -1, np.int64)
+    has = oid > 0
+    e_local[has] = inv[oid[has] - 1] - o_start[exc["item"][has]]
+    eo = np.lexsort((exc["ref"], e_local, exc["date"], exc["kind"], exc["item"]))
+    e_count = np.bincount(exc["item"], minlength=n).astype(np.int64)
+    chunk = _Chunk(
+        item=c_item,
+        due=due[perm],
+        seq=orders["seq"][perm],
+        qty=orders["qty"][perm],
+        rel=np.maximum(release[perm], prep.start),
+        past_due=release[perm] < prep.start,
+        e_item=exc["item"][eo],
+        e_kind=exc["kind"][eo],
+        e_date=exc["date"][eo],
+        e_sugg=exc["sugg"][eo],
+        e_qty=exc["qty"][eo],
+        e_ref=exc["ref"][eo],
+        e_local=e_local[eo],
+        **single,
+    )
+
+    # the previous chunks (their demand rows renumbered) and this one
+    chunks = []
+    for old_chunk, nd_c, old_map in store.chunks:
+        if row_map is not None:
+            ext = np.concatenate([row_map, np.full(max(nd_c - len(row_map), 0), -1)])
+            if old_map is None:
+                old_map = ext[:nd_c]
+            else:
+                old_map = np.where(old_map >= 0, ext[np.maximum(old_map, 0)], -1)
+        chunks.append((old_chunk, nd_c, old_map))
+    chunks.append((chunk, len(inp.demands), None))
+    new_store = _Store(
+        chunks=chunks,
+        chunk_of=store.chunk_of.copy(),
+        o_start=store.o_start.copy(),
+        o_count=store.o_count.copy(),
+        s_start=store.s_start.copy(),
+        s_count=store.s_count.copy(),
+        e_start=store.e_start.copy(),
+        e_count=store.e_count.copy(),
+    )
+    for name, value in (
+        ("chunk_of", len(chunks) - 1),
+        ("o_start", o_start),
+        ("o_count", o_count),
+        ("s_start", np.cumsum(s_count) - s_count),
+        ("s_count", s_count),
+        ("e_start", np.cumsum(e_count) - e_count),
+        ("e_count", e_count),
+    ):
+        target = getattr(new_store, name)
+        target[closure] = value if np.isscalar(value) else value[closure]
+    # drop the chunks whose items were all replanned since
+    live = np.bincount(new_store.chunk_of, minlength=len(chunks)) > 0
+    if not live.all():
+        new_store.chunks = [c for c, keep in zip(chunks, live, strict=True) if keep]
+        new_store.chunk_of = (np.cumsum(live) - 1)[new_store.chunk_of]
+    return PlanResult(
+        input=inp, peg_mode=mode, replanned=inp.items.code[closure], prep=prep, store=new_store
+    )
 
 
 def _net_change(inp, previous, changed_items, mode):  # type: ignore[no-untyped-def]
-    prep = _prepare(inp)
+    prep = _prepare(inp, previous.context)
     old = previous._prep
     prev_inp = previous.input
     if (
@@ -1684,6 +2424,113 @@ def _merge_previous(inp, prep, subset, orders, peg, exc, single, previous, mode)
     )
 
 
+@dataclass
+class PlanChanges:
+    """The rows of the items a run replanned (`PlanResult.changes`), for a writer that keeps
+    the other items' rows of the previous plan. An order is named by its item (row of the
+    input's ItemTable) and ``local``, its index among the item's orders and pass-throughs in
+    the plan's order (due date, seq); orders of items not replanned keep their (item, local)
+    from the previous plan. Pegging rows: order ``(peg_item, peg_local)`` gives ``peg_qty``
+    to parent order ``(parent_item, parent_local)`` or, when ``parent_item`` is -1, to
+    ``targets`` row ``peg_target``. Exceptions: ``exc_local`` is the order's local index for a
+    past-due release, -1 otherwise."""
+
+    items: np.ndarray
+    order_item: np.ndarray
+    order_local: np.ndarray
+    release_date: np.ndarray
+    due_date: np.ndarray
+    qty: np.ndarray
+    seq: np.ndarray
+    past_due: np.ndarray
+    peg_item: np.ndarray
+    peg_local: np.ndarray
+    parent_item: np.ndarray
+    parent_local: np.ndarray
+    peg_target: np.ndarray
+    peg_qty: np.ndarray
+    targets: PegTargets = field(repr=False)
+    exc_item: np.ndarray
+    exc_kind: np.ndarray
+    exc_date: np.ndarray
+    exc_suggested_date: np.ndarray
+    exc_qty: np.ndarray
+    exc_reference: np.ndarray
+    exc_local: np.ndarray
+
+
+def _changes(result: PlanResult) -> PlanChanges:
+    store, prep, inp = result._store, result._prep, result.input
+    if store is None:
+        raise ValueError("the plan has no grouped rows (firm planned production)")
+    nd = len(inp.demands)
+    items = np.flatnonzero(np.isin(inp.items.code, result.replanned))
+    parts: dict[str, list[np.ndarray]] = defaultdict(list)
+    for c in np.unique(store.chunk_of[items]):
+        chunk, nd_c, row_map = store.chunks[c]
+        mine = items[store.chunk_of[items] == c]
+        count = store.o_count[mine]
+        rows = _ranges(store.o_start[mine], count)
+        for name in ("item", "due", "seq", "qty", "rel", "past_due"):
+            parts["o_" + name].append(getattr(chunk, name)[rows])
+        parts["o_local"].append(rows - np.repeat(store.o_start[mine], count))
+        if result.peg_mode != "none":
+            rows = _ranges(store.s_start[mine], store.s_count[mine])
+            if chunk.s_row is not None:
+                s_row, p_row = chunk.s_row[rows], chunk.p_row[rows]
+                s_item = chunk.item[s_row]
+                has = p_row >= 0
+                p_item = np.where(has, chunk.item[np.maximum(p_row, 0)], -1)
+                parts["s_item"].append(s_item)
+                parts["s_local"].append(s_row - chunk.o_start[s_item])
+                parts["p_item"].append(p_item)
+                parts["p_local"].append(
+                    np.where(has, p_row - chunk.o_start[np.maximum(p_item, 0)], 0)
+                )
+            else:
+                for name in ("s_item", "s_local", "p_item", "p_local"):
+                    parts[name].append(getattr(chunk, name)[rows])
+            col = chunk.col[rows].copy()
+            other = col >= nd_c
+            if row_map is not None:
+                dem = (col >= 0) & ~other
+                col[dem] = row_map[col[dem]]
+            col[other] += nd - nd_c
+            parts["col"].append(col)
+            parts["s_qty"].append(chunk.s_qty[rows])
+        rows = _ranges(store.e_start[mine], store.e_count[mine])
+        for name in ("item", "kind", "date", "sugg", "qty", "ref", "local"):
+            parts["e_" + name].append(getattr(chunk, "e_" + name)[rows])
+
+    def cat(name: str, dtype: Any = np.int64) -> np.ndarray:
+        return np.concatenate(parts[name]) if parts.get(name) else np.zeros(0, dtype=dtype)
+
+    return PlanChanges(
+        items=items,
+        order_item=cat("o_item"),
+        order_local=cat("o_local"),
+        release_date=cat("o_rel").astype("datetime64[D]"),
+        due_date=cat("o_due").astype("datetime64[D]"),
+        qty=cat("o_qty", np.float64),
+        seq=cat("o_seq"),
+        past_due=cat("o_past_due", bool),
+        peg_item=cat("s_item"),
+        peg_local=cat("s_local"),
+        parent_item=cat("p_item"),
+        parent_local=cat("p_local"),
+        peg_target=cat("col"),
+        peg_qty=cat("s_qty", np.float64),
+        targets=_targets(inp, prep, empty=result.peg_mode == "none"),
+        exc_item=cat("e_item"),
+        exc_kind=np.asarray(EXCEPTION_KINDS)[cat("e_kind")],
+        exc_date=_to_date(cat("e_date")),
+        exc_suggested_date=_to_date(cat("e_sugg")),
+        exc_qty=cat("e_qty", np.float64),
+        exc_reference=cat("e_ref", str),
+        exc_local=cat("e_local"),
+    )
+
+
 def full_pegging(
     result: PlanResult, order_ids: Sequence[int] | np.ndarray | None = None
 ) -> Pegging:
@@ -1749,6 +2596,8 @@ __all__: Sequence[str] = (
     "ItemTable",
     "PegTargets",
     "Pegging",
+    "PlanChanges",
+    "PlanContext",
     "PlanError",
     "PlanInput",
     "PlanResult",

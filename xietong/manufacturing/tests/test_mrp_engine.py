@@ -770,3 +770,341 @@ def instances_with_firm(draw: st.DrawFn) -> PlanInput:
 def test_engine_with_firm_production_equals_reference(inp: PlanInput) -> None:
     assert_matches_reference(inp, plan(inp))
     assert_single_composes_to_full(inp, plan(inp, pegging="single"), plan(inp))
+
+
+# --- net change on grouped rows and the reusable context -------------------------------------
+
+
+def _replace(inp: PlanInput, **changes: Any) -> PlanInput:
+    fields = {
+        name: getattr(inp, name)
+        for name in (
+            "items",
+            "bom",
+            "receipts",
+            "demands",
+            "start",
+            "bucket",
+            "horizon",
+            "non_working_days",
+        )
+    }
+    return PlanInput(**(fields | changes))
+
+
+def _dated(rows: list[tuple]) -> DatedTable:
+    return DatedTable(
+        item=[r[0] for r in rows],
+        date=[r[1] for r in rows],
+        qty=[r[2] for r in rows],
+        reference=[r[3] for r in rows],
+    )
+
+
+def _dated_rows(table: DatedTable) -> list[tuple]:
+    return [
+        (str(i), np.datetime64(int(d), "D"), float(q), str(r))
+        for i, d, q, r in zip(table.item, table.date, table.qty, table.reference, strict=True)
+    ]
+
+
+def assert_same_rows(a: PlanResult, b: PlanResult) -> None:
+    """Orders (with seq and past due), exceptions and single-level pegging row for row."""
+    assert_same_plan(a, b)
+    for name in ("planned_orders", "pass_through"):
+        ta, tb = getattr(a, name), getattr(b, name)
+        assert ta.seq.tolist() == tb.seq.tolist()
+        assert ta.past_due.tolist() == tb.past_due.tolist()
+    assert (a.single_pegging is None) == (b.single_pegging is None)
+    if a.single_pegging is not None:
+
+        def rows(s):  # type: ignore[no-untyped-def]
+            return sorted(
+                zip(
+                    s.order_id.tolist(),
+                    s.parent_id.tolist(),
+                    s.target.tolist(),
+                    np.round(s.qty, 6).tolist(),
+                    strict=True,
+                )
+            )
+
+        assert rows(a.single_pegging) == rows(b.single_pegging)
+        ta, tb = a.single_pegging.targets, b.single_pegging.targets
+        assert ta.kind.tolist() == tb.kind.tolist()
+        assert ta.item.tolist() == tb.item.tolist()
+        assert ta.reference.tolist() == tb.reference.tolist()
+
+
+@st.composite
+def edit_chains(draw: st.DrawFn) -> tuple[PlanInput, list[tuple[PlanInput, list[str]]]]:
+    """An input, then 1-3 successive edits of its demand lines (quantity, date, a line deleted
+    or inserted anywhere) or of an item's on hand, each with the items it changes."""
+    inp = draw(instances())
+    codes = inp.items.code.tolist()
+    span = len_days(inp)
+    steps = []
+    current = inp
+    for _step in range(draw(st.integers(1, 3))):
+        rows = _dated_rows(current.demands)
+        kind = draw(st.sampled_from(["qty", "date", "delete", "insert", "on_hand"]))
+        if kind in ("qty", "date", "delete") and not rows:
+            kind = "insert"
+        changed: set[str] = set()
+        items = current.items
+        if kind == "on_hand":
+            k = draw(st.integers(0, len(codes) - 1))
+            on_hand = items.on_hand.copy()
+            on_hand[k] = draw(st.sampled_from([0, 5, 50]))
+            items = ItemTable(
+                **{name: getattr(items, name) for name in items.__dataclass_fields__}
+                | {"on_hand": on_hand}
+            )
+            changed.add(codes[k])
+        else:
+            row = draw(st.integers(0, max(len(rows) - 1, 0)))
+            if kind == "qty":
+                rows[row] = (rows[row][0], rows[row][1], rows[row][2] + 7, rows[row][3])
+            elif kind == "date":
+                day = np.datetime64(MON, "D") + draw(st.integers(-3, span + 3))
+                rows[row] = (rows[row][0], day, rows[row][2], rows[row][3])
+            elif kind == "delete":
+                changed.add(rows[row][0])
+                del rows[row]
+            if kind in ("qty", "date"):
+                changed.add(rows[row][0])
+            if kind == "insert":
+                item = draw(st.sampled_from(codes))
+                day = np.datetime64(MON, "D") + draw(st.integers(-3, span + 3))
+                at = draw(st.integers(0, len(rows)))
+                rows.insert(at, (item, day, float(draw(st.integers(1, 30))), f"N{_step}"))
+                changed.add(item)
+        current = _replace(current, items=items, demands=_dated(rows))
+        steps.append((current, sorted(changed)))
+    return inp, steps
+
+
+@HYPOTHESIS
+@given(edit_chains(), st.sampled_from(["single", False]))
+def test_chained_net_changes_equal_regenerative(case, pegging) -> None:  # type: ignore[no-untyped-def]
+    """Net change on a net-change result (rows shared with the previous plans, demand lines
+    renumbered) still equals a regenerative run, orders and pegging row for row."""
+    inp, steps = case
+    result = plan(inp, pegging=pegging)
+    for after, changed in steps:
+        result = net_change(after, result, changed, pegging=pegging)
+        assert_same_rows(result, plan(after, pegging=pegging))
+
+
+def _two_level_case(qty_a: float = 10) -> PlanInput:
+    items = [
+        {"code": "A", "make_or_buy": "make", "lead_time_days": 7},
+        {"code": "B", "make_or_buy": "make", "lead_time_days": 7},
+        {"code": "C", "lead_time_days": 7, "lot_rule": "FOQ", "lot_qty": 50},
+        {"code": "D", "lead_time_days": 7},
+    ]
+    bom = [("A", "C", 1), ("B", "C", 2), ("B", "D", 1)]
+    demands = [("A", week(3), qty_a), ("B", week(4), 5), ("D", week(1), 3)]
+    return make_input(items, bom=bom, demands=demands)
+
+
+def test_net_change_reuses_the_context_and_replans_only_the_closure() -> None:
+    before, after = _two_level_case(10), _two_level_case(60)
+    previous = plan(before, pegging="single")
+    result = net_change(after, previous, ["A"], pegging="single")
+    assert result.context is previous.context
+    assert sorted(result.replanned.tolist()) == ["A", "C"]
+    assert orders_of(result, "C") == [(week(2), 100)]
+    assert_same_rows(result, plan(after, pegging="single"))
+    # and again on that result, back to the first input
+    again = net_change(before, result, ["A"], pegging="single")
+    assert again.context is previous.context
+    assert_same_rows(again, plan(before, pegging="single"))
+    assert_same_rows(again, previous)
+
+
+def test_net_change_replans_items_whose_lines_changed_unnamed() -> None:
+    before, after = _two_level_case(10), _two_level_case(60)
+    result = net_change(after, plan(before, pegging="single"), [], pegging="single")
+    assert sorted(result.replanned.tolist()) == ["A", "C"]
+    assert_same_rows(result, plan(after, pegging="single"))
+
+
+def test_a_reused_context_gives_identical_results() -> None:
+    first, second = _two_level_case(10), _two_level_case(60)
+    context = plan(first).context
+    assert context is not None and context.matches(second)
+    for pegging in (True, "single", False):
+        reused = plan(second, pegging=pegging, context=context)
+        assert reused.context is context
+        assert_same_rows(reused, plan(second, pegging=pegging))
+        assert pegging_by_order(reused) == pegging_by_order(plan(second, pegging=pegging))
+
+
+def test_a_changed_bom_or_item_table_is_not_reused() -> None:
+    base = _two_level_case(10)
+    previous = plan(base, pegging="single")
+    context = previous.context
+    bom = base.bom
+    changed_bom = BomTable(
+        parent=bom.parent, component=bom.component, qty_per=[1, 3, 1], scrap_pct=bom.scrap_pct
+    )
+    items = base.items
+    columns = {name: getattr(items, name) for name in items.__dataclass_fields__}
+    bought = ItemTable(**columns | {"make_or_buy": ["make", "buy", "buy", "buy"]})
+    renamed = ItemTable(**columns | {"code": ["A", "B", "C", "E"]})
+    renamed_bom = BomTable(
+        parent=bom.parent, component=["C", "C", "E"], qty_per=bom.qty_per, scrap_pct=bom.scrap_pct
+    )
+    cases = [
+        _replace(base, bom=changed_bom),
+        _replace(base, items=bought),
+        _replace(
+            base,
+            items=renamed,
+            bom=renamed_bom,
+            demands=_dated(
+                [(("E" if r[0] == "D" else r[0]), *r[1:]) for r in _dated_rows(base.demands)]
+            ),
+        ),
+    ]
+    for after in cases:
+        assert not context.matches(after)
+        fresh = plan(after, pegging="single", context=context)
+        assert fresh.context is not context
+        assert_same_rows(fresh, plan(after, pegging="single"))
+        changed = ["A", "B", "C", "D", "E"]
+        result = net_change(after, previous, changed, pegging="single")
+        assert result.context is not context
+        assert_same_rows(result, plan(after, pegging="single"))
+    # a BOM changed in place is detected too: the context keeps copies
+    assert context.matches(base)
+    base.bom.qty_per[2] = 4.0
+    assert not context.matches(base)
+    result = net_change(base, previous, ["B"], pegging="single")
+    assert result.context is not context
+    assert_same_rows(result, plan(base, pegging="single"))
+    assert orders_of(previous, "D") == [(week(1), 3), (week(3), 5)]
+    assert orders_of(result, "D") == [(week(1), 3), (week(3), 20)]
+
+
+def _rows_of_items(result: PlanResult, items: set[int]) -> tuple[list, list, list]:
+    """A plan's orders, single-level pegging and exceptions of ``items``, orders named by
+    (item, index among the item's orders), as `PlanResult.changes` names them."""
+    tables = (result.planned_orders, result.pass_through)
+    item = np.concatenate([t.item_index for t in tables])
+    ids = np.concatenate([t.id for t in tables])
+    name: dict[int, tuple[int, int]] = {}
+    seen: dict[int, int] = defaultdict(int)
+    for order_id, i in sorted(zip(ids.tolist(), item.tolist(), strict=True)):
+        name[order_id] = (i, seen[i])
+        seen[i] += 1
+    orders = sorted(
+        (*name[int(o)], str(d), int(s), round(float(q), 6), bool(p), str(r))
+        for t in tables
+        for o, d, s, q, p, r in zip(
+            t.id, t.due_date, t.seq, t.qty, t.past_due, t.release_date, strict=True
+        )
+        if name[int(o)][0] in items
+    )
+    pegs = []
+    single = result.single_pegging
+    if single is not None:
+        for o, p, t, q in zip(
+            single.order_id, single.parent_id, single.target, single.qty, strict=True
+        ):
+            if name[int(o)][0] in items:
+                parent = name[int(p)] if p else (-1, 0)
+                pegs.append((*name[int(o)], *parent, int(t) if not p else -1, round(float(q), 6)))
+    codes = result.input.items.code.tolist()
+    exc = sorted(
+        (
+            codes.index(str(i)),
+            str(k),
+            str(d),
+            str(s),
+            round(float(q), 6),
+            str(r),
+            name[int(o)][1] if o else -1,
+        )
+        for i, k, d, s, q, r, o in zip(
+            *(
+                list(getattr(result.exceptions, c))
+                for c in ("item", "kind", "date", "suggested_date", "qty", "reference", "order_id")
+            ),
+            strict=True,
+        )
+        if codes.index(str(i)) in items
+    )
+    return orders, sorted(pegs), exc
+
+
+def assert_changes_match(result: PlanResult, expected: PlanResult) -> None:
+    """`PlanResult.changes` holds exactly the expected plan's rows of the replanned items."""
+    ch = result.changes()
+    items = set(ch.items.tolist())
+    assert sorted(result.input.items.code[ch.items].tolist()) == sorted(result.replanned.tolist())
+    orders = sorted(
+        (i, k, str(d), int(s), round(float(q), 6), bool(p), str(r))
+        for i, k, d, s, q, p, r in zip(
+            ch.order_item,
+            ch.order_local,
+            ch.due_date,
+            ch.seq,
+            ch.qty,
+            ch.past_due,
+            ch.release_date,
+            strict=True,
+        )
+    )
+    pegs = sorted(
+        (int(a), int(b), int(c), int(d), int(t) if c < 0 else -1, round(float(q), 6))
+        for a, b, c, d, t, q in zip(
+            ch.peg_item,
+            ch.peg_local,
+            ch.parent_item,
+            ch.parent_local,
+            ch.peg_target,
+            ch.peg_qty,
+            strict=True,
+        )
+    )
+    exc = sorted(
+        (int(i), str(k), str(d), str(s), round(float(q), 6), str(r), int(o))
+        for i, k, d, s, q, r, o in zip(
+            ch.exc_item,
+            ch.exc_kind.tolist(),
+            ch.exc_date,
+            ch.exc_suggested_date,
+            ch.exc_qty,
+            ch.exc_reference.tolist(),
+            ch.exc_local,
+            strict=True,
+        )
+    )
+    want_orders, want_pegs, want_exc = _rows_of_items(expected, items)
+    assert orders == want_orders
+    assert pegs == want_pegs
+    assert exc == want_exc
+
+
+@HYPOTHESIS
+@given(edit_chains())
+def test_changes_hold_the_replanned_items_rows(case) -> None:  # type: ignore[no-untyped-def]
+    inp, steps = case
+    result = plan(inp, pegging="single")
+    assert_changes_match(result, result)
+    for after, changed in steps:
+        result = net_change(after, result, changed, pegging="single")
+        assert_changes_match(result, plan(after, pegging="single"))
+
+
+def test_net_change_sees_lines_changed_in_place() -> None:
+    """The previous run kept copies of what it planned: a demand quantity changed in place in
+    the same arrays is a change."""
+    inp = _two_level_case(10)
+    previous = plan(inp, pegging="single")
+    inp.demands.qty[0] = 60
+    result = net_change(inp, previous, ["A"], pegging="single")
+    assert orders_of(result, "C") == [(week(2), 100)]
+    assert_same_rows(result, plan(inp, pegging="single"))
