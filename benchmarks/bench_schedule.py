@@ -3,7 +3,7 @@
 Usage:
 
     .venv/bin/python benchmarks/bench_schedule.py [--ops 500] [--work-centers 20] [--seed 1]
-        [--limits 2,10,60] [--workers 2] [--greedy-only]
+        [--limits 2,10,60] [--workers 2] [--tightness 1.0] [--lns-share S] [--greedy-only]
 
 The instance is deterministic for (ops, work centers, seed): orders of 5 operations (the last
 order takes the remainder), each routed through distinct random work centers, 30-300 minutes per
@@ -18,8 +18,9 @@ first operation). Due dates: release + the order's own work time (at 16 h a day,
 (10 %).
 
 Each time limit is a separate `solve` call (the limit covers validation, greedy, model and
-search). Prints one line per run, with the process CPU time and the load average, since the
-machine may be shared.
+search; `--lns-share 0` turns the windowed LNS off, for comparison). Prints one line per run,
+with the process CPU time and the load average, since the machine may be shared, then each
+run's weighted tardiness against the best of the runs.
 """
 
 from __future__ import annotations
@@ -132,6 +133,9 @@ def main() -> None:
     parser.add_argument(
         "--tightness", type=float, default=1.0, help="scales the due dates' spread (< 1: tighter)"
     )
+    parser.add_argument(
+        "--lns-share", type=float, default=None, help="solve's lns_share (default: its own)"
+    )
     parser.add_argument("--greedy-only", action="store_true")
     args = parser.parse_args()
 
@@ -152,7 +156,13 @@ def main() -> None:
     results = {}
     for limit in [float(x) for x in args.limits.split(",")]:
         cpu = time.process_time()
-        result = solve(inp, time_limit_s=limit, workers=args.workers, seed=args.seed)
+        result = solve(
+            inp,
+            time_limit_s=limit,
+            workers=args.workers,
+            seed=args.seed,
+            lns_share=args.lns_share,
+        )
         cpu = time.process_time() - cpu
         bad = len(schedule_violations(inp, result.schedule))
         gap = "-" if result.gap is None else f"{result.gap:.3f}"

@@ -2,7 +2,18 @@
 
 `solve` runs, within one wall-clock budget: the greedy dispatch (`greedy.best_dispatch`, always
 feasible), a short improvement of it (`greedy.improve`, at most 20 % of the budget and 1.5 s),
-then CP-SAT on the model below with that schedule as a complete hint, and returns the best.
+CP-SAT on the whole model below with that schedule as a complete hint, its schedule re-timed by
+`greedy.compact` (never later), and on inputs of `LNS_MIN_OPS` operations or more the windowed
+LNS of `lns` for the last part of the budget (half the time left after the improvement, at most
+`LNS_MAX_S`): CP-SAT's own search explores (it found the best schedules known on the benchmark
+in 60 s), the LNS's small models then descend fast from where it stopped (measured: going
+first, the LNS made the 10-second results better but led CP-SAT into worse 60-second ones).
+The best schedule is returned.
+
+Lower bound: the greater of CP-SAT's bound on the model (valid within the search window) and
+`critical_path_bound` (each order's earliest finish with unlimited capacity). On the benchmark
+both are 0 for loose due dates, so the gap stays 1.0 there: it is not evidence of distance to
+the optimum.
 
 Model (on the integer grid of `model`)
 --------------------------------------
@@ -38,7 +49,8 @@ from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
 
-from .greedy import best_dispatch, improve
+from . import lns
+from .greedy import best_dispatch, compact, improve
 from .model import (
     Problem,
     Schedule,
@@ -52,13 +64,17 @@ from .model import (
 IMPROVE_SHARE = 0.2  # of the time limit spent improving the greedy schedule ...
 IMPROVE_MAX_S = 1.5  # ... at most
 OUTPUT_RESERVE_S = 0.05
+LNS_MIN_OPS = 150  # smaller inputs: CP-SAT on the whole model only (it often proves optimality)
+LNS_SHARE = 0.5  # of the time left after the improvement, for the windowed LNS at the end ...
+LNS_MAX_S = 5.0  # ... at most: on long limits CP-SAT keeps nearly all the time (see above)
 
 
 @dataclass(frozen=True)
 class SolveResult:
     schedule: Schedule  # the best schedule found (CP-SAT's, or the greedy's)
-    # OPTIMAL (proven, within the search window) | FEASIBLE (CP-SAT's schedule) | GREEDY (the
-    # greedy or improved greedy schedule: CP-SAT found nothing better in time)
+    # OPTIMAL (proven, within the search window) | FEASIBLE (CP-SAT's schedule, from the LNS or
+    # the whole model) | GREEDY (the greedy or improved greedy schedule: CP-SAT found nothing
+    # better in time)
     status: str
     solver_status: str  # CP-SAT's own status (UNKNOWN when it found nothing or did not run)
     metrics: ScheduleMetrics  # of `schedule`, in real minutes
@@ -211,17 +227,23 @@ def solve(
     improve_s: float | None = None,
     deterministic_time: float | None = None,
     log: bool = False,
+    lns_share: float | None = None,
 ) -> SolveResult:
-    """Schedule `inp`: greedy dispatch, its improvement, then CP-SAT for the rest of the time.
+    """Schedule `inp`: greedy dispatch, its improvement, CP-SAT on the whole model, then the
+    windowed LNS (`lns`, inputs of `LNS_MIN_OPS` operations or more) for the last part.
 
     `time_limit_s` covers the whole call (validation, greedy, model building, search); `workers`
-    is CP-SAT's thread count (2 at most on this machine) and `seed` seeds both the improvement
-    and CP-SAT. `search_window` bounds how far past max(its due date, its warm-start completion)
-    an order may end, as a share of the warm makespan (None = exact model, see the module
-    docstring). `improve_s`
-    overrides the improvement budget (default: 20 % of the limit, at most 1.5 s).
-    `deterministic_time` additionally caps CP-SAT's search in deterministic seconds (with
-    `workers=1`, `improve_s=0` the result is then reproducible).
+    is CP-SAT's thread count for the whole-model search and the LNS's number of neighbourhoods
+    tried at once (2 at most on this machine), and `seed`
+    seeds the improvement, the LNS and CP-SAT. `search_window` bounds how far past max(its due
+    date, its warm-start completion) an order may end in the whole model, as a share of the warm
+    makespan (None = exact model, see the module docstring). `improve_s` overrides the
+    improvement budget (default: 20 % of the limit, at most 1.5 s); `lns_share` the LNS's share
+    of the time left after it (default `LNS_SHARE`, at most `LNS_MAX_S` seconds; 0 = no LNS; it
+    is skipped when CP-SAT proved its schedule optimal). `deterministic_time` caps the
+    CP-SAT deterministic seconds of the LNS and of the whole-model search, each (with
+    `workers=1`, `improve_s=0` the result is then reproducible, unless a wall-clock limit,
+    `time_limit_s` or the LNS's share of it, is reached first).
 
     Returns the best schedule found, never worse than the greedy's by (weighted tardiness,
     makespan); the greedy schedule when CP-SAT finds nothing in time. Raises a
@@ -239,11 +261,22 @@ def solve(
     unit = problem.inp.granularity_minutes
     progress = _Progress(started, 1, unit)
     progress.add(*g_key)
+    warm = (
+        greedy
+        if g_rule == first[2]
+        else build_schedule(problem, g_starts, g_ends, "greedy:improved")
+    )
+    best = (g_starts, g_ends, g_key)
+    share = LNS_SHARE if lns_share is None else lns_share
+    lns_s = 0.0
+    if share > 0 and len(problem.op_center) >= LNS_MIN_OPS:
+        left = time_limit_s - (time.perf_counter() - started) - OUTPUT_RESERVE_S
+        lns_s = min(LNS_MAX_S, share * left)
 
     built = _build(problem, g_starts, g_ends, g_key, search_window)
     solver = cp_model.CpSolver()
     # Keep a little time to read the solution and build the output (~20 ms per 500 operations).
-    remaining = time_limit_s - (time.perf_counter() - started) - OUTPUT_RESERVE_S
+    remaining = time_limit_s - (time.perf_counter() - started) - OUTPUT_RESERVE_S - lns_s
     params = solver.parameters
     params.max_time_in_seconds = max(0.01, remaining)
     params.num_workers = max(1, workers)
@@ -256,23 +289,34 @@ def solve(
     code = solver.solve(built.model, progress)
     solver_status = solver.status_name(code)
 
-    warm = (
-        greedy
-        if g_rule == first[2]
-        else build_schedule(problem, g_starts, g_ends, "greedy:improved")
-    )
-    schedule, status, bound, gap = warm, "GREEDY", None, None
+    status, bound = "GREEDY", critical_path_bound(problem)
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         starts = [solver.value(s) for s in built.starts]
         ends = [solver.value(e) for e in built.ends]
-        candidate = build_schedule(problem, starts, ends, "cpsat")
-        wt, _ = problem.objective(starts, ends)
+        starts, ends = compact(problem, starts)  # never later; closes gaps CP-SAT left
+        key = problem.objective(starts, ends)
         lower = math.ceil(solver.best_objective_bound - 1e-6)
         wt_lb = max(0, -((built.scale - 1 - lower) // built.scale))  # ceil((lower - H) / scale)
-        bound = wt_lb * unit
-        gap = 0.0 if wt <= wt_lb else (wt - wt_lb) / wt
-        if candidate.metrics.key() <= warm.metrics.key():
-            schedule, status = candidate, solver_status
+        bound = max(bound, wt_lb)
+        if key <= best[2]:
+            best, status = (starts, ends, key), solver_status
+
+    if lns_s > 0 and status != "OPTIMAL" and best[2][0] > bound:
+        state = lns.search(
+            problem,
+            best[0],
+            best[1],
+            deadline=started + time_limit_s - OUTPUT_RESERVE_S,
+            seed=seed,
+            workers=workers,
+            dtime_limit=deterministic_time,
+            on_improve=lambda key: progress.add(*key),
+        )
+        if state.key < best[2]:
+            best, status = (state.starts, state.ends, state.key), "FEASIBLE"
+    schedule = warm if status == "GREEDY" else build_schedule(problem, *best[:2], "cpsat")
+    wt = best[2][0]
+    gap = 0.0 if wt <= bound else (wt - bound) / wt
     return SolveResult(
         schedule=schedule,
         status=status,
@@ -280,8 +324,19 @@ def solve(
         metrics=schedule.metrics,
         greedy_metrics=greedy.metrics,
         greedy_rule=first[2],
-        tardiness_bound_minutes=bound,
+        tardiness_bound_minutes=bound * unit,
         gap=gap,
         wall_time_s=time.perf_counter() - started,
         progress=tuple(progress.points),
+    )
+
+
+def critical_path_bound(problem: Problem) -> int:
+    """A lower bound on the weighted tardiness (grid units): each order ends no earlier than its
+    operations' earliest finish with unlimited capacity (routing, releases and calendars)."""
+    _, ef = earliest_starts(problem)
+    return sum(
+        problem.order_weight[j] * max(0, max(ef[i] for i in ops) - problem.order_due[j])
+        for j, ops in enumerate(problem.order_ops)
+        if ops
     )

@@ -320,6 +320,7 @@ class Problem:
     tail: list[int] = field(
         default_factory=list
     )  # longest duration path from op to its order's end
+    topo_position: list[int] = field(default_factory=list)  # index of each op in `topo`
 
     def to_datetime(self, t: int) -> datetime:
         return self.inp.horizon_start + t * self.unit
@@ -492,6 +493,9 @@ def prepare(inp: ScheduleInput) -> Problem:
             (tail[s] for s in succs[i] if op_order[s] == op_order[i]), default=0
         )
     problem.tail = tail
+    problem.topo_position = [0] * n
+    for k, i in enumerate(topo):
+        problem.topo_position[i] = k
     return problem
 
 
