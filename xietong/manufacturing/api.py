@@ -97,7 +97,31 @@ class PlannedOut(Schema):
 
     @staticmethod
     def resolve_pegging(obj: PlannedOrder) -> list[Any]:
-        return list(obj.pegs.all())
+        found = getattr(obj, "pegging", None)  # read for the whole page (`_WithPegging`)
+        if found is None:
+            found = planning.pegs_of(obj.scenario_id, [obj.pk]).get(obj.pk, [])
+        return found
+
+
+class _WithPegging:
+    """The planned orders of a queryset with their pegging one level up, read for the slice
+    the paginator takes at once (`planning.pegs_of`: two queries) instead of per order."""
+
+    def __init__(self, queryset: Any) -> None:
+        self.queryset = queryset
+
+    def all(self) -> Any:
+        return self.queryset.all()
+
+    def __len__(self) -> int:
+        return self.queryset.count()
+
+    def __getitem__(self, part: slice) -> list[PlannedOrder]:
+        rows = list(self.queryset[part])
+        found = planning.pegs_of(rows[0].scenario_id, [r.pk for r in rows]) if rows else {}
+        for row in rows:
+            row.pegging = found.get(row.pk, [])
+        return rows
 
 
 class PlannedFilters(Schema):
@@ -251,7 +275,7 @@ def planned_list(request: HttpRequest, filters: Query[PlannedFilters]) -> Any:
         found = found.filter(supply=filters.supply)
     if filters.state:
         found = found.filter(state=filters.state)
-    return found.prefetch_related("pegs").order_by("release_date", "pk")
+    return _WithPegging(found.order_by("release_date", "pk"))
 
 
 @router.post("/manufacturing/planned-orders/firm", response={201: FirmOut})

@@ -273,11 +273,12 @@ class PlannedOrder(CompanyOwned):
 
     The plan (planned orders, their pegging and the exception messages) is the output of a run,
     replaced whole by the next one: a catalogue of 50,000 items gives over a million rows a
-    run. Its links to the company, scenario, run and product (and the pegging's to the orders)
-    are therefore not checked by the database, row by row, as they are written — that check
-    cost more than the writing itself — but by Django on delete (PROTECT, CASCADE, SET NULL
-    as declared) and by the writer, which takes every id from rows it has just read
-    (`planning._write`); `tests/test_planning.py` probes that no row points nowhere."""
+    run. Its links (to the company, scenario, run, product and the documents it was firmed
+    into) are therefore not checked by the database, row by row, as they are written — that
+    check cost more than the writing itself — but by Django on delete (PROTECT, CASCADE, SET
+    NULL as declared) and by the writer, which takes every id from rows it has just read
+    (`planning._write`); `tests/test_planning.py` probes that no row points nowhere. For the
+    same reason it has few indexes: by scenario and product, and on the firmed links where set."""
 
     company = models.ForeignKey(
         "core.Company",
@@ -309,6 +310,7 @@ class PlannedOrder(CompanyOwned):
         related_name="+",
         verbose_name=_("product"),
         db_constraint=False,
+        db_index=False,  # read by scenario and product (the index below)
     )
     supply = models.CharField(_("make or buy"), max_length=4, choices=Supply.choices)
     release_date = models.DateField(_("release date"))
@@ -317,20 +319,29 @@ class PlannedOrder(CompanyOwned):
     state = models.CharField(_("state"), max_length=8, choices=State.choices,
                              default=State.PLANNED)  # fmt: skip
     past_due = models.BooleanField(_("release past due"), default=False)
+    # set when firmed (empty on the rows a run writes): indexed where set only
     requisition_line = models.ForeignKey(
         "purchase.RequisitionLine", on_delete=models.SET_NULL, null=True, blank=True,
-        related_name="+", verbose_name=_("requisition line"),
+        related_name="+", verbose_name=_("requisition line"), db_constraint=False,
+        db_index=False,
     )  # fmt: skip
     production_order = models.ForeignKey(
         "ProductionOrder", on_delete=models.SET_NULL, null=True, blank=True,
-        related_name="+", verbose_name=_("production order"),
+        related_name="+", verbose_name=_("production order"), db_constraint=False,
+        db_index=False,
     )  # fmt: skip
 
     class Meta(CompanyOwned.Meta):
         ordering = ["release_date", "product_id", "id"]
         verbose_name = _("planned order")
         verbose_name_plural = _("planned orders")
-        indexes = [models.Index(fields=["scenario", "product", "due_date"])]
+        indexes = [
+            models.Index(fields=["scenario", "product", "due_date"]),
+            models.Index(fields=["requisition_line"], name="manufacturing_planned_req",
+                         condition=Q(requisition_line__isnull=False)),
+            models.Index(fields=["production_order"], name="manufacturing_planned_mo",
+                         condition=Q(production_order__isnull=False)),
+        ]  # fmt: skip
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="manufacturing_planned_pos"),
         ]
@@ -339,40 +350,52 @@ class PlannedOrder(CompanyOwned):
         return f"{self.supply} {self.quantity} × {self.product_id} due {self.due_date}"
 
 
-class Pegging(models.Model):
-    """Single-level pegging: how much of a planned order serves the requirement of a parent
-    planned order (`parent`), or one independent demand (a sales order line, a forecast, another
-    demand on stock; or safety stock and lot-size rounding). The full pegging of an order, up to
-    the demands, is composed from these rows when it is shown (`planning.pegging_full`)."""
+class PegDemand(models.TextChoices):
+    """What a planned order's quantity serves, one level up (`PlanPegging`)."""
 
-    class Demand(models.TextChoices):
-        ORDER = "order", _("Planned order")
-        SALES = "sales", _("Sales order")
-        FORECAST = "forecast", _("Forecast")
-        SAFETY = "safety", _("Safety stock")
-        LOT = "lot", _("Lot size")
-        MPS = "mps", _("Firm MPS entry")
-        OTHER = "other", _("Other demand")
+    ORDER = "order", _("Planned order")
+    SALES = "sales", _("Sales order")
+    FORECAST = "forecast", _("Forecast")
+    SAFETY = "safety", _("Safety stock")
+    LOT = "lot", _("Lot size")
+    MPS = "mps", _("Firm MPS entry")
+    OTHER = "other", _("Other demand")
 
-    planned_order = models.ForeignKey(
-        PlannedOrder, on_delete=models.CASCADE, related_name="pegs",
-        verbose_name=_("planned order"), db_constraint=False,
+
+class PlanPegging(models.Model):
+    """The single-level pegging of a plan, packed: how much of each planned order serves the
+    requirement of a parent planned order, or one independent demand (a sales order line, a
+    forecast, a firm MPS entry, another demand on stock; or safety stock and lot-size
+    rounding). A plan of 50,000 items has some five million such lines, so they are stored
+    as chunks of a few thousand fixed-width records each, sorted by planned order (`first_order`
+    to `last_order`; one order's lines are never split), written and read by
+    `planning.pegging_write` / `planning.pegs_of`. The full pegging of an order, up to the
+    demands, is composed from them when it is shown (`planning.pegging_full`). A new run of the
+    scenario replaces them all."""
+
+    scenario = models.ForeignKey(
+        Scenario, on_delete=models.CASCADE, related_name="+", verbose_name=_("scenario"),
+        db_constraint=False,
     )  # fmt: skip
-    parent = models.ForeignKey(
-        PlannedOrder, on_delete=models.CASCADE, null=True, blank=True, related_name="supplies",
-        verbose_name=_("parent planned order"), db_constraint=False,
+    run = models.ForeignKey(
+        PlanRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("run"), db_constraint=False,
     )  # fmt: skip
-    demand = models.CharField(_("demand"), max_length=10, choices=Demand.choices)
-    demand_id = models.BigIntegerField(_("demand row"), null=True, blank=True)
-    reference = models.CharField(_("reference"), max_length=80, blank=True)
-    quantity = models.DecimalField(_("quantity"), **QTY)
+    first_order = models.BigIntegerField(_("first planned order"))
+    last_order = models.BigIntegerField(_("last planned order"))
+    lines = models.PositiveIntegerField(_("lines"))
+    data = models.BinaryField(_("records"))  # zlib-compressed `planning.PEG_RECORD` rows
+    references = models.TextField(_("references"), blank=True)  # one per line
 
     class Meta:
         verbose_name = _("pegging")
         verbose_name_plural = _("pegging")
+        indexes = [
+            models.Index(fields=["scenario", "first_order"], name="manufacturing_peg_range"),
+        ]
 
     def __str__(self) -> str:
-        return f"{self.planned_order_id} → {self.demand} {self.reference}: {self.quantity}"
+        return f"{self.scenario_id}: {self.first_order}-{self.last_order} ({self.lines})"
 
 
 class PlanException(CompanyOwned):

@@ -12,7 +12,9 @@ orders) and open purchase requisition lines. A run is a background job (`mrp_run
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import time
+import zlib
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -31,10 +33,11 @@ from xietong.inventory.selectors import on_hand_by_product, open_moves_across_st
 from xietong.manufacturing.models import (
     Forecast,
     MpsEntry,
-    Pegging,
+    PegDemand,
     PlanException,
     PlannedOrder,
     PlanningSettings,
+    PlanPegging,
     PlanRun,
     Scenario,
 )
@@ -44,6 +47,7 @@ from xietong.product.models import Product
 from xietong.purchase.selectors import open_requisition_supply
 
 ZERO = Decimal(0)
+Q6 = Decimal("0.000001")
 SALES_LINE = "sales.orderline"  # the source of a sales order line's delivery move
 LOT_RULES = {
     Product.LotSizing.LOT_FOR_LOT: "LFL",
@@ -59,7 +63,13 @@ EXCEPTION_KINDS = {
     "past_due": PlanException.Kind.PAST_DUE,
     "below_safety_stock": PlanException.Kind.BELOW_SAFETY,
 }
-PEG_PSEUDO = {"safety_stock": Pegging.Demand.SAFETY, "lot_size": Pegging.Demand.LOT}
+PEG_PSEUDO = {"safety_stock": PegDemand.SAFETY, "lot_size": PegDemand.LOT}
+# one packed pegging line: planned order, parent order (demand kind "order") or demand row
+# (-1: none), demand kind (index in DEMANDS), reference (index in the chunk's list), quantity
+PEG_RECORD = np.dtype([("order", "<i8"), ("target", "<i8"), ("kind", "u1"), ("ref", "<i4"),
+                       ("qty", "<f8")])  # fmt: skip
+DEMANDS = list(PegDemand.values)
+PEG_CHUNK = 4096  # lines per chunk, about 120 kB before compression
 BATCH = 5000
 
 
@@ -428,19 +438,14 @@ def mrp_run_execute(*, run: PlanRun, progress: Any = None) -> PlanRun:
 
 
 def _plan_delete(scenario: Scenario) -> None:
-    """Delete the scenario's planned (not firmed) orders, their pegging rows (both ways) and
-    its exception messages: three set-based DELETEs. (Django's `delete()` would load every
-    order and its pegging as model instances first, to cascade in Python.)"""
+    """Delete the scenario's planned (not firmed) orders, its pegging and its exception
+    messages: set-based DELETEs. (Django's `delete()` would load every order as a model
+    instance first, to cascade in Python.)"""
     planned = PlannedOrder.unscoped.filter(scenario=scenario, state=PlannedOrder.State.PLANNED)
-    ids = planned.values("pk")
-    # two statements, not one with OR: each is then a hashed semi-join (with OR, PostgreSQL
-    # probes the subquery once per pegging row)
-    for pegs in (Pegging.objects.filter(planned_order__in=ids),
-                 Pegging.objects.filter(parent__in=ids)):  # fmt: skip
-        pegs._raw_delete(pegs.db)
     planned._raw_delete(planned.db)
-    exceptions = PlanException.unscoped.filter(scenario=scenario)
-    exceptions._raw_delete(exceptions.db)
+    for rows in (PlanPegging.objects.filter(scenario=scenario),
+                 PlanException.unscoped.filter(scenario=scenario)):  # fmt: skip
+        rows._raw_delete(rows.db)
 
 
 def _write(run: PlanRun, data: PlanData, result: engine.PlanResult) -> dict[str, int]:
@@ -492,18 +497,22 @@ def _write(run: PlanRun, data: PlanData, result: engine.PlanResult) -> dict[str,
             kinds[t], labels[t] = PEG_PSEUDO[kind].value, ""
             continue
         source, pk, label = _parse_reference(str(targets.reference[t]))
-        kinds[t] = source if source in Pegging.Demand.values else Pegging.Demand.OTHER.value
+        kinds[t] = source if source in DEMANDS else PegDemand.OTHER.value
         demand_ids[t] = np.nan if pk is None else pk
         labels[t] = label[:80]
     pick = np.where(to_order, 0, target)
-    bulkwrite.columns_insert(Pegging, {
-        "planned_order_id": pk_of[order_id],
-        "parent_id": np.where(to_order, pk_of[np.where(to_order, parent_id, 0)], np.nan),
-        "demand": np.where(to_order, Pegging.Demand.ORDER.value, kinds[pick]).astype(object),
-        "demand_id": np.where(to_order, np.nan, demand_ids[pick]),
-        "reference": np.where(to_order, "", labels[pick]).astype(object),
-        "quantity": np.asarray(qty, dtype=float),
-    }, len(order_id))  # fmt: skip
+    kind_code = {value: n for n, value in enumerate(DEMANDS)}
+    codes = np.asarray([kind_code.get(k, 0) for k in kinds.tolist()], dtype=np.uint8)
+    demand_rows = np.where(np.isnan(demand_ids), -1, demand_ids).astype(np.int64)
+    pegging_write(
+        run,
+        order=pk_of[order_id],
+        target=np.where(to_order, pk_of[np.where(to_order, parent_id, 0)], demand_rows[pick]),
+        kind=np.where(to_order, kind_code[PegDemand.ORDER.value], codes[pick]).astype(np.uint8),
+        reference=np.where(to_order, -1, pick),
+        labels=[label or "" for label in labels.tolist()],
+        qty=np.asarray(qty, dtype=float),
+    )
 
     found = result.exceptions
     items = found.item
@@ -573,43 +582,128 @@ def single_level_pegging(
     return order_id, parent_id, target, qty
 
 
+def pegging_write(run: PlanRun, *, order: np.ndarray, target: np.ndarray, kind: np.ndarray,
+                  reference: np.ndarray, labels: list[str], qty: np.ndarray) -> int:  # fmt: skip
+    """Store single-level pegging lines of the run's scenario (column arrays of one length:
+    planned order id, parent order id or demand row id (-1: none), `DEMANDS` index, index of
+    the line's reference in `labels` (-1: none), quantity) as `PlanPegging` chunks of about
+    `PEG_CHUNK` lines sorted by order (an order's lines in one chunk). Returns the number of
+    chunks."""
+    count = len(order)
+    if not count:
+        return 0
+    sort = np.argsort(order, kind="stable")
+    records = np.empty(count, dtype=PEG_RECORD)
+    records["order"], records["target"] = order[sort], target[sort]
+    records["kind"], records["qty"] = kind[sort], np.round(qty[sort], 6)
+    references = np.asarray(reference, dtype=np.int64)[sort]
+    # cut every PEG_CHUNK lines, moved back to the start of the order it falls in
+    new_order = np.flatnonzero(np.r_[True, records["order"][1:] != records["order"][:-1]])
+    cuts = np.unique(new_order[np.searchsorted(new_order, np.arange(0, count, PEG_CHUNK),
+                                               side="right") - 1])  # fmt: skip
+    rows = []
+    for lo, hi in itertools.pairwise([*cuts.tolist(), count]):
+        chunk = records[lo:hi]
+        used, chunk["ref"] = np.unique(references[lo:hi], return_inverse=True)
+        texts = (labels[r].replace("\n", " ") if r >= 0 else "" for r in used.tolist())
+        rows.append((run.scenario_id, run.pk, int(chunk["order"][0]), int(chunk["order"][-1]),
+                     hi - lo, zlib.compress(chunk.tobytes(), 1), "\n".join(texts)))  # fmt: skip
+    bulkwrite.rows_insert(
+        PlanPegging,
+        ["scenario", "run", "first_order", "last_order", "lines", "data", "references"],
+        rows,
+    )
+    return len(rows)
+
+
 @dataclass
 class PegLine:
+    """One line of pegging: what `quantity` of `order_id` serves — a parent planned order
+    (`parent_id`) or a demand (`demand`, `demand_id`, `reference`)."""
+
     demand: str
     demand_id: int | None
     reference: str
     quantity: Decimal
+    order_id: int = 0
+    parent_id: int | None = None
+    parent: PlannedOrder | None = None
 
     @property
     def label(self) -> str:
-        return str(Pegging.Demand(self.demand).label)
+        return str(PegDemand(self.demand).label)
+
+    def get_demand_display(self) -> str:
+        return self.label
+
+
+def _peg_quantity(value: float) -> Decimal:
+    return Decimal(repr(value)).quantize(Q6)
+
+
+def pegs_of(scenario_id: int, order_ids: Iterable[int]) -> dict[int, list[PegLine]]:
+    """The single-level pegging of the scenario's planned orders `order_ids`, by order (an
+    order without pegging is missing): two queries, whatever the number of orders."""
+    wanted = np.unique(np.fromiter(order_ids, dtype=np.int64))
+    if not len(wanted):
+        return {}
+    chunks = list(
+        PlanPegging.objects.filter(scenario_id=scenario_id, first_order__lte=int(wanted[-1]),
+                                   last_order__gte=int(wanted[0]))
+        .values_list("pk", "first_order", "last_order").order_by("first_order")
+    )  # fmt: skip
+    if not chunks:
+        return {}
+    firsts = np.asarray([c[1] for c in chunks], dtype=np.int64)
+    lasts = np.asarray([c[2] for c in chunks], dtype=np.int64)
+    at = np.searchsorted(firsts, wanted, side="right") - 1
+    inside = (at >= 0) & (wanted <= lasts[np.maximum(at, 0)])
+    needed = sorted({chunks[i][0] for i in at[inside].tolist()})
+    found: dict[int, list[PegLine]] = {}
+    for data, references in PlanPegging.objects.filter(pk__in=needed).values_list(
+        "data", "references"
+    ):
+        records = np.frombuffer(zlib.decompress(bytes(data)), dtype=PEG_RECORD)
+        labels = references.split("\n")
+        keep = np.isin(records["order"], wanted)
+        for record in records[keep].tolist():
+            order, target, kind, ref, qty = record
+            demand = DEMANDS[kind]
+            is_order = demand == PegDemand.ORDER
+            found.setdefault(order, []).append(PegLine(
+                demand=demand, demand_id=None if is_order or target < 0 else target,
+                reference=labels[ref], quantity=_peg_quantity(qty), order_id=order,
+                parent_id=target if is_order else None,
+            ))  # fmt: skip
+    return found
 
 
 def pegging_full(order: PlannedOrder) -> list[PegLine]:
     """The demands `order` ultimately serves and how much of it each takes (in its unit),
-    composed from the single-level rows level by level: what a planned order gives a parent
-    order counts for the parent's own demands pro rata. One query per BOM level."""
+    composed from the single-level lines level by level: what a planned order gives a parent
+    order counts for the parent's own demands pro rata. A few queries per BOM level."""
     found: dict[tuple[str, int | None, str], Decimal] = defaultdict(lambda: ZERO)
     weights: dict[int, Decimal] = {order.pk: Decimal(1)}
     for _level in range(64):
         if not weights:
             break
-        rows = list(
-            Pegging.objects.filter(planned_order_id__in=list(weights)).values_list(
-                "planned_order_id", "parent_id", "parent__quantity", "demand", "demand_id",
-                "reference", "quantity",
-            )
-        )  # fmt: skip
+        lines = pegs_of(order.scenario_id, weights)
+        parents = {p.parent_id for rows in lines.values() for p in rows if p.parent_id}
+        sizes = dict(
+            PlannedOrder.unscoped.filter(pk__in=sorted(parents)).values_list("pk", "quantity")
+        )
         following: dict[int, Decimal] = defaultdict(lambda: ZERO)
-        for pk, parent, parent_qty, demand, demand_id, reference, quantity in rows:
+        for pk, rows in lines.items():
             weight = weights[pk]
-            if parent:
-                following[parent] += weight * quantity / parent_qty
-            else:
-                found[(demand, demand_id, reference)] += weight * quantity
+            for p in rows:
+                if p.parent_id:
+                    if p.parent_id in sizes:  # a parent replaced since: nothing to follow
+                        following[p.parent_id] += weight * p.quantity / sizes[p.parent_id]
+                else:
+                    found[(p.demand, p.demand_id, p.reference)] += weight * p.quantity
         weights = dict(following)
     return [
-        PegLine(demand, demand_id, reference, quantity.quantize(Decimal("0.000001")))
+        PegLine(demand, demand_id, reference, quantity.quantize(Q6))
         for (demand, demand_id, reference), quantity in sorted(
             found.items(), key=lambda item: (item[0][0], item[0][2])
         )

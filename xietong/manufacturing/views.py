@@ -146,7 +146,13 @@ def firm(request: HttpRequest) -> HttpResponse:
 def planned_detail(request: HttpRequest, pk: int) -> HttpResponse:
     row = get_or_404(PlannedOrder.objects.select_related("product__uom", "run", "production_order",
                                                    "requisition_line__requisition"), pk)  # fmt: skip
-    direct = list(row.pegs.select_related("parent__product").order_by("demand", "reference"))
+    direct = sorted(planning.pegs_of(row.scenario_id, [row.pk]).get(row.pk, []),
+                    key=lambda p: (p.demand, p.reference))  # fmt: skip
+    parents = PlannedOrder.objects.select_related("product").in_bulk(
+        [p.parent_id for p in direct if p.parent_id]
+    )
+    for peg in direct:
+        peg.parent = parents.get(peg.parent_id) if peg.parent_id else None
     full = planning.pegging_full(row)
     return render(request, "manufacturing/planned_detail.html", {
         "title": _("Planned order: %(product)s") % {"product": row.product},

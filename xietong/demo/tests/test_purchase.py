@@ -17,7 +17,8 @@ from xietong.demo.context import DemoContext
 from xietong.finance.models import Invoice
 from xietong.finance.tests.invariants import assert_ledger_sound
 from xietong.inventory.tests.invariants import assert_stock_sound
-from xietong.manufacturing.models import Forecast, Pegging, PlanRun, ProductionOrder
+from xietong.manufacturing import planning
+from xietong.manufacturing.models import Forecast, PlannedOrder, PlanRun, ProductionOrder
 from xietong.purchase.models import (
     Inspection,
     InvoiceMatch,
@@ -69,7 +70,9 @@ def test_purchase_step_shows_every_state(django_capture_on_commit_callbacks) -> 
     run = PlanRun.unscoped.get(company=main)
     assert run.state == "done" and run.figures["planned_orders"] > 100
     assert Forecast.unscoped.filter(company=main).count() >= 4 * 8
-    assert Pegging.objects.filter(planned_order__run=run, demand="forecast").exists()
+    pegs = planning.pegs_of(run.scenario_id, PlannedOrder.unscoped.filter(run=run)
+                            .values_list("pk", flat=True))  # fmt: skip
+    assert any(p.demand == "forecast" for lines in pegs.values() for p in lines)
     assert Requisition.unscoped.filter(company=main, source="mrp").exists()
     made = ProductionOrder.unscoped.filter(company=main)
     assert {"draft", "released"} <= set(made.values_list("state", flat=True))

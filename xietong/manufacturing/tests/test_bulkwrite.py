@@ -15,7 +15,7 @@ import pytest
 from xietong.core import bulkwrite
 from xietong.core.tenancy import company_scope
 from xietong.manufacturing import planning
-from xietong.manufacturing.models import Pegging, PlanException, PlannedOrder, PlanRun
+from xietong.manufacturing.models import PlanException, PlannedOrder, PlanRun
 from xietong.product.tests.bom_factories import make_item
 
 pytestmark = pytest.mark.django_db
@@ -62,35 +62,31 @@ def test_columns_round_trip(run):  # type: ignore[no-untyped-def]
     # the next block starts after this one: a second write never collides
     assert bulkwrite.pk_block(PlannedOrder, 1) > ids[-1]
 
-    bulkwrite.columns_insert(Pegging, {
-        "planned_order_id": ids[:4],
-        "parent_id": np.asarray([ids[1], np.nan, ids[2], np.nan]),
-        "demand": np.asarray(["order", "sales", "order", "forecast"], dtype=object),
-        "demand_id": np.asarray([np.nan, 42, np.nan, 7]),
-        "reference": np.asarray(["", "SO-2027-000123", "", "自行车 2027-01-04"], dtype=object),
-        "quantity": np.asarray([2.0, 0.5, 1e-6, 3.25]),
-    }, 4)  # fmt: skip
-    pegs = list(
-        Pegging.objects.filter(planned_order_id__in=ids.tolist()).order_by("planned_order_id")
-    )
-    assert [(p.parent_id, p.demand, p.demand_id, p.reference, p.quantity) for p in pegs] == [
-        (ids[1], "order", None, "", D(2)),
-        (None, "sales", 42, "SO-2027-000123", D("0.5")),
-        (ids[2], "order", None, "", D("0.000001")),
-        (None, "forecast", 7, "自行车 2027-01-04", D("3.25")),
-    ]
+    # NULLs in some rows only: a float column with NaN for a nullable key
+    more = bulkwrite.pk_block(PlannedOrder, 2) + np.arange(2, dtype=np.int64)
+    bulkwrite.columns_insert(PlannedOrder, {
+        "id": more, "company_id": plan_run.company_id, "scenario_id": plan_run.scenario_id,
+        "run_id": np.asarray([plan_run.pk, np.nan]), "product_id": np.full(2, item.pk),
+        "supply": np.asarray(["make", "buy"], dtype=object), "release_date": days[:2],
+        "due_date": days[:2], "quantity": np.asarray([2.0, 3.25]), "state": "planned",
+        "past_due": False, "requisition_line_id": None, "production_order_id": None,
+    }, 2)  # fmt: skip
+    assert list(PlannedOrder.unscoped.filter(pk__in=more.tolist()).order_by("pk").values_list(
+        "run_id", "supply", "quantity")) == [(plan_run.pk, "make", D(2)),
+                                             (None, "buy", D("3.25"))]  # fmt: skip
 
     bulkwrite.columns_insert(PlanException, {
         "company_id": plan_run.company_id, "scenario_id": plan_run.scenario_id,
         "run_id": plan_run.pk, "product_id": np.full(2, item.pk),
         "kind": np.asarray(["defer", "cancel"], dtype=object),
         "date": days[:2], "suggested_date": np.asarray(["NaT", "2027-03-01"], dtype="datetime64[D]"),
-        "quantity": np.asarray([-12.5, 0.0]), "reference": np.asarray(["PO-1", ""], dtype=object),
+        "quantity": np.asarray([-12.5, 0.0]),
+        "reference": np.asarray(["PO-1", "自行车 2027-01-04"], dtype=object),
     }, 2)  # fmt: skip
     found = list(PlanException.unscoped.filter(run=plan_run).order_by("pk"))
     assert [(e.kind, e.suggested_date, e.quantity, e.reference) for e in found] == [
         ("defer", None, D("-12.5"), "PO-1"),
-        ("cancel", dt.date(2027, 3, 1), D(0), ""),
+        ("cancel", dt.date(2027, 3, 1), D(0), "自行车 2027-01-04"),
     ]
 
 
@@ -136,4 +132,4 @@ def test_objects_insert_then_rows_update(run):  # type: ignore[no-untyped-def]
 def test_a_column_of_the_wrong_length_is_refused(run):  # type: ignore[no-untyped-def]
     plan_run, item = run
     with pytest.raises(ValueError, match="3 values for 2 rows"):
-        bulkwrite.columns_insert(Pegging, {"planned_order_id": np.asarray([1, 2, 3])}, 2)
+        bulkwrite.columns_insert(PlanException, {"product_id": np.asarray([1, 2, 3])}, 2)

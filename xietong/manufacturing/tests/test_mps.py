@@ -17,7 +17,7 @@ from xietong.manufacturing import mps, planning
 from xietong.manufacturing.models import (
     Forecast,
     MpsEntry,
-    Pegging,
+    PegDemand,
     PlanException,
     PlannedOrder,
     PlanRun,
@@ -189,8 +189,9 @@ def test_mrp_plans_around_the_firm_schedule(company_a, users_a, scheduled):  # t
                                        (_week(4), D(20))]  # fmt: skip
     first = PlannedOrder.unscoped.get(company=company_a, product__sku="C", due_date=_week(0))
     entry = MpsEntry.unscoped.get(company=company_a, date=_week(1))
-    assert list(first.pegs.values_list("demand", "demand_id", "reference", "quantity")) == [
-        (Pegging.Demand.MPS, entry.pk, f"FG {_week(1)}", D(50))]  # fmt: skip
+    assert [(p.demand, p.demand_id, p.reference, p.quantity)
+            for p in planning.pegs_of(first.scenario_id, [first.pk])[first.pk]] == [
+        (PegDemand.MPS, entry.pk, f"FG {_week(1)}", D(50))]  # fmt: skip
     # the schedule: firm row, projected balance and ATP include it
     table = mps.master_schedule(company=company_a, product=fg, start=MONDAY, bucket="week",
                                 horizon=6)  # fmt: skip

@@ -4,8 +4,11 @@ a job; the plan written in one transaction that replaces the previous one."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import zlib
 from decimal import Decimal
 
+import numpy as np
 import pytest
 
 from xietong.core.jobs import job_run
@@ -14,9 +17,10 @@ from xietong.inventory.tests.factories import deliver, receive, site
 from xietong.manufacturing import planning
 from xietong.manufacturing.models import (
     Forecast,
-    Pegging,
+    PegDemand,
     PlanException,
     PlannedOrder,
+    PlanPegging,
     PlanRun,
 )
 from xietong.product.models import Product
@@ -62,6 +66,10 @@ def _orders(company, sku):  # type: ignore[no-untyped-def]
     )
 
 
+def _pegs(order):  # type: ignore[no-untyped-def]
+    return planning.pegs_of(order.scenario_id, [order.pk]).get(order.pk, [])
+
+
 def test_a_sales_order_is_exploded_into_planned_orders_with_pegging(company_a, plant):  # type: ignore[no-untyped-def]
     where, bike, _frame, _wheel = plant
     with company_scope(company_a):
@@ -78,13 +86,13 @@ def test_a_sales_order_is_exploded_into_planned_orders_with_pegging(company_a, p
     bike_order = PlannedOrder.unscoped.get(company=company_a, product__sku="BIKE")
     wheel_order = PlannedOrder.unscoped.get(company=company_a, product__sku="WHEEL")
     # stored one level up: the wheels serve the bike order…
-    assert list(wheel_order.pegs.values_list("parent", "quantity")) == [(bike_order.pk, D(15))]
+    assert [(p.parent_id, p.quantity) for p in _pegs(wheel_order)] == [(bike_order.pk, D(15))]
     # …and composed, the sales order line (5 wheels in stock cover the rest)
     assert [(p.demand, p.demand_id, p.reference, p.quantity)
             for p in planning.pegging_full(wheel_order)] == [("sales", 77, "SO-7", D(15))]  # fmt: skip
     frame_order = PlannedOrder.unscoped.get(company=company_a, product__sku="FRAME")
     assert sorted((p.demand, p.quantity) for p in planning.pegging_full(frame_order)) == [
-        (Pegging.Demand.LOT, D(40)), (Pegging.Demand.SALES, D(10))]  # fmt: skip
+        (PegDemand.LOT, D(40)), (PegDemand.SALES, D(10))]  # fmt: skip
     assert run.figures["planned_orders"] == 3 and run.figures["items"] == 3
 
 
@@ -99,9 +107,9 @@ def test_forecast_is_consumed_by_orders_and_ignored_inside_the_frozen_fence(comp
         _run(company_a)
     # 10 ordered + (25 − 10) forecast left; the frozen week's forecast does not count
     assert [row[3] for row in _orders(company_a, "BIKE")] == [D(25)]
-    pegs = PlannedOrder.unscoped.get(company=company_a, product__sku="BIKE").pegs
-    assert sorted(pegs.values_list("demand", "quantity")) == [
-        (Pegging.Demand.FORECAST, D(15)), (Pegging.Demand.SALES, D(10))]  # fmt: skip
+    pegs = _pegs(PlannedOrder.unscoped.get(company=company_a, product__sku="BIKE"))
+    assert sorted((p.demand, p.quantity) for p in pegs) == [
+        (PegDemand.FORECAST, D(15)), (PegDemand.SALES, D(10))]  # fmt: skip
 
 
 def test_forecast_net_consumes_backward_then_forward() -> None:
@@ -156,13 +164,24 @@ def test_a_new_run_replaces_the_plan_and_a_failed_run_keeps_it(company_a, plant,
     )
 
 
+def _lines(company):  # type: ignore[no-untyped-def]
+    """Every stored pegging line of the company's scenarios: (order, target, kind)."""
+    found = []
+    for data in PlanPegging.objects.filter(
+        scenario__in=planning.Scenario.unscoped.filter(company=company).values("pk")
+    ).values_list("data", flat=True):
+        records = np.frombuffer(zlib.decompress(bytes(data)), dtype=planning.PEG_RECORD)
+        found += [(o, t, planning.DEMANDS[k]) for o, t, k, _r, _q in records.tolist()]
+    return found
+
+
 def _dangling(company):  # type: ignore[no-untyped-def]
     """Plan rows that point nowhere (the plan's links are not checked by the database)."""
-    orders = PlannedOrder.unscoped.all()
+    orders = set(PlannedOrder.unscoped.values_list("pk", flat=True))
+    lines = _lines(company)
     return {
-        "pegs": Pegging.objects.exclude(planned_order__in=orders.values("pk")).count()
-        + Pegging.objects.filter(parent__isnull=False).exclude(parent__in=orders.values("pk"))
-        .count(),
+        "pegs": sum(order not in orders for order, _t, _k in lines)
+        + sum(kind == PegDemand.ORDER and target not in orders for _o, target, kind in lines),
         "orders": PlannedOrder.unscoped.filter(company=company)
         .exclude(product__in=Product.unscoped.values("pk")).count()
         + PlannedOrder.unscoped.filter(company=company)
@@ -171,21 +190,40 @@ def _dangling(company):  # type: ignore[no-untyped-def]
 
 
 def test_a_new_run_leaves_no_pegging_pointing_nowhere(company_a, plant):  # type: ignore[no-untyped-def]
-    """Firmed orders stay with their pegging to demands; their pegs to parent planned orders
-    that the new run replaced go with those orders."""
+    """A new run replaces the scenario's pegging whole: the orders it firmed stay, none of
+    the new lines points to an order the run replaced."""
     where, bike, _frame, wheel = plant
     with company_scope(company_a):
         deliver(bike, 10, location=where.stock, planned_date=MONDAY + dt.timedelta(days=21),
                 origin="SO-7", source_type="sales.orderline", source_id=77)  # fmt: skip
         _run(company_a)
         firmed = PlannedOrder.unscoped.get(company=company_a, product=wheel)
-        assert firmed.pegs.filter(parent__isnull=False).exists()
+        assert any(p.parent_id for p in _pegs(firmed))
         PlannedOrder.unscoped.filter(pk=firmed.pk).update(state=PlannedOrder.State.FIRMED)
         _run(company_a)
     assert _dangling(company_a) == {"pegs": 0, "orders": 0}
     assert PlannedOrder.unscoped.filter(pk=firmed.pk).exists()
-    assert not Pegging.objects.filter(planned_order=firmed, parent__isnull=False).exists()
-    assert Pegging.objects.filter(parent__isnull=False).exists()  # the new plan's own
+    assert not _pegs(firmed)
+    assert any(kind == PegDemand.ORDER for _o, _t, kind in _lines(company_a))  # the new plan's
+
+
+def test_pegging_is_stored_in_chunks_an_order_never_split(company_a, plant, monkeypatch):  # type: ignore[no-untyped-def]
+    where, bike, _frame, _wheel = plant
+    monkeypatch.setattr(planning, "PEG_CHUNK", 2)
+    with company_scope(company_a):
+        for week, so in ((3, 1), (4, 2), (5, 3), (6, 4)):
+            deliver(bike, 5, location=where.stock, planned_date=MONDAY + dt.timedelta(weeks=week),
+                    origin=f"SO-{so}", source_type="sales.orderline", source_id=so)  # fmt: skip
+        run = _run(company_a)
+    chunks = list(PlanPegging.objects.filter(run=run).order_by("first_order"))
+    assert len(chunks) > 1 and sum(c.lines for c in chunks) == run.figures["pegging_rows"]
+    assert all(a.last_order < b.first_order for a, b in itertools.pairwise(chunks))
+    orders = list(PlannedOrder.unscoped.filter(company=company_a).order_by("pk"))
+    read = planning.pegs_of(orders[0].scenario_id, [o.pk for o in orders])
+    assert sum(len(v) for v in read.values()) == run.figures["pegging_rows"]
+    bikes = [o for o in orders if o.product_id == bike.pk]
+    assert sorted((p.reference, p.demand_id, p.quantity) for o in bikes for p in read[o.pk]) == [
+        (f"SO-{so}", so, D(5)) for so in (1, 2, 3, 4)]  # fmt: skip
 
 
 def test_the_run_is_a_job_started_after_commit(

@@ -152,7 +152,8 @@ def test_firming_makes_a_requisition_and_production_orders(company_a, plant, use
         # the bell of the phantom kit is pegged through the kit to the bike's order
         bell = PlannedOrder.unscoped.get(company=company_a, product__sku="BELL")
         bike_order = PlannedOrder.unscoped.get(company=company_a, product=bike)
-        assert list(bell.pegs.values_list("parent", "quantity")) == [(bike_order.pk, D(8))]
+        assert [(p.parent_id, p.quantity) for p in planning.pegs_of(
+            bell.scenario_id, [bell.pk])[bell.pk]] == [(bike_order.pk, D(8))]  # fmt: skip
         assert [(p.demand, p.quantity) for p in planning.pegging_full(bell)] == [("other", D(8))]
         firmed = planned_orders_firm(company=company_a, actor=planner, orders=planned,
                                      release=True)  # fmt: skip

@@ -10,6 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from xietong.api.tests.conftest import API, token_client, token_for
 from xietong.core.jobs import job_run
 from xietong.core.models import Job
 from xietong.core.tenancy import company_scope
@@ -61,6 +62,18 @@ def test_the_planner_runs_mrp_sees_the_plan_and_firms_it(company_a, users_a, cli
     planned = PlannedOrder.unscoped.get(company=company_a, product=bike)
     detail = client.get(reverse("manufacturing:planned_detail", args=[planned.pk])).content
     assert b"SO-42" in detail and b"Sales order" in detail
+    # the wheels serve the bike order one level up (a link to it), and SO-42 in the end
+    wheels = PlannedOrder.unscoped.get(company=company_a, product__sku="WHEEL")
+    detail = client.get(reverse("manufacturing:planned_detail", args=[wheels.pk])).content
+    link = reverse("manufacturing:planned_detail", args=[planned.pk]).encode()
+    assert link in detail and b"SO-42" in detail
+    # the API lists them with the same pegging, read for the page at once
+    api = token_client(token_for(users_a["planner"], company_a))
+    listed = {o["id"]: o["pegging"] for o in api.get(API + "/manufacturing/planned-orders").json()[
+        "items"]}  # fmt: skip
+    assert [(p["parent"], p["demand"]) for p in listed[wheels.pk]] == [(planned.pk, "order")]
+    assert [(p["demand"], p["demand_id"], p["reference"], D(p["quantity"]))
+            for p in listed[planned.pk]] == [("sales", 42, "SO-42", D(6))]  # fmt: skip
     response = client.post(reverse("manufacturing:firm"),
                            {"order": [str(p.pk) for p in PlannedOrder.unscoped.all()]})  # fmt: skip
     assert response.status_code == 302
