@@ -51,6 +51,7 @@ from ortools.sat.python import cp_model
 
 from . import lns
 from .greedy import best_dispatch, compact, improve
+from .intervals import operation_vars
 from .model import (
     Problem,
     Schedule,
@@ -150,37 +151,10 @@ def _build(
     ends: list[cp_model.LinearExprT] = []
     intervals: list[list[cp_model.IntervalVar]] = [[] for _ in problem.calendars]
     for i in range(n):
-        center = problem.op_center[i]
-        cal = problem.calendars[center]
-        d = problem.op_duration[i]
-        groups = cal.start_segments(d, es[i], ls[i])
-        ranges = sorted(r for rs in groups.values() for r in rs)
-        start = model.new_int_var_from_domain(
-            cp_model.Domain.from_intervals([list(r) for r in ranges]), f"s{i}"
+        center, d = problem.op_center[i], problem.op_duration[i]
+        start, end, interval, _groups, _ranges = operation_vars(
+            model, problem, i, es[i], ls[i], g_starts[i], g_ends[i]
         )
-        model.add_hint(start, g_starts[i])
-        g_extra = g_ends[i] - g_starts[i] - d
-        if len(groups) == 1:
-            (extra,) = groups
-            end: cp_model.LinearExprT = start + d + extra
-            interval = model.new_fixed_size_interval_var(start, d + extra, f"i{i}")
-        else:
-            sizes = sorted(d + x for x in groups)
-            size = model.new_int_var_from_domain(cp_model.Domain.from_values(sizes), f"d{i}")
-            end = model.new_int_var(ranges[0][0] + sizes[0], ranges[-1][1] + sizes[-1], f"e{i}")
-            choice = []
-            for extra, rs in groups.items():
-                b = model.new_bool_var(f"b{i}_{extra}")
-                model.add_linear_expression_in_domain(
-                    start, cp_model.Domain.from_intervals([list(r) for r in rs])
-                ).only_enforce_if(b)
-                model.add_hint(b, extra == g_extra)
-                choice.append((b, extra))
-            model.add_exactly_one(b for b, _ in choice)
-            model.add(size == d + sum(extra * b for b, extra in choice))
-            model.add_hint(size, d + g_extra)
-            model.add_hint(end, g_ends[i])
-            interval = model.new_interval_var(start, size, end, f"i{i}")
         if d:
             intervals[center].append(interval)
         starts.append(start)

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from ortools.sat.python import cp_model
 
 from .greedy import compact
+from .intervals import operation_vars
 from .model import Problem, earliest_starts, place
 
 STEP_DTIME = 0.05  # deterministic seconds per step, at most
@@ -163,37 +164,10 @@ def _step(
     span: dict[int, list[int]] = {}
     end_bound = 0
     for i in order:
-        center = problem.op_center[i]
-        cal = problem.calendars[center]
-        d = problem.op_duration[i]
-        groups = cal.start_segments(d, lower[i], upper[i])
-        ranges = sorted(r for rs in groups.values() for r in rs)
-        start = model.new_int_var_from_domain(
-            cp_model.Domain.from_intervals([list(r) for r in ranges]), f"s{i}"
+        center, d = problem.op_center[i], problem.op_duration[i]
+        start, end, interval, groups, ranges = operation_vars(
+            model, problem, i, lower[i], upper[i], starts[i], ends[i]
         )
-        model.add_hint(start, starts[i])
-        extra_now = ends[i] - starts[i] - d
-        if len(groups) == 1:
-            (extra,) = groups
-            end: cp_model.LinearExprT = start + d + extra
-            interval = model.new_fixed_size_interval_var(start, d + extra, f"i{i}")
-        else:
-            sizes = sorted(d + x for x in groups)
-            size = model.new_int_var_from_domain(cp_model.Domain.from_values(sizes), f"d{i}")
-            end = model.new_int_var(ranges[0][0] + sizes[0], ranges[-1][1] + sizes[-1], f"e{i}")
-            choice = []
-            for extra, rs in groups.items():
-                b = model.new_bool_var(f"b{i}_{extra}")
-                model.add_linear_expression_in_domain(
-                    start, cp_model.Domain.from_intervals([list(r) for r in rs])
-                ).only_enforce_if(b)
-                model.add_hint(b, extra == extra_now)
-                choice.append((b, extra))
-            model.add_exactly_one(b for b, _ in choice)
-            model.add(size == d + sum(extra * b for b, extra in choice))
-            model.add_hint(size, ends[i] - starts[i])
-            model.add_hint(end, ends[i])
-            interval = model.new_interval_var(start, size, end, f"i{i}")
         model.add(end <= makespan)
         start_var[i], end_expr[i] = start, end
         end_bound += ranges[-1][1] + max(groups) + d
