@@ -39,6 +39,42 @@ def _fast_hashing() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="module")
+def shared_pdf_conversions() -> Iterator[None]:
+    """For the role matrices, which request the same documents as each role: WeasyPrint converts
+    each distinct HTML once per module, and a later request whose view renders byte-identical
+    HTML gets the PDF of that conversion. Every request still runs its view in full (permission
+    check, queries, template, `pdf_render`); only the repeated HTML → PDF conversion of the same
+    input is shared (a conversion that fails is not kept, so it fails again). The content of the
+    PDFs is tested by each document's own tests, which convert every time."""
+    import weasyprint
+
+    real = weasyprint.HTML
+    converted: dict[Any, bytes] = {}
+
+    class _SharedConversion:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            self._args, self._kwargs = args, kwargs
+
+        def write_pdf(self, target: Any = None, **options: Any) -> Any:
+            key = (self._args, tuple(sorted(self._kwargs.items())), tuple(sorted(options.items())))
+            try:
+                hash(key)
+            except TypeError:
+                key = None
+            if target is not None or key is None:
+                return real(*self._args, **self._kwargs).write_pdf(target, **options)
+            if key not in converted:
+                converted[key] = real(*self._args, **self._kwargs).write_pdf(**options)
+            return converted[key]
+
+    weasyprint.HTML = _SharedConversion
+    try:
+        yield
+    finally:
+        weasyprint.HTML = real
+
+
 def _company_a():  # type: ignore[no-untyped-def]
     from xietong.core.services import company_create
 

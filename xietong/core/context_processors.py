@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest
@@ -15,6 +16,19 @@ def shell(request: HttpRequest) -> dict[str, Any]:
         return {}
     return {
         "active_company": getattr(request, "company", None),
-        "menu": lambda: menu_for(request),
-        "user_companies": lambda: [m.company for m in memberships_for_user(user=user)],
+        "menu": _once(lambda: menu_for(request)),
+        "user_companies": _once(lambda: [m.company for m in memberships_for_user(user=user)]),
     }
+
+
+def _once(compute: Callable[[], Any]) -> Callable[[], Any]:
+    """`compute`, run when a template first reads it and not again (a template calls a
+    callable each time it reads the variable: the menu is read twice per page)."""
+    done: list[Any] = []
+
+    def value() -> Any:
+        if not done:
+            done.append(compute())
+        return done[0]
+
+    return value

@@ -125,10 +125,15 @@ PER_CALLER = {
     ("POST", "/workflow/tasks/{task_id}/delegate"),
 }
 
-pytestmark = pytest.mark.usefixtures("module_world")
+# The roles request the same documents: each distinct one is converted to PDF once (the root
+# conftest's `shared_pdf_conversions`).
+pytestmark = pytest.mark.usefixtures("module_world", "shared_pdf_conversions")
 
 
-def _operations(client: Client) -> Iterator[tuple[str, str, dict[str, Any]]]:
+Operation = tuple[str, str, dict[str, Any]]
+
+
+def _operations(client: Client) -> Iterator[Operation]:
     document = client.get(f"{API}/openapi.json").json()
     for path, methods in document["paths"].items():
         assert path.startswith(API)
@@ -138,17 +143,26 @@ def _operations(client: Client) -> Iterator[tuple[str, str, dict[str, Any]]]:
 
 @dataclass
 class Matrix:
-    operations: list[tuple[str, str, dict[str, Any]]]
+    operations: list[Operation]
     samples: dict[tuple[str, str], Sample]
 
 
 @pytest.fixture(scope="module")
-def api_matrix(module_world: dict[str, Any], django_db_blocker: Any) -> Matrix:
+def operations(module_world: dict[str, Any], django_db_blocker: Any) -> list[Operation]:
+    """The operations of the OpenAPI document, fetched once for the module (generating the
+    document takes about a second)."""
+    with django_db_blocker.unblock():
+        return list(_operations(Client()))
+
+
+@pytest.fixture(scope="module")
+def api_matrix(
+    module_world: dict[str, Any], operations: list[Operation], django_db_blocker: Any
+) -> Matrix:
     """The operations of the OpenAPI document, and a sample request of each operation not in
     PER_CALLER, made once in company A (in the module's shared transaction)."""
     company = module_world["company_a"]
     with django_db_blocker.unblock():
-        operations = list(_operations(Client()))
         samples = {}
         for method, path, _details in operations:
             if (method, path) in PER_CALLER or (method, path) not in SAMPLES:
@@ -190,8 +204,9 @@ def _call(client: Client, method: str, path: str, sample: Sample) -> Any:
 
 
 @pytest.mark.django_db
-def test_every_operation_declares_a_known_permission_and_has_a_sample() -> None:
-    operations = list(_operations(Client()))
+def test_every_operation_declares_a_known_permission_and_has_a_sample(
+    operations: list[Operation],
+) -> None:
     assert len(operations) >= len(SAMPLES)
     for method, path, details in operations:
         assert "x-permission" in details, f"{method} {path} declares no permission"
@@ -202,9 +217,9 @@ def test_every_operation_declares_a_known_permission_and_has_a_sample() -> None:
 
 
 @pytest.mark.django_db
-def test_anonymous_gets_401_everywhere(company_a: Company) -> None:
+def test_anonymous_gets_401_everywhere(company_a: Company, operations: list[Operation]) -> None:
     client = Client()
-    for method, path, _details in _operations(client):
+    for method, path, _details in operations:
         params = dict.fromkeys(
             (
                 "rate_id",

@@ -53,8 +53,12 @@ POST_ONLY = {
 SKIP_NAMESPACES = {"admin"}
 
 # Companies, users and records are built once for this module; each test's requests are rolled
-# back after it (see the root conftest's `module_world`).
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("module_world", "module_records")]
+# back after it (see the root conftest's `module_world`). The roles request the same documents:
+# each distinct one is converted to PDF once (the root conftest's `shared_pdf_conversions`).
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("module_world", "module_records", "shared_pdf_conversions"),
+]
 
 
 def _patterns(resolver: URLResolver | None = None, namespace: str = ""):  # type: ignore[no-untyped-def]
