@@ -89,8 +89,10 @@ def _scenario(page, live_server, company_a, users_a):  # type: ignore[no-untyped
     assert "Finance" in nav.text_content()
 
     page.select_option("#language-select", "zh-hans")
+    # the choice submits a form and the page reloads: wait for the new page, not for the old
+    # one to be idle (on a slow machine the reload had not started yet)
+    expect(page.locator("html")).to_have_attribute("lang", "zh-hans")
     page.wait_for_load_state("networkidle")
-    assert page.locator("html").get_attribute("lang") == "zh-hans"
     nav_text = page.locator("#main-nav").text_content()
     assert "财务" in nav_text and "汇率" in nav_text, nav_text
 
