@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 
 from .engine import (
     BUCKET_DAYS,
+    ITEM_PARAMETERS,
     LOT_RULES,
     BomTable,
     DatedTable,
@@ -35,18 +36,7 @@ from .engine import (
 )
 
 MAX_PROBLEMS = 50
-ITEM_COLUMNS = (
-    "item",
-    "make_or_buy",
-    "lead_time_days",
-    "lot_rule",
-    "lot_qty",
-    "multiple",
-    "min_qty",
-    "max_qty",
-    "safety_stock",
-    "on_hand",
-)
+ITEM_COLUMNS = ("item", "make_or_buy", *ITEM_PARAMETERS)
 REQUIRED = {
     "items.csv": ITEM_COLUMNS,
     "bom.csv": ("parent", "component", "qty_per", "scrap_pct"),
