@@ -158,9 +158,14 @@ def objects_insert(model: type[models.Model], objects: list[models.Model]) -> li
 UPDATE_PARAMETERS = 30_000
 
 
-def rows_update(model: type[models.Model], columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+def rows_update(
+    model: type[models.Model], columns: list[str], rows: list[tuple[Any, ...]],
+    *, batch: int | None = None,
+) -> None:  # fmt: skip
     """UPDATE the rows of `model` whose primary keys are the first value of each of `rows`,
-    setting `columns` (attribute names) to the other values: `UPDATE … FROM (VALUES …)`."""
+    setting `columns` (attribute names) to the other values: one `UPDATE … FROM (VALUES …)` per
+    `batch` rows (default: as many as the parameters allow) instead of `bulk_update`'s CASE per
+    row and column. Sends no signals. (SQLite before 3.33 has no UPDATE … FROM: one UPDATE a row.)"""
     if not rows:
         return
     connection = _connection(model)
@@ -168,7 +173,12 @@ def rows_update(model: type[models.Model], columns: list[str], rows: list[tuple[
     quote = connection.ops.quote_name
     table = quote(meta.db_table)
     fields = [meta.pk, *_fields(model, columns)]
-    if connection.vendor == "postgresql":
+    vendor = connection.vendor
+    if vendor == "sqlite" and connection.Database.sqlite_version_info < (3, 33):
+        for pk, *values in rows:
+            model._base_manager.filter(pk=pk).update(**dict(zip(columns, values, strict=True)))
+        return
+    if vendor == "postgresql":
         casts = [f.cast_db_type(connection) or f.db_type(connection) for f in fields]
         names = [f"c{n}" for n in range(len(fields))]
         one = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
@@ -177,7 +187,12 @@ def rows_update(model: type[models.Model], columns: list[str], rows: list[tuple[
     else:  # SQLite names the columns of VALUES column1, column2…
         one = "(" + ", ".join(["%s"] * len(fields)) + ")"
         alias = "v"
-        refer = [f"v.column{n + 1}" for n in range(len(fields))]
+        refer = [
+            f"CAST(v.column{n + 1} AS NUMERIC)"
+            if f.get_internal_type() == "DecimalField"
+            else f"v.column{n + 1}"
+            for n, f in enumerate(fields)
+        ]
     assignments = ", ".join(
         f"{quote(f.column)} = {ref}" for f, ref in zip(fields[1:], refer[1:], strict=True)
     )
@@ -185,7 +200,7 @@ def rows_update(model: type[models.Model], columns: list[str], rows: list[tuple[
         tuple(f.get_db_prep_save(v, connection) for f, v in zip(fields, row, strict=True))
         for row in rows
     ]
-    size = max(1, UPDATE_PARAMETERS // len(fields))
+    size = batch or max(1, UPDATE_PARAMETERS // len(fields))
     with connection.cursor() as cursor:
         for start in range(0, len(prepared), size):
             chunk = prepared[start : start + size]

@@ -28,11 +28,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from django.db import connections, transaction
+from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from xietong.core import bulkwrite
 from xietong.core.audit import audit_bulk, audited
 from xietong.core.models import Company
 from xietong.core.selectors import rate_on
@@ -241,55 +242,15 @@ LINES_BATCH = 1000  # order lines per UPDATE of `lines_update`
 
 def lines_update(lines: Sequence[SalesOrderLine], fields: Sequence[str]) -> None:
     """Write `fields` of order lines as `bulk_update` would, in one UPDATE per `LINES_BATCH`
-    lines from a VALUES list on PostgreSQL and SQLite (`bulk_update` builds a CASE per line and
-    field, which costs more than the statement for large orders). Sends no signals."""
-    if not lines:
-        return
-    connection = connections[SalesOrderLine.objects.db]
-    vendor = connection.vendor
-    if vendor == "sqlite" and connection.Database.sqlite_version_info < (3, 33):
-        vendor = ""  # no UPDATE … FROM before SQLite 3.33
-    if vendor not in ("postgresql", "sqlite"):
-        SalesOrderLine.objects.bulk_update(lines, fields, batch_size=500)
-        return
-    meta, quote = SalesOrderLine._meta, connection.ops.quote_name
-    columns = [meta.get_field(name) for name in fields]
-    if vendor == "postgresql":
-        types = ", ".join(f"%s::{column.db_type(connection)}" for column in columns)
-        row = f"(%s::bigint, {types})"
-        alias = "v(k, {})".format(", ".join(f"c{n}" for n in range(len(columns))))
-        key, values = "v.k", [f"v.c{n}" for n in range(len(columns))]
-    else:  # SQLite names the columns of VALUES column1, column2…
-        row, alias, key = "({})".format(", ".join(["%s"] * (len(columns) + 1))), "v", "v.column1"
-        values = [
-            f"CAST(v.column{n + 2} AS NUMERIC)"
-            if column.get_internal_type() == "DecimalField"
-            else f"v.column{n + 2}"
-            for n, column in enumerate(columns)
-        ]
-    table = quote(meta.db_table)
-    assignments = ", ".join(
-        f"{quote(column.column)} = {value}" for column, value in zip(columns, values, strict=True)
+    lines from a VALUES list (`core.bulkwrite.rows_update`: `bulk_update` builds a CASE per
+    line and field, which costs more than the statement for large orders). Sends no signals."""
+    columns = [SalesOrderLine._meta.get_field(name) for name in fields]
+    bulkwrite.rows_update(
+        SalesOrderLine,
+        list(fields),
+        [(line.pk, *(getattr(line, c.attname) for c in columns)) for line in lines],
+        batch=LINES_BATCH,
     )
-    with connection.cursor() as cursor:
-        for start in range(0, len(lines), LINES_BATCH):
-            chunk = lines[start : start + LINES_BATCH]
-            cursor.execute(
-                f"UPDATE {table} SET {assignments} "  # noqa: S608
-                f"FROM (VALUES {', '.join([row] * len(chunk))}) AS {alias} "
-                f"WHERE {table}.{quote(meta.pk.column)} = {key}",
-                [
-                    value
-                    for line in chunk
-                    for value in (
-                        line.pk,
-                        *(
-                            column.get_db_prep_save(getattr(line, column.attname), connection)
-                            for column in columns
-                        ),
-                    )
-                ],
-            )
 
 
 def _as_data(rows: Sequence[Any]) -> list[LineData]:
