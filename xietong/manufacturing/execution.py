@@ -299,6 +299,7 @@ def _plan_again(materials: list[ProductionMaterial], order: ProductionOrder, act
     material's open move grows back (and reserves again), or a new one is confirmed, so that
     MRP and the stock available see that demand again."""
     planned = _open_material_moves(materials)
+    production = virtual_locations(company=order.company)[Location.Usage.PRODUCTION]
     grown: list[Move] = []
     added: list[Move] = []
     for material in materials:
@@ -326,7 +327,7 @@ def _plan_again(materials: list[ProductionMaterial], order: ProductionOrder, act
             added.append(stock.move_build(
                 company=order.company, product=product, quantity=more,
                 from_location=order.warehouse.stock_location,
-                to_location=virtual_locations(company=order.company)[Location.Usage.PRODUCTION],
+                to_location=production,
                 planned_date=max(order.start_date, timezone.localdate()), origin=order.number,
                 source_type=MATERIAL_SOURCE, source_id=material.pk, actor=actor,
             ))  # fmt: skip
