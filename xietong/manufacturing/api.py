@@ -12,7 +12,7 @@ saved then."""
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
@@ -62,11 +62,17 @@ class ForecastOut(Schema):
 
 class RunIn(Schema):
     scenario: int | None = Field(None, description="a what-if scenario; the live plan if empty")
+    kind: Literal["regenerative", "net_change"] = Field(
+        "regenerative",
+        description="net_change: replan only the items whose data changed since the previous "
+        "run (regenerative when the worker holds no previous plan; the figures say why)",
+    )
 
 
 class RunOut(Schema):
     id: int
     scenario: int = Field(..., alias="scenario_id")
+    kind: str
     state: str
     start: dt.date
     bucket: str
@@ -246,13 +252,14 @@ def forecast_set(request: HttpRequest, payload: ForecastIn) -> Status:
 @idempotent
 @refusals
 def run_request(request: HttpRequest, payload: RunIn) -> Status:
-    """Queue a regenerative MRP run (a background job) of the live plan or of a scenario."""
+    """Queue an MRP run (a background job), regenerative or net change, of the live plan or of
+    a scenario."""
     scenario = None
     if payload.scenario is not None:
         scenario = get_object_or_404(Scenario.objects.all(), pk=payload.scenario)
     try:
         made = planning.mrp_run_request(company=request.company, actor=request.user,  # type: ignore[attr-defined]
-                                        scenario=scenario)  # fmt: skip
+                                        scenario=scenario, kind=payload.kind)  # fmt: skip
     except planning.PlanningError as exc:
         raise ValidationError(str(exc), code="running") from exc
     return Status(201, made)

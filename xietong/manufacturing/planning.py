@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import threading
 import time
 import zlib
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -24,8 +25,10 @@ from typing import Any
 import numpy as np
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 
 from xietong.core import bulkwrite, jobs
 from xietong.core.models import Company, User
@@ -63,6 +66,15 @@ EXCEPTION_KINDS = {
     "past_due": PlanException.Kind.PAST_DUE,
     "below_safety_stock": PlanException.Kind.BELOW_SAFETY,
 }
+# why a net-change run was regenerative (`mrp_run_execute`)
+NET_CHANGE_FALLBACK = {
+    "no_previous_plan": _lazy("Run regenerative: the worker holds no previous plan of this "
+                              "scenario (it restarted, or another worker ran it)."),
+    "products_changed": _lazy("Run regenerative: products were added or removed."),
+    "firm_production": _lazy("Run regenerative: a plan with firm MPS entries is planned by "
+                             "regenerative runs only."),
+    "regenerated": _lazy("Run regenerative: the BOMs changed, or every item did."),
+}  # fmt: skip
 PEG_PSEUDO = {"safety_stock": PegDemand.SAFETY, "lot_size": PegDemand.LOT}
 # one packed pegging line: planned order, parent order (demand kind "order") or demand row
 # (-1: none), demand kind (index in DEMANDS), reference (index in the chunk's list), quantity
@@ -347,10 +359,13 @@ def plan_input_build(
 
 def mrp_run_request(
     *, company: Company, actor: User | None, scenario: Scenario | None = None,
-    start: dt.date | None = None,
+    start: dt.date | None = None, kind: str = PlanRun.Kind.REGENERATIVE,
 ) -> PlanRun:  # fmt: skip
-    """Queue a regenerative MRP run of `scenario` (the live plan by default) as a background
-    job; it starts when the transaction commits."""
+    """Queue an MRP run of `scenario` (the live plan by default) as a background job; it
+    starts when the transaction commits. `kind`: regenerative or net change (see
+    `mrp_run_execute`)."""
+    if kind not in PlanRun.Kind.values:
+        raise PlanningError(_("Unknown kind of MRP run."))
     settings = planning_settings(company)
     scenario = scenario or live_scenario(company)
     if scenario.company_id != company.pk:
@@ -362,7 +377,7 @@ def mrp_run_request(
         run = PlanRun.unscoped.create(
             company=company,
             scenario=scenario,
-            kind=PlanRun.Kind.REGENERATIVE,
+            kind=kind,
             start=start or plan_start(timezone.localdate(), settings.bucket),
             bucket=settings.bucket,
             horizon=settings.horizon,
@@ -390,17 +405,77 @@ def mrp_run_job(context: jobs.JobContext, *, run_id: int) -> dict[str, Any]:
     if run.state == PlanRun.State.FAILED:
         raise jobs.JobError(run.error)
     figures = run.figures
-    return {
-        "message": _("%(orders)s planned orders, %(exceptions)s exception messages.")
-        % {"orders": figures.get("planned_orders", 0), "exceptions": figures.get("exceptions", 0)},
-        **figures,
-    }
+    if figures.get("net_change") == "done":
+        message = _(
+            "Net change: %(items)s items replanned, %(orders)s planned orders and "
+            "%(exceptions)s exception messages written."
+        ) % {"items": figures.get("replanned_items", 0),
+             "orders": figures.get("planned_orders", 0),
+             "exceptions": figures.get("exceptions", 0)}  # fmt: skip
+    else:
+        message = _("%(orders)s planned orders, %(exceptions)s exception messages.") % {
+            "orders": figures.get("planned_orders", 0),
+            "exceptions": figures.get("exceptions", 0),
+        }
+        if run.kind == PlanRun.Kind.NET_CHANGE:
+            message = f"{NET_CHANGE_FALLBACK.get(figures.get('net_change'), '')} {message}"
+    return {"message": message, **figures}
+
+
+@dataclass
+class _Plan:
+    """A scenario's plan as this process computed and stored it: what a net change starts
+    from. ``first_id``: per item (row of the input's item table), the id of its first planned
+    order; an item's orders have consecutive ids in the engine's order (see `_write`)."""
+
+    run_id: int
+    result: engine.PlanResult
+    product_ids: np.ndarray
+    first_id: np.ndarray
+
+
+# The latest plans computed by this process (a worker), by scenario id: a few, they are large
+# (about 45 MB for 10,000 items). Another process, or a restart, has none: its net change is
+# then regenerative.
+_PLANS: OrderedDict[int, _Plan] = OrderedDict()
+_PLANS_KEPT = 2
+_PLANS_LOCK = threading.Lock()
+
+
+def _plan_keep(scenario_id: int, plan: _Plan) -> None:
+    with _PLANS_LOCK:
+        _PLANS[scenario_id] = plan
+        _PLANS.move_to_end(scenario_id)
+        while len(_PLANS) > _PLANS_KEPT:
+            _PLANS.popitem(last=False)
+
+
+def _plan_kept(scenario_id: int) -> _Plan | None:
+    """This process's plan of the scenario if it is the one in the database (that of the
+    scenario's latest finished run), else None."""
+    with _PLANS_LOCK:
+        kept = _PLANS.get(scenario_id)
+    if kept is None:
+        return None
+    latest = (
+        PlanRun.unscoped.filter(scenario_id=scenario_id, state=PlanRun.State.DONE)
+        .order_by("-pk").values_list("pk", flat=True).first()
+    )  # fmt: skip
+    return kept if kept.run_id == latest else None
 
 
 def mrp_run_execute(*, run: PlanRun, progress: Any = None) -> PlanRun:
     """Compute the run's plan and replace the scenario's previous plan with it, in one
     transaction. Bad master data (a BOM loop, a unit that does not convert) fails the run with
-    the reason and leaves the previous plan."""
+    the reason and leaves the previous plan.
+
+    A net-change run replans only the items whose data differ from those of the previous plan
+    (parameters, on hand, demands, receipts) and their BOM descendants, and replaces only their
+    planned orders, pegging and exception messages; the other items' rows stay as they are.
+    It starts from the previous plan as this process computed it, compared with the data read
+    now. It is regenerative (and says why in its figures, ``net_change``) when this process
+    has no previous plan of the scenario, when products or BOMs changed, with firm MPS entries
+    (the engine's net change does not keep firm production), or when every item changed."""
     report = progress or (lambda done, total=None, message="": None)
     PlanRun.unscoped.filter(pk=run.pk).update(state=PlanRun.State.RUNNING)
     clock = time.perf_counter()
@@ -410,11 +485,45 @@ def mrp_run_execute(*, run: PlanRun, progress: Any = None) -> PlanRun:
                                 horizon=run.horizon, changes=run.scenario.changes)  # fmt: skip
         loaded = time.perf_counter()
         report(1, 4, _("Planning"))
-        result = engine.plan(data.input, pegging="single")
+        product_ids = np.asarray(data.product_ids, dtype=np.int64)
+        previous, why = None, ""
+        if run.kind == PlanRun.Kind.NET_CHANGE:
+            previous = _plan_kept(run.scenario_id)
+            if previous is None:
+                why = "no_previous_plan"
+            elif not np.array_equal(previous.product_ids, product_ids):
+                previous, why = None, "products_changed"
+        if previous is not None:
+            result = engine.net_change(data.input, previous.result, None, pegging="single")
+            if not result.grouped:
+                previous, why = None, "firm_production"
+            elif len(result.replanned) == len(product_ids):
+                previous, why = None, "regenerated"
+        else:
+            result = engine.plan(data.input, pegging="single")
         computed = time.perf_counter()
         report(2, 4, _("Writing the plan"))
         with transaction.atomic():
-            written = _write(run, data, result)
+            if previous is not None:
+                written, first_id = _write_changes(run, data, result, previous)
+            else:
+                written, first_id = _write(run, data, result)
+            done = time.perf_counter()
+            figures = {
+                **data.figures,
+                **written,
+                "net_change": "done" if previous is not None else why,
+                "seconds_read": round(loaded - clock, 3),
+                "seconds_plan": round(computed - loaded, 3),
+                "seconds_write": round(done - computed, 3),
+            }
+            # the run is done with its plan, in the same transaction
+            PlanRun.unscoped.filter(pk=run.pk).update(
+                state=PlanRun.State.DONE, figures=figures, finished_at=timezone.now()
+            )
+            if result.grouped:
+                kept = _Plan(run.pk, result, product_ids, first_id)
+                transaction.on_commit(lambda: _plan_keep(run.scenario_id, kept))
         report(4, 4, _("Done"))
     except (engine.PlanError, BomError) as exc:
         PlanRun.unscoped.filter(pk=run.pk).update(
@@ -422,17 +531,6 @@ def mrp_run_execute(*, run: PlanRun, progress: Any = None) -> PlanRun:
         )
         run.refresh_from_db()
         return run
-    done = time.perf_counter()
-    figures = {
-        **data.figures,
-        **written,
-        "seconds_read": round(loaded - clock, 3),
-        "seconds_plan": round(computed - loaded, 3),
-        "seconds_write": round(done - computed, 3),
-    }
-    PlanRun.unscoped.filter(pk=run.pk).update(
-        state=PlanRun.State.DONE, figures=figures, finished_at=timezone.now()
-    )
     run.refresh_from_db()
     return run
 
@@ -448,11 +546,14 @@ def _plan_delete(scenario: Scenario) -> None:
         rows._raw_delete(rows.db)
 
 
-def _write(run: PlanRun, data: PlanData, result: engine.PlanResult) -> dict[str, int]:
+def _write(
+    run: PlanRun, data: PlanData, result: engine.PlanResult
+) -> tuple[dict[str, int], np.ndarray]:
     """Replace the scenario's plan with the run's result: planned orders, single-level
     pegging and exception messages, written column by column (`core.bulkwrite`: binary COPY
     on PostgreSQL), without a model instance or a Python loop per row. The planned orders get
-    a block of consecutive ids, so that their pegging refers to them by arithmetic."""
+    a block of consecutive ids, so that their pegging refers to them by arithmetic. Returns
+    the figures and, per item (row of the input's item table), the id of its first order."""
     scenario = run.scenario
     _plan_delete(scenario)
     orders = result.planned_orders
@@ -484,10 +585,34 @@ def _write(run: PlanRun, data: PlanData, result: engine.PlanResult) -> dict[str,
     known = order_id < len(pk_of)
     known[known] = pk_of[order_id[known]] > 0
     order_id, parent_id, target, qty = order_id[known], parent_id[known], target[known], qty[known]
-    to_order = parent_id > 0
-    # what each pegging target stands for, worked out once per target (not per row)
-    targets = result.single_pegging.targets
-    used = np.unique(target[~to_order])
+    _pegging_store(run, pk_of[order_id], np.where(parent_id > 0, pk_of[parent_id], 0), target,
+                   qty, result.single_pegging.targets)  # fmt: skip
+
+    found = result.exceptions
+    items = found.item
+    if len(found) and isinstance(items[0], str):
+        position = {code: n for n, code in enumerate(data.input.items.code)}
+        items = np.asarray([position[code] for code in items.tolist()], dtype=np.int64)
+    _exceptions_insert(run, product_ids[np.asarray(items, dtype=np.int64)], found.kind,
+                       found.date, found.suggested_date, found.qty, found.reference)  # fmt: skip
+    # each item's orders have consecutive ids in the plan's order: the id of its first
+    base = np.zeros(len(product_ids), dtype=np.int64)
+    item = np.asarray(orders.item_index, dtype=np.int64)
+    if count:
+        heads = np.flatnonzero(np.r_[True, item[1:] != item[:-1]])
+        base[item[heads]] = pk_of[engine_ids[heads]]
+    return {
+        "planned_orders": count,
+        "pegging_rows": len(order_id),
+        "exceptions": len(found),
+    }, base
+
+
+def _target_codes(
+    targets: engine.PegTargets, used: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """What the pegging targets `used` (rows of `targets`) stand for, worked out once per
+    target (not per pegging line): `DEMANDS` index, demand row id (-1: none) and label."""
     kinds = np.empty(len(targets), dtype=object)
     demand_ids = np.full(len(targets), np.nan)
     labels = np.empty(len(targets), dtype=object)
@@ -500,47 +625,199 @@ def _write(run: PlanRun, data: PlanData, result: engine.PlanResult) -> dict[str,
         kinds[t] = source if source in DEMANDS else PegDemand.OTHER.value
         demand_ids[t] = np.nan if pk is None else pk
         labels[t] = label[:80]
-    pick = np.where(to_order, 0, target)
     kind_code = {value: n for n, value in enumerate(DEMANDS)}
     codes = np.asarray([kind_code.get(k, 0) for k in kinds.tolist()], dtype=np.uint8)
     demand_rows = np.where(np.isnan(demand_ids), -1, demand_ids).astype(np.int64)
+    return codes, demand_rows, [label or "" for label in labels.tolist()]
+
+
+def _pegging_store(run: PlanRun, order: np.ndarray, parent: np.ndarray, target: np.ndarray,
+                   qty: np.ndarray, targets: engine.PegTargets) -> None:  # fmt: skip
+    """Write single-level pegging lines given in database terms: planned order id, parent
+    order id (0: none) or else `targets` row."""
+    to_order = parent > 0
+    codes, demand_rows, labels = _target_codes(targets, np.unique(target[~to_order]))
+    pick = np.where(to_order, 0, target)
     pegging_write(
         run,
-        order=pk_of[order_id],
-        target=np.where(to_order, pk_of[np.where(to_order, parent_id, 0)], demand_rows[pick]),
-        kind=np.where(to_order, kind_code[PegDemand.ORDER.value], codes[pick]).astype(np.uint8),
+        order=order,
+        target=np.where(to_order, parent, demand_rows[pick] if len(targets) else -1),
+        kind=np.where(
+            to_order, DEMANDS.index(PegDemand.ORDER.value), codes[pick] if len(targets) else 0
+        ).astype(np.uint8),  # fmt: skip
         reference=np.where(to_order, -1, pick),
-        labels=[label or "" for label in labels.tolist()],
+        labels=labels,
         qty=np.asarray(qty, dtype=float),
     )
 
-    found = result.exceptions
-    items = found.item
-    if len(found) and isinstance(items[0], str):
-        position = {code: n for n, code in enumerate(data.input.items.code)}
-        items = np.asarray([position[code] for code in items.tolist()], dtype=np.int64)
+
+def _exceptions_insert(run: PlanRun, product_ids: np.ndarray, kind: np.ndarray, date: np.ndarray,
+                       suggested: np.ndarray, qty: np.ndarray, reference: np.ndarray) -> None:  # fmt: skip
+    """Write exception messages given as columns (`kind`: the engine's names or codes)."""
     kinds = np.asarray([
         EXCEPTION_KINDS[engine.EXCEPTION_KINDS[int(k)] if not isinstance(k, str) else str(k)]
-        for k in found.kind.tolist()], dtype=object)  # fmt: skip
-    dates = np.asarray(found.date, dtype="datetime64[D]")
+        for k in kind.tolist()], dtype=object)  # fmt: skip
+    dates = np.asarray(date, dtype="datetime64[D]")
     bulkwrite.columns_insert(PlanException, {
+        "company_id": run.company_id,
+        "scenario_id": run.scenario_id,
+        "run_id": run.pk,
+        "product_id": np.asarray(product_ids, dtype=np.int64),
+        "kind": kinds,
+        "date": np.where(np.isnat(dates), np.datetime64(run.start, "D"), dates),
+        "suggested_date": np.asarray(suggested, dtype="datetime64[D]"),
+        "quantity": np.asarray(qty, dtype=float),
+        "reference": np.asarray([_parse_reference(str(r))[2][:80]
+                                 for r in reference.tolist()], dtype=object),
+    }, len(kinds))  # fmt: skip
+
+
+def _write_changes(
+    run: PlanRun, data: PlanData, result: engine.PlanResult, previous: _Plan
+) -> tuple[dict[str, int], np.ndarray]:
+    """After a net change, replace the planned (not firmed) orders, pegging and exception
+    messages of the items the run replanned (`PlanResult.changes`), and only theirs. Their
+    new orders get a block of consecutive ids, an item's in its plan order, as `_write` gives
+    them; pegging to a parent order of an item not replanned names that order by the previous
+    plan's ids. Chunks of pegging lines left without a live order are deleted. Returns the
+    figures and each item's first order id (`_Plan.first_id`)."""
+    scenario = run.scenario
+    changes = result.changes()
+    items = data.input.items
+    phantom = np.asarray(items.phantom, dtype=bool)
+    product_ids = previous.product_ids
+    replanned = changes.items
+    gone = product_ids[replanned].tolist()
+    removed = 0
+    for lo in range(0, len(gone), BATCH):
+        part = gone[lo : lo + BATCH]
+        planned = PlannedOrder.unscoped.filter(
+            scenario=scenario, state=PlannedOrder.State.PLANNED, product_id__in=part
+        )
+        removed += planned._raw_delete(planned.db)
+        messages = PlanException.unscoped.filter(scenario=scenario, product_id__in=part)
+        messages._raw_delete(messages.db)
+
+    # the replanned items' orders (pass-throughs of phantoms are not orders)
+    real = ~phantom[changes.order_item]
+    o_item, o_local = changes.order_item[real], changes.order_local[real]
+    count = len(o_item)
+    first = bulkwrite.pk_block(PlannedOrder, count) if count else 0
+    ids = first + np.arange(count, dtype=np.int64)
+    first_id = previous.first_id.copy()
+    heads = o_local == 0
+    first_id[o_item[heads]] = ids[heads]
+    make = np.asarray(items.make_or_buy, dtype=object)[o_item] == "make"
+    bulkwrite.columns_insert(PlannedOrder, {
+        "id": ids,
         "company_id": run.company_id,
         "scenario_id": scenario.pk,
         "run_id": run.pk,
-        "product_id": product_ids[np.asarray(items, dtype=np.int64)] if len(found) else
-        np.zeros(0, dtype=np.int64),
-        "kind": kinds,
-        "date": np.where(np.isnat(dates), np.datetime64(run.start, "D"), dates),
-        "suggested_date": np.asarray(found.suggested_date, dtype="datetime64[D]"),
-        "quantity": np.asarray(found.qty, dtype=float),
-        "reference": np.asarray([_parse_reference(str(r))[2][:80]
-                                 for r in found.reference.tolist()], dtype=object),
-    }, len(found))  # fmt: skip
+        "product_id": product_ids[o_item],
+        "supply": np.where(make, PlannedOrder.Supply.MAKE.value,
+                           PlannedOrder.Supply.BUY.value).astype(object),
+        "release_date": changes.release_date[real],
+        "due_date": changes.due_date[real],
+        "quantity": np.asarray(changes.qty[real], dtype=float),
+        "state": PlannedOrder.State.PLANNED.value,
+        "past_due": np.asarray(changes.past_due[real], dtype=bool),
+        "requisition_line_id": None,
+        "production_order_id": None,
+    }, count)  # fmt: skip
+
+    line_item, line_local, parent_item, parent_local, target, qty = _through_phantoms(
+        result, changes, phantom
+    )
+    parent = np.maximum(parent_item, 0)
+    _pegging_store(
+        run,
+        first_id[line_item] + line_local,
+        np.where(parent_item >= 0, first_id[parent] + parent_local, 0),
+        target,
+        qty,
+        changes.targets,
+    )
+    stale = PlanPegging.objects.filter(scenario=scenario).exclude(
+        Exists(PlannedOrder.unscoped.filter(
+            scenario=scenario, pk__gte=OuterRef("first_order"), pk__lte=OuterRef("last_order")))
+    )  # fmt: skip
+    stale._raw_delete(stale.db)
+
+    _exceptions_insert(run, product_ids[changes.exc_item], changes.exc_kind, changes.exc_date,
+                       changes.exc_suggested_date, changes.exc_qty, changes.exc_reference)  # fmt: skip
     return {
+        "replanned_items": len(replanned),
         "planned_orders": count,
-        "pegging_rows": len(order_id),
-        "exceptions": len(found),
-    }
+        "planned_orders_removed": removed,
+        "pegging_rows": len(line_item),
+        "exceptions": len(changes.exc_item),
+    }, first_id
+
+
+def _through_phantoms(
+    result: engine.PlanResult, changes: engine.PlanChanges, phantom: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """The single-level pegging lines of `changes` between orders only, as (item, local
+    index) pairs: (order item, order local, parent item or -1, parent local, target, qty). A
+    phantom's pass-through is not an order: a line to one is replaced by lines to what the
+    pass-through serves, pro rata (phantoms inside phantoms too); the pass-through's own lines,
+    when the phantom was not replanned, come from the plan's rows of that phantom."""
+    shift = np.int64(1) << np.int64(32)
+    own = phantom[changes.peg_item]
+    keep = ~own
+    line_item, line_local = changes.peg_item[keep], changes.peg_local[keep]
+    parent_item, parent_local = changes.parent_item[keep], changes.parent_local[keep]
+    target, qty = changes.peg_target[keep], changes.peg_qty[keep]
+    # the pass-throughs known so far: their quantity and their own lines, by key
+    through_o = [changes.order_item[phantom[changes.order_item]] * shift
+                 + changes.order_local[phantom[changes.order_item]]]  # fmt: skip
+    through_q = [changes.qty[phantom[changes.order_item]]]
+    lines = [(changes.peg_item[own] * shift + changes.peg_local[own], changes.parent_item[own],
+              changes.parent_local[own], changes.peg_target[own], changes.peg_qty[own])]  # fmt: skip
+    known = set(changes.items[phantom[changes.items]].tolist())
+    for _depth in range(32):
+        via = parent_item >= 0
+        via[via] = phantom[parent_item[via]]
+        if not via.any():
+            break
+        missing = sorted(set(parent_item[via].tolist()) - known)
+        if missing:
+            extra = result.changes(items=np.asarray(missing, dtype=np.int64))
+            through_o.append(extra.order_item * shift + extra.order_local)
+            through_q.append(extra.qty)
+            lines.append((extra.peg_item * shift + extra.peg_local, extra.parent_item,
+                          extra.parent_local, extra.peg_target, extra.peg_qty))  # fmt: skip
+            known.update(missing)
+        o_key, o_qty = np.concatenate(through_o), np.concatenate(through_q)
+        sort = np.argsort(o_key)
+        o_key, o_qty = o_key[sort], o_qty[sort]
+        key, p_item, p_local, p_target, p_qty = (
+            np.concatenate(c) for c in zip(*lines, strict=True)
+        )
+        sort = np.argsort(key, kind="stable")
+        key, p_item, p_local, p_target, p_qty = (
+            key[sort],
+            p_item[sort],
+            p_local[sort],
+            p_target[sort],
+            p_qty[sort],
+        )
+        wanted = parent_item[via] * shift + parent_local[via]
+        start = np.searchsorted(key, wanted, side="left")
+        counts = np.searchsorted(key, wanted, side="right") - start
+        rows = np.repeat(np.arange(len(wanted)), counts)
+        picks = np.repeat(start - (np.cumsum(counts) - counts), counts) + np.arange(
+            int(counts.sum()), dtype=np.int64
+        )
+        through = o_qty[np.searchsorted(o_key, wanted[rows])]
+        share = qty[via][rows] * p_qty[picks] / through
+        line_item = np.concatenate([line_item[~via], line_item[via][rows]])
+        line_local = np.concatenate([line_local[~via], line_local[via][rows]])
+        parent_item = np.concatenate([parent_item[~via], p_item[picks]])
+        parent_local = np.concatenate([parent_local[~via], p_local[picks]])
+        target = np.concatenate([target[~via], p_target[picks]])
+        qty = np.concatenate([qty[~via], share])
+    return line_item, line_local, parent_item, parent_local, target, qty
 
 
 def single_level_pegging(

@@ -87,6 +87,9 @@ def workspace(request: HttpRequest) -> HttpResponse:
         "last": last,
         "last_badge": _badge(last) if last else None,
         "running": bool(last and last.state in (PlanRun.State.QUEUED, PlanRun.State.RUNNING)),
+        "last_fallback": last
+        and last.kind == PlanRun.Kind.NET_CHANGE
+        and planning.NET_CHANGE_FALLBACK.get(last.figures.get("net_change", "")),
         "can_plan": has_perm(request, "manufacturing.plan"),
         "supply": supply,
         "counts": {"buy": counts.get("buy", 0), "make": counts.get("make", 0)},
@@ -109,7 +112,10 @@ def workspace(request: HttpRequest) -> HttpResponse:
 @requires("manufacturing.plan")
 def run(request: HttpRequest) -> HttpResponse:
     try:
-        made = planning.mrp_run_request(company=request.company, actor=request.user)
+        made = planning.mrp_run_request(
+            company=request.company, actor=request.user,
+            kind=request.POST.get("kind") or PlanRun.Kind.REGENERATIVE,
+        )  # fmt: skip
     except planning.PlanningError as exc:
         messages.error(request, str(exc))
     else:
@@ -817,8 +823,10 @@ def _describe(changes: dict[str, Any]) -> list[str]:
 def scenario_run(request: HttpRequest, pk: int) -> HttpResponse:
     scenario = get_or_404(Scenario.objects.all(), pk)
     try:
-        made = planning.mrp_run_request(company=request.company, actor=request.user,
-                                        scenario=scenario)  # fmt: skip
+        made = planning.mrp_run_request(
+            company=request.company, actor=request.user, scenario=scenario,
+            kind=request.POST.get("kind") or PlanRun.Kind.REGENERATIVE,
+        )  # fmt: skip
     except planning.PlanningError as exc:
         messages.error(request, str(exc))
         return redirect("manufacturing:scenario_detail", pk)

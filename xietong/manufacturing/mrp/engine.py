@@ -461,10 +461,18 @@ class PlanResult:
     def single_pegging(self) -> SinglePegging | None:
         return self._table("single_pegging")
 
-    def changes(self) -> PlanChanges:
-        """The rows of the ``replanned`` items only, without building the full tables (see
-        `PlanChanges`): what a writer replaces after a net change."""
-        return _changes(self)
+    @property
+    def grouped(self) -> bool:
+        """Whether the plan keeps its rows grouped by item (not with firm planned production):
+        then `changes` can be read, and a net change reuses them."""
+        return self._store is not None
+
+    def changes(self, items: np.ndarray | None = None) -> PlanChanges:
+        """The rows of the ``replanned`` items only (or of ``items``, rows of the input's item
+        table), without building the full tables (see `PlanChanges`): what a writer replaces
+        after a net change. Needs the grouped rows (not kept with firm planned production:
+        ValueError)."""
+        return _changes(self, items)
 
 
 def _rows(table: Any, names: Sequence[str] | None = None) -> list[dict[str, Any]]:
@@ -1963,7 +1971,7 @@ def _map_targets(inp: PlanInput, prep: _Prep, old: PegTargets, cols: np.ndarray)
 def net_change(
     inp: PlanInput,
     previous: PlanResult,
-    changed_items: Iterable[str],
+    changed_items: Iterable[str] | None,
     *,
     pegging: bool | str = True,
 ) -> PlanResult:
@@ -1978,13 +1986,19 @@ def net_change(
     there is no firm production, the previous preparation is reused and the result shares the
     previous plan's rows of the items outside the closure (see `PlanResult`): the run's cost is
     that of the closure. Then items whose parameters, demand lines or receipts differ from the
-    previous input's are replanned even when ``changed_items`` does not name them."""
+    previous input's are replanned even when ``changed_items`` does not name them.
+
+    ``changed_items=None``: the caller does not know what changed (a database read). The
+    changes are then found by that comparison, which needs the previous preparation; where it
+    does not apply (other items or BOM, firm production), the run is regenerative."""
     mode = _mode(pegging)
     try:
         if mode != "full":
-            result = _net_change_grouped(inp, previous, changed_items, mode)
+            result = _net_change_grouped(inp, previous, changed_items or (), mode)
             if result is not None:
                 return result
+        if changed_items is None:
+            raise _Fallback
         return _net_change(inp, previous, changed_items, mode)
     except _Fallback:
         return plan(inp, pegging=pegging, context=previous.context)
@@ -2459,12 +2473,15 @@ class PlanChanges:
     exc_local: np.ndarray
 
 
-def _changes(result: PlanResult) -> PlanChanges:
+def _changes(result: PlanResult, items: np.ndarray | None = None) -> PlanChanges:
     store, prep, inp = result._store, result._prep, result.input
     if store is None:
         raise ValueError("the plan has no grouped rows (firm planned production)")
     nd = len(inp.demands)
-    items = np.flatnonzero(np.isin(inp.items.code, result.replanned))
+    if items is None:
+        items = np.flatnonzero(np.isin(inp.items.code, result.replanned))
+    else:
+        items = np.unique(np.asarray(items, dtype=np.int64))
     parts: dict[str, list[np.ndarray]] = defaultdict(list)
     for c in np.unique(store.chunk_of[items]):
         chunk, nd_c, row_map = store.chunks[c]
