@@ -47,3 +47,8 @@ class InventoryConfig(AppConfig):
         post_migrate.connect(guards.install_after_migrate, sender=self)
         dbguards.register(guards.guards_install, guards.guards_remove)
         navigation.register()
+        from xietong.product import changes  # the journal of products' planning data
+
+        changes.journal_register("inventory_move", **changes.direct("inventory_move"))
+        changes.journal_register("inventory_quant", **changes.direct("inventory_quant"))
+        changes.journal_register("inventory_location", **changes.everything("inventory_location"))

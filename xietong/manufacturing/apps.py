@@ -43,3 +43,12 @@ class ManufacturingConfig(AppConfig):
         from xietong.manufacturing import navigation
 
         navigation.register()
+
+        from xietong.product import changes  # the journal of products' planning data
+
+        changes.journal_register(
+            "manufacturing_forecast", **changes.direct("manufacturing_forecast")
+        )
+        changes.journal_register(
+            "manufacturing_mpsentry", **changes.direct("manufacturing_mpsentry")
+        )

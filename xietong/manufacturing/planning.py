@@ -45,6 +45,7 @@ from xietong.manufacturing.models import (
     Scenario,
 )
 from xietong.manufacturing.mrp import engine
+from xietong.product import changes as product_changes
 from xietong.product.bom import BomError, BomIndex
 from xietong.product.models import Product
 from xietong.purchase.selectors import open_requisition_supply
@@ -152,6 +153,11 @@ class PlanData:
     figures: dict[str, Any] = field(default_factory=dict)
     # products whose firm MPS entries are their supply plan (fenced in the engine)
     master_scheduled: list[int] = field(default_factory=list)
+    watermark: str = ""  # of the journal of product changes, taken before reading
+    # the item (row of the item table) of each receipt, demand and firm row: the rows are
+    # grouped by item in item order, so that a net change compares an item's rows with its own
+    rows_item: dict[str, np.ndarray] = field(default_factory=dict)
+    key: tuple = ()  # the settings and what-if changes read with (`_settings_key`)
 
 
 def _reference(kind: str, pk: int | None, label: str) -> str:
@@ -201,6 +207,140 @@ def forecast_net(
     return [tuple(r) for rows in left.values() for r in rows if r[3] > 0]  # type: ignore[misc]
 
 
+_PRODUCT_COLUMNS = (
+    "pk", "sku", "supply", "purchase_lead_days", "manufacturing_lead_days", "lot_sizing",
+    "lot_size", "lot_multiple", "min_qty", "max_qty", "safety_stock", "uom__rounding",
+)  # fmt: skip
+
+
+def _product_rows(company: Company, product_ids: Iterable[int] | None = None) -> list[tuple]:
+    """The planned products (active, not services) in id order: `_PRODUCT_COLUMNS`."""
+    rows = Product.unscoped.filter(company=company, active=True).exclude(type=Product.Type.SERVICE)
+    if product_ids is not None:
+        rows = rows.filter(pk__in=list(product_ids))
+    return list(rows.order_by("pk").values_list(*_PRODUCT_COLUMNS))
+
+
+def _item_columns(
+    products: list[tuple], on_hand: dict[int, Any], changes: dict[str, Any]
+) -> dict[str, list[Any]]:
+    """The engine's item columns (but phantom) of `_product_rows`, a what-if scenario's lead
+    times applied."""
+    lead_changes = {int(k): int(v) for k, v in changes.get("lead_time_days", {}).items()}
+    make = [row[2] == Product.Supply.MAKE for row in products]
+    return {
+        "code": [row[1] for row in products],
+        "make_or_buy": ["make" if m else "buy" for m in make],
+        "lead_time_days": [
+            lead_changes.get(row[0], row[4] if m else row[3])
+            for row, m in zip(products, make, strict=True)
+        ],
+        "lot_rule": [LOT_RULES.get(row[5], "LFL") for row in products],
+        "lot_qty": [float(row[6]) for row in products],
+        # an order multiple, else the unit's rounding step (no 17.6 screws)
+        "multiple": [float(row[7] or row[11]) for row in products],
+        "min_qty": [float(row[8]) for row in products],
+        "max_qty": [float(row[9]) for row in products],
+        "safety_stock": [float(row[10]) for row in products],
+        "on_hand": [float(on_hand.get(row[0]) or 0) for row in products],
+    }
+
+
+@dataclass
+class _Lines:
+    """Dated rows of the products read: receipts, demands and firm MPS production (engine
+    columns: item, date, qty, reference) and the products with firm MPS entries."""
+
+    receipts: dict[str, list[Any]]
+    demands: dict[str, list[Any]]
+    firm: dict[str, list[Any]]
+    master_scheduled: set[int]
+
+
+def _lines_read(
+    *, company: Company, start: dt.date, settings: PlanningSettings, sku: dict[int, str],
+    changes: dict[str, Any], product_ids: Iterable[int] | None = None,
+) -> _Lines:  # fmt: skip
+    """Receipts, demands and firm MPS production of the products `sku` names (all of the
+    company's, or those of `product_ids`): open moves across the stock, open requisition
+    lines, forecasts net of sales orders, firm MPS entries of made products from `start`."""
+    wanted = None if product_ids is None else sorted(product_ids)
+    columns = ("item", "date", "qty", "reference")
+    receipts: dict[str, list[Any]] = {k: [] for k in columns}
+    demands: dict[str, list[Any]] = {k: [] for k in columns}
+    sales_orders: list[tuple[int, dt.date, Decimal]] = []
+    for move in open_moves_across_stock(company=company, product_ids=wanted):
+        if move.product_id not in sku:
+            continue
+        code = sku[move.product_id]
+        if move.incoming:
+            receipts["item"].append(code)
+            receipts["date"].append(move.planned_date)
+            receipts["qty"].append(float(move.quantity))
+            receipts["reference"].append(_reference("move", move.pk, move.origin))
+        else:
+            sales = move.source_type == SALES_LINE
+            demands["item"].append(code)
+            demands["date"].append(move.planned_date)
+            demands["qty"].append(float(move.quantity))
+            demands["reference"].append(_reference(
+                "sales" if sales else "other", move.source_id if sales else move.pk, move.origin))  # fmt: skip
+            if sales:
+                sales_orders.append((move.product_id, move.planned_date, move.quantity))
+    for line_id, product_id, date, quantity, number in open_requisition_supply(
+        company=company, product_ids=wanted
+    ):
+        if product_id in sku:
+            receipts["item"].append(sku[product_id])
+            receipts["date"].append(date)
+            receipts["qty"].append(float(quantity))
+            receipts["reference"].append(_reference("requisition", line_id, number))
+
+    forecasts = Forecast.unscoped.filter(company=company)
+    mps = MpsEntry.unscoped.filter(company=company, date__gte=start,
+                                   product__supply=Product.Supply.MAKE)  # fmt: skip
+    if wanted is not None:
+        forecasts, mps = forecasts.filter(product_id__in=wanted), mps.filter(product_id__in=wanted)
+    for pk, product_id, date, quantity in forecast_net(
+        forecasts.values_list("pk", "product_id", "date", "quantity"), sales_orders,
+        start=start, frozen_days=settings.frozen_days,
+        backward_days=settings.consume_backward_days,
+        forward_days=settings.consume_forward_days,
+    ):  # fmt: skip
+        if product_id in sku:
+            demands["item"].append(sku[product_id])
+            demands["date"].append(date)
+            demands["qty"].append(float(quantity))
+            demands["reference"].append(_reference("forecast", pk, f"{sku[product_id]} {date}"))
+    factor = float(changes.get("demand_percent", 100)) / 100
+    if factor != 1:
+        demands["qty"] = [q * factor for q in demands["qty"]]
+
+    firm: dict[str, list[Any]] = {k: [] for k in columns}
+    master_scheduled: set[int] = set()
+    for pk, product_id, date, quantity in mps.values_list("pk", "product_id", "date", "quantity"):
+        if product_id in sku:
+            master_scheduled.add(product_id)
+            firm["item"].append(sku[product_id])
+            firm["date"].append(date)
+            firm["qty"].append(float(quantity))
+            firm["reference"].append(_reference("mps", pk, f"{sku[product_id]} {date}"))
+    return _Lines(receipts, demands, firm, master_scheduled)
+
+
+def _fences(settings: PlanningSettings, bucket: str) -> tuple[int, int]:
+    """The buckets of a master-scheduled product without new planned production (frozen) and
+    without it where a firm entry is (slushy)."""
+    days = engine.BUCKET_DAYS[bucket]
+    return -(-settings.frozen_days // days), -(-settings.slushy_days // days)
+
+
+def _settings_key(settings: PlanningSettings, changes: dict[str, Any]) -> tuple:
+    """What the input depends on besides the company's data rows."""
+    return (settings.frozen_days, settings.slushy_days, settings.consume_backward_days,
+            settings.consume_forward_days, repr(sorted(changes.items())))  # fmt: skip
+
+
 def plan_input_build(
     *, company: Company, start: dt.date, bucket: str, horizon: int,
     settings: PlanningSettings | None = None, changes: dict[str, Any] | None = None,
@@ -209,25 +349,14 @@ def plan_input_build(
     scenario's `changes` (`scenarios.py`: demand in percent, lead times) applied. The firm MPS
     entries of made products from `start` on are firm planned production (exploded into
     their components); a product with entries gets no new planned production inside the
-    frozen fence, nor in a slushy bucket holding an entry."""
+    frozen fence, nor in a slushy bucket holding an entry. The data are those of the journal
+    watermark `PlanData.watermark` (taken first): a net change re-reads the products changed
+    since (`plan_input_refresh`)."""
     settings = settings or planning_settings(company)
     changes = changes or {}
-    products = list(
-        Product.unscoped.filter(company=company, active=True)
-        .exclude(type=Product.Type.SERVICE)
-        .order_by("pk")
-        .values_list(
-            "pk", "sku", "supply", "purchase_lead_days", "manufacturing_lead_days",
-            "lot_sizing", "lot_size", "lot_multiple", "min_qty", "max_qty", "safety_stock",
-            "uom__rounding",
-        )
-    )  # fmt: skip
+    watermark = product_changes.journal_mark()
+    products = _product_rows(company)
     position = {row[0]: n for n, row in enumerate(products)}
-    on_hand = np.zeros(len(products))
-    for product_id, total in on_hand_by_product(company=company).items():
-        if product_id in position:
-            on_hand[position[product_id]] = float(total or 0)
-
     index = BomIndex.whole_company(company.pk)
     phantom = np.zeros(len(products), dtype=bool)
     parents: list[str] = []
@@ -246,111 +375,155 @@ def plan_input_build(
             quantities.append(float(index.quantity_per(bom, line)))  # scrap included
 
     sku = {row[0]: row[1] for row in products}
-    receipts: dict[str, list[Any]] = {"item": [], "date": [], "qty": [], "reference": []}
-    demands: dict[str, list[Any]] = {"item": [], "date": [], "qty": [], "reference": []}
-    sales_orders: list[tuple[int, dt.date, Decimal]] = []
-    for move in open_moves_across_stock(company=company):
-        if move.product_id not in position:
-            continue
-        code = sku[move.product_id]
-        if move.incoming:
-            receipts["item"].append(code)
-            receipts["date"].append(move.planned_date)
-            receipts["qty"].append(float(move.quantity))
-            receipts["reference"].append(_reference("move", move.pk, move.origin))
-        else:
-            sales = move.source_type == SALES_LINE
-            demands["item"].append(code)
-            demands["date"].append(move.planned_date)
-            demands["qty"].append(float(move.quantity))
-            demands["reference"].append(_reference(
-                "sales" if sales else "other", move.source_id if sales else move.pk, move.origin))  # fmt: skip
-            if sales:
-                sales_orders.append((move.product_id, move.planned_date, move.quantity))
-    for line_id, product_id, date, quantity, number in open_requisition_supply(company=company):
-        if product_id in position:
-            receipts["item"].append(sku[product_id])
-            receipts["date"].append(date)
-            receipts["qty"].append(float(quantity))
-            receipts["reference"].append(_reference("requisition", line_id, number))
-
-    forecasts = Forecast.unscoped.filter(company=company).values_list(
-        "pk", "product_id", "date", "quantity"
-    )
-    for pk, product_id, date, quantity in forecast_net(
-        forecasts, sales_orders, start=start, frozen_days=settings.frozen_days,
-        backward_days=settings.consume_backward_days,
-        forward_days=settings.consume_forward_days,
-    ):  # fmt: skip
-        if product_id in position:
-            demands["item"].append(sku[product_id])
-            demands["date"].append(date)
-            demands["qty"].append(float(quantity))
-            demands["reference"].append(_reference("forecast", pk, f"{sku[product_id]} {date}"))
-
-    firm: dict[str, list[Any]] = {"item": [], "date": [], "qty": [], "reference": []}
-    master_scheduled: set[int] = set()
-    for pk, product_id, date, quantity in MpsEntry.unscoped.filter(
-        company=company, date__gte=start, product__supply=Product.Supply.MAKE
-    ).values_list("pk", "product_id", "date", "quantity"):  # fmt: skip
-        if product_id in position:
-            master_scheduled.add(product_id)
-            firm["item"].append(sku[product_id])
-            firm["date"].append(date)
-            firm["qty"].append(float(quantity))
-            firm["reference"].append(_reference("mps", pk, f"{sku[product_id]} {date}"))
+    lines = _lines_read(company=company, start=start, settings=settings, sku=sku,
+                        changes=changes)  # fmt: skip
     no_plan_before = np.zeros(len(products), dtype=np.int64)
     firm_until = np.zeros(len(products), dtype=np.int64)
-    if master_scheduled:
-        days = engine.BUCKET_DAYS[bucket]
-        fenced = [position[product_id] for product_id in master_scheduled]
-        no_plan_before[fenced] = -(-settings.frozen_days // days)  # buckets starting inside
-        firm_until[fenced] = -(-settings.slushy_days // days)
-
-    factor = float(changes.get("demand_percent", 100)) / 100
-    if factor != 1:
-        demands["qty"] = [q * factor for q in demands["qty"]]
-    lead_changes = {int(k): int(v) for k, v in changes.get("lead_time_days", {}).items()}
-    make = [row[2] == Product.Supply.MAKE for row in products]
+    if lines.master_scheduled:
+        fenced = [position[product_id] for product_id in lines.master_scheduled]
+        no_plan_before[fenced], firm_until[fenced] = _fences(settings, bucket)
+    columns = _item_columns(products, on_hand_by_product(company=company), changes)
+    at = {row[1]: n for n, row in enumerate(products)}
+    tables = {name: _dated_grouped(getattr(lines, name), at)
+              for name in ("receipts", "demands", "firm")}  # fmt: skip
     inp = engine.PlanInput(
-        items=engine.ItemTable(
-            code=[row[1] for row in products],
-            make_or_buy=["make" if m else "buy" for m in make],
-            lead_time_days=[
-                lead_changes.get(row[0], row[4] if m else row[3])
-                for row, m in zip(products, make, strict=True)
-            ],
-            lot_rule=[LOT_RULES.get(row[5], "LFL") for row in products],
-            lot_qty=[float(row[6]) for row in products],
-            # an order multiple, else the unit's rounding step (no 17.6 screws)
-            multiple=[float(row[7] or row[11]) for row in products],
-            min_qty=[float(row[8]) for row in products],
-            max_qty=[float(row[9]) for row in products],
-            safety_stock=[float(row[10]) for row in products],
-            on_hand=on_hand,
-            phantom=phantom,
-        ),
+        items=engine.ItemTable(**columns, phantom=phantom),
         bom=engine.BomTable(parent=parents, component=components, qty_per=quantities),
-        receipts=engine.DatedTable(**receipts),
-        demands=engine.DatedTable(**demands),
+        receipts=tables["receipts"][0],
+        demands=tables["demands"][0],
         start=start,
         bucket=bucket,
         horizon=horizon,
-        firm=engine.DatedTable(**firm),
+        firm=tables["firm"][0],
         no_plan_before=no_plan_before,
         firm_until=firm_until,
     )
     return PlanData(
         input=inp,
         product_ids=[row[0] for row in products],
+        figures=_input_figures(inp, len(parents)),
+        master_scheduled=sorted(lines.master_scheduled),
+        watermark=watermark,
+        key=_settings_key(settings, changes),
+        rows_item={name: table[1] for name, table in tables.items()},
+    )
+
+
+def _input_figures(inp: engine.PlanInput, bom_lines: int) -> dict[str, int]:
+    return {
+        "items": len(inp.items),
+        "bom_lines": bom_lines,
+        "demands": len(inp.demands),
+        "receipts": len(inp.receipts),
+        "mps_entries": len(inp.firm) if inp.firm is not None else 0,
+    }
+
+
+def _dated_grouped(
+    rows: dict[str, list[Any]], position: dict[str, int]
+) -> tuple[engine.DatedTable, np.ndarray]:
+    """The rows as a dated table grouped by item in item order (an item's rows in the order
+    read), with the item position of each row."""
+    item = np.asarray([position[code] for code in rows["item"]], dtype=np.int64)
+    order = np.argsort(item, kind="stable")
+    table = engine.DatedTable(**{k: [v[i] for i in order.tolist()] for k, v in rows.items()})
+    return table, item[order]
+
+
+def _dated_splice(
+    old: engine.DatedTable, old_item: np.ndarray, drop: np.ndarray,
+    new: dict[str, list[Any]], position: dict[str, int],
+) -> tuple[engine.DatedTable, np.ndarray]:  # fmt: skip
+    """`old`'s rows (grouped by item, `old_item`) with those of the items `drop` replaced by
+    the rows `new`, still grouped by item."""
+    fresh, fresh_item = _dated_grouped(new, position)
+    keep = ~np.isin(old_item, drop)
+    item = np.concatenate([old_item[keep], fresh_item])
+    order = np.argsort(item, kind="stable")
+    out = engine.DatedTable()
+    for name in engine.DATED_COLUMNS:
+        setattr(out, name, np.concatenate([getattr(old, name)[keep], getattr(fresh, name)])[order])
+    return out, item[order]
+
+
+def plan_input_refresh(
+    previous: PlanData, *, company: Company, settings: PlanningSettings | None = None,
+    changes: dict[str, Any] | None = None,
+) -> PlanData | None:  # fmt: skip
+    """`previous` input with the data of the products changed since it was read (the journal
+    of `product.changes`) read again: a few queries on those products only. None when it cannot
+    be done so (a BOM, a unit or a location changed, products added or no longer planned, other
+    settings or what-if changes): the input must be read whole."""
+    settings = settings or planning_settings(company)
+    changes = changes or {}
+    if previous.key != _settings_key(settings, changes):
+        return None
+    watermark = product_changes.journal_mark()
+    changed = product_changes.products_changed(company_id=company.pk, since=previous.watermark)
+    if changed is None:
+        return None
+    prev = previous.input
+    position = {pk: n for n, pk in enumerate(previous.product_ids)}
+    products = _product_rows(company, changed)
+    found = {row[0] for row in products}
+    if any(pk not in position for pk in found) or any(
+        pk in position and pk not in found for pk in changed
+    ):
+        return None  # a product added, or no longer planned
+    at = np.asarray([position[row[0]] for row in products], dtype=np.int64)
+    columns = _item_columns(products, on_hand_by_product(company=company, product_ids=found),
+                            changes)  # fmt: skip
+    items = engine.ItemTable(code=prev.items.code.copy())
+    for name in ("make_or_buy", *engine.ITEM_PARAMETERS, "phantom"):
+        setattr(items, name, getattr(prev.items, name).copy())
+    fresh = engine.ItemTable(**columns)
+    if (fresh.code != prev.items.code[at]).any() or (
+        fresh.make_or_buy != prev.items.make_or_buy[at]
+    ).any():
+        return None  # a new code or make-or-buy: the items change
+    for name in engine.ITEM_PARAMETERS:
+        getattr(items, name)[at] = getattr(fresh, name)
+
+    sku = {row[0]: row[1] for row in products}
+    lines = _lines_read(company=company, start=prev.start, settings=settings, sku=sku,
+                        changes=changes, product_ids=found)  # fmt: skip
+    code_at = {code: n for n, code in enumerate(prev.items.code.tolist())} if len(at) else {}
+    tables = {
+        name: _dated_splice(getattr(prev, name), previous.rows_item[name], at,
+                            getattr(lines, name), code_at)
+        for name in ("receipts", "demands", "firm")
+    }  # fmt: skip
+    master = (set(previous.master_scheduled) - found) | lines.master_scheduled
+    no_plan_before = np.asarray(prev.no_plan_before, dtype=np.int64).copy()
+    firm_until = np.asarray(prev.firm_until, dtype=np.int64).copy()
+    no_plan_before[at], firm_until[at] = 0, 0
+    fenced = [position[pk] for pk in lines.master_scheduled]
+    if fenced:
+        no_plan_before[fenced], firm_until[fenced] = _fences(settings, prev.bucket)
+    inp = engine.PlanInput(
+        items=items,
+        bom=prev.bom,
+        receipts=tables["receipts"][0],
+        demands=tables["demands"][0],
+        start=prev.start,
+        bucket=prev.bucket,
+        horizon=prev.horizon,
+        non_working_days=prev.non_working_days,
+        firm=tables["firm"][0],
+        no_plan_before=no_plan_before,
+        firm_until=firm_until,
+    )
+    return PlanData(
+        input=inp,
+        product_ids=previous.product_ids,
         figures={
-            "items": len(products),
-            "bom_lines": len(parents),
-            "demands": len(demands["item"]),
-            "receipts": len(receipts["item"]),
-            "mps_entries": len(firm["item"]),
-        },
-        master_scheduled=sorted(master_scheduled),
+            **_input_figures(inp, previous.figures.get("bom_lines", 0)),
+            "products_read": len(products),
+        },  # fmt: skip
+        master_scheduled=sorted(master),
+        watermark=watermark,
+        key=previous.key,
+        rows_item={name: table[1] for name, table in tables.items()},
     )
 
 
@@ -430,8 +603,12 @@ class _Plan:
 
     run_id: int
     result: engine.PlanResult
-    product_ids: np.ndarray
+    data: PlanData
     first_id: np.ndarray
+
+    @property
+    def product_ids(self) -> np.ndarray:
+        return np.asarray(self.data.product_ids, dtype=np.int64)
 
 
 # The latest plans computed by this process (a worker), by scenario id: a few, they are large
@@ -481,18 +658,24 @@ def mrp_run_execute(*, run: PlanRun, progress: Any = None) -> PlanRun:
     clock = time.perf_counter()
     try:
         report(0, 4, _("Reading the data"))
-        data = plan_input_build(company=run.company, start=run.start, bucket=run.bucket,
-                                horizon=run.horizon, changes=run.scenario.changes)  # fmt: skip
-        loaded = time.perf_counter()
-        report(1, 4, _("Planning"))
-        product_ids = np.asarray(data.product_ids, dtype=np.int64)
-        previous, why = None, ""
+        previous, why, data = None, "", None
         if run.kind == PlanRun.Kind.NET_CHANGE:
             previous = _plan_kept(run.scenario_id)
             if previous is None:
                 why = "no_previous_plan"
-            elif not np.array_equal(previous.product_ids, product_ids):
-                previous, why = None, "products_changed"
+            elif (previous.result.input.start, previous.result.input.bucket,
+                  previous.result.input.horizon) == (run.start, run.bucket, run.horizon):  # fmt: skip
+                # only the products changed since the previous plan's data were read
+                data = plan_input_refresh(previous.data, company=run.company,
+                                          changes=run.scenario.changes)  # fmt: skip
+        if data is None:
+            data = plan_input_build(company=run.company, start=run.start, bucket=run.bucket,
+                                    horizon=run.horizon, changes=run.scenario.changes)  # fmt: skip
+        loaded = time.perf_counter()
+        report(1, 4, _("Planning"))
+        product_ids = np.asarray(data.product_ids, dtype=np.int64)
+        if previous is not None and not np.array_equal(previous.product_ids, product_ids):
+            previous, why = None, "products_changed"
         if previous is not None:
             result = engine.net_change(data.input, previous.result, None, pegging="single")
             if not result.grouped:
@@ -522,7 +705,7 @@ def mrp_run_execute(*, run: PlanRun, progress: Any = None) -> PlanRun:
                 state=PlanRun.State.DONE, figures=figures, finished_at=timezone.now()
             )
             if result.grouped:
-                kept = _Plan(run.pk, result, product_ids, first_id)
+                kept = _Plan(run.pk, result, data, first_id)
                 transaction.on_commit(lambda: _plan_keep(run.scenario_id, kept))
         report(4, 4, _("Done"))
     except (engine.PlanError, BomError) as exc:

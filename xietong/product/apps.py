@@ -8,7 +8,7 @@ class ProductConfig(AppConfig):
     verbose_name = _("Products")
 
     def ready(self) -> None:
-        from xietong.core import permissions, roles
+        from xietong.core import dbguards, permissions, roles
 
         permissions.declare(
             ("product.view", _("See products, variants, prices and BOMs")),
@@ -48,3 +48,21 @@ class ProductConfig(AppConfig):
 
         navigation.register()
         navigation_bom.register()
+
+        # the journal of products whose planning data changed (MRP's net change reads it)
+        from django.db.models.signals import post_migrate
+
+        from xietong.product import changes
+
+        changes.journal_register("product_product", **changes.direct("product_product", "id"))
+        changes.journal_register("product_bom", **changes.everything("product_bom"))
+        changes.journal_register("product_bomline", **changes.everything("product_bomline", None))
+        changes.journal_register(
+            "core_unitofmeasure", **changes.everything("core_unitofmeasure", None)
+        )
+        post_migrate.connect(changes.journal_install, sender=self,
+                             dispatch_uid="product.changes.journal_install")  # fmt: skip
+        dbguards.register(changes.journal_install, changes.journal_remove)  # lifted by flush
+        from xietong.core import jobs
+
+        jobs.register_periodic("product.journal_prune", changes.journal_prune_periodic)

@@ -676,3 +676,41 @@ class ConfiguredItem(CompanyOwned):
 
     def __str__(self) -> str:
         return self.description[:60]
+
+
+class ProductChange(models.Model):
+    """A journal of the products whose planning data changed: written by database triggers on
+    the tables that hold them (products, BOMs, stock moves and quants, requisitions, forecasts,
+    MPS entries; see `product.changes`), whatever the code path (ORM, bulk writes, COPY), and
+    read by MRP's net change to re-read only those products. A row without a product stands for
+    every product of its company (a BOM, a unit or a location changed); without a company, for
+    every company. ``txid``: on PostgreSQL, the id of the transaction that wrote it (rows are not
+    numbered in commit order there); 0 on SQLite, where the row id is in commit order."""
+
+    id = models.BigAutoField(primary_key=True)
+    company_id = models.BigIntegerField(null=True, blank=True)
+    product_id = models.BigIntegerField(null=True, blank=True)
+    txid = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("product change")
+        verbose_name_plural = _("product changes")
+        indexes = [models.Index(fields=["company_id", "txid"], name="product_change_txid")]
+
+    def __str__(self) -> str:
+        return f"{self.company_id} {self.product_id} {self.txid}"
+
+
+class ProductChangePruned(models.Model):
+    """How far the journal of product changes has been pruned (one row): a reader whose
+    watermark is older must read everything again."""
+
+    id_upto = models.BigIntegerField(default=0)
+    txid_upto = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("product change pruning")
+        verbose_name_plural = _("product change pruning")
+
+    def __str__(self) -> str:
+        return f"{self.id_upto} {self.txid_upto}"

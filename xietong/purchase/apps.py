@@ -59,3 +59,20 @@ class PurchaseConfig(AppConfig):
         from xietong.purchase import navigation
 
         navigation.register()
+
+        from xietong.product import changes  # the journal of products' planning data
+
+        changes.journal_register(
+            "purchase_requisitionline",
+            postgres="SELECT q.company_id AS c, l.product_id AS p FROM {t} l "
+            "JOIN purchase_requisition q ON q.id = l.requisition_id",
+            sqlite="SELECT q.company_id AS c, {r}.product_id AS p FROM purchase_requisition q "
+            "WHERE q.id = {r}.requisition_id",
+        )
+        changes.journal_register(
+            "purchase_requisition",
+            postgres="SELECT r.company_id AS c, l.product_id AS p FROM {t} r "
+            "JOIN purchase_requisitionline l ON l.requisition_id = r.id",
+            sqlite="SELECT {r}.company_id AS c, l.product_id AS p FROM purchase_requisitionline l "
+            "WHERE l.requisition_id = {r}.id",
+        )

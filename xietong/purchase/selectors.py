@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
 from xietong.core.models import Company
@@ -12,11 +12,12 @@ from xietong.purchase.models import Requisition, RequisitionLine
 
 
 def open_requisition_supply(
-    *, company: Company
+    *, company: Company, product_ids: Iterable[int] | None = None
 ) -> Iterator[tuple[int, int, dt.date, Decimal, str]]:
     """(line id, product id, need date, quantity in the product's stock unit, requisition
-    number) of every requisition line not yet on an order or cancelled, of requisitions not
-    rejected or cancelled: supply that purchasing is about to order."""
+    number) of every requisition line (of `product_ids` only, if given) not yet on an order or
+    cancelled, of requisitions not rejected or cancelled: supply that purchasing is about to
+    order."""
     lines = (
         RequisitionLine.objects.filter(
             requisition__company=company,
@@ -26,6 +27,8 @@ def open_requisition_supply(
         .select_related("product", "uom", "requisition")
         .order_by("pk")
     )
+    if product_ids is not None:
+        lines = lines.filter(product_id__in=list(product_ids))
     for line in lines:
         quantity = line.quantity
         if line.uom_id != line.product.uom_id:

@@ -2070,6 +2070,35 @@ def _row_changes(
     return row_map, np.arange(p, no - s), np.arange(p, nn - s), p, s, (False,) * len(old)
 
 
+def _block_changes(
+    old: tuple[np.ndarray, ...],
+    new: tuple[np.ndarray, ...],
+    old_item: np.ndarray,
+    new_item: np.ndarray,
+    n: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`_row_changes` of two dated tables whose rows are both grouped by item in item order (as
+    a database reader writes them): an item's rows correspond in order when it has as many rows
+    in both, and count as changed (all of them) otherwise. Returns (map of the old rows to the
+    new ones, -1 for rows changed or gone; the old rows changed or gone; the new rows changed or
+    added)."""
+    co = np.bincount(old_item, minlength=n)
+    cn = np.bincount(new_item, minlength=n)
+    so, sn = np.cumsum(co) - co, np.cumsum(cn) - cn
+    same = co == cn
+    ok = same[old_item]
+    rows = np.flatnonzero(ok)
+    row_map = np.full(len(old_item), -1, np.int64)
+    row_map[rows] = sn[old_item[rows]] + rows - so[old_item[rows]]
+    diff = np.zeros(len(rows), dtype=bool)
+    for a, b in zip(old, new, strict=True):
+        diff |= a[rows] != b[row_map[rows]]
+    new_changed = ~same[new_item]
+    new_changed[row_map[rows[diff]]] = True
+    row_map[rows[diff]] = -1
+    return row_map, np.flatnonzero(row_map < 0), np.flatnonzero(new_changed)
+
+
 def _net_change_grouped(inp, previous, changed_items, mode):  # type: ignore[no-untyped-def]
     """Net change on the grouped rows (see `net_change`); None when it does not apply."""
     old, store = previous._prep, previous._store
@@ -2118,10 +2147,18 @@ def _net_change_grouped(inp, previous, changed_items, mode):  # type: ignore[no-
     row_map = None
     for table, known in (("demands", old.dem_item), ("receipts", old.rec_item)):
         new = getattr(inp, table)
-        rmap, old_rows, new_rows, p, s, equal = _row_changes(
-            old.seen[table], tuple(getattr(new, k) for k in DATED_COLUMNS)
-        )
-        found = _codes_to_index(old, new.item[new_rows])
+        columns = tuple(getattr(new, k) for k in DATED_COLUMNS)
+        new_item = None
+        if len(known) != len(new) and len(known) and len(new) and (np.diff(known) >= 0).all():
+            new_item = _codes_to_index(old, new.item)
+            if (new_item < 0).any() or (np.diff(new_item) < 0).any():
+                new_item = None  # not grouped by item as the previous table was
+        if new_item is not None:
+            rmap, old_rows, new_rows = _block_changes(old.seen[table], columns, known, new_item, n)
+            found, equal = new_item[new_rows], (False,) * len(columns)
+        else:
+            rmap, old_rows, new_rows, p, s, equal = _row_changes(old.seen[table], columns)
+            found = _codes_to_index(old, new.item[new_rows])
         if (found < 0).any():
             return None  # an unknown item: the full preparation reports it
         changed[known[old_rows]] = True
@@ -2129,7 +2166,9 @@ def _net_change_grouped(inp, previous, changed_items, mode):  # type: ignore[no-
         unchanged[table] = tuple(
             a if same else None for a, same in zip(old.seen[table], equal, strict=True)
         )
-        if rmap is None:
+        if new_item is not None:
+            item = new_item
+        elif rmap is None:
             item = known
             if len(new_rows):
                 item = known.copy()

@@ -20,7 +20,7 @@ from xietong.product.tests.bom_factories import line, make_bom, make_item
 
 pytestmark = pytest.mark.django_db
 D = Decimal
-QUERIES = 15  # settings, the last run, plan_input_build, the planned orders, the costs
+QUERIES = 16  # settings, the last run, plan_input_build (its journal mark too), the orders, costs
 
 
 @pytest.fixture
