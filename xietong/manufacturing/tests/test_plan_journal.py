@@ -47,7 +47,8 @@ def test_every_write_path_is_journaled(company_a, company_b):  # type: ignore[no
         mark = changes.journal_mark()
         with transaction.atomic():  # COPY on PostgreSQL
             bulkwrite.rows_insert(
-                Forecast, ["company", "product", "date", "quantity", "source", "note"],
+                Forecast,
+                ["company", "product", "date", "quantity", "source", "note"],
                 [(company_a.pk, bike.pk, MONDAY, D(4), Forecast.Source.MANUAL, "")],
             )
         assert _changed(company_a, mark) == {bike.pk}
