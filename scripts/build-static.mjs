@@ -9,6 +9,7 @@ const out = join(root, "xietong", "core", "static", "vendor");
 const files = {
   "htmx.org/dist/htmx.min.js": "htmx.min.js",
   "echarts/dist/echarts.min.js": "echarts.min.js",
+  "sortablejs/Sortable.min.js": "Sortable.min.js",
   "bootstrap/dist/css/bootstrap.min.css": "bootstrap.min.css",
   "bootstrap/dist/js/bootstrap.bundle.min.js": "bootstrap.bundle.min.js",
   "bootstrap-icons/font/bootstrap-icons.min.css": "bootstrap-icons.min.css",

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "xietong.sales",
     "xietong.purchase",
     "xietong.manufacturing",
+    "xietong.crm",
     "xietong.web",
     "xietong.api",
     "xietong.demo",

@@ -14,6 +14,7 @@ urlpatterns = [
     path("sales/", include("xietong.sales.urls")),
     path("purchase/", include("xietong.purchase.urls")),
     path("manufacturing/", include("xietong.manufacturing.urls")),
+    path("crm/", include("xietong.crm.urls")),
     path("api/v1/", include("xietong.api.urls")),
 ]
 handler403 = "xietong.web.errors.forbidden"

@@ -20,6 +20,7 @@ from xietong.api import problems
 from xietong.api.auth import ApiTokenAuth, SessionCsrfAuth, authenticated_by_token
 from xietong.api.openapi import LocalSwagger, XietongOpenAPISchema
 from xietong.core.api import router as core_router
+from xietong.crm.api import router as crm_router
 from xietong.finance.api import router as finance_router
 from xietong.inventory.api import router as inventory_router
 from xietong.manufacturing.api import router as manufacturing_router
@@ -95,3 +96,4 @@ api.add_router("", inventory_router)
 api.add_router("", sales_router)
 api.add_router("", purchase_router)
 api.add_router("", manufacturing_router)
+api.add_router("", crm_router)

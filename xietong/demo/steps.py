@@ -7,6 +7,7 @@ from django.db import transaction
 from xietong.demo import (
     catalogue,
     core,
+    crm,
     finance,
     inventory,
     manufacturing,
@@ -29,6 +30,7 @@ STEPS = [
     sales.run,
     purchase.run,
     manufacturing.run,
+    crm.run,
 ]
 
 

@@ -27,6 +27,8 @@ from xietong.core.models import Company, Job, User
 from xietong.core.permissions import REGISTRY
 from xietong.core.roles import DEFAULT_ROLES, role_permissions
 from xietong.core.services import api_token_create
+from xietong.crm.tests.api_samples import PATH_PARAMETERS as CRM_PARAMETERS
+from xietong.crm.tests.api_samples import SAMPLES as CRM_SAMPLES
 from xietong.finance.tests.matrix import FINANCE_SAMPLES
 from xietong.finance.tests.matrix import PATH_PARAMETERS as FINANCE_PARAMETERS
 from xietong.inventory.tests.matrix_api import PATH_PARAMETERS as INVENTORY_PARAMETERS
@@ -104,6 +106,7 @@ SAMPLES.update(
             **SALES_SAMPLES,
             **PURCHASE_SAMPLES,
             **MANUFACTURING_SAMPLES,
+            **CRM_SAMPLES,
         }.items()
     }
 )
@@ -234,6 +237,7 @@ def test_anonymous_gets_401_everywhere(company_a: Company, operations: list[Oper
                 *SALES_PARAMETERS,
                 *PURCHASE_PARAMETERS,
                 *MANUFACTURING_PARAMETERS,
+                *CRM_PARAMETERS,
             ),
             1,
         )

@@ -7,6 +7,7 @@ import pytest
 
 from xietong.core import jobs, services
 from xietong.core.models import Job, Membership, Sequence, UnitOfMeasure
+from xietong.crm.tests.matrix import crm_records
 from xietong.finance.tests.matrix import finance_records
 from xietong.inventory.tests.matrix import inventory_records
 from xietong.manufacturing.tests.matrix import manufacturing_records
@@ -75,6 +76,7 @@ def build_records(company_a, company_b, users_a, users_b):  # type: ignore[no-un
         out[key].update(sales_records(company, key))
         out[key].update(purchase_records(company, key))
         out[key].update(manufacturing_records(company, key))
+        out[key].update(crm_records(company, key))
     out["unit"] = UnitOfMeasure.objects.get(code="kg")
     assert jobs  # the job kinds are registered on import
     return out

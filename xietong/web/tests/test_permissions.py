@@ -11,6 +11,8 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from xietong.core.roles import DEFAULT_ROLES, role_permissions
+from xietong.crm.tests.matrix import POST_ONLY as CRM_POST_ONLY
+from xietong.crm.tests.matrix import URL_RECORDS as CRM_URL_RECORDS
 from xietong.finance.tests.matrix import POST_ONLY as FINANCE_POST_ONLY
 from xietong.finance.tests.matrix import URL_RECORDS as FINANCE_URL_RECORDS
 from xietong.inventory.tests.matrix import POST_ONLY as INVENTORY_POST_ONLY
@@ -49,6 +51,7 @@ POST_ONLY = {
     *SALES_POST_ONLY,
     *PURCHASE_POST_ONLY,
     *MANUFACTURING_POST_ONLY,
+    *CRM_POST_ONLY,
 }
 SKIP_NAMESPACES = {"admin"}
 
@@ -116,6 +119,7 @@ def _args(name: str, records) -> list:  # type: ignore[no-untyped-def]
         **SALES_URL_RECORDS,
         **PURCHASE_URL_RECORDS,
         **MANUFACTURING_URL_RECORDS,
+        **CRM_URL_RECORDS,
     }[name]
     record = records["unit"] if kind == "unit" else records["a"][kind]
     return [record.pk]
