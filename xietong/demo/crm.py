@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from xietong.core.models import Membership
 from xietong.core.tenancy import company_scope
@@ -53,7 +53,8 @@ def run(ctx: DemoContext) -> None:
     rep, manager = ctx.users["sales_rep"], ctx.users["sales_manager"]
     leads_n, opportunities_n = SIZES[ctx.size]
     today = timezone.localdate()
-    with company_scope(company):
+    # the stage names and timeline entries the services write read in the company's Chinese
+    with company_scope(company), translation.override("zh-hans"):
         reps = [m.user for m in Membership.unscoped.filter(
             company=company, is_active=True, roles__code="sales_rep").select_related("user")
             .order_by("user_id")]  # fmt: skip
