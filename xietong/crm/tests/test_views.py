@@ -133,6 +133,28 @@ def test_activities_from_the_screens(company_a, sales, client_for):
     assert Activity.unscoped.get(pk=activity.pk).done
 
 
+def test_open_activities_are_on_the_home_page_most_urgent_first(company_a, sales, client_for):
+    deal = factories.opportunity(company_a, sales.east, owner=sales.rep, name="Fleet deal")
+    today = timezone.localdate()
+    with company_scope(company_a):
+        lead = services.lead_create(company=company_a, actor=None, name="Wu Fang",
+                                    phone="+86 571 8888 0000", team=sales.east)  # fmt: skip
+        for subject, when, target in (("Send the offer", 3, {"opportunity": deal}),
+                                      ("Call back Wu", 1, {"lead": lead}),
+                                      ("Already done", 0, {"opportunity": deal})):  # fmt: skip
+            made = services.activity_create(company=company_a, actor=None, subject=subject,
+                                            owner=sales.rep, kind="call",
+                                            due_date=today + dt.timedelta(days=when), **target)  # fmt: skip
+        services.activity_done(activity=made, actor=None)
+    html = client_for(sales.rep).get("/").content.decode()
+    assert "Call back Wu" in html and "Send the offer" in html and "Already done" not in html
+    assert html.index("Call back Wu") < html.index("Send the offer")  # due first
+    assert reverse("crm:lead_detail", args=[lead.pk]) in html
+    assert reverse("crm:opportunity_detail", args=[deal.pk]) in html
+    # someone else's activities are theirs
+    assert "Send the offer" not in client_for(sales.other).get("/").content.decode()
+
+
 def test_a_rep_reaches_only_their_teams_records(company_a, sales, client_for):
     west = factories.opportunity(company_a, sales.west, owner=sales.other, name="Western deal")
     client = client_for(sales.rep)
