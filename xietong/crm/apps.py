@@ -45,3 +45,8 @@ class CrmConfig(AppConfig):
         from xietong.crm import navigation
 
         navigation.register()
+
+        from xietong.crm import campaigns, tickets
+
+        campaigns.register()
+        tickets.register()

@@ -1,4 +1,4 @@
-from xietong.crm import views
+from xietong.crm.views import marketing, pipeline, service
 
 app_name = "crm"
-urlpatterns = [*views.urlpatterns]
+urlpatterns = [*pipeline.urlpatterns, *marketing.urlpatterns, *service.urlpatterns]

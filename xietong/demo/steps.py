@@ -8,6 +8,8 @@ from xietong.demo import (
     catalogue,
     core,
     crm,
+    crm_marketing,
+    crm_service,
     finance,
     inventory,
     manufacturing,
@@ -31,6 +33,8 @@ STEPS = [
     purchase.run,
     manufacturing.run,
     crm.run,
+    crm_marketing.run,
+    crm_service.run,
 ]
 
 

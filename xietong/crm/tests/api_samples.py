@@ -15,6 +15,7 @@ from xietong.core.models import Company, Membership, User
 from xietong.core.tenancy import company_scope
 from xietong.crm import services
 from xietong.crm.models import Activity, Lead, LostReason, Opportunity, PipelineStage, SalesTeam
+from xietong.crm.tests import api_samples_marketing, api_samples_service
 from xietong.party.models import Party
 from xietong.party.services import party_create
 
@@ -74,7 +75,14 @@ def team(company: Company) -> SalesTeam:
                                     name=f"API team {next(_serial)}", members=users)  # fmt: skip
 
 
-PATH_PARAMETERS: tuple[str, ...] = ("lead_id", "opportunity_id", "activity_id", "team_id")
+PATH_PARAMETERS: tuple[str, ...] = (
+    "lead_id",
+    "opportunity_id",
+    "activity_id",
+    "team_id",
+    *api_samples_marketing.PATH_PARAMETERS,
+    *api_samples_service.PATH_PARAMETERS,
+)
 
 # (method, path) -> (user, company) -> keyword arguments of the API matrix's `Sample`.
 SAMPLES: dict[tuple[str, str], Callable[[User, Company], dict[str, Any]]] = {
@@ -141,4 +149,6 @@ SAMPLES: dict[tuple[str, str], Callable[[User, Company], dict[str, Any]]] = {
     ("POST", "/crm/activities/{activity_id}/done"): lambda u, c: _sample(
         {"activity_id": activity(c).pk}, {}
     ),
+    **api_samples_marketing.SAMPLES,
+    **api_samples_service.SAMPLES,
 }

@@ -13,6 +13,7 @@ from typing import Any
 from xietong.core.models import Company, Membership
 from xietong.core.tenancy import company_scope
 from xietong.crm import services
+from xietong.crm.tests import matrix_marketing, matrix_service
 
 URL_RECORDS = {
     "crm:lead_detail": "crm_lead",
@@ -24,6 +25,8 @@ URL_RECORDS = {
     "crm:opportunity_lost": "crm_opportunity",
     "crm:activity_done": "crm_activity",
     "crm:stage_create": "crm_team",
+    **matrix_marketing.URL_RECORDS,
+    **matrix_service.URL_RECORDS,
 }
 POST_ONLY = {
     "crm:lead_qualify",
@@ -36,6 +39,8 @@ POST_ONLY = {
     "crm:team_create",
     "crm:stage_create",
     "crm:lost_reason_create",
+    *matrix_marketing.POST_ONLY,
+    *matrix_service.POST_ONLY,
 }
 
 
@@ -60,4 +65,5 @@ def crm_records(company: Company, key: str) -> dict[str, Any]:
         activity = services.activity_create(company=company, actor=None, opportunity=opportunity,
                                             subject=f"CANARY-{key}-call", owner=users[0])  # fmt: skip
     return {"crm_team": team, "crm_lead": lead, "crm_opportunity": opportunity,
-            "crm_activity": activity}  # fmt: skip
+            "crm_activity": activity, **matrix_marketing.records(company, key),
+            **matrix_service.records(company, key)}  # fmt: skip

@@ -1,0 +1,3 @@
+"""Marketing: segments, campaigns with promotions, e-mail campaigns and their tracking."""
+
+__all__: list[str] = []

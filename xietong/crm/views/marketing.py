@@ -1,0 +1,3 @@
+"""Screens of marketing: segments, campaigns, promotions and e-mail campaigns."""
+
+urlpatterns: list = []

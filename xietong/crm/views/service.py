@@ -1,0 +1,3 @@
+"""Screens of customer service: tickets, SLA policies, knowledge base."""
+
+urlpatterns: list = []
