@@ -986,21 +986,40 @@ def _through_phantoms(
             p_qty[sort],
         )
         wanted = parent_item[via] * shift + parent_local[via]
-        start = np.searchsorted(key, wanted, side="left")
-        counts = np.searchsorted(key, wanted, side="right") - start
-        rows = np.repeat(np.arange(len(wanted)), counts)
-        picks = np.repeat(start - (np.cumsum(counts) - counts), counts) + np.arange(
-            int(counts.sum()), dtype=np.int64
+        rows, (new_item, new_local, new_target), share = _spread_through(
+            wanted, qty[via], key, (p_item, p_local, p_target), p_qty, o_key, o_qty
         )
-        through = o_qty[np.searchsorted(o_key, wanted[rows])]
-        share = qty[via][rows] * p_qty[picks] / through
         line_item = np.concatenate([line_item[~via], line_item[via][rows]])
         line_local = np.concatenate([line_local[~via], line_local[via][rows]])
-        parent_item = np.concatenate([parent_item[~via], p_item[picks]])
-        parent_local = np.concatenate([parent_local[~via], p_local[picks]])
-        target = np.concatenate([target[~via], p_target[picks]])
+        parent_item = np.concatenate([parent_item[~via], new_item])
+        parent_local = np.concatenate([parent_local[~via], new_local])
+        target = np.concatenate([target[~via], new_target])
         qty = np.concatenate([qty[~via], share])
     return line_item, line_local, parent_item, parent_local, target, qty
+
+
+def _spread_through(
+    wanted: np.ndarray,
+    qty: np.ndarray,
+    key: np.ndarray,
+    columns: tuple[np.ndarray, ...],
+    line_qty: np.ndarray,
+    through_key: np.ndarray,
+    through_qty: np.ndarray,
+) -> tuple[np.ndarray, tuple[np.ndarray, ...], np.ndarray]:
+    """Pegging lines of `qty` to pass-throughs (keys `wanted`), spread over what each
+    pass-through serves, pro rata: the pass-throughs' own lines are `key` (sorted) with their
+    `columns` and `line_qty`; a pass-through's quantity is `through_qty` at its key in
+    `through_key` (sorted). Returns, for each new line, the index of the line it comes from,
+    its `columns` and its quantity."""
+    start = np.searchsorted(key, wanted, side="left")
+    counts = np.searchsorted(key, wanted, side="right") - start
+    rows = np.repeat(np.arange(len(wanted)), counts)
+    picks = np.repeat(start - (np.cumsum(counts) - counts), counts) + np.arange(
+        int(counts.sum()), dtype=np.int64
+    )
+    through = through_qty[np.searchsorted(through_key, wanted[rows])]
+    return rows, tuple(c[picks] for c in columns), qty[rows] * line_qty[picks] / through
 
 
 def single_level_pegging(
@@ -1013,6 +1032,7 @@ def single_level_pegging(
     single = result.single_pegging
     n_real = len(result.planned_orders)
     through_qty = np.asarray(result.pass_through.qty, dtype=float)
+    through_key = n_real + 1 + np.arange(len(through_qty), dtype=np.int64)  # their order ids
     order_id = np.asarray(single.order_id, dtype=np.int64)
     parent_id = np.asarray(single.parent_id, dtype=np.int64)
     target = np.asarray(single.target, dtype=np.int64)
@@ -1027,17 +1047,12 @@ def single_level_pegging(
         via = parent_id > n_real
         if not via.any():
             break
-        p = parent_id[via]
-        start = np.searchsorted(t_order, p, side="left")
-        end = np.searchsorted(t_order, p, side="right")
-        counts = end - start
-        rows = np.repeat(np.arange(len(p)), counts)
-        picks = np.concatenate([np.arange(a, b) for a, b in zip(start, end, strict=True)]) if len(
-            p) else np.zeros(0, dtype=np.int64)  # fmt: skip
-        share = qty[via][rows] * t_qty[picks] / through_qty[p[rows] - n_real - 1]
+        rows, (new_parent, new_target), share = _spread_through(
+            parent_id[via], qty[via], t_order, (t_parent, t_target), t_qty, through_key, through_qty
+        )
         order_id = np.concatenate([order_id[~via], order_id[via][rows]])
-        parent_id = np.concatenate([parent_id[~via], t_parent[picks]])
-        target = np.concatenate([target[~via], t_target[picks]])
+        parent_id = np.concatenate([parent_id[~via], new_parent])
+        target = np.concatenate([target[~via], new_target])
         qty = np.concatenate([qty[~via], share])
     return order_id, parent_id, target, qty
 
