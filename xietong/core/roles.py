@@ -22,6 +22,7 @@ ROLE_LABELS: dict[str, Promise] = {
     "warehouse_clerk": _("Warehouse clerk"),
     "accountant": _("Accountant"),
     "service_agent": _("Service agent"),
+    "marketer": _("Marketer"),
     "hr_officer": _("HR officer"),
     "executive": _("Executive"),
     "portal_customer": _("Portal customer"),
@@ -63,6 +64,7 @@ DEFAULT_ROLES: dict[str, list[str]] = {
         "core.audit.view",
     ],
     "service_agent": _STAFF + ["crm.access"],
+    "marketer": _STAFF + ["crm.access"],
     "hr_officer": _STAFF + ["hr.access", "core.user.view"],
     "executive": _STAFF
     + [

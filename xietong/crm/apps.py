@@ -46,7 +46,8 @@ class CrmConfig(AppConfig):
 
         navigation.register()
 
-        from xietong.crm import campaigns, tickets
+        from xietong.crm import campaigns, customer, tickets
 
         campaigns.register()
         tickets.register()
+        customer.register()

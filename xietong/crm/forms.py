@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from xietong.core.forms import DateInput
 from xietong.core.ui.records import ShellForm
-from xietong.crm.models import Activity, Lead
+from xietong.crm.models import Activity, AssignmentStrategy, Lead
 
 
 class LeadForm(ShellForm):
@@ -63,3 +63,19 @@ class LostForm(ShellForm):
     def __init__(self, *args, reasons=(), **kwargs):  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         self.fields["lost_reason"].choices = [("", "—"), *((r.pk, r.name) for r in reasons)]
+
+
+class TeamForm(ShellForm):
+    name = forms.CharField(label=_("Name"), max_length=80)
+    manager = forms.TypedChoiceField(label=_("Manager (team leader)"), required=False,
+                                     coerce=int, empty_value=None)  # fmt: skip
+    assignment = forms.ChoiceField(label=_("Assignment"), choices=AssignmentStrategy.choices)
+    members = forms.TypedMultipleChoiceField(label=_("Members"), required=False, coerce=int,
+                                             widget=forms.CheckboxSelectMultiple)  # fmt: skip
+    active = forms.BooleanField(label=_("Active"), required=False)
+
+    def __init__(self, *args, users=(), **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        choices = [(u.pk, u.get_full_name() or u.username) for u in users]
+        self.fields["manager"].choices = [("", "—"), *choices]
+        self.fields["members"].choices = choices

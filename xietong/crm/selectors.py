@@ -16,6 +16,7 @@ from typing import Any
 from django.db.models import (
     Count,
     DecimalField,
+    F,
     OuterRef,
     Prefetch,
     Q,
@@ -101,18 +102,32 @@ def opportunity_detail(*, pk: int, user: User, see_all: bool) -> Opportunity:
 # --- the kanban board ---------------------------------------------------------------------------
 
 
+CARDS_PER_COLUMN = 25
+
+
 @dataclass
 class Column:
     stage: PipelineStage
     cards: list[Opportunity] = field(default_factory=list)
+    count: int = 0  # every opportunity of the column, of which `cards` shows the first ones
+    options: str = ""  # the screen's "move to" options (HTML), set by the view
     total: Decimal = Decimal(0)
     weighted: Decimal = Decimal(0)
 
+    @property
+    def more(self) -> int:
+        return self.count - len(self.cards)
 
-def pipeline_board(*, team: SalesTeam, user: User, see_all: bool,
-                   owner: User | None = None) -> list[Column]:  # fmt: skip
-    """The team's stages (won and lost ones last) with the open opportunities in each (two
-    queries); the won and lost columns hold what was closed in the last 30 days."""
+
+def pipeline_board(*, team: SalesTeam, user: User, see_all: bool, owner: User | None = None,
+                   limit: int | None = None) -> list[Column]:  # fmt: skip
+    """The team's stages (won and lost ones last) with the open opportunities in each; the won
+    and lost columns hold what was closed in the last 30 days. Each column counts and sums all
+    its opportunities (Σ expected, Σ weighted revenue) and shows the first `limit` cards by
+    close date (`CARDS_PER_COLUMN` by default): whatever the pipeline's size, two queries (the
+    stages, the sums grouped by stage) and one per column (its first cards, read
+    from the `crm_opp_stage_close` index)."""
+    limit = limit or CARDS_PER_COLUMN
     stages = list(PipelineStage.objects.filter(team=team).order_by("sequence", "pk"))
     columns = {stage.pk: Column(stage) for stage in stages}
     rows = opportunities_visible(user=user, see_all=see_all).filter(team=team)
@@ -120,13 +135,28 @@ def pipeline_board(*, team: SalesTeam, user: User, see_all: bool,
     rows = rows.filter(Q(state=Opportunity.State.OPEN) | Q(closed_at__gte=recent))
     if owner is not None:
         rows = rows.filter(owner=owner)
-    for opportunity in rows.order_by("close_date", "pk"):
-        column = columns.get(opportunity.stage_id)
-        if column is None:
-            continue
-        column.cards.append(opportunity)
-        column.total += opportunity.expected_revenue
-        column.weighted += opportunity.weighted_revenue
+    money = DecimalField(max_digits=30, decimal_places=8)
+    for group in (
+        rows.order_by()
+        .values("stage_id")
+        .annotate(
+            n=Count("pk"),
+            total=Sum("expected_revenue"),
+            weighted=Sum(F("expected_revenue") * F("probability") / HUNDRED, output_field=money),
+        )  # fmt: skip
+    ):
+        column = columns.get(group["stage_id"])
+        if column is not None:
+            column.count = group["n"]
+            column.total = Decimal(group["total"] or 0)
+            column.weighted = Decimal(group["weighted"] or 0).quantize(Decimal("0.0001"))
+    for stage in stages:  # the first cards of each column: an index range scan each
+        columns[stage.pk].cards = list(
+            rows.filter(stage=stage)
+            .select_related(None)
+            .select_related("party", "owner")  # what a card shows
+            .order_by("close_date", "pk")[:limit]
+        )
     return [columns[s.pk] for s in stages]
 
 
@@ -239,3 +269,63 @@ def pipeline_forecast(
         row.weighted = row.weighted.quantize(Decimal("0.01"))
         row.expected = row.expected.quantize(Decimal("0.01"))
     return result
+
+
+# --- one customer (the customer 360's CRM panels) -----------------------------------------------
+
+
+@dataclass
+class CustomerPipeline:
+    """A customer's opportunities the user may see: the open ones (latest `limit`), their
+    count, Σ expected and Σ weighted revenue, the won and lost counts and the win rate (won /
+    closed, in percent; None before any is closed), and the open activities on them."""
+
+    opportunities: list[Opportunity]
+    open: int
+    open_value: Decimal
+    weighted_value: Decimal
+    won: int
+    lost: int
+    won_value: Decimal
+    win_rate: Decimal | None
+    activities: list[Activity]
+
+
+def customer_pipeline(*, party: Any, user: User, see_all: bool, limit: int = 5
+                      ) -> CustomerPipeline:  # fmt: skip
+    """`CustomerPipeline` of `party`: three queries whatever its history (the sums and counts
+    in one, the latest open opportunities, the most urgent open activities)."""
+    rows = opportunities_visible(user=user, see_all=see_all).filter(party=party)
+    is_open = Q(state=Opportunity.State.OPEN)
+    money = DecimalField(max_digits=30, decimal_places=8)
+    figures = rows.order_by().aggregate(
+        open=Count("pk", filter=is_open),
+        open_value=Sum("expected_revenue", filter=is_open),
+        weighted=Sum(F("expected_revenue") * F("probability") / HUNDRED, filter=is_open,
+                     output_field=money),
+        won=Count("pk", filter=Q(state=Opportunity.State.WON)),
+        lost=Count("pk", filter=Q(state=Opportunity.State.LOST)),
+        won_value=Sum("expected_revenue", filter=Q(state=Opportunity.State.WON)),
+    )  # fmt: skip
+    closed = figures["won"] + figures["lost"]
+    rate = (Decimal(figures["won"]) * HUNDRED / closed).quantize(Decimal("0.1")) if closed else None
+    latest = list(
+        rows.filter(is_open).order_by(F("close_date").asc(nulls_last=True), "-pk")[:limit]
+    )
+    activities = list(
+        Activity.objects.filter(done=False, opportunity__in=rows.filter(is_open).values("pk"))
+        .select_related("owner", "opportunity")
+        .order_by(F("due_date").asc(nulls_last=True), "pk")[:limit]
+    )
+    cents = Decimal("0.01")
+    return CustomerPipeline(
+        opportunities=latest,
+        open=figures["open"],
+        open_value=Decimal(figures["open_value"] or 0).quantize(cents),
+        weighted_value=Decimal(figures["weighted"] or 0).quantize(cents),
+        won=figures["won"],
+        lost=figures["lost"],
+        won_value=Decimal(figures["won_value"] or 0).quantize(cents),
+        win_rate=rate,
+        activities=activities,
+    )

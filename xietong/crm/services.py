@@ -13,7 +13,7 @@ qualification, is written to the party's customer timeline through
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from xietong.core.audit import audited
 from xietong.core.models import Company, Currency, Membership, User
 from xietong.crm.assignment import assignee_choose, team_member_ids
+from xietong.crm.campaign_selectors import campaign_for_code
 from xietong.crm.models import (
     Activity,
     AssignmentStrategy,
@@ -40,6 +41,10 @@ from xietong.crm.models import (
 from xietong.party.models import Contact, Party
 from xietong.party.selectors import DuplicateCandidate, party_duplicates
 from xietong.party.services import contact_create, party_create, timeline_add
+from xietong.sales import documents as sales_documents
+from xietong.sales import selectors as sales_selectors
+from xietong.sales.events import OrderConfirmed
+from xietong.sales.models import Quotation
 
 Errors = dict[str, list[str]]
 HUNDRED = Decimal(100)
@@ -335,6 +340,7 @@ def _lead_apply(lead: Lead, name: str, fields: Mapping[str, Any], errors: Errors
     lead.email = _email(fields.get("email"), errors)
     lead.phone = _text(fields.get("phone"), 40, "phone", errors)
     lead.campaign = _text(fields.get("campaign"), 120, "campaign", errors)
+    lead.marketing_campaign_id = campaign_for_code(company_id, lead.campaign)
     lead.description = _text(fields.get("description"), 10_000, "description", errors)
     source = fields.get("source") or Lead.Source.MANUAL
     if source not in Lead.Source.values:
@@ -682,11 +688,15 @@ def opportunity_probability_set(
 
 
 @audited
-def opportunity_win(*, opportunity: Opportunity, actor: User | None) -> Opportunity:
-    """Mark an open opportunity won: probability 100 %, in its team's won stage if it has one.
-    Locks it. Raises CrmError (closed). Writes a timeline entry."""
+def opportunity_win(*, opportunity: Opportunity, actor: User | None,
+                    expected_revenue: Decimal | None = None) -> Opportunity:  # fmt: skip
+    """Mark an open opportunity won: probability 100 %, in its team's won stage if it has one;
+    `expected_revenue`, when given, becomes its revenue (what the order brought). Locks it.
+    Raises CrmError (closed). Writes a timeline entry."""
     with transaction.atomic():
         locked = _locked_open(opportunity)
+        if expected_revenue is not None and expected_revenue >= 0:
+            locked.expected_revenue = expected_revenue
         won = (
             PipelineStage.unscoped.filter(team_id=locked.team_id, is_won=True)
             .order_by("sequence", "pk")
@@ -849,6 +859,101 @@ def activity_done(*, activity: Activity, actor: User | None, note: str = "") -> 
     return activity
 
 
+# --- quotations of an opportunity (sales) -------------------------------------------------------
+
+
+@audited
+def opportunity_quotation_create(
+    *, opportunity: Opportunity, actor: User | None, lines: Sequence[Mapping[str, Any]],
+    **fields: Any,
+) -> Quotation:  # fmt: skip
+    """A draft quotation for the opportunity's customer, made by sales' `quotation_create`
+    (`lines`, at least one, and the header `fields` as there) and linked to the opportunity;
+    its contact and salesperson default to the opportunity's contact and owner (else the
+    actor). An open opportunity without expected revenue takes the quotation's untaxed total
+    (in the same currency). A lost opportunity gets no quotation (CrmError). Raises what
+    `quotation_create` raises (SalesError per field, `lines.N.field`); then nothing is
+    written. Locks the opportunity when its revenue follows."""
+    if opportunity.state == Opportunity.State.LOST:
+        raise CrmError(_("This opportunity is lost: it gets no quotation."))
+    fields.setdefault("contact", opportunity.contact)
+    fields.setdefault("salesperson", opportunity.owner or actor)
+    with transaction.atomic():
+        quotation = sales_documents.quotation_create(
+            company=opportunity.company, actor=actor, party=opportunity.party, lines=lines,
+            **fields,
+        )  # fmt: skip
+        quotation.opportunity_id = opportunity.pk
+        quotation.save(update_fields=["opportunity_id"])
+        if (opportunity.state == Opportunity.State.OPEN and not opportunity.expected_revenue
+                and quotation.currency_id == opportunity.currency_id):  # fmt: skip
+            locked = Opportunity.unscoped.select_for_update().get(pk=opportunity.pk)
+            if locked.state == Opportunity.State.OPEN and not locked.expected_revenue:
+                locked.expected_revenue = quotation.amount_untaxed
+                locked.save(update_fields=["expected_revenue", "updated_at"])
+                _sync(opportunity, locked)
+    return quotation
+
+
+def order_confirmed(event: OrderConfirmed) -> None:
+    """Sales confirmed an order (core's bus, after commit): the order is the sale, so the open
+    opportunity its quotation was made for is won at once (no "mark won" needed), with the
+    untaxed total of the opportunity's confirmed orders as its revenue when they are all in the
+    opportunity's currency. An opportunity closed meanwhile stays as it is."""
+    opportunity_id = sales_selectors.quotation_opportunity_id(quotation_id=event.quotation_id)
+    if opportunity_id is None:
+        return
+    opportunity = Opportunity.unscoped.filter(pk=opportunity_id,
+                                              company_id=event.company_id).first()  # fmt: skip
+    if opportunity is None or opportunity.state != Opportunity.State.OPEN:
+        return
+    actor = User.objects.filter(pk=event.actor_id).first() if event.actor_id else None
+    amounts = sales_selectors.opportunity_won_amount(opportunity_id=opportunity.pk,
+                                                     company_id=opportunity.company_id)  # fmt: skip
+    revenue = amounts.get(opportunity.currency_id) if len(amounts) == 1 else None
+    try:
+        opportunity_win(opportunity=opportunity, actor=actor, expected_revenue=revenue)
+    except CrmError:  # won or lost by someone else since
+        return
+
+
+# --- teams (screens) ----------------------------------------------------------------------------
+
+
+@audited
+def team_update(
+    *,
+    team: SalesTeam,
+    actor: User | None,
+    name: str,
+    manager: Any,
+    assignment: str,
+    members: Iterable[Any],
+    active: bool = True,
+) -> SalesTeam:
+    """Change a team's name, manager (its leader), assignment strategy, members (replaced) and
+    whether it is active. Locks the team. Raises ValidationError (nothing changed)."""
+    errors: Errors = {}
+    name = _text(name, 80, "name", errors, required=True)
+    if name and SalesTeam.unscoped.filter(company_id=team.company_id, name=name).exclude(
+            pk=team.pk).exists():  # fmt: skip
+        _add(errors, "name", _("Another sales team already has this name."))
+    if assignment not in AssignmentStrategy.values:
+        _add(errors, "assignment", _("Choose a valid assignment strategy."))
+    boss = _member(team.company_id, manager, "manager", errors)
+    people = [_member(team.company_id, m, "members", errors) for m in members]
+    _raise(errors)
+    with transaction.atomic():
+        locked = SalesTeam.unscoped.select_for_update().get(pk=team.pk)
+        locked.name, locked.manager, locked.assignment = name, boss, assignment
+        locked.active = bool(active)
+        locked.save()
+        locked.members.set([p for p in people if p is not None])
+    for field in ("name", "manager_id", "assignment", "active"):
+        setattr(team, field, getattr(locked, field))
+    return team
+
+
 __all__ = [
     "CrmError",
     "LeadDuplicates",
@@ -869,6 +974,9 @@ __all__ = [
     "opportunity_win",
     "stage_create",
     "target_set",
+    "opportunity_quotation_create",
+    "order_confirmed",
     "team_create",
     "team_members_set",
+    "team_update",
 ]

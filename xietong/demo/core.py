@@ -56,6 +56,7 @@ TITLES = {
     "warehouse_clerk": "仓库管理员",
     "accountant": "会计",
     "service_agent": "客服专员",
+    "marketer": "市场专员",
     "hr_officer": "人事专员",
     "executive": "总经理",
     "portal_customer": "",

@@ -5,7 +5,9 @@ opportunities, some disqualified, most new), and opportunities of the existing c
 over the stages, with calls, meetings, e-mails and tasks, some won and some lost — so the
 board, the lists, the forecast and the customers' timelines all show data.
 
-Sales targets for the current quarter, per team and salesperson. Runs after the party and
+Every fifth opportunity has a quotation made from it (linked back); the won ones among them
+were won by the customer accepting it (a confirmed order). Sales targets for the current
+quarter, per team and salesperson. Runs after the party and
 core steps (customers, the sales rep and manager and the extra reps).
 Through the services; deterministic (ctx.rng, rows in code order)."""
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.utils import timezone, translation
 
 from xietong.core.models import Membership
@@ -22,6 +25,8 @@ from xietong.crm import services
 from xietong.crm.models import Lead, Opportunity, PipelineStage
 from xietong.demo.context import DemoContext
 from xietong.party.models import Party
+from xietong.product.models import Product
+from xietong.sales import documents
 
 SIZES = {"small": (40, 60), "medium": (120, 200), "large": (400, 800)}  # leads, opportunities
 LOST_REASONS = ["价格太高", "选择了竞争对手", "预算取消", "交期太长", "需求不明确"]
@@ -78,6 +83,10 @@ def run(ctx: DemoContext) -> None:
             .order_by("code")[:80]
         )  # fmt: skip
         lead_count = _leads(ctx, company, teams, customers, leads_n, today)
+        products = list(  # what the sales step stocked: quotations from some opportunities
+            Product.unscoped.filter(company=company, active=True, type=Product.Type.STOCKABLE,
+                                    list_price__gt=0, is_configurable=False).order_by("sku")[:12]
+        )  # fmt: skip
         won = lost = 0
         for n in range(opportunities_n):
             team = teams[n % 3 == 2]  # two in three to the key accounts
@@ -101,8 +110,10 @@ def run(ctx: DemoContext) -> None:
                                                      probability=D(rng.randint(40, 70)))  # fmt: skip
             _activities(ctx, company, deal, actor, today)
             fate = rng.random()
+            quoted = _quote(deal, actor, products, n, accept=fate < 0.15) if products else None
             if fate < 0.15:
-                services.opportunity_win(opportunity=deal, actor=actor)
+                services.opportunity_win(opportunity=deal, actor=actor,
+                                         expected_revenue=quoted)  # fmt: skip
                 won += 1
             elif fate < 0.27:
                 services.opportunity_lose(opportunity=deal, actor=actor,
@@ -121,6 +132,27 @@ def run(ctx: DemoContext) -> None:
             f"{Opportunity.unscoped.filter(company=company).count()} opportunities "
             f"({won} won, {lost} lost)"
         )
+
+
+def _quote(deal: Opportunity, actor, products: list[Product], n: int, *, accept: bool
+           ) -> Decimal | None:  # type: ignore[no-untyped-def]  # fmt: skip
+    """Every fifth opportunity gets a quotation made from it ("New quotation"); a won one's is
+    sent and accepted (its order confirmed), and the order's untaxed total is returned as the
+    revenue won. No random draw: the later steps' draws stay as they were."""
+    if n % 5:
+        return None
+    lines = [{"product": products[(n + k) % len(products)], "quantity": D(1 + (n + k) % 4)}
+             for k in range(1 + n % 2)]  # fmt: skip
+    try:
+        quotation = services.opportunity_quotation_create(opportunity=deal, actor=actor,
+                                                          lines=lines)  # fmt: skip
+        if not accept:
+            return None
+        documents.quotation_mark_sent(quotation=quotation, actor=actor)
+        order = documents.quotation_accept(quotation=quotation, actor=actor)
+    except ValidationError:  # a customer on hold, a discount to approve: left as a quotation
+        return None
+    return order.amount_untaxed
 
 
 def _leads(ctx: DemoContext, company, teams, customers, count: int, today: dt.date) -> int:  # type: ignore[no-untyped-def]

@@ -23,7 +23,7 @@ from django.db.models.functions import Coalesce
 
 from xietong.core.models import Company
 from xietong.finance import selectors as finance_selectors
-from xietong.inventory.models import CategoryValuation, Location, Lot, Move, Quant
+from xietong.inventory.models import CategoryValuation, Location, Lot, Move, Picking, Quant
 from xietong.product.models import Product
 
 ZERO = Decimal(0)
@@ -253,3 +253,25 @@ def open_moves_across_stock(
             found.append(BoundaryMove(pk, product_id, date, quantity, target in inside, origin,
                                       kind, source_id))  # fmt: skip
     return found
+
+
+@dataclass
+class PartyDeliveries:
+    latest: list[Picking]
+    open: int
+    done: int
+
+
+def party_deliveries(*, party: Any, limit: int = 5) -> PartyDeliveries:
+    """A customer's deliveries (the pickings of kind delivery to it): the latest `limit` not
+    cancelled, the number still open and the number done. Two queries whatever the history."""
+    rows = Picking.objects.filter(party=party, kind=Picking.Kind.DELIVERY)
+    latest = list(
+        rows.exclude(state=Picking.State.CANCELLED).order_by("-scheduled_date", "-id")[:limit]
+    )
+    closed = (Picking.State.DONE, Picking.State.CANCELLED)
+    counts = rows.aggregate(
+        open=Count("pk", filter=~Q(state__in=closed)),
+        done=Count("pk", filter=Q(state=Picking.State.DONE)),
+    )
+    return PartyDeliveries(latest=latest, open=counts["open"], done=counts["done"])

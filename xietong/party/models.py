@@ -429,7 +429,11 @@ class TimelineEntry(CompanyOwned):
         ordering = ["-occurred_at", "-id"]
         verbose_name = _("timeline entry")
         verbose_name_plural = _("timeline entries")
-        indexes = [models.Index(fields=["party", "-occurred_at"], name="party_timeline_party_time")]
+        indexes = [
+            models.Index(fields=["party", "-occurred_at"], name="party_timeline_party_time"),
+            # the kinds a party's timeline holds (its filter's choices), from the index alone
+            models.Index(fields=["party", "kind"], name="party_timeline_party_kind"),
+        ]
 
     def __str__(self) -> str:
         return self.summary

@@ -270,7 +270,10 @@ def timeline_kind_choices(*, party: Party | None = None) -> list[tuple[str, str]
     codes = set(timeline.KINDS)
     if party is not None:
         codes |= set(
-            TimelineEntry.unscoped.filter(party=party).values_list("kind", flat=True).distinct()
+            TimelineEntry.unscoped.filter(party=party)
+            .order_by()  # else the default ordering joins the DISTINCT: one row per entry
+            .values_list("kind", flat=True)
+            .distinct()
         )
     return sorted(((c, str(timeline.kind_label(c))) for c in codes), key=lambda p: p[1])
 

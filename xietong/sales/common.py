@@ -25,6 +25,7 @@ from xietong.party.models import Party
 from xietong.party.services import timeline_add
 from xietong.product.models import ConfiguredItem, Product
 from xietong.product.pricing import PriceItem, PriceResult, prices_for
+from xietong.sales import promotions
 from xietong.sales.models import SalesSettings
 
 ZERO = Decimal(0)
@@ -265,6 +266,7 @@ def lines_clean(
     price_list: Any,
     lines: Sequence[Mapping[str, Any]],
     settings: SalesSettings | None = None,
+    coupon: str = "",
 ) -> list[LineData]:
     """Check and price `lines` (dicts of product, quantity, and optionally uom, unit_price,
     discount (percent), taxes (Tax records or ids; default: the settings' default sales tax),
@@ -274,7 +276,8 @@ def lines_clean(
 
     However many lines: one query per model the lines name (configured items, products, taxes,
     units) and one pricing call (`prices_for`) for them all. `settings`: the company's sales
-    settings when the caller has them already."""
+    settings when the caller has them already. `coupon`: the document's coupon code, for the
+    price adjusters (`promotions.lines_adjust`, e.g. the CRM's campaign promotions)."""
     errors: Errors = {}
     if not lines:
         raise refusal(_("Add at least one line."), "no_lines", "lines")
@@ -334,6 +337,7 @@ def lines_clean(
         if errors:
             continue
         list_price = reference if reference is not None else unit_price
+        fixed = item is not None or raw.get("unit_price") not in (None, "")
         out.append(
             LineData(
                 product=product,
@@ -346,10 +350,16 @@ def lines_clean(
                 description=str(raw.get("description") or "").strip()
                 or (item.description.splitlines()[0][:300] if item else product.name),
                 configured_item=item,
+                extra={"price_fixed": True} if fixed else {},
             )
         )
     if errors:
         raise SalesError(errors)
+    try:
+        promotions.lines_adjust(company=company, party=party, date=date, currency=currency,
+                                coupon=coupon, lines=out)  # fmt: skip
+    except ValidationError as exc:
+        raise SalesError(exc.message_dict) from exc
     amounts_compute(company, currency, out)
     return out
 

@@ -144,12 +144,13 @@ def _header(
         "customer_reference": str(fields.get("customer_reference") or "")[:80],
         "notes": str(fields.get("notes") or ""),
         "language": party.language,
+        "coupon_code": str(fields.get("coupon_code") or "").strip().upper()[:40],
     }
 
 
 HEADER_FIELDS = {
     "date", "warehouse", "price_list", "currency", "shipping_address", "contact",
-    "payment_term", "salesperson", "customer_reference", "notes",
+    "payment_term", "salesperson", "customer_reference", "notes", "coupon_code",
 }  # fmt: skip
 
 
@@ -310,7 +311,7 @@ def quotation_create(
         raise refusal(_("A quotation is valid from its date on."), "valid_until", "valid_until")
     data = lines_clean(company=company, party=party, currency=header["currency_id"],
                        date=header["date"], price_list=header["price_list"], lines=lines,
-                       settings=settings)  # fmt: skip
+                       settings=settings, coupon=header["coupon_code"])  # fmt: skip
     _promise(company, header["warehouse"], data, header["date"])
     with transaction.atomic():
         quotation = Quotation(company=company, valid_until=valid_until, **header)
@@ -368,7 +369,7 @@ def quotation_update(
             data = lines_clean(company=row.company, party=row.party,
                                currency=header["currency_id"], date=header["date"],
                                price_list=header["price_list"], lines=lines,
-                               settings=settings)  # fmt: skip
+                               settings=settings, coupon=header["coupon_code"])  # fmt: skip
         _promise(row.company, header["warehouse"], data, header["date"])
         for name, value in header.items():
             setattr(row, name, value)
@@ -578,6 +579,7 @@ def quotation_accept(
                     "salesperson",
                     "notes",
                     "language",
+                    "coupon_code",
                     "amount_untaxed",
                     "amount_tax",
                     "amount_total",
@@ -674,7 +676,7 @@ def _order_build(
                       "invoice_policy")  # fmt: skip
     data = lines_clean(company=company, party=party, currency=header["currency_id"],
                        date=header["date"], price_list=header["price_list"], lines=lines,
-                       settings=settings)  # fmt: skip
+                       settings=settings, coupon=header["coupon_code"])  # fmt: skip
     lines_policy_set(data, party=party, settings=settings, forced=invoice_policy)
     if requested_date is not None and requested_date < header["date"]:
         raise refusal(_("The requested date is before the order date."), "requested_date",
@@ -871,6 +873,11 @@ def _orders_confirm(
             else:
                 timeline(row.party, "order", _("Sales order %(number)s confirmed")
                          % {"number": row}, actor=actor, source=row)  # fmt: skip
+                from xietong.sales.events import OrderConfirmed, publish
+
+                publish(OrderConfirmed(company_id=row.company_id, order_id=row.pk,
+                                       party_id=row.party_id, quotation_id=row.quotation_id,
+                                       actor_id=getattr(actor, "pk", None)))  # fmt: skip
     return rows
 
 

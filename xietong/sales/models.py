@@ -142,6 +142,7 @@ class Document(CompanyOwned):
     customer_reference = models.CharField(_("customer reference"), max_length=80, blank=True)
     notes = models.TextField(_("notes"), blank=True)
     language = models.CharField(_("language"), max_length=10, blank=True)
+    coupon_code = models.CharField(_("coupon code"), max_length=40, blank=True)
     amount_untaxed = models.DecimalField(_("untaxed amount"), default=ZERO, **AMOUNT)
     amount_tax = models.DecimalField(_("tax"), default=ZERO, **AMOUNT)
     amount_total = models.DecimalField(_("total"), default=ZERO, **AMOUNT)
@@ -232,7 +233,8 @@ class Quotation(Document):
     )
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
     lost_reason = models.CharField(_("reason"), max_length=200, blank=True)
-    opportunity_id = models.PositiveBigIntegerField(null=True, blank=True)  # crm, later
+    # the crm.Opportunity it was made for (crm is above sales: a plain id, set by crm)
+    opportunity_id = models.PositiveBigIntegerField(null=True, blank=True)
 
     class Meta(Document.Meta):
         ordering = ["-date", "-id"]
@@ -243,7 +245,10 @@ class Quotation(Document):
                 fields=["company", "number", "version"], name="sales_quotation_number_version"
             )
         ]
-        indexes = [models.Index(fields=["company", "state"], name="sales_quotation_state")]
+        indexes = [
+            models.Index(fields=["company", "state"], name="sales_quotation_state"),
+            models.Index(fields=["opportunity_id"], name="sales_quotation_opportunity"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.number} v{self.version}" if self.version > 1 else self.number

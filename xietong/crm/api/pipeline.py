@@ -20,7 +20,7 @@ qualification is sent again with `party` (one of them) or `create_party: true`.
 import datetime as dt
 from typing import Any, Literal
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
@@ -34,6 +34,9 @@ from xietong.core.idempotency import idempotent
 from xietong.core.permissions import has_perm, requires
 from xietong.crm import selectors, services
 from xietong.crm.models import Activity, Lead, Opportunity, SalesTeam
+from xietong.sales import api as sales_api
+from xietong.sales import selectors as sales_selectors
+from xietong.sales.common import SalesError
 
 router = Router(tags=["crm"])
 
@@ -92,6 +95,16 @@ class MembersIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     members: list[int] = Field(..., description="user ids: the team's members from now on")
+
+
+class TeamPatch(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    manager: int | None = Field(None, description="user id (the team's leader)")
+    assignment: Literal["least_loaded", "round_robin", "manual"] | None = None
+    members: list[int] | None = Field(None, description="user ids: replaces the members")
+    active: bool | None = None
 
 
 class StageIn(Schema):
@@ -352,6 +365,28 @@ class ForecastOut(Schema):
     weighted: DecimalString
 
 
+class OpportunityQuotationIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    lines: list[sales_api.LineIn] = Field(..., description="at least one line")
+    valid_until: dt.date | None = Field(None, description="default: date + the settings' days")
+    date: dt.date | None = None
+    customer_reference: str = ""
+    notes: str = ""
+
+
+class SalesDocumentOut(Schema):
+    id: int
+    number: str
+    version: int = 1
+    state: str
+    date: dt.date
+    currency: str = Field(..., alias="currency_id")
+    amount_untaxed: DecimalString
+    amount_total: DecimalString
+    quotation: int | None = Field(None, alias="quotation_id", description="orders: made from")
+
+
 # --- helpers ------------------------------------------------------------------------------------
 
 
@@ -425,6 +460,24 @@ def team_create(request: HttpRequest, payload: TeamIn) -> Status:
 def team_members_set(request: HttpRequest, team_id: int, payload: MembersIn) -> Any:
     team = services.team_members_set(team=_team(request, team_id), actor=request.user,
                                      members=payload.members)  # fmt: skip
+    return _team_out(team.pk)
+
+
+@router.patch("/crm/teams/{team_id}", response=TeamOut)
+@requires("crm.manage")
+@refusals
+def team_update(request: HttpRequest, team_id: int, payload: TeamPatch) -> Any:
+    """Change the fields sent: name, manager (the leader; null removes it), assignment
+    strategy, members (replaced), active."""
+    team = _team(request, team_id)
+    sent = payload.model_dump(exclude_unset=True)
+    services.team_update(
+        team=team, actor=request.user, name=sent.get("name", team.name),
+        manager=sent.get("manager", team.manager_id),
+        assignment=sent.get("assignment", team.assignment),
+        members=sent["members"] if "members" in sent else [m.pk for m in team.members.all()],
+        active=sent.get("active", team.active),
+    )  # fmt: skip
     return _team_out(team.pk)
 
 
@@ -713,3 +766,49 @@ def activity_done(request: HttpRequest, activity_id: int, payload: DoneIn) -> Ac
         selectors.activities_visible(user=request.user, see_all=_see_all(request)), pk=activity_id
     )
     return services.activity_done(activity=activity, actor=request.user, note=payload.note)
+
+
+# --- quotations and orders of an opportunity (sales) --------------------------------------------
+
+quote_refusals = refusals_of(services.CrmError, SalesError, own=SalesError)
+
+
+@router.post("/crm/opportunities/{opportunity_id}/quotations",
+             response={201: sales_api.QuotationOut})  # fmt: skip
+@requires("crm.sell")
+@idempotent
+@quote_refusals
+def opportunity_quotation_create(request: HttpRequest, opportunity_id: int,
+                                 payload: OpportunityQuotationIn) -> Status:  # fmt: skip
+    """A draft quotation for the opportunity's customer with `lines` (as POST /sales/quotations
+    takes them), linked to the opportunity (its contact and owner as the quotation's); the
+    caller needs `sales.quote` too (403 otherwise). A lost opportunity answers 422."""
+    if not has_perm(request, "sales.quote"):
+        raise PermissionDenied("sales.quote")
+    opportunity = _opportunity(request, opportunity_id)
+    fields = payload.model_dump(exclude={"lines", "valid_until", "date"})
+    if payload.date is not None:
+        fields["date"] = payload.date
+    quotation = services.opportunity_quotation_create(
+        opportunity=opportunity, actor=request.user, lines=sales_api._lines(payload.lines),
+        valid_until=payload.valid_until, **fields,
+    )  # fmt: skip
+    return Status(201, sales_api._quotation(quotation.pk))
+
+
+@router.get("/crm/opportunities/{opportunity_id}/quotations", response=list[SalesDocumentOut])
+@requires("crm.view")
+@paginate
+def opportunity_quotations(request: HttpRequest, opportunity_id: int) -> Any:
+    """The quotations made for the opportunity (revised versions left out), newest first."""
+    opportunity = _opportunity(request, opportunity_id)
+    return sales_selectors.opportunity_quotations(opportunity_id=opportunity.pk)
+
+
+@router.get("/crm/opportunities/{opportunity_id}/orders", response=list[SalesDocumentOut])
+@requires("crm.view")
+@paginate
+def opportunity_orders(request: HttpRequest, opportunity_id: int) -> Any:
+    """The sales orders accepted from the opportunity's quotations, newest first."""
+    opportunity = _opportunity(request, opportunity_id)
+    return sales_selectors.opportunity_orders(opportunity_id=opportunity.pk)

@@ -144,6 +144,14 @@ class Lead(CompanyOwned):
         _("source"), max_length=10, choices=Source.choices, default=Source.MANUAL
     )
     campaign = models.CharField(_("campaign"), max_length=120, blank=True)
+    marketing_campaign = models.ForeignKey(
+        "crm.Campaign",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="leads",
+        verbose_name=_("marketing campaign"),
+    )
     description = models.TextField(_("description"), blank=True)
     team = models.ForeignKey(
         SalesTeam,
@@ -258,6 +266,8 @@ class Opportunity(CompanyOwned):
             models.Index(fields=["company", "team", "state"], name="crm_opp_team_state"),
             models.Index(fields=["company", "owner", "state"], name="crm_opp_owner_state"),
             models.Index(fields=["company", "state", "close_date"], name="crm_opp_close"),
+            # the kanban's columns: the first cards of a stage by close date
+            models.Index(fields=["stage", "close_date", "id"], name="crm_opp_stage_close"),
         ]
 
     def __str__(self) -> str:
@@ -340,6 +350,8 @@ class Activity(CompanyOwned):
     )
     done = models.BooleanField(_("done"), default=False)
     done_at = models.DateTimeField(_("done at"), null=True, blank=True)
+    # when its owner was e-mailed that it is due (`xietong.crm.reminders`): once per activity
+    reminded_at = models.DateTimeField(_("reminded"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta(CompanyOwned.Meta):
@@ -353,7 +365,14 @@ class Activity(CompanyOwned):
                 name="crm_activity_on_one_record",
             )
         ]
-        indexes = [models.Index(fields=["company", "owner", "done"], name="crm_activity_owner")]
+        indexes = [
+            models.Index(fields=["company", "owner", "done"], name="crm_activity_owner"),
+            models.Index(
+                fields=["due_date"],
+                condition=Q(done=False, reminded_at__isnull=True),
+                name="crm_activity_to_remind",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.subject

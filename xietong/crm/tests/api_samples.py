@@ -18,6 +18,7 @@ from xietong.crm.models import Activity, Lead, LostReason, Opportunity, Pipeline
 from xietong.crm.tests import api_samples_marketing, api_samples_service
 from xietong.party.models import Party
 from xietong.party.services import party_create
+from xietong.sales.tests.api_samples import lines_body, sales_base
 
 TEAM = "CRM API team"
 _serial = itertools.count(1)
@@ -68,6 +69,11 @@ def _sample(path_params: dict[str, Any], body: Any = None, query: Any = None) ->
     return {"path_params": path_params, "body": body, "query": query}
 
 
+def _quotation_sample(company: Company) -> dict[str, Any]:
+    sales_base(company)  # a warehouse, the item and the sales settings
+    return _sample({"opportunity_id": opportunity(company).pk}, {"lines": lines_body()})
+
+
 def team(company: Company) -> SalesTeam:
     with company_scope(company):
         users = [m.user_id for m in Membership.unscoped.filter(company=company)]
@@ -90,6 +96,9 @@ SAMPLES: dict[tuple[str, str], Callable[[User, Company], dict[str, Any]]] = {
     ("POST", "/crm/teams"): lambda u, c: _sample({}, {"name": "Matrix team"}),
     ("PUT", "/crm/teams/{team_id}/members"): lambda u, c: _sample(
         {"team_id": team(c).pk}, {"members": []}
+    ),
+    ("PATCH", "/crm/teams/{team_id}"): lambda u, c: _sample(
+        {"team_id": team(c).pk}, {"assignment": "round_robin"}
     ),
     ("POST", "/crm/teams/{team_id}/stages"): lambda u, c: _sample(
         {"team_id": team(c).pk}, {"name": "Demo", "sequence": 35, "probability": "45"}
@@ -148,6 +157,13 @@ SAMPLES: dict[tuple[str, str], Callable[[User, Company], dict[str, Any]]] = {
     ),
     ("POST", "/crm/activities/{activity_id}/done"): lambda u, c: _sample(
         {"activity_id": activity(c).pk}, {}
+    ),
+    ("POST", "/crm/opportunities/{opportunity_id}/quotations"): lambda u, c: _quotation_sample(c),
+    ("GET", "/crm/opportunities/{opportunity_id}/quotations"): lambda u, c: _sample(
+        {"opportunity_id": opportunity(c).pk}
+    ),
+    ("GET", "/crm/opportunities/{opportunity_id}/orders"): lambda u, c: _sample(
+        {"opportunity_id": opportunity(c).pk}
     ),
     **api_samples_marketing.SAMPLES,
     **api_samples_service.SAMPLES,

@@ -25,6 +25,8 @@ URL_RECORDS = {
     "crm:opportunity_lost": "crm_opportunity",
     "crm:activity_done": "crm_activity",
     "crm:stage_create": "crm_team",
+    "crm:team_edit": "crm_team",
+    "crm:opportunity_quotation_create": "crm_opportunity",
     **matrix_marketing.URL_RECORDS,
     **matrix_service.URL_RECORDS,
 }

@@ -198,3 +198,23 @@ def test_assign_a_lead_and_reassign_an_opportunity(company_a, sales):
     manager = _client(sales.manager, company_a)
     again = _post(manager, f"/crm/opportunities/{deal.pk}/assign", {})
     assert again.status_code == 200 and again.json()["owner"] == sales.other.pk
+
+
+def test_team_edited_over_the_api_by_a_manager_not_a_rep(company_a, company_b, users_b, sales):
+    manager = _client(sales.manager, company_a)
+    path = f"{API}/crm/teams/{sales.east.pk}"
+    response = manager.patch(path, data=json.dumps({"manager": sales.rep2.pk,
+                                                    "assignment": "manual"}),
+                             content_type="application/json")  # fmt: skip
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["manager"], body["assignment"], body["name"]) == (sales.rep2.pk, "manual", "East")
+    assert body["members"] == sorted([sales.rep.pk, sales.rep2.pk])  # not sent: kept
+    response = manager.patch(path, data=json.dumps({"members": [sales.rep.pk], "name": "West"}),
+                             content_type="application/json")  # fmt: skip
+    assert response.status_code == 422  # the name clashes: nothing changed
+    assert sales.east.members.count() == 2
+    rep = _client(sales.rep, company_a)
+    assert rep.patch(path, data="{}", content_type="application/json").status_code == 403
+    other = _client(users_b["sales_manager"], company_b)
+    assert other.patch(path, data="{}", content_type="application/json").status_code == 404

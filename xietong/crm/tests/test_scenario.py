@@ -71,3 +71,53 @@ def test_sales_rep_lead_to_won(company_a, users_a, client_for):
     # a service agent works on tickets, not on the sales pipeline (no crm.view)
     agent = client_for(users_a["service_agent"])
     assert agent.get(detail).status_code == 403
+
+
+def test_sales_rep_lead_to_quote_to_won_by_the_order(company_a, users_a, client_for,
+                                                     django_capture_on_commit_callbacks):  # fmt: skip
+    """Lead → opportunity → "New quotation" on it → approved → accepted by the customer: the
+    confirmed order wins the opportunity on its own, with the order's untaxed total; the
+    opportunity page lists the quotation and the order, the customer 360 the won deal."""
+    from decimal import Decimal
+
+    from xietong.sales.models import Quotation, SalesOrder
+    from xietong.sales.tests import factories as sales_factories
+
+    shop = sales_factories.shop(company_a)
+    bike = sales_factories.item(company_a, "1200", sku="E-BIKE", name="E-bike")
+    sales_factories.receive(bike, 20, shop.stock)
+    rep = users_a["sales_rep"]
+    team = factories.team(company_a, "Hangzhou", members=[rep])
+    client = client_for(rep)
+    client.post(reverse("crm:lead_create"), {"name": "Li Wei", "company_name": "Velo Hangzhou",
+                                             "email": "li@velo.example", "source": "web_form",
+                                             "team": team.pk})  # fmt: skip
+    lead = Lead.unscoped.get(email="li@velo.example")
+    client.post(reverse("crm:lead_qualify", args=[lead.pk]), {"team": team.pk})
+    deal = Opportunity.unscoped.get(lead=lead)
+    assert deal.expected_revenue == 0
+
+    day = sales_factories.today().isoformat()
+    response = client.post(reverse("crm:opportunity_quotation_create", args=[deal.pk]), {
+        "party": deal.party_id, "date": day, "valid_until": day, "customer_reference": "",
+        "notes": "", "lines-TOTAL_FORMS": "1", "lines-0-product": "E-BIKE",
+        "lines-0-quantity": "10"})  # fmt: skip
+    quotation = Quotation.unscoped.get(opportunity_id=deal.pk)
+    assert response.status_code == 302 and quotation.amount_untaxed == Decimal("12000")
+    deal.refresh_from_db()
+    assert deal.expected_revenue == Decimal("12000")
+    client.post(reverse("sales:quotation_submit", args=[quotation.pk]))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("sales:quotation_accept", args=[quotation.pk]),
+                               {"confirm": "on"})  # fmt: skip
+    order = SalesOrder.unscoped.get(quotation=quotation)
+    assert response.status_code == 302 and order.state == "confirmed"
+    deal.refresh_from_db()
+    assert (deal.state, deal.expected_revenue, deal.probability) == ("won", Decimal("12000"), 100)
+    page = client.get(reverse("crm:opportunity_detail", args=[deal.pk])).content.decode()
+    assert quotation.number in page and order.number in page
+    party_page = client.get(reverse("party:party_detail", args=[deal.party_id])).content.decode()
+    assert ">100.0 %<" in party_page and order.number in party_page  # win rate, the order
+    kinds = list(TimelineEntry.unscoped.filter(party=deal.party).order_by("pk")
+                 .values_list("kind", flat=True))  # fmt: skip
+    assert kinds[-1] == "crm.opportunity" and "quotation" in kinds and "order" in kinds

@@ -212,3 +212,60 @@ def test_managers_set_up_teams_on_the_screen(company_a, sales, client_for):
     manager.post(reverse("crm:lost_reason_create"), {"name": "No budget"})
     assert "No budget" in manager.get(reverse("crm:team_list")).content.decode()
     assert client_for(sales.rep).get(reverse("crm:team_list")).status_code == 403
+
+
+def test_managers_edit_team_members_leader_and_strategy_on_screen(company_a, users_b, sales,
+                                                                 client_for):  # fmt: skip
+    manager = client_for(sales.manager)
+    edit = reverse("crm:team_edit", args=[sales.east.pk])
+    assert edit in manager.get(reverse("crm:team_list")).content.decode()
+    page = manager.get(edit)
+    assert page.status_code == 200 and 'name="members"' in page.content.decode()
+    response = manager.post(edit, {"name": "East China", "manager": sales.rep2.pk,
+                                   "assignment": "round_robin",
+                                   "members": [sales.rep.pk, sales.other.pk], "active": "on"})  # fmt: skip
+    assert response.status_code == 302
+    team = SalesTeam.unscoped.get(pk=sales.east.pk)
+    assert (team.name, team.manager, team.assignment) == ("East China", sales.rep2,
+                                                          "round_robin")  # fmt: skip
+    assert set(team.members.all()) == {sales.rep, sales.other}
+    # a clash of names is refused on the field and changes nothing
+    response = manager.post(edit, {"name": "West", "assignment": "manual",
+                                   "members": [sales.rep.pk], "active": "on"})  # fmt: skip
+    assert response.status_code == 200 and "already has this name" in response.content.decode()
+    team.refresh_from_db()
+    assert team.assignment == "round_robin" and team.members.count() == 2
+    # a rep cannot, nor can a manager of another company reach it
+    rep = client_for(sales.rep)
+    assert rep.get(edit).status_code == 403
+    assert rep.post(edit, {"name": "Mine", "assignment": "manual"}).status_code == 403
+    assert SalesTeam.unscoped.get(pk=team.pk).name == "East China"
+    assert client_for(users_b["sales_manager"]).get(edit).status_code == 404
+
+
+def test_kanban_shows_the_first_cards_per_column_with_the_rest_counted(company_a, sales, client_for,
+                                                                      monkeypatch):  # fmt: skip
+    from xietong.crm import selectors
+
+    monkeypatch.setattr(selectors, "CARDS_PER_COLUMN", 3)
+    client = client_for(sales.rep)
+    board = reverse("crm:pipeline") + f"?team={sales.east.pk}"
+    for n in range(5):
+        factories.opportunity(company_a, sales.east, owner=sales.rep, revenue="100",
+                              stage_name="Proposal", close_date=dt.date(2026, 1, 1 + n))  # fmt: skip
+    with CaptureQueriesContext(connection) as few:
+        page = client.get(board).content.decode()
+    assert page.count('class="card card-body p-2 crm-card"') == 3
+    assert "5 opportunities" in page and "2 more…" in page
+    assert f"stage={factories.stage(sales.east, 'Proposal').pk}" in page
+    with company_scope(company_a):
+        columns = selectors.pipeline_board(team=sales.east, user=sales.rep, see_all=False)
+    proposal = next(c for c in columns if c.stage.name == "Proposal")
+    assert (proposal.count, len(proposal.cards), proposal.total, proposal.weighted) == (
+        5, 3, 500, 300)  # fmt: skip
+    assert [c.close_date.day for c in proposal.cards] == [1, 2, 3]
+    for _n in range(10):
+        factories.opportunity(company_a, sales.east, owner=sales.rep, stage_name="New")
+    with CaptureQueriesContext(connection) as more:
+        assert client.get(board).status_code == 200
+    assert len(more) == len(few)

@@ -7,15 +7,18 @@ teams with `crm.manage`, else one's own teams."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -24,10 +27,21 @@ from xietong.core.permissions import has_perm, requires
 from xietong.core.ui.listing import Column, Filter, ListScreen, list_response
 from xietong.core.ui.records import apply_errors, get_or_404
 from xietong.crm import selectors, services
-from xietong.crm.forms import ActivityForm, LeadForm, LostForm, QualifyForm
-from xietong.crm.models import Activity, AssignmentStrategy, Lead, Opportunity, SalesTeam
+from xietong.crm.forms import ActivityForm, LeadForm, LostForm, QualifyForm, TeamForm
+from xietong.crm.models import (
+    Activity,
+    AssignmentStrategy,
+    Lead,
+    Opportunity,
+    PipelineStage,
+    SalesTeam,
+)
 from xietong.finance.views.common import Amount, Badge
-from xietong.party.selectors import timeline_for
+from xietong.party.selectors import salespeople, timeline_for
+from xietong.sales import selectors as sales_selectors
+from xietong.sales.common import sales_settings
+from xietong.sales.forms import QuotationForm
+from xietong.sales.views.editor import Editor, editor_page
 
 STYLES = {"new": "info", "qualified": "success", "disqualified": "secondary", "open": "info",
           "won": "success", "lost": "danger"}  # fmt: skip
@@ -52,6 +66,15 @@ def _back(request: HttpRequest, default: str) -> HttpResponse:
     if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         return redirect(target)
     return redirect(default)
+
+
+def _stages(request: HttpRequest) -> list[PipelineStage]:
+    teams = selectors.teams_visible(user=request.user, see_all=_see_all(request))
+    return list(
+        PipelineStage.objects.filter(team__in=teams.values("pk"))
+        .select_related("team")
+        .order_by("team__name", "sequence", "pk")
+    )
 
 
 def _teams(request: HttpRequest) -> list[SalesTeam]:
@@ -225,6 +248,12 @@ OPPORTUNITY_LIST = ListScreen(
             "team_id",
             choices=lambda r: [(str(t.pk), t.name) for t in _teams(r)],
         ),
+        Filter(
+            "stage",
+            gettext_lazy("Stage"),
+            "stage_id",
+            choices=lambda r: [(str(s.pk), f"{s.team} · {s.name}") for s in _stages(r)],
+        ),
         Filter("close_from", gettext_lazy("Closing from"), "close_date__gte", kind="date"),
         Filter("close_to", gettext_lazy("Closing to"), "close_date__lte", kind="date"),
     ],  # fmt: skip
@@ -261,7 +290,48 @@ def opportunity_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_log": has_perm(request, "crm.sell"),
         "activity_form": ActivityForm(), "lost_form": LostForm(reasons=selectors.lost_reasons()),
         "timeline": timeline_for(party=opportunity.party)[:20],
+        "quotations": list(sales_selectors.opportunity_quotations(opportunity_id=pk)[:20]),
+        "orders": list(sales_selectors.opportunity_orders(opportunity_id=pk)[:20]),
+        "can_quote": (has_perm(request, "crm.sell") and has_perm(request, "sales.quote")
+                      and opportunity.state != Opportunity.State.LOST),
     })  # fmt: skip
+
+
+@requires("crm.sell")
+def opportunity_quotation_create(request: HttpRequest, pk: int) -> HttpResponse:
+    """ "New quotation" of an opportunity (as Odoo's button on the opportunity): the sales
+    quick-quote editor for the opportunity's customer; saving makes the draft quotation
+    linked to the opportunity (`services.opportunity_quotation_create`) and opens it."""
+    if not has_perm(request, "sales.quote"):
+        raise PermissionDenied("sales.quote")
+    opportunity = _opportunity(request, pk)
+    detail = reverse("crm:opportunity_detail", args=[pk])
+    if opportunity.state == Opportunity.State.LOST:
+        messages.error(request, _("This opportunity is lost: it gets no quotation."))
+        return redirect(detail)
+    day = timezone.localdate()
+
+    def save(data: dict[str, Any], party: Any, lines: list[dict[str, Any]]) -> Any:
+        fields = {"date": data["date"], "customer_reference": data["customer_reference"],
+                  "notes": data["notes"]}  # fmt: skip
+        for name in ("price_list", "warehouse"):
+            if data.get(name) is not None:
+                fields[name] = data[name]
+        return services.opportunity_quotation_create(
+            opportunity=opportunity, actor=request.user, lines=lines,
+            valid_until=data["valid_until"], **fields,
+        )  # fmt: skip
+
+    validity = sales_settings(request.company).quotation_validity_days
+    return editor_page(request, Editor(
+        form_class=QuotationForm, lines_url=reverse("sales:quotation_lines"),
+        title=_("New quotation for %(name)s") % {"name": opportunity.name}, cancel_url=detail,
+        save=save, done=lambda q: reverse("sales:quotation_detail", args=[q.pk]),
+        success=_("Quotation %(number)s saved."),
+        initial={"party": opportunity.party, "date": day,
+                 "valid_until": day + dt.timedelta(days=validity)},
+        rows=[{}], fixed_party=opportunity.party, submit_label=_("Save the quotation"),
+    ))  # fmt: skip
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -397,10 +467,14 @@ def pipeline(request: HttpRequest) -> HttpResponse:
         if team
         else []
     )
+    movable = [c.stage for c in columns if not c.stage.is_lost]
+    for column in columns:  # the cards' "move to" options, made once per column
+        column.options = format_html_join("", '<option value="{}"{}>{}</option>', (
+            (s.pk, mark_safe(" selected") if s.pk == column.stage.pk else "", s.name)  # noqa: S308
+            for s in movable))  # fmt: skip
     return render(request, "crm/pipeline.html", {
         "teams": teams, "team": team, "columns": columns,
-        "can_sell": has_perm(request, "crm.sell"),
-        "movable": [c.stage for c in columns if not c.stage.is_lost],
+        "can_sell": has_perm(request, "crm.sell"), "movable": movable,
     })  # fmt: skip
 
 
@@ -450,6 +524,30 @@ def team_create(request: HttpRequest) -> HttpResponse:
     return redirect("crm:team_list")
 
 
+@requires("crm.manage")
+def team_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Edit a team: name, manager (its leader), assignment strategy, members, active."""
+    team = get_or_404(SalesTeam.objects.prefetch_related("members"), pk)
+    people = list(salespeople(company=request.company))
+    initial = {"name": team.name, "manager": team.manager_id, "assignment": team.assignment,
+               "members": [m.pk for m in team.members.all()], "active": team.active}  # fmt: skip
+    form = TeamForm(request.POST or None, initial=initial, users=people)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            services.team_update(team=team, actor=request.user, name=data["name"],
+                                 manager=data["manager"], assignment=data["assignment"],
+                                 members=data["members"], active=data["active"])  # fmt: skip
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, _("Sales team %(name)s saved.") % {"name": team.name})
+            return redirect(f"{reverse('crm:team_list')}#team-{team.pk}")
+    return render(request, "core/form.html", {
+        "title": _("Sales team %(name)s") % {"name": team.name}, "form": form,
+        "cancel_url": reverse("crm:team_list")})  # fmt: skip
+
+
 @require_POST
 @requires("crm.manage")
 def stage_create(request: HttpRequest, pk: int) -> HttpResponse:
@@ -491,10 +589,16 @@ urlpatterns = [
     path("opportunities/<int:pk>/move/", opportunity_move, name="opportunity_move"),
     path("opportunities/<int:pk>/won/", opportunity_won, name="opportunity_won"),
     path("opportunities/<int:pk>/lost/", opportunity_lost, name="opportunity_lost"),
+    path(
+        "opportunities/<int:pk>/quotations/new/",
+        opportunity_quotation_create,
+        name="opportunity_quotation_create",
+    ),  # fmt: skip
     path("activities/new/", activity_create, name="activity_create"),
     path("activities/<int:pk>/done/", activity_done, name="activity_done"),
     path("teams/", team_list, name="team_list"),
     path("teams/new/", team_create, name="team_create"),
+    path("teams/<int:pk>/", team_edit, name="team_edit"),
     path("teams/<int:pk>/stages/", stage_create, name="stage_create"),
     path("lost-reasons/new/", lost_reason_create, name="lost_reason_create"),
 ]

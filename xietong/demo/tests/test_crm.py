@@ -32,3 +32,25 @@ def test_crm_step_fills_the_pipeline() -> None:
     assert TimelineEntry.unscoped.filter(company=company, kind="crm.opportunity").exists()
     assert any(line.startswith("CRM:") for line in ctx.log)
     assert SalesTarget.unscoped.filter(company=company, user__isnull=True).count() == 2
+
+
+def test_crm_step_quotes_from_opportunities_after_the_sales_step() -> None:
+    from xietong.demo import catalogue, finance, inventory, pricing, sales, workflow
+    from xietong.sales.models import Quotation, SalesOrder
+
+    ctx = DemoContext(seed=1, size="small")
+    for step in (core.run, party.run, catalogue.run, pricing.run, workflow.run, finance.run,
+                 inventory.run, sales.run, demo_crm.run):  # fmt: skip
+        step(ctx)
+    company = ctx.companies["main"]
+    linked = Quotation.unscoped.filter(company=company, opportunity_id__isnull=False)
+    assert linked.count() >= 5
+    deals = Opportunity.unscoped.filter(company=company)
+    assert set(linked.values_list("opportunity_id", flat=True)) <= set(
+        deals.values_list("pk", flat=True)
+    )
+    orders = SalesOrder.unscoped.filter(company=company, quotation__opportunity_id__isnull=False)
+    assert orders.exists()
+    for order in orders:
+        deal = deals.get(pk=order.quotation.opportunity_id)
+        assert deal.state == "won" and deal.expected_revenue == order.amount_untaxed
