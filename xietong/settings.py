@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "xietong.purchase",
     "xietong.manufacturing",
     "xietong.crm",
+    "xietong.analytics",
     "xietong.web",
     "xietong.api",
     "xietong.demo",

@@ -15,6 +15,7 @@ urlpatterns = [
     path("purchase/", include("xietong.purchase.urls")),
     path("manufacturing/", include("xietong.manufacturing.urls")),
     path("crm/", include("xietong.crm.urls")),
+    path("analytics/", include("xietong.analytics.urls")),
     path("api/v1/", include("xietong.api.urls")),
 ]
 handler403 = "xietong.web.errors.forbidden"

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from ninja import NinjaAPI
 from ninja.operation import Operation
 
+from xietong.analytics.api import router as analytics_router
 from xietong.api import problems
 from xietong.api.auth import ApiTokenAuth, SessionCsrfAuth, authenticated_by_token
 from xietong.api.openapi import LocalSwagger, XietongOpenAPISchema
@@ -97,3 +98,4 @@ api.add_router("", sales_router)
 api.add_router("", purchase_router)
 api.add_router("", manufacturing_router)
 api.add_router("", crm_router)
+api.add_router("", analytics_router)

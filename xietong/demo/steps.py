@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from xietong.demo import (
+    analytics,
     catalogue,
     core,
     crm,
@@ -35,6 +36,7 @@ STEPS = [
     crm.run,
     crm_marketing.run,
     crm_service.run,
+    analytics.run,
 ]
 
 

@@ -22,6 +22,9 @@ import pytest
 from django.db import transaction
 from django.test import Client
 
+from xietong.analytics.tests.api_samples import PATH_PARAMETERS as ANALYTICS_PARAMETERS
+from xietong.analytics.tests.api_samples import PER_CALLER as ANALYTICS_PER_CALLER
+from xietong.analytics.tests.api_samples import SAMPLES as ANALYTICS_SAMPLES
 from xietong.api.tests.conftest import API, make_rate, next_date, token_client, token_for
 from xietong.core.models import Company, Job, User
 from xietong.core.permissions import REGISTRY
@@ -107,6 +110,7 @@ SAMPLES.update(
             **PURCHASE_SAMPLES,
             **MANUFACTURING_SAMPLES,
             **CRM_SAMPLES,
+            **ANALYTICS_SAMPLES,
         }.items()
     }
 )
@@ -126,6 +130,7 @@ PER_CALLER = {
     ("POST", "/workflow/tasks/{task_id}/release"),
     ("POST", "/workflow/tasks/{task_id}/complete"),
     ("POST", "/workflow/tasks/{task_id}/delegate"),
+    *ANALYTICS_PER_CALLER,
 }
 
 # The roles request the same documents: each distinct one is converted to PDF once (the root
@@ -238,6 +243,7 @@ def test_anonymous_gets_401_everywhere(company_a: Company, operations: list[Oper
                 *PURCHASE_PARAMETERS,
                 *MANUFACTURING_PARAMETERS,
                 *CRM_PARAMETERS,
+                *ANALYTICS_PARAMETERS,
             ),
             1,
         )

@@ -10,6 +10,8 @@ from __future__ import annotations
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from xietong.analytics.tests.matrix import POST_ONLY as ANALYTICS_POST_ONLY
+from xietong.analytics.tests.matrix import URL_RECORDS as ANALYTICS_URL_RECORDS
 from xietong.core.roles import DEFAULT_ROLES, role_permissions
 from xietong.crm.tests.matrix import POST_ONLY as CRM_POST_ONLY
 from xietong.crm.tests.matrix import URL_RECORDS as CRM_URL_RECORDS
@@ -52,6 +54,7 @@ POST_ONLY = {
     *PURCHASE_POST_ONLY,
     *MANUFACTURING_POST_ONLY,
     *CRM_POST_ONLY,
+    *ANALYTICS_POST_ONLY,
 }
 SKIP_NAMESPACES = {"admin"}
 
@@ -120,6 +123,7 @@ def _args(name: str, records) -> list:  # type: ignore[no-untyped-def]
         **PURCHASE_URL_RECORDS,
         **MANUFACTURING_URL_RECORDS,
         **CRM_URL_RECORDS,
+        **ANALYTICS_URL_RECORDS,
     }[name]
     record = records["unit"] if kind == "unit" else records["a"][kind]
     return [record.pk]

@@ -1,0 +1,435 @@
+"""The incremental ETL from the operational database into the warehouse (`warehouse.py`).
+
+Each fact has a source document (an order, an invoice, a journal entry, a stock move…). A run
+finds the documents changed since its watermarks and replaces their facts: it deletes every
+fact of those documents and inserts their current qualifying lines, so that an order cancelled
+later, a draft deleted or a credit note added all correct the warehouse, and running it twice
+changes nothing. What "changed" means per source:
+
+- documents the audit log (django-auditlog, `core.AuditEntry`) recorded since the last audit
+  entry seen: the header models of orders, invoices, purchase orders, production orders and
+  journal entries are audited, and every state change (confirm, cancel, post, pay) saves them;
+- lines with an id above the largest id seen (new lines of any document);
+- stock moves done, and journal entries posted, since the previous run's start; orders whose
+  deliveries were done and invoices reconciled since then (both change by bulk updates, which
+  the audit log does not see).
+
+Dimensions are small and read whole on every run. Amounts are converted to the company's
+currency at the document's rate (the stored rate of an invoice, else the company's rate of the
+document's date); credit notes are negative. The full rebuild (`etl_run(full=True)`) empties the
+star and loads everything in chunks of `CHUNK` rows. Reads use the `unscoped` managers: the
+warehouse holds every company of the database, and the query layer scopes each question by the
+asker's companies."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import pyarrow as pa
+from django.db.models import Max, Q, QuerySet
+from django.utils import timezone
+
+from xietong.analytics import warehouse
+from xietong.core.models import AuditEntry, Company, Currency, ExchangeRate, User
+from xietong.finance.models import Entry, Invoice, InvoiceLine, Match
+from xietong.finance.models import Line as GlLine
+from xietong.inventory.models import Location, Move
+from xietong.inventory.models import Warehouse as StockWarehouse
+from xietong.manufacturing.models import ProductionOrder
+from xietong.party.models import Address, Party
+from xietong.product.models import Product
+from xietong.purchase.models import PurchaseOrder, PurchaseOrderLine
+from xietong.sales.models import SalesOrder, SalesOrderLine
+
+CHUNK = 50_000
+FOUR = Decimal("0.0001")
+ZERO = Decimal(0)
+DEC = pa.decimal128(18, 4)
+SALES_STATES = (SalesOrder.State.CONFIRMED, SalesOrder.State.DONE)
+PURCHASE_STATES = (PurchaseOrder.State.APPROVED, PurchaseOrder.State.SENT,
+                   PurchaseOrder.State.CONFIRMED, PurchaseOrder.State.DONE)  # fmt: skip
+CUSTOMER_KINDS = (Invoice.Kind.CUSTOMER_INVOICE, Invoice.Kind.CUSTOMER_CREDIT)
+INTERNAL = Location.Usage.INTERNAL
+ORDER_LINE_SOURCE = "sales.orderline"  # Move.source_type of a sales order line's moves
+SAFETY = dt.timedelta(minutes=5)  # overlap of the time watermarks (re-reading is harmless)
+
+
+def q4(value: Any) -> Decimal:
+    return Decimal(value or 0).quantize(FOUR, rounding=ROUND_HALF_UP)
+
+
+class Rates:
+    """Units of the company currency for one unit of a currency on a date, cached."""
+
+    def __init__(self) -> None:
+        self.base = dict(Company.objects.values_list("pk", "base_currency_id"))
+        self._cache: dict[tuple[int, str, dt.date], Decimal] = {}
+        self._table: dict[tuple[int, str], list[tuple[dt.date, Decimal]]] = {}
+        for company_id, currency, date, rate in ExchangeRate.unscoped.order_by(
+            "company_id", "currency_id", "date"
+        ).values_list("company_id", "currency_id", "date", "rate"):
+            self._table.setdefault((company_id, currency), []).append((date, rate))
+
+    def rate(self, company_id: int, currency: str, date: dt.date, stored: Any = None) -> Decimal:
+        if stored:
+            return Decimal(stored)
+        if currency == self.base.get(company_id):
+            return Decimal(1)
+        key = (company_id, currency, date)
+        if key not in self._cache:
+            found = Decimal(
+                1
+            )  # no rate on file: the amount as it is (the operational rule refuses)
+            for day, rate in self._table.get((company_id, currency), []):
+                if day > date:
+                    break
+                found = rate
+            self._cache[key] = found
+        return self._cache[key]
+
+
+@dataclass(frozen=True)
+class Fact:
+    """How one fact table is fed: its source lines, the document they belong to, the query of
+    the changed documents, and the row a source line becomes."""
+
+    table: str
+    doc_column: str  # the fact's column holding the source document's id
+    doc_field: str  # the same, as a lookup on `lines()`
+    lines: Callable[[], QuerySet]  # the qualifying source lines
+    fields: tuple[str, ...]
+    row: Callable[[dict[str, Any], Rates], tuple]
+    audited: type | None  # the audited header model whose entries mark documents changed
+    line_model: type | None  # the model whose ids are watched for new lines
+    line_doc_field: str = ""  # the document id on line_model
+    time_changed: Callable[[dt.datetime], QuerySet] | None = None  # doc ids changed since
+
+
+def _sales_row(r: dict[str, Any], rates: Rates) -> tuple:
+    rate = rates.rate(r["order__company_id"], r["order__currency_id"], r["order__date"])
+    return (r["id"], r["order_id"], r["order__company_id"], r["order__date"], r["order__party_id"],
+            r["product_id"], r["order__salesperson_id"], r["order__warehouse_id"],
+            r["order__currency_id"], r["order__state"], q4(r["quantity"]),
+            q4(r["amount_untaxed"] * rate), q4(r["quantity"] * r["product__standard_cost"]))  # fmt: skip
+
+
+def _invoice_row(r: dict[str, Any], rates: Rates) -> tuple:
+    sign = -1 if r["invoice__kind"] == Invoice.Kind.CUSTOMER_CREDIT else 1
+    rate = rates.rate(r["invoice__company_id"], r["invoice__currency_id"], r["invoice__date"],
+                      r["invoice__rate"])  # fmt: skip
+    return (r["id"], r["invoice_id"], r["invoice__company_id"], r["invoice__date"],
+            r["invoice__kind"], r["invoice__party_id"], r["product_id"], r["invoice__currency_id"],
+            q4(sign * r["quantity"]), q4(sign * r["amount_untaxed"] * rate))  # fmt: skip
+
+
+def _receivable_row(r: dict[str, Any], rates: Rates) -> tuple:
+    sign = -1 if r["kind"] == Invoice.Kind.CUSTOMER_CREDIT else 1
+    rate = rates.rate(r["company_id"], r["currency_id"], r["date"], r["rate"])
+    return (r["id"], r["company_id"], r["date"], r["due_date"], r["party_id"], r["kind"],
+            q4(sign * r["amount_total"] * rate), q4(sign * r["amount_residual"] * rate))  # fmt: skip
+
+
+def _signed_move(r: dict[str, Any]) -> tuple[int, int | None]:
+    incoming = r["to_location__usage"] == INTERNAL
+    outgoing = r["from_location__usage"] == INTERNAL
+    if incoming and not outgoing:
+        return 1, r["to_location__warehouse_id"]
+    if outgoing and not incoming:
+        return -1, r["from_location__warehouse_id"]
+    return 0, r["to_location__warehouse_id"] or r["from_location__warehouse_id"]
+
+
+def _move_date(r: dict[str, Any]) -> dt.date:
+    if r["effective_date"]:
+        return r["effective_date"]
+    return timezone.localtime(r["done_at"]).date() if r["done_at"] else r["planned_date"]
+
+
+def _stock_row(r: dict[str, Any], rates: Rates) -> tuple:
+    sign, warehouse_id = _signed_move(r)
+    return (r["id"], r["company_id"], _move_date(r), r["product_id"], warehouse_id,
+            r["from_location__usage"], r["to_location__usage"],
+            q4(sign * r["quantity_base"]), q4(sign * (r["value"] or 0)))  # fmt: skip
+
+
+def _delivery_row(r: dict[str, Any], rates: Rates) -> tuple:
+    sign = 1 if r["to_location__usage"] == Location.Usage.CUSTOMER else -1  # a return: negative
+    warehouse_id = r["from_location__warehouse_id"] or r["to_location__warehouse_id"]
+    return (r["id"], r["company_id"], _move_date(r), r["picking__party_id"], r["product_id"],
+            warehouse_id, q4(sign * r["quantity_base"]), q4(sign * (r["value"] or 0)))  # fmt: skip
+
+
+def _purchase_row(r: dict[str, Any], rates: Rates) -> tuple:
+    rate = rates.rate(r["order__company_id"], r["order__currency_id"], r["order__date"])
+    return (r["id"], r["order_id"], r["order__company_id"], r["order__date"], r["order__party_id"],
+            r["product_id"], r["order__warehouse_id"], r["order__currency_id"], r["order__state"],
+            q4(r["quantity"]), q4(r["amount_untaxed"] * rate), q4(r["qty_received"]))  # fmt: skip
+
+
+def _production_row(r: dict[str, Any], rates: Rates) -> tuple:
+    cost = r["material_cost"] + r["labour_cost"] + r["overhead_cost"]
+    return (r["id"], r["company_id"], r["due_date"], r["product_id"], r["warehouse_id"],
+            r["state"], q4(r["quantity"]), q4(r["produced_qty"]), q4(cost))  # fmt: skip
+
+
+def _gl_row(r: dict[str, Any], rates: Rates) -> tuple:
+    return (r["id"], r["entry_id"], r["company_id"], r["date"], r["account__code"],
+            r["account__type"], r["party_id"], r["product_id"], q4(r["debit"]), q4(r["credit"]),
+            q4(r["debit"] - r["credit"]))  # fmt: skip
+
+
+MOVE_FIELDS = ("id", "company_id", "product_id", "quantity_base", "value", "effective_date",
+               "done_at", "planned_date", "from_location__usage", "to_location__usage",
+               "from_location__warehouse_id", "to_location__warehouse_id")  # fmt: skip
+
+
+def _moves_done_since(since: dt.datetime) -> QuerySet:
+    return Move.unscoped.filter(done_at__gte=since).values_list("id", flat=True)
+
+
+def _orders_shipped_since(since: dt.datetime) -> QuerySet:
+    """Orders whose deliveries were done since: shipping everything makes an order done with a
+    bulk update the audit log does not see."""
+    lines = Move.unscoped.filter(done_at__gte=since, source_type=ORDER_LINE_SOURCE)
+    return SalesOrderLine.objects.filter(id__in=lines.values("source_id")).values_list(
+        "order_id", flat=True
+    )
+
+
+def _invoices_matched_since(since: dt.datetime) -> QuerySet:
+    """Invoices reconciled since (payments, credit notes): their amount due is bulk-updated."""
+    matches = Match.unscoped.filter(created_at__gte=since)
+    entries = {*matches.values_list("debit_line__entry_id", flat=True),
+               *matches.values_list("credit_line__entry_id", flat=True)}  # fmt: skip
+    return Invoice.unscoped.filter(entry_id__in=entries).values_list("id", flat=True)
+
+
+def _entries_posted_since(since: dt.datetime) -> QuerySet:
+    return Entry.unscoped.filter(posted_at__gte=since).values_list("id", flat=True)
+
+
+FACTS: list[Fact] = [
+    Fact("fact_sales_line", "order_id", "order_id",
+         lambda: SalesOrderLine.objects.filter(order__state__in=SALES_STATES),
+         ("id", "order_id", "order__company_id", "order__date", "order__party_id", "product_id",
+          "order__salesperson_id", "order__warehouse_id", "order__currency_id", "order__state",
+          "quantity", "amount_untaxed", "product__standard_cost"),
+         _sales_row, SalesOrder, SalesOrderLine, "order_id", _orders_shipped_since),
+    Fact("fact_invoice_line", "invoice_id", "invoice_id",
+         lambda: InvoiceLine.objects.filter(invoice__kind__in=CUSTOMER_KINDS,
+                                            invoice__state=Invoice.State.POSTED),
+         ("id", "invoice_id", "invoice__company_id", "invoice__date", "invoice__kind",
+          "invoice__party_id", "product_id", "invoice__currency_id", "invoice__rate", "quantity",
+          "amount_untaxed"),
+         _invoice_row, Invoice, InvoiceLine, "invoice_id"),
+    Fact("fact_receivable", "invoice_id", "id",
+         lambda: Invoice.unscoped.filter(kind__in=CUSTOMER_KINDS, state=Invoice.State.POSTED),
+         ("id", "company_id", "date", "due_date", "party_id", "kind", "currency_id", "rate",
+          "amount_total", "amount_residual"),
+         _receivable_row, Invoice, Invoice, "id", _invoices_matched_since),
+    Fact("fact_delivery", "move_id", "id",
+         lambda: Move.unscoped.filter(state=Move.State.DONE).filter(
+             Q(to_location__usage=Location.Usage.CUSTOMER)
+             | Q(from_location__usage=Location.Usage.CUSTOMER)),
+         (*MOVE_FIELDS, "picking__party_id"),
+         _delivery_row, None, Move, "id", _moves_done_since),
+    Fact("fact_stock_move", "move_id", "id",
+         lambda: Move.unscoped.filter(state=Move.State.DONE),
+         MOVE_FIELDS, _stock_row, None, Move, "id", _moves_done_since),
+    Fact("fact_purchase_line", "order_id", "order_id",
+         lambda: PurchaseOrderLine.objects.filter(order__state__in=PURCHASE_STATES),
+         ("id", "order_id", "order__company_id", "order__date", "order__party_id", "product_id",
+          "order__warehouse_id", "order__currency_id", "order__state", "quantity",
+          "amount_untaxed", "qty_received"),
+         _purchase_row, PurchaseOrder, PurchaseOrderLine, "order_id"),
+    Fact("fact_production", "order_id", "id",
+         lambda: ProductionOrder.unscoped.exclude(
+             state__in=(ProductionOrder.State.CANCELLED, ProductionOrder.State.DRAFT)),
+         ("id", "company_id", "due_date", "product_id", "warehouse_id", "state", "quantity",
+          "produced_qty", "material_cost", "labour_cost", "overhead_cost"),
+         _production_row, ProductionOrder, ProductionOrder, "id"),
+    Fact("fact_gl_line", "entry_id", "entry_id",
+         lambda: GlLine.unscoped.filter(entry__state=Entry.State.POSTED),
+         ("id", "entry_id", "company_id", "date", "account__code", "account__type", "party_id",
+          "product_id", "debit", "credit"),
+         _gl_row, Entry, GlLine, "entry_id", _entries_posted_since),
+]  # fmt: skip
+
+
+def _columns(table: str) -> list[str]:
+    return [part.split()[0] for part in warehouse.STAR_TABLES[table].split(", ")]
+
+
+def _arrow(table: str, rows: list[tuple]) -> pa.Table:
+    """`rows` as an Arrow table of the warehouse table's column types."""
+    names = _columns(table)
+    types = {
+        "DATE": pa.date32(), "BIGINT": pa.int64(), "INTEGER": pa.int32(), "VARCHAR": pa.string(),
+        "DECIMAL(18,4)": DEC, "DECIMAL(18,6)": pa.decimal128(18, 6),
+    }  # fmt: skip
+    declared = {}
+    for part in warehouse.STAR_TABLES[table].split(", "):
+        bits = part.split()
+        declared[bits[0]] = types[bits[1]]
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
+    return pa.table({name: pa.array(list(col), type=declared[name])
+                     for name, col in zip(names, columns, strict=True)})  # fmt: skip
+
+
+def _insert(con: Any, table: str, rows: list[tuple]) -> None:
+    if not rows:
+        return
+    batch = _arrow(table, rows)
+    con.register("_batch", batch)
+    try:
+        con.execute(f"INSERT OR REPLACE INTO {table} SELECT * FROM _batch")  # noqa: S608
+    finally:
+        con.unregister("_batch")
+
+
+def _chunked(queryset: QuerySet, fields: tuple[str, ...]) -> Iterator[list[dict[str, Any]]]:
+    """The rows of `queryset` by increasing id, `CHUNK` at a time (keyset pagination)."""
+    last = 0
+    while True:
+        chunk = list(queryset.filter(id__gt=last).order_by("id").values(*fields)[:CHUNK])
+        if not chunk:
+            return
+        yield chunk
+        last = chunk[-1]["id"]
+
+
+def _batches(ids: list[int], size: int = 2000) -> Iterable[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def _load_dimensions(con: Any) -> None:
+    """Replace every dimension (they are small: products, parties, users, warehouses)."""
+    rows = [(c.pk, c.name, c.base_currency_id) for c in Company.objects.all()]
+    _replace(con, "dim_company", rows)
+    _replace(con, "dim_currency", list(Currency.objects.values_list("code", "name")))
+    _replace(con, "dim_product", [
+        (p["id"], p["company_id"], p["sku"], p["name"], p["category__path"] or "—",
+         (p["category__path"] or "—").split(" / ")[0], p["standard_cost"])
+        for p in Product.unscoped.values("id", "company_id", "sku", "name", "category__path",
+                                         "standard_cost")])  # fmt: skip
+    regions = {}
+    for a in Address.unscoped.filter(active=True).order_by("party_id", "-is_default", "kind", "pk"
+            ).values("party_id", "region__name", "country__name"):  # fmt: skip
+        regions.setdefault(a["party_id"], a["region__name"] or a["country__name"])
+    users = {u.pk: str(u) for u in User.objects.all()}
+    customers, suppliers = [], []
+    for p in Party.unscoped.values("id", "company_id", "code", "name", "customer_group__name",
+                                   "country__name", "salesperson_id", "is_supplier"):  # fmt: skip
+        country = p["country__name"] or "—"
+        customers.append((p["id"], p["company_id"], p["code"], p["name"],
+                          p["customer_group__name"] or "—", regions.get(p["id"]) or country,
+                          country, p["salesperson_id"], users.get(p["salesperson_id"], "—")))  # fmt: skip
+        suppliers.append((p["id"], p["company_id"], p["code"], p["name"], country))
+    _replace(con, "dim_customer", customers)
+    _replace(con, "dim_supplier", suppliers)
+    _replace(con, "dim_salesperson", list(users.items()))
+    _replace(con, "dim_warehouse", list(
+        StockWarehouse.unscoped.values_list("id", "company_id", "name")))  # fmt: skip
+
+
+def _replace(con: Any, table: str, rows: list[tuple]) -> None:
+    con.execute(f"DELETE FROM {table}")  # noqa: S608
+    _insert(con, table, rows)
+
+
+def _load_dates(con: Any) -> None:
+    dates = " UNION ".join(f"SELECT date FROM {fact}" for fact in warehouse.FACTS)  # noqa: S608
+    con.execute(f"""
+        INSERT INTO dim_date
+        SELECT d, year(d), year(d) || '-Q' || quarter(d), strftime(d, '%Y-%m'),
+               strftime(d, '%G-W%V'), strftime(d, '%Y-%m-%d')
+        FROM (SELECT DISTINCT date AS d FROM ({dates}) WHERE date IS NOT NULL)
+        WHERE d NOT IN (SELECT date FROM dim_date)""")  # noqa: S608
+
+
+def _load_documents(con: Any, fact: Fact, rates: Rates, doc_ids: list[int]) -> int:
+    """Replace the facts of `doc_ids` by their current qualifying lines."""
+    loaded = 0
+    for batch in _batches(doc_ids):
+        con.execute(f"DELETE FROM {fact.table} WHERE {fact.doc_column} IN "  # noqa: S608
+                    "(SELECT UNNEST(?))", [batch])  # fmt: skip
+        rows = [fact.row(r, rates) for r in
+                fact.lines().filter(**{f"{fact.doc_field}__in": batch}).values(*fact.fields)]  # fmt: skip
+        _insert(con, fact.table, rows)
+        loaded += len(rows)
+    return loaded
+
+
+def _unscoped(model: type) -> Any:
+    return getattr(model, "unscoped", None) or model.objects
+
+
+def etl_run(*, full: bool = False, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Bring the warehouse up to date (everything again with `full`). Returns the counts of fact
+    rows written per table and whether it was a full load."""
+    started = timezone.now()
+    audit_max = AuditEntry.objects.aggregate(m=Max("id"))["m"] or 0
+    rates = Rates()
+    counts: dict[str, int] = {}
+    with warehouse.connect() as con:
+        rebuilt = warehouse.schema_ensure(con)
+        full = full or rebuilt or not warehouse.meta_get(con, "loaded_at")
+        con.execute("BEGIN")
+        try:
+            _load_dimensions(con)
+            if full:
+                for table in warehouse.FACTS:
+                    con.execute(f"DELETE FROM {table}")  # noqa: S608
+                con.execute("DELETE FROM dim_date")
+            audit_seen = int(warehouse.meta_get(con, "audit_id", "0"))
+            since_text = warehouse.meta_get(con, "since")
+            since = dt.datetime.fromisoformat(since_text) - SAFETY if since_text else None
+            for fact in FACTS:
+                if progress:
+                    progress(fact.table)
+                max_key = f"max_id:{fact.table}"
+                line_max = _unscoped(fact.line_model).aggregate(m=Max("id"))["m"] or 0
+                if full:
+                    counts[fact.table] = 0
+                    for chunk in _chunked(fact.lines(), fact.fields):
+                        _insert(con, fact.table, [fact.row(r, rates) for r in chunk])
+                        counts[fact.table] += len(chunk)
+                else:
+                    seen = int(warehouse.meta_get(con, max_key, "0"))
+                    docs: set[int] = set(
+                        _unscoped(fact.line_model).filter(id__gt=seen)
+                        .values_list(fact.line_doc_field, flat=True))  # fmt: skip
+                    if fact.audited is not None:
+                        from django.contrib.contenttypes.models import ContentType
+
+                        content_type = ContentType.objects.get_for_model(fact.audited)
+                        docs.update(int(pk) for pk in AuditEntry.objects.filter(
+                            id__gt=audit_seen, id__lte=audit_max, content_type=content_type,
+                        ).values_list("object_pk", flat=True))  # fmt: skip
+                    if fact.time_changed is not None and since is not None:
+                        docs.update(fact.time_changed(since))
+                    counts[fact.table] = _load_documents(con, fact, rates, sorted(docs))
+                warehouse.meta_set(con, max_key, str(line_max))
+            _load_dates(con)
+            warehouse.aggregates_rebuild(con)
+            warehouse.meta_set(con, "audit_id", str(audit_max))
+            warehouse.meta_set(con, "since", started.isoformat())
+            warehouse.meta_set(con, "loaded_at", timezone.now().isoformat())
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    return {"full": full, "rows": counts}
+
+
+def warehouse_status() -> dict[str, Any]:
+    """When the warehouse was last loaded and how many rows each fact holds."""
+    with warehouse.connect() as con:
+        counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: S608
+                  for t in warehouse.FACTS}  # fmt: skip
+        return {"loaded_at": warehouse.meta_get(con, "loaded_at") or None, "rows": counts}

@@ -1,0 +1,346 @@
+"""The OLAP query layer: `pivot()` answers "measures by row dimensions × column dimensions,
+filtered" over the star schema through Ibis, so the same code runs on the DuckDB warehouse and
+on any backend Ibis speaks (a test runs it on PostgreSQL).
+
+Measures belong to one fact each (revenue, margin, quantity, orders and customers to the sales
+order lines; invoiced to the customer invoice lines, credit notes negative; AR open to the
+posted customer invoices; stock value and stock quantity to the done stock moves; delivered to
+the deliveries; purchased to the purchase order lines). A dimension reaches a fact through the
+fact's key (customer, product, warehouse, supplier, date, company); a measure whose fact lacks a
+requested dimension is left out of the answer (`skipped`). Sums are added up in Python for the
+totals; distinct counts are asked again at each level of total.
+
+Scoping is the caller's rule, passed in: `company_ids` (always), and `owner_id` — when set, only
+the facts of customers whose salesperson is that user count, and measures of facts without a
+customer (stock, purchases) are skipped."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import ibis
+from django.utils.translation import gettext_lazy as _
+
+NONE = "—"
+
+
+@dataclass(frozen=True)
+class Measure:
+    label: Any
+    fact: str
+    kind: str  # "sum" or "distinct"
+    column: str
+    minus: str = ""  # sum(column - minus)
+
+
+@dataclass(frozen=True)
+class Dimension:
+    label: Any
+    table: str  # the dimension table ("" for a column of the fact itself)
+    fact_key: str  # the fact's column joined to the dimension
+    key: str  # the dimension's key column
+    column: str
+    child: str = ""  # drill down to
+
+
+MEASURES: dict[str, Measure] = {
+    "revenue": Measure(_("Revenue"), "fact_sales_line", "sum", "revenue"),
+    "margin": Measure(_("Margin"), "fact_sales_line", "sum", "revenue", "cost"),
+    "quantity": Measure(_("Quantity sold"), "fact_sales_line", "sum", "quantity"),
+    "orders": Measure(_("Orders"), "fact_sales_line", "distinct", "order_id"),
+    "customers": Measure(_("Customers"), "fact_sales_line", "distinct", "customer_key"),
+    "invoiced": Measure(_("Invoiced"), "fact_invoice_line", "sum", "invoiced"),
+    "ar_open": Measure(_("AR open"), "fact_receivable", "sum", "ar_open"),
+    "delivered": Measure(_("Quantity delivered"), "fact_delivery", "sum", "quantity"),
+    "stock_qty": Measure(_("Stock quantity"), "fact_stock_move", "sum", "stock_qty"),
+    "stock_value": Measure(_("Stock value"), "fact_stock_move", "sum", "stock_value"),
+    "purchased": Measure(_("Purchased"), "fact_purchase_line", "sum", "purchased"),
+}
+
+DIMENSIONS: dict[str, Dimension] = {
+    "year": Dimension(_("Year"), "dim_date", "date", "date", "year", "quarter"),
+    "quarter": Dimension(_("Quarter"), "dim_date", "date", "date", "quarter", "month"),
+    "month": Dimension(_("Month"), "dim_date", "date", "date", "month", "day"),
+    "week": Dimension(_("Week"), "dim_date", "date", "date", "week", "day"),
+    "day": Dimension(_("Day"), "dim_date", "date", "date", "day"),
+    "category": Dimension(_("Category"), "dim_product", "product_key", "product_key",
+                          "category", "product"),
+    "top_category": Dimension(_("Top category"), "dim_product", "product_key", "product_key",
+                              "top_category", "category"),
+    "product": Dimension(_("Product"), "dim_product", "product_key", "product_key", "product"),
+    "country": Dimension(_("Country"), "dim_customer", "customer_key", "customer_key",
+                         "country", "region"),
+    "region": Dimension(_("Region"), "dim_customer", "customer_key", "customer_key", "region",
+                        "customer"),
+    "customer": Dimension(_("Customer"), "dim_customer", "customer_key", "customer_key",
+                          "customer"),
+    "customer_group": Dimension(_("Customer group"), "dim_customer", "customer_key",
+                                "customer_key", "customer_group", "customer"),
+    "salesperson": Dimension(_("Salesperson"), "dim_customer", "customer_key", "customer_key",
+                             "owner", "customer"),
+    "supplier": Dimension(_("Supplier"), "dim_supplier", "supplier_key", "supplier_key",
+                          "supplier"),
+    "warehouse": Dimension(_("Warehouse"), "dim_warehouse", "warehouse_key", "warehouse_key",
+                           "warehouse"),
+    "company": Dimension(_("Company"), "dim_company", "company_id", "company_key", "name"),
+    "currency": Dimension(_("Currency"), "", "currency", "", "currency"),
+}  # fmt: skip
+
+FACT_KEYS: dict[str, set[str]] = {
+    "fact_sales_line": {"date", "product_key", "customer_key", "warehouse_key", "company_id",
+                        "currency"},
+    "fact_invoice_line": {"date", "product_key", "customer_key", "company_id", "currency"},
+    "fact_receivable": {"date", "customer_key", "company_id"},
+    "fact_delivery": {"date", "product_key", "customer_key", "warehouse_key", "company_id"},
+    "fact_stock_move": {"date", "product_key", "warehouse_key", "company_id"},
+    "fact_purchase_line": {"date", "product_key", "supplier_key", "warehouse_key",
+                           "company_id", "currency"},
+}  # fmt: skip
+
+
+@dataclass
+class PivotResult:
+    measures: list[str]
+    rows: list[str]
+    columns: list[str]
+    row_keys: list[tuple[str, ...]] = field(default_factory=list)
+    column_keys: list[tuple[str, ...]] = field(default_factory=list)
+    cells: dict[tuple[tuple[str, ...], tuple[str, ...]], dict[str, Decimal | int]] = field(
+        default_factory=dict
+    )
+    row_totals: dict[tuple[str, ...], dict[str, Any]] = field(default_factory=dict)
+    column_totals: dict[tuple[str, ...], dict[str, Any]] = field(default_factory=dict)
+    total: dict[str, Any] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: keys as lists, numbers as strings (decimals) or ints."""
+
+        def values(mapping: Mapping[str, Any]) -> dict[str, Any]:
+            return {m: (str(v) if isinstance(v, Decimal) else v) for m, v in mapping.items()}
+
+        columns = self.column_keys or [()]
+        return {
+            "measures": self.measures, "rows": self.rows, "columns": self.columns,
+            "row_keys": [list(k) for k in self.row_keys],
+            "column_keys": [list(k) for k in self.column_keys],
+            "cells": [{"row": list(r), "column": list(c), "values": values(self.cells[(r, c)])}
+                      for r in self.row_keys for c in columns if (r, c) in self.cells],
+            "row_totals": [{"row": list(k), "values": values(self.row_totals.get(k, {}))}
+                           for k in self.row_keys],
+            "column_totals": [{"column": list(k), "values": values(self.column_totals.get(k, {}))}
+                              for k in self.column_keys],
+            "total": values(self.total), "skipped": self.skipped,
+        }  # fmt: skip
+
+
+class PivotError(ValueError):
+    pass
+
+
+def validate(measures: Sequence[str], rows: Sequence[str], columns: Sequence[str],
+             filters: Mapping[str, Iterable[str]]) -> None:  # fmt: skip
+    if not measures:
+        raise PivotError(_("Choose at least one measure."))
+    for m in measures:
+        if m not in MEASURES:
+            raise PivotError(_("Unknown measure: %(name)s") % {"name": m})
+    for d in [*rows, *columns, *filters]:
+        if d not in DIMENSIONS:
+            raise PivotError(_("Unknown dimension: %(name)s") % {"name": d})
+    if len(set(rows) | set(columns)) != len(rows) + len(columns):
+        raise PivotError(_("A dimension can be used once, on rows or on columns."))
+
+
+def _expression(backend: Any, fact: str, dims: list[str], filters: Mapping[str, Iterable[str]],
+                company_ids: Sequence[int], owner_id: int | None,
+                tables: dict[str, Any] | None = None, use_aggregate: bool = True) -> Any:  # fmt: skip
+    """The fact joined to the dimension tables it needs, scoped and filtered, with one column per
+    dimension named after it (NULL where the fact has no such dimension value). Filters are
+    applied to the small dimension tables first, and a filtered dimension is inner-joined, so
+    the filter cuts the facts inside the join."""
+    tables = {} if tables is None else tables
+    if _from_aggregate(fact, [*dims, *filters], owner_id) and use_aggregate:
+        return _aggregate_expression(backend, dims, filters, company_ids, tables)
+
+    def table_of(name: str) -> Any:
+        if name not in tables:
+            tables[name] = backend.table(name)
+        return tables[name]
+
+    table = table_of(fact)
+    table = table.filter(table.company_id.isin(list(company_ids)))
+    wanted = list(dict.fromkeys([*dims, *filters]))
+    joins: dict[str, list[str]] = {}
+    for name in wanted:
+        d = DIMENSIONS[name]
+        if d.table:
+            joins.setdefault(d.table, []).append(name)
+    if owner_id is not None:
+        joins.setdefault("dim_customer", [])
+    for dim_table, names in joins.items():
+        key = DIMENSIONS[names[0]] if names else DIMENSIONS["customer"]
+        source = table_of(dim_table)
+        restricted = False
+        for name in names:
+            values = [str(v) for v in filters.get(name, ())]
+            if values:
+                source = source.filter(source[DIMENSIONS[name].column].cast("string").isin(values))
+                restricted = True
+        if dim_table == "dim_customer" and owner_id is not None:
+            source = source.filter(source.owner_id == owner_id)
+            restricted = True
+        keep = {f"__{dim_table}_key": source[key.key]}
+        keep.update({name: source[DIMENSIONS[name].column].cast("string") for name in names})
+        source = source.select(**keep)
+        join = table.inner_join if restricted else table.left_join
+        table = join(source, table[key.fact_key] == source[f"__{dim_table}_key"])
+    for name in wanted:
+        d = DIMENSIONS[name]
+        if not d.table:
+            table = table.mutate(**{name: table[d.column].cast("string")})
+            values = [str(v) for v in filters.get(name, ())]
+            if values:
+                table = table.filter(table[name].isin(values))
+    return table
+
+
+AGGREGATE_DIMENSIONS = {"year", "quarter", "month", "region", "country", "customer_group",
+                        "top_category", "category", "currency"}  # fmt: skip
+AGGREGATE_MEASURES = {"revenue": "revenue", "margin": "revenue", "quantity": "quantity"}
+
+
+def _from_aggregate(fact: str, dims: Iterable[str], owner_id: int | None) -> bool:
+    """Whether `agg_sales_month` answers: sales facts, every dimension in it, no rep scope."""
+    return (fact == "fact_sales_line" and owner_id is None
+            and set(dims) <= AGGREGATE_DIMENSIONS)  # fmt: skip
+
+
+def _aggregate_expression(backend: Any, dims: list[str], filters: Mapping[str, Iterable[str]],
+                          company_ids: Sequence[int], tables: dict[str, Any]) -> Any:  # fmt: skip
+    if "agg_sales_month" not in tables:
+        tables["agg_sales_month"] = backend.table("agg_sales_month")
+    table = tables["agg_sales_month"]
+    table = table.filter(table.company_id.isin(list(company_ids)))
+    for name, values in filters.items():
+        values = [str(v) for v in values]
+        if values:
+            table = table.filter(table[DIMENSIONS[name].column].cast("string").isin(values))
+    wanted = list(dict.fromkeys(dims))
+    return table.mutate(**{name: table[DIMENSIONS[name].column].cast("string") for name in wanted})
+
+
+def _aggregate(table: Any, by: list[str], measures: list[str]) -> list[dict[str, Any]]:
+    metrics = {}
+    for name in measures:
+        m = MEASURES[name]
+        if m.kind == "distinct":
+            metrics[name] = table[m.column].nunique()
+        elif m.minus:
+            metrics[name] = (table[m.column] - table[m.minus]).sum()
+        else:
+            metrics[name] = table[m.column].sum()
+    expr = table.group_by(by).aggregate(**metrics) if by else table.aggregate(**metrics)
+    records = expr.to_pyarrow().to_pylist()
+    for record in records:
+        for name in by:
+            if record[name] is None:
+                record[name] = NONE
+    return records
+
+
+def _value(name: str, value: Any) -> Decimal | int:
+    if MEASURES[name].kind == "distinct":
+        return int(value or 0)
+    return Decimal(value or 0).quantize(Decimal("0.0001"))
+
+
+def pivot(*, backend: Any, company_ids: Sequence[int], measures: Sequence[str],
+          rows: Sequence[str] = (), columns: Sequence[str] = (),
+          filters: Mapping[str, Iterable[str]] | None = None,
+          sort: Mapping[str, Any] | None = None, owner_id: int | None = None,
+          limit: int = 2000, use_aggregates: bool = True) -> PivotResult:  # fmt: skip
+    """Measures by `rows` × `columns` with totals. `backend` is an Ibis connection holding the
+    star (see `duckdb_backend`). `filters` maps a dimension to the values kept; `sort` is
+    {"by": "label" or a measure, "desc": bool} and orders the row keys (by their totals).
+    Sums of sales lines by month-level and coarser dimensions are read from the aggregate
+    `agg_sales_month` (the same answer from far fewer rows); `use_aggregates=False` reads the
+    facts."""
+    filters = {k: list(v) for k, v in (filters or {}).items() if list(v)}
+    rows, columns, measures = list(rows), list(columns), list(dict.fromkeys(measures))
+    validate(measures, rows, columns, filters)
+    result = PivotResult(measures=measures, rows=rows, columns=columns)
+    by_fact: dict[str, list[str]] = {}
+    for name in measures:
+        fact = MEASURES[name].fact
+        needed = {DIMENSIONS[d].fact_key for d in [*rows, *columns, *filters]}
+        if owner_id is not None:
+            needed.add("customer_key")
+        if not needed <= FACT_KEYS[fact]:
+            result.skipped.append(name)
+            continue
+        by_fact.setdefault(fact, []).append(name)
+    row_keys: dict[tuple[str, ...], None] = {}
+    column_keys: dict[tuple[str, ...], None] = {}
+    tables: dict[str, Any] = {}
+    for fact, names in by_fact.items():
+        aggregate = use_aggregates and set(names) <= set(AGGREGATE_MEASURES)
+        table = _expression(backend, fact, [*rows, *columns], filters, company_ids, owner_id,
+                            tables, aggregate)  # fmt: skip
+        for record in _aggregate(table, [*rows, *columns], names):
+            r = tuple(record[d] for d in rows)
+            c = tuple(record[d] for d in columns)
+            row_keys[r] = None
+            column_keys[c] = None
+            cell = result.cells.setdefault((r, c), {})
+            for name in names:
+                cell[name] = _value(name, record[name])
+        distinct = [n for n in names if MEASURES[n].kind == "distinct"]
+        additive = [n for n in names if MEASURES[n].kind != "distinct"]
+        for (r, c), cell in result.cells.items():
+            for name in additive:
+                if name in cell:
+                    for bucket in (result.row_totals.setdefault(r, {}),
+                                   result.column_totals.setdefault(c, {}), result.total):  # fmt: skip
+                        bucket[name] = bucket.get(name, Decimal(0)) + cell[name]
+        if distinct:
+            for level, target in ((rows, "row"), (columns, "column"), ([], "total")):
+                for record in _aggregate(table, level, distinct):
+                    key = tuple(record[d] for d in level)
+                    bucket = {"row": result.row_totals, "column": result.column_totals}.get(target)
+                    values = result.total if bucket is None else bucket.setdefault(key, {})
+                    for name in distinct:
+                        values[name] = _value(name, record[name])
+    for name in measures:  # an empty answer still has its totals
+        if name not in result.skipped:
+            result.total.setdefault(name, _value(name, 0))
+    result.row_keys = _sorted(list(row_keys), result.row_totals, sort, measures)[:limit]
+    result.column_keys = sorted(column_keys)[:limit]
+    return result
+
+
+def _sorted(keys: list[tuple[str, ...]], totals: Mapping[tuple[str, ...], Mapping[str, Any]],
+            sort: Mapping[str, Any] | None, measures: Sequence[str]) -> list[tuple[str, ...]]:  # fmt: skip
+    sort = sort or {}
+    by, desc = sort.get("by") or "label", bool(sort.get("desc"))
+    if by in measures:
+        return sorted(keys, key=lambda k: (totals.get(k, {}).get(by, 0), k), reverse=desc)
+    return sorted(keys, reverse=desc)
+
+
+def duckdb_backend(con: Any) -> Any:
+    """An Ibis backend over an open DuckDB connection to the warehouse."""
+    return ibis.duckdb.from_connection(con)
+
+
+def dimension_values(*, backend: Any, company_ids: Sequence[int], dimension: str,
+                     owner_id: int | None = None, limit: int = 500) -> list[str]:  # fmt: skip
+    """The values a filter on `dimension` can take (from the sales facts)."""
+    if DIMENSIONS[dimension].fact_key not in FACT_KEYS["fact_sales_line"]:
+        return []
+    table = _expression(backend, "fact_sales_line", [dimension], {}, company_ids, owner_id)
+    expr = table.select(table[dimension]).distinct().order_by(dimension).limit(limit)
+    return [r[dimension] or NONE for r in expr.to_pyarrow().to_pylist()]

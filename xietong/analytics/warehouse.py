@@ -1,0 +1,189 @@
+"""The star schema: a DuckDB file under the var directory (one per operational database), its
+tables and their version. The schema is created by `schema_ensure`; when `SCHEMA_VERSION`
+changes, every table is dropped and created again and the next ETL run is a full load.
+
+Amounts are DECIMAL(18, 4) in the company's currency; quantities DECIMAL(18, 4). The same DDL
+(`STAR_TABLES`) builds the star on PostgreSQL for the query layer's cross-backend test."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+from django.conf import settings
+from django.db import connection
+
+SCHEMA_VERSION = 2
+
+A = "DECIMAL(18,4)"
+STAR_TABLES: dict[str, str] = {
+    "dim_company": "company_key BIGINT PRIMARY KEY, name VARCHAR, currency VARCHAR",
+    "dim_currency": "currency VARCHAR PRIMARY KEY, name VARCHAR",
+    "dim_date": (
+        "date DATE PRIMARY KEY, year INTEGER, quarter VARCHAR, month VARCHAR, week VARCHAR, "
+        "day VARCHAR"
+    ),
+    "dim_product": (
+        "product_key BIGINT PRIMARY KEY, company_id BIGINT, sku VARCHAR, product VARCHAR, "
+        "category VARCHAR, top_category VARCHAR, unit_cost DECIMAL(18,6)"
+    ),
+    "dim_customer": (
+        "customer_key BIGINT PRIMARY KEY, company_id BIGINT, code VARCHAR, customer VARCHAR, "
+        "customer_group VARCHAR, region VARCHAR, country VARCHAR, owner_id BIGINT, "
+        "owner VARCHAR"
+    ),
+    "dim_supplier": (
+        "supplier_key BIGINT PRIMARY KEY, company_id BIGINT, code VARCHAR, supplier VARCHAR, "
+        "supplier_country VARCHAR"
+    ),
+    "dim_salesperson": "salesperson_key BIGINT PRIMARY KEY, salesperson VARCHAR",
+    "dim_warehouse": ("warehouse_key BIGINT PRIMARY KEY, company_id BIGINT, warehouse VARCHAR"),
+    "fact_sales_line": (
+        "line_id BIGINT PRIMARY KEY, order_id BIGINT, company_id BIGINT, date DATE, "
+        "customer_key BIGINT, product_key BIGINT, salesperson_key BIGINT, warehouse_key BIGINT, "
+        f"currency VARCHAR, state VARCHAR, quantity {A}, revenue {A}, cost {A}"
+    ),
+    "fact_invoice_line": (
+        "line_id BIGINT PRIMARY KEY, invoice_id BIGINT, company_id BIGINT, date DATE, "
+        "kind VARCHAR, customer_key BIGINT, product_key BIGINT, currency VARCHAR, "
+        f"quantity {A}, invoiced {A}"
+    ),
+    "fact_receivable": (
+        "invoice_id BIGINT PRIMARY KEY, company_id BIGINT, date DATE, due_date DATE, "
+        f"customer_key BIGINT, kind VARCHAR, total {A}, ar_open {A}"
+    ),
+    "fact_delivery": (
+        "move_id BIGINT PRIMARY KEY, company_id BIGINT, date DATE, customer_key BIGINT, "
+        f"product_key BIGINT, warehouse_key BIGINT, quantity {A}, value {A}"
+    ),
+    "fact_stock_move": (
+        "move_id BIGINT PRIMARY KEY, company_id BIGINT, date DATE, product_key BIGINT, "
+        f"warehouse_key BIGINT, from_usage VARCHAR, to_usage VARCHAR, stock_qty {A}, "
+        f"stock_value {A}"
+    ),
+    "fact_purchase_line": (
+        "line_id BIGINT PRIMARY KEY, order_id BIGINT, company_id BIGINT, date DATE, "
+        "supplier_key BIGINT, product_key BIGINT, warehouse_key BIGINT, currency VARCHAR, "
+        f"state VARCHAR, quantity {A}, purchased {A}, qty_received {A}"
+    ),
+    "fact_production": (
+        "order_id BIGINT PRIMARY KEY, company_id BIGINT, date DATE, product_key BIGINT, "
+        f"warehouse_key BIGINT, state VARCHAR, planned_qty {A}, produced_qty {A}, "
+        f"production_cost {A}"
+    ),
+    "fact_gl_line": (
+        "line_id BIGINT PRIMARY KEY, entry_id BIGINT, company_id BIGINT, date DATE, "
+        "account VARCHAR, account_type VARCHAR, party_key BIGINT, product_key BIGINT, "
+        f"debit {A}, credit {A}, balance {A}"
+    ),
+    # An aggregate of the sales lines by month and the coarse dimensions, rebuilt by every ETL
+    # run; the query layer answers from it when a question needs nothing finer (see pivot.py).
+    "agg_sales_month": (
+        "company_id BIGINT, year INTEGER, quarter VARCHAR, month VARCHAR, region VARCHAR, "
+        "country VARCHAR, customer_group VARCHAR, top_category VARCHAR, category VARCHAR, "
+        f"currency VARCHAR, quantity {A}, revenue {A}, cost {A}, line_count BIGINT"
+    ),
+}
+FACTS = [name for name in STAR_TABLES if name.startswith("fact_")]
+AGGREGATE_SQL = """
+    INSERT INTO agg_sales_month
+    SELECT f.company_id, d.year, d.quarter, d.month, c.region, c.country, c.customer_group,
+           p.top_category, p.category, f.currency, sum(f.quantity), sum(f.revenue),
+           sum(f.cost), count(*)
+    FROM fact_sales_line f
+    LEFT JOIN dim_date d ON d.date = f.date
+    LEFT JOIN dim_customer c ON c.customer_key = f.customer_key
+    LEFT JOIN dim_product p ON p.product_key = f.product_key
+    GROUP BY ALL"""
+
+
+def aggregates_rebuild(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("DELETE FROM agg_sales_month")
+    con.execute(AGGREGATE_SQL)
+
+
+DIMENSIONS = [name for name in STAR_TABLES if name.startswith("dim_")]
+
+
+def warehouse_path() -> Path:
+    """`settings.ANALYTICS_WAREHOUSE` if set, else var/analytics/<database>.duckdb (one file per
+    operational database, so a test database never shares the demo's warehouse)."""
+    configured = getattr(settings, "ANALYTICS_WAREHOUSE", None)
+    if configured:
+        path = Path(configured)
+    else:
+        database = str(connection.settings_dict.get("NAME") or "default")
+        if connection.vendor == "sqlite" and connection.settings_dict.get("TEST", {}).get("NAME"):
+            database = str(connection.settings_dict["NAME"])
+        tag = hashlib.sha256(f"{connection.vendor}:{database}".encode()).hexdigest()[:10]
+        path = Path(settings.VAR_DIR) / "analytics" / f"{Path(database).stem}-{tag}.duckdb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextmanager
+def connect(*, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to the warehouse file. DuckDB lets one process write a file at a time: a
+    reader that finds it locked by the ETL retries for a few seconds."""
+    path = warehouse_path()
+    if read_only and not path.exists():
+        read_only = False  # nothing to read yet: create the empty schema
+    con = _open(path, read_only)
+    try:
+        if not read_only:
+            schema_ensure(con)
+        elif _version(con) != SCHEMA_VERSION:  # an older file: rebuild its schema first
+            con.close()
+            con = _open(path, False)
+            schema_ensure(con)
+            con.close()
+            con = _open(path, True)
+        yield con
+    finally:
+        con.close()
+
+
+def _open(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def _version(con: duckdb.DuckDBPyConnection) -> int | None:
+    try:
+        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except duckdb.CatalogException:
+        return None
+    return None if row is None else int(row[0])
+
+
+def schema_ensure(con: duckdb.DuckDBPyConnection) -> bool:
+    """Create the star schema if missing or of another version; True when (re)built."""
+    con.execute("CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    if _version(con) == SCHEMA_VERSION:
+        return False
+    for name in STAR_TABLES:
+        con.execute(f"DROP TABLE IF EXISTS {name}")
+    for name, columns in STAR_TABLES.items():
+        con.execute(f"CREATE TABLE {name} ({columns})")
+    con.execute("DELETE FROM meta")
+    con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+    return True
+
+
+def meta_get(con: duckdb.DuckDBPyConnection, key: str, default: str = "") -> str:
+    row = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+    return default if row is None else str(row[0])
+
+
+def meta_set(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
+    con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
