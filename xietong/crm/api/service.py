@@ -393,6 +393,7 @@ def ticket_article(request: HttpRequest, ticket_id: int) -> Status:
 
 @router.post("/crm/service/inbound-mail", response={201: MailOut, 200: MailOut})
 @requires("crm.service.manage")
+@idempotent
 @refusals
 def inbound_mail(request: HttpRequest, payload: MailIn) -> Status:
     """One inbound e-mail: a new ticket (201), or a message of the ticket it replies to, or —

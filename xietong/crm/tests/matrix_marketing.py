@@ -68,7 +68,7 @@ def records(company: Company, key: str) -> dict[str, Any]:
             start_date="2026-01-01", end_date="2026-12-31", budget="1000",
         )  # fmt: skip
         campaigns.template_save(campaign=campaign, actor=None, language="en",
-                                subject="Hello", body="See https://example.com/offer")  # fmt: skip
+                                subject="Hello", body="See https://xietong.example/offer")  # fmt: skip
         campaigns.campaign_transition(campaign=campaign, actor=None, state="running")
         job = mailing.email_campaign_send(campaign=campaign, actor=None)
     job_run(job_id=job.pk)
