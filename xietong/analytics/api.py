@@ -157,3 +157,14 @@ def refresh(request: HttpRequest, full: bool = False) -> Status:
     job = jobs.job_start(company=request.company, actor=request.user, kind="analytics.refresh",
                          name=_("Refresh the analytics warehouse"), full=full)  # fmt: skip
     return Status(202, Job.unscoped.get(pk=job.pk))
+
+
+def _mount() -> None:
+    """Mount the customer-analysis and forecasting endpoints under this router."""
+    from xietong.analytics import api_customers, api_forecast
+
+    router.add_router("", api_customers.router)
+    router.add_router("", api_forecast.router)
+
+
+_mount()

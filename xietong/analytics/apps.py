@@ -35,3 +35,8 @@ class AnalyticsConfig(AppConfig):
         from xietong.core import menu
 
         menu.add("analytics", _("Pivot"), "analytics:pivot", "analytics.view", 10)
+
+        from xietong.analytics import views_customers, views_forecast
+
+        views_customers.register()
+        views_forecast.register()

@@ -6,6 +6,8 @@ from django.db import transaction
 
 from xietong.demo import (
     analytics,
+    analytics_customers,
+    analytics_forecast,
     catalogue,
     core,
     crm,
@@ -37,6 +39,8 @@ STEPS = [
     crm_marketing.run,
     crm_service.run,
     analytics.run,
+    analytics_customers.run,
+    analytics_forecast.run,
 ]
 
 

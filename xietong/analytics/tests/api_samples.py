@@ -8,9 +8,14 @@ from collections.abc import Callable
 from typing import Any
 
 from xietong.analytics.models import SavedPivot
+from xietong.analytics.tests import api_samples_customers, api_samples_forecast
 from xietong.core.models import Company, User
 
-PATH_PARAMETERS: tuple[str, ...] = ("view_id",)
+PATH_PARAMETERS: tuple[str, ...] = (
+    "view_id",
+    *api_samples_customers.PATH_PARAMETERS,
+    *api_samples_forecast.PATH_PARAMETERS,
+)
 DEFINITION = {"measures": ["revenue"], "rows": ["year"]}
 
 
@@ -36,8 +41,12 @@ SAMPLES: dict[tuple[str, str], Callable[[User, Company], dict[str, Any]]] = {
     ),
     ("DELETE", "/analytics/views/{view_id}"): lambda u, c: _sample({"view_id": own_view(u, c).pk}),
     ("POST", "/analytics/refresh"): lambda u, c: _sample({}),
+    **api_samples_customers.SAMPLES,
+    **api_samples_forecast.SAMPLES,
 }
 PER_CALLER = {
     ("PUT", "/analytics/views/{view_id}/shared"),
     ("DELETE", "/analytics/views/{view_id}"),
+    *api_samples_customers.PER_CALLER,
+    *api_samples_forecast.PER_CALLER,
 }

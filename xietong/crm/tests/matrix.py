@@ -13,7 +13,7 @@ from typing import Any
 from xietong.core.models import Company, Membership
 from xietong.core.tenancy import company_scope
 from xietong.crm import services
-from xietong.crm.tests import matrix_marketing, matrix_service
+from xietong.crm.tests import matrix_intake, matrix_marketing, matrix_service
 
 URL_RECORDS = {
     "crm:lead_detail": "crm_lead",
@@ -29,6 +29,7 @@ URL_RECORDS = {
     "crm:opportunity_quotation_create": "crm_opportunity",
     **matrix_marketing.URL_RECORDS,
     **matrix_service.URL_RECORDS,
+    **matrix_intake.URL_RECORDS,
 }
 POST_ONLY = {
     "crm:lead_qualify",
@@ -43,6 +44,7 @@ POST_ONLY = {
     "crm:lost_reason_create",
     *matrix_marketing.POST_ONLY,
     *matrix_service.POST_ONLY,
+    *matrix_intake.POST_ONLY,
 }
 
 
@@ -68,4 +70,5 @@ def crm_records(company: Company, key: str) -> dict[str, Any]:
                                             subject=f"CANARY-{key}-call", owner=users[0])  # fmt: skip
     return {"crm_team": team, "crm_lead": lead, "crm_opportunity": opportunity,
             "crm_activity": activity, **matrix_marketing.records(company, key),
-            **matrix_service.records(company, key)}  # fmt: skip
+            **matrix_service.records(company, key),
+            **matrix_intake.records(company, key)}  # fmt: skip

@@ -1,0 +1,7 @@
+"""REST endpoints of analytics: forecast (mounted under the analytics router)."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router(tags=["analytics"])

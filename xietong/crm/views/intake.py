@@ -1,0 +1,7 @@
+"""CRM screens: intake (filled by a later change)."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

@@ -1,0 +1,9 @@
+"""Demo step for analytics forecast (filled by a later change); runs after the warehouse load."""
+
+from __future__ import annotations
+
+from xietong.demo.context import DemoContext
+
+
+def run(ctx: DemoContext) -> None:
+    """Nothing yet."""
