@@ -32,10 +32,9 @@ from django.urls import reverse
 
 from xietong.crm.models import Campaign, Coupon, Lead, Opportunity, Recipient
 from xietong.party.models import Party
-from xietong.sales.models import SalesOrder
+from xietong.sales import selectors as sales_selectors
 
 WINDOW_DAYS = 90
-ORDER_STATES = (SalesOrder.State.CONFIRMED, SalesOrder.State.DONE)
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
 
@@ -82,11 +81,9 @@ def touches(company_id: int, party_ids: Iterable[int] | None = None,
     leads = Lead.unscoped.filter(company_id=company_id, marketing_campaign__isnull=False,
                                  party__isnull=False)  # fmt: skip
     coupons = Coupon.unscoped.filter(company_id=company_id)
-    orders = SalesOrder.unscoped.filter(company_id=company_id, state__in=ORDER_STATES)
-    if party_ids is not None:
-        ids = list(party_ids)
+    ids = list(party_ids) if party_ids is not None else None
+    if ids is not None:
         clicks, leads = clicks.filter(party_id__in=ids), leads.filter(party_id__in=ids)
-        orders = orders.filter(party_id__in=ids)
     if campaign_id is not None:
         clicks = clicks.filter(campaign_id=campaign_id)
         leads = leads.filter(marketing_campaign_id=campaign_id)
@@ -97,9 +94,9 @@ def touches(company_id: int, party_ids: Iterable[int] | None = None,
             for lead in leads.only("party_id", "marketing_campaign_id", "created_at")]  # fmt: skip
     code_campaign = dict(coupons.values_list("code", "promotion__campaign_id"))
     if code_campaign:
-        for order in orders.filter(coupon_code__in=list(code_campaign)).only(
-            "party_id", "coupon_code", "created_at"
-        ):
+        orders = sales_selectors.orders_won(company_id=company_id, party_ids=ids,
+                                            coupon_codes=list(code_campaign))  # fmt: skip
+        for order in orders.only("party_id", "coupon_code", "created_at"):
             out.append(Touch(order.party_id, code_campaign[order.coupon_code], order.created_at,
                              "coupon", order.pk))  # fmt: skip
     out.sort(key=lambda t: t.key)
@@ -117,8 +114,8 @@ def order_attribution(company_id: int, party_ids: Iterable[int]
     if not by_party:
         return []
     out = []
-    orders = SalesOrder.unscoped.filter(company_id=company_id, party_id__in=list(by_party),
-                                        state__in=ORDER_STATES).order_by("created_at", "pk")  # fmt: skip
+    orders = sales_selectors.orders_won(company_id=company_id, party_ids=list(by_party)
+                                        ).order_by("created_at", "pk")  # fmt: skip
     for order in orders.select_related("party"):
         start = order.created_at - dt.timedelta(days=WINDOW_DAYS)
         window = [t for t in by_party[order.party_id] if start <= t.at <= order.created_at]

@@ -26,12 +26,10 @@ from django.db import transaction
 from django.db.models import (
     DecimalField,
     Exists,
-    Max,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
-    Sum,
     Value,
 )
 from django.db.models.functions import Coalesce
@@ -43,11 +41,10 @@ from xietong.core.audit import audited
 from xietong.core.models import Company, User
 from xietong.crm.models import Opportunity, Recipient, Segment, SegmentMember
 from xietong.party.models import Address, Party
-from xietong.sales.models import SalesOrder
+from xietong.sales import selectors as sales_selectors
 
 Errors = dict[str, list[str]]
 MAX_CONDITIONS = 20
-ORDER_STATES = (SalesOrder.State.CONFIRMED, SalesOrder.State.DONE)
 
 LIST_OPS = ("eq", "ne", "in", "not_in")
 NUMBER_OPS = ("gt", "gte", "lt", "lte")
@@ -237,14 +234,7 @@ def _condition_q(condition: dict[str, Any], n: int, today: dt.date) -> tuple[Q, 
         return (Q(has) if op == "in" else ~Q(has)), {}
     if field == "revenue":
         since = today - dt.timedelta(days=condition["days"])
-        total = (
-            SalesOrder.unscoped.filter(
-                party=OuterRef("pk"), state__in=ORDER_STATES, date__gte=since
-            )  # fmt: skip
-            .values("party")
-            .annotate(total=Sum("amount_untaxed"))
-            .values("total")
-        )
+        total = sales_selectors.party_won_revenue_subquery(since=since)
         name = f"seg_revenue_{n}"
         decimal = DecimalField(max_digits=19, decimal_places=4)
         annotation = {name: Coalesce(Subquery(total, output_field=decimal),
@@ -252,12 +242,7 @@ def _condition_q(condition: dict[str, Any], n: int, today: dt.date) -> tuple[Q, 
         return Q(**{f"{name}__{op}": Decimal(value)}), annotation
     if field == "last_order":
         name = f"seg_last_order_{n}"
-        last = (
-            SalesOrder.unscoped.filter(party=OuterRef("pk"), state__in=ORDER_STATES)
-            .values("party")
-            .annotate(last=Max("date"))
-            .values("last")
-        )
+        last = sales_selectors.party_last_order_subquery()
         cutoff = today - dt.timedelta(days=value)
         annotation = {name: Subquery(last)}
         if op == "older_than":

@@ -14,7 +14,7 @@ from xietong.crm.models import ServiceCategory, Ticket, TicketPriority
 from xietong.inventory.models import Lot
 from xietong.party.models import Party
 from xietong.product.models import Product
-from xietong.sales.models import SalesOrder
+from xietong.sales import selectors as sales_selectors
 
 CONTROL = {"class": "form-control"}
 SELECT = {"class": "form-select"}
@@ -37,7 +37,7 @@ class TicketForm(forms.Form):
                                       required=False, widget=forms.Select(attrs=SELECT))  # fmt: skip
     priority = forms.ChoiceField(label=_("Priority"), choices=TicketPriority.choices,
                                  initial=TicketPriority.NORMAL, widget=forms.Select(attrs=SELECT))  # fmt: skip
-    sales_order = forms.ModelChoiceField(label=_("Sales order"), queryset=SalesOrder.unscoped.none(),
+    sales_order = forms.ModelChoiceField(label=_("Sales order"), queryset=sales_selectors.company_orders(company_id=0).none(),
                                          required=False, widget=forms.Select(attrs=SELECT))  # fmt: skip
     product = forms.ModelChoiceField(label=_("Product"), queryset=Product.unscoped.none(),
                                      required=False, widget=forms.Select(attrs=SELECT))  # fmt: skip
@@ -50,7 +50,7 @@ class TicketForm(forms.Form):
         self.fields["party"].queryset = Party.unscoped.filter(company=company, is_customer=True)  # type: ignore[attr-defined]
         self.fields["category"].queryset = ServiceCategory.unscoped.filter(company=company,  # type: ignore[attr-defined]
                                                                            active=True)  # fmt: skip
-        self.fields["sales_order"].queryset = SalesOrder.unscoped.filter(company=company)  # type: ignore[attr-defined]
+        self.fields["sales_order"].queryset = sales_selectors.company_orders(company_id=company.pk)  # type: ignore[attr-defined]
         self.fields["product"].queryset = Product.unscoped.filter(company=company)  # type: ignore[attr-defined]
 
     def clean_lot(self) -> Lot | None:

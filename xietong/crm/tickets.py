@@ -48,7 +48,7 @@ from xietong.inventory.models import Lot
 from xietong.party.models import Contact, Party
 from xietong.party.services import timeline_add
 from xietong.product.models import Product
-from xietong.sales.models import SalesOrder
+from xietong.sales import selectors as sales_selectors
 from xietong.workflow.dispatch import Candidate, Decision, Need, Strategy, choose
 from xietong.workflow.services import message_signal
 
@@ -234,7 +234,12 @@ def _links(company_id: int, data: dict[str, Any], errors: Errors, party: Party |
             _add(errors, "contact", _("Choose a contact of the customer."))
         out["contact"] = contact
     if "sales_order" in data:
-        order = _row(SalesOrder, company_id, data["sales_order"], "sales_order", errors)
+        order = None
+        if data["sales_order"] not in (None, ""):
+            order = sales_selectors.company_order(company_id=company_id,
+                                                  order_id=data["sales_order"])  # fmt: skip
+            if order is None:
+                _add(errors, "sales_order", _("Choose a valid value of your company."))
         if order is not None and party is not None and order.party_id != party.pk:
             _add(errors, "sales_order", _("Choose an order of the customer."))
         out["sales_order"] = order

@@ -4,10 +4,11 @@ There is no warranty field on products, so warranty length is a CRM setting: a `
 per product category (the product's category, else its parent categories upwards), else the
 company's default rule (the one without a category), else `DEFAULT_MONTHS`. The warranty runs
 from the day the lot or serial number was delivered to the ticket's customer (the last done
-delivery move of that lot to a customer location, from a sales order line of that customer).
+delivery move of that lot to a customer location, from a sales order line of that customer:
+`xietong.sales.selectors.lot_delivery`).
 
 `ticket_rma_create` authorises the return through the sales returns service
-(`xietong.sales.returns.return_create`) for the order line that delivered the ticket's lot (or,
+(`xietong.sales.services.order_return_create`) for the order line that delivered the ticket's lot (or,
 without a lot, the ticket's order line of its product) and links it on the ticket."""
 
 from __future__ import annotations
@@ -28,11 +29,10 @@ from xietong.core.models import User
 from xietong.crm.models import Ticket, WarrantyRule
 from xietong.crm.services import CrmError
 from xietong.crm.tickets import timeline_write
-from xietong.inventory.models import Location, Lot, Move
+from xietong.inventory.models import Lot
 from xietong.product.models import Category, Product
-from xietong.sales.documents import LINE_SOURCE
-from xietong.sales.models import SalesOrderLine
-from xietong.sales.returns import return_create
+from xietong.sales import selectors as sales_selectors
+from xietong.sales import services as sales_services
 
 DEFAULT_MONTHS = 12
 
@@ -45,7 +45,7 @@ class Warranty:
     months: int
     delivered_on: dt.date | None = None
     until: dt.date | None = None
-    order_line: SalesOrderLine | None = None
+    order_line: Any = None  # the sales order line that delivered the lot
     reason: str = ""
 
 
@@ -70,21 +70,10 @@ def warranty_months(product: Product) -> int:
     return rules.get(None, DEFAULT_MONTHS)
 
 
-def delivery_of(lot: Lot, party_id: int | None) -> tuple[dt.date, SalesOrderLine] | None:
-    """The last done delivery of `lot` to a customer from an order line of `party_id`."""
-    moves = Move.unscoped.filter(company_id=lot.company_id, lot=lot, state=Move.State.DONE,
-                                 source_type=LINE_SOURCE,
-                                 to_location__usage=Location.Usage.CUSTOMER)  # fmt: skip
-    lines = SalesOrderLine.objects.filter(
-        pk__in=list(moves.values_list("source_id", flat=True)),
-        order__party_id=party_id,
-    ).select_related("order")
-    by_id = {line.pk: line for line in lines}
-    best = None
-    for source_id, day in moves.values_list("source_id", "effective_date"):
-        if source_id in by_id and day is not None and (best is None or day > best[0]):
-            best = (day, by_id[source_id])
-    return best
+def delivery_of(lot: Lot, party_id: int | None) -> tuple[dt.date, Any] | None:
+    """The last done delivery of `lot` to a customer from an order line of `party_id`: its
+    date and the sales order line (`sales.selectors.lot_delivery`)."""
+    return sales_selectors.lot_delivery(lot=lot, party_id=party_id)
 
 
 def warranty_check(ticket: Ticket, *, on: dt.date | None = None) -> Warranty:
@@ -119,8 +108,8 @@ def ticket_rma_create(*, ticket: Ticket, actor: User | None, quantity: Any = 1, 
         found = delivery_of(ticket.lot, ticket.party_id)
         line = found[1] if found else None
     elif ticket.sales_order_id is not None and ticket.product_id is not None:
-        line = SalesOrderLine.objects.filter(order_id=ticket.sales_order_id,
-                                             product_id=ticket.product_id).first()  # fmt: skip
+        line = sales_selectors.order_product_line(order_id=ticket.sales_order_id,
+                                                  product_id=ticket.product_id)  # fmt: skip
     if line is None:
         raise CrmError(_("Name the delivered lot, or the order and product, to return."))
     try:
@@ -138,7 +127,8 @@ def ticket_rma_create(*, ticket: Ticket, actor: User | None, quantity: Any = 1, 
         row = Ticket.unscoped.select_for_update(of=("self",)).get(pk=ticket.pk)
         if row.rma_id is not None:
             raise CrmError(_("The ticket has a return already."))
-        rma = return_create(order=line.order, actor=actor, reason=why[:300], lines=[wanted])
+        rma = sales_services.order_return_create(order=line.order, actor=actor, reason=why[:300],
+                                                 lines=[wanted])  # fmt: skip
         row.rma = rma
         row.sales_order_id = row.sales_order_id or line.order_id
         row.save(update_fields=["rma", "sales_order", "updated_at"])

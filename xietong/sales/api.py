@@ -31,7 +31,7 @@ from typing import Any, Literal
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Prefetch, Q
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
@@ -43,23 +43,23 @@ from xietong.core.idempotency import idempotent
 from xietong.core.models import User
 from xietong.core.permissions import has_perm, requires
 from xietong.core.selectors import membership_for
-from xietong.finance.models import Invoice, Journal, Tax
+from xietong.finance.models import Invoice, Journal
 from xietong.finance.posting import PostingError
 from xietong.inventory.models import Move, Picking, Warehouse
 from xietong.inventory.stock import StockError
 from xietong.party.models import Address, Contact, Party, PaymentTerm
-from xietong.product.models import PriceList, Product
-from xietong.sales import billing, documents, returns, sending
+from xietong.product.models import PriceList
+from xietong.sales import billing, documents, returns, selectors, sending, services
 from xietong.sales.common import SalesError
 from xietong.sales.models import (
     InvoicedLine,
     Quotation,
-    QuotationLine,
     ReturnLine,
     ReturnOrder,
     SalesOrder,
     SalesOrderLine,
 )
+from xietong.sales.schemas import DocumentBrief, DocumentOut, LineIn, LineOut, QuotationOut
 
 router = Router(tags=["sales"])
 ZERO = Decimal(0)
@@ -84,38 +84,6 @@ PDF_RESPONSE = {
 # --- schemas: lines -----------------------------------------------------------------------------
 
 
-class LineOut(Schema):
-    id: int
-    sequence: int
-    product: int = Field(..., alias="product_id")
-    sku: str
-    configured_item: int | None = Field(None, alias="configured_item_id")
-    description: str
-    quantity: DecimalString
-    uom: str
-    list_price: DecimalString = Field(..., description="the customer's price before discount")
-    unit_price: DecimalString
-    discount: DecimalString = Field(..., description="percent")
-    taxes: list[str] = Field(..., description="tax codes")
-    amount_untaxed: DecimalString
-    amount_tax: DecimalString
-    amount_total: DecimalString
-    promise_date: dt.date | None = Field(None, description="the date promised (ATP)")
-    promise_note: str
-
-    @staticmethod
-    def resolve_sku(obj: Any) -> str:
-        return obj.product.sku
-
-    @staticmethod
-    def resolve_uom(obj: Any) -> str:
-        return obj.uom.code
-
-    @staticmethod
-    def resolve_taxes(obj: Any) -> list[str]:
-        return [tax.code for tax in obj.taxes.all()]
-
-
 class OrderLineOut(LineOut):
     qty_delivered: DecimalString
     qty_invoiced: DecimalString
@@ -123,26 +91,6 @@ class OrderLineOut(LineOut):
     invoice_policy: Literal["order", "delivery"] = Field(
         ..., description="what this line bills: ordered or delivered quantities"
     )
-
-
-class LineIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-
-    product: int | None = Field(None, description="product id (or give `sku`)")
-    sku: str | None = Field(None, description="product SKU (or give `product`)")
-    configured_item: int | None = Field(
-        None, description="id of a configured item (instead of a product)"
-    )
-    quantity: DecimalString = Decimal(1)
-    uom: str | None = Field(None, description="unit code; default: the product's sales unit")
-    unit_price: DecimalString | None = Field(
-        None, description="default: the customer's price (price list, configuration)"
-    )
-    discount: DecimalString = Field(ZERO, description="percent")
-    taxes: list[str] | None = Field(
-        None, description="tax codes; default: the sales settings' default tax; [] for none"
-    )
-    description: str = Field("", description="default: the product's name")
 
 
 # --- schemas: quotations ------------------------------------------------------------------------
@@ -161,6 +109,11 @@ class HeaderIn(Schema):
     salesperson: int | None = Field(None, description="user id; default: the caller")
     customer_reference: str | None = None
     notes: str | None = None
+    coupon_code: str | None = Field(
+        None,
+        description="a coupon code of a live campaign: its promotion lowers the lines' "
+        'prices; an unknown or expired code is refused (422 on `coupon_code`); "" for none',
+    )
 
 
 class QuotationIn(HeaderIn):
@@ -174,77 +127,9 @@ class QuotationPatch(HeaderIn):
     lines: list[LineIn] | None = Field(None, description="replaces every line")
 
 
-class DocumentBrief(Schema):
-    id: int
-    number: str
-    state: str
-    party: int = Field(..., alias="party_id")
-    party_name: str
-    date: dt.date
-    currency: str = Field(..., alias="currency_id")
-    amount_untaxed: DecimalString
-    amount_tax: DecimalString
-    amount_total: DecimalString
-    salesperson: int | None = Field(None, alias="salesperson_id")
-    customer_reference: str
-
-    @staticmethod
-    def resolve_party_name(obj: Any) -> str:
-        return obj.party.name
-
-
-class DocumentOut(DocumentBrief):
-    warehouse: str = Field(..., description="warehouse code")
-    price_list: int | None = Field(None, alias="price_list_id")
-    payment_term: int | None = Field(None, alias="payment_term_id")
-    contact: int | None = Field(None, alias="contact_id")
-    shipping_address: int | None = Field(None, alias="shipping_address_id")
-    language: str
-    notes: str
-    created_at: dt.datetime
-
-    @staticmethod
-    def resolve_warehouse(obj: Any) -> str:
-        return obj.warehouse.code
-
-
 class QuotationBrief(DocumentBrief):
     version: int
     valid_until: dt.date
-
-
-class VersionOut(Schema):
-    id: int
-    version: int
-    state: str
-    date: dt.date
-    amount_total: DecimalString
-
-
-class QuotationOut(DocumentOut):
-    version: int
-    valid_until: dt.date
-    approval: str = Field(..., description='"", pending, approved or rejected')
-    approval_comment: str
-    max_discount: DecimalString = Field(..., description="largest effective discount (%)")
-    sent_at: dt.datetime | None
-    lost_reason: str
-    previous: int | None = Field(None, alias="previous_id")
-    versions: list[VersionOut] = Field(..., description="every version of the number")
-    orders: list[int] = Field(..., description="ids of the orders made from it")
-    lines: list[LineOut]
-
-    @staticmethod
-    def resolve_versions(obj: Quotation) -> list[Quotation]:
-        return list(Quotation.objects.filter(number=obj.number).order_by("version"))
-
-    @staticmethod
-    def resolve_orders(obj: Quotation) -> list[int]:
-        return list(obj.orders.order_by("pk").values_list("pk", flat=True))
-
-    @staticmethod
-    def resolve_lines(obj: Quotation) -> list[Any]:
-        return list(obj.lines.all())
 
 
 class QuotationFilters(Schema):
@@ -642,61 +527,33 @@ def _party(pk: int) -> Party:
 
 
 def _lines(items: Iterable[LineIn]) -> list[dict[str, Any]]:
-    """The request's lines as the services take them: products by id (SKUs looked up in one
-    query), taxes as records (codes looked up in one query)."""
-    items = list(items)
-    skus = {item.sku.strip() for item in items if item.sku}
-    by_sku = dict(Product.objects.filter(sku__in=skus).values_list("sku", "pk")) if skus else {}
-    codes = {code for item in items for code in item.taxes or ()}
-    taxes = {tax.code: tax for tax in Tax.objects.filter(code__in=codes)} if codes else {}
-    errors: dict[str, list[str]] = {}
-    lines = []
-    for n, item in enumerate(items):
-        given = [name for name in ("product", "sku", "configured_item") if getattr(item, name)]
-        if len(given) != 1:
-            errors[f"lines.{n}.product"] = [
-                _("Give the product's id or its SKU, or a configured item (one of them).")
-            ]
-            continue
-        line: dict[str, Any] = {"quantity": item.quantity, "discount": item.discount}
-        if item.sku:
-            line["product"] = by_sku.get(item.sku.strip())
-            if line["product"] is None:
-                errors[f"lines.{n}.sku"] = [
-                    _("No product has the SKU “%(sku)s”.") % {"sku": item.sku}
-                ]
-        elif item.product is not None:
-            line["product"] = item.product
-        else:
-            line["configured_item"] = item.configured_item
-        if item.taxes is not None:
-            missing = [code for code in item.taxes if code not in taxes]
-            if missing:
-                errors[f"lines.{n}.taxes"] = [
-                    _("Unknown tax %(codes)s.") % {"codes": ", ".join(missing)}
-                ]
-            line["taxes"] = [taxes[code] for code in item.taxes if code in taxes]
-        for name in ("uom", "unit_price"):
-            if getattr(item, name) is not None:
-                line[name] = getattr(item, name)
-        if item.description:
-            line["description"] = item.description
-        lines.append(line)
-    if errors:
-        raise ValidationError(errors)
-    return lines
+    """The request's lines as the services take them (`services.quotation_lines_from_input`)."""
+    return services.quotation_lines_from_input(items)
 
 
 def _quotation(quotation_id: int) -> Quotation:
-    return get_object_or_404(
-        Quotation.objects.select_related("party", "warehouse").prefetch_related(
-            Prefetch(
-                "lines",
-                QuotationLine.objects.select_related("product", "uom").prefetch_related("taxes"),
-            )
-        ),
-        pk=quotation_id,
-    )
+    found = selectors.quotation_detail(quotation_id=quotation_id)
+    if found is None:
+        raise Http404
+    return found
+
+
+def _lines_again(quotation: Quotation) -> list[dict[str, Any]]:
+    """The quotation's lines as the services take them, to be priced again (a new coupon
+    code): a price is kept only when it was typed (it differs from the list price)."""
+    return [
+        {
+            "product": line.product_id,
+            "configured_item": line.configured_item_id,
+            "quantity": line.quantity,
+            "uom": line.uom,
+            "discount": line.discount,
+            "taxes": list(line.taxes.all()),
+            "description": line.description,
+            **({"unit_price": line.unit_price} if line.unit_price != line.list_price else {}),
+        }
+        for line in quotation.lines.all()
+    ]
 
 
 def _order(order_id: int) -> SalesOrder:
@@ -809,10 +666,13 @@ def quotation_update(request: HttpRequest, quotation_id: int, payload: Quotation
     """Change a draft (or approved) quotation: the header fields sent, and `lines` replacing
     all lines. A sent quotation is changed by revising it."""
     quotation = _quotation(quotation_id)
+    lines = _lines(payload.lines) if payload.lines is not None else None
+    if lines is None and "coupon_code" in payload.model_fields_set:
+        lines = _lines_again(quotation)  # another coupon prices the lines again
     documents.quotation_update(
         quotation=quotation,
         actor=request.user,
-        lines=_lines(payload.lines) if payload.lines is not None else None,
+        lines=lines,
         valid_until=payload.valid_until,
         **_header(request, payload),
     )

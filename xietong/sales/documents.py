@@ -56,6 +56,7 @@ from xietong.sales.common import (
     sales_settings,
     timeline,
 )
+from xietong.sales.events import OrderConfirmed, publish
 from xietong.sales.models import (
     InvoicePolicy,
     Quotation,
@@ -873,8 +874,6 @@ def _orders_confirm(
             else:
                 timeline(row.party, "order", _("Sales order %(number)s confirmed")
                          % {"number": row}, actor=actor, source=row)  # fmt: skip
-                from xietong.sales.events import OrderConfirmed, publish
-
                 publish(OrderConfirmed(company_id=row.company_id, order_id=row.pk,
                                        party_id=row.party_id, quotation_id=row.quotation_id,
                                        actor_id=getattr(actor, "pk", None)))  # fmt: skip

@@ -7,7 +7,9 @@ engine priced the lines and before the amounts are computed: every adjuster sees
 price engine priced (not the ones with a typed price or a configuration's price) and answers
 `Adjustment`s — a lower unit price for a line, and a note saying why. The lowest price wins; the
 adjusted price becomes the line's price and its price before discount (a promotion is not a
-discount that needs approval). An adjuster refuses a coupon code it does not accept by raising
+discount that needs approval); the line keeps the price it replaced in
+`extra["price_before_promotion"]` and the adjuster's note in `extra["promotion"]`, for screens
+to show. An adjuster refuses a coupon code it does not accept by raising
 ValidationError on the field `coupon_code`; when no adjuster knows a code, it is refused too."""
 
 from __future__ import annotations
@@ -103,5 +105,23 @@ def lines_adjust(
         line = lines[index]
         price = max(Decimal(0), adjustment.unit_price)
         if price < line.unit_price:
+            line.extra["price_before_promotion"] = line.unit_price
             line.unit_price = line.list_price = price
             line.extra["promotion"] = adjustment.note
+
+
+def coupon_check(
+    *, company: Any, party: Any, date: dt.date, currency: str, coupon: str
+) -> list[str]:
+    """Would the adjusters accept `coupon` on a document of `party` dated `date` in
+    `currency`? The messages of the refusal (empty: accepted, or no coupon given) — the same
+    answer `lines_adjust` gives when the document is saved, asked without lines so that a
+    screen or an API can name the field before pricing anything. Reads only."""
+    if not (coupon or "").strip():
+        return []
+    try:
+        lines_adjust(company=company, party=party, date=date, currency=currency,
+                     coupon=coupon.strip().upper(), lines=())  # fmt: skip
+    except ValidationError as exc:
+        return [m for ms in exc.message_dict.values() for m in ms]
+    return []

@@ -34,8 +34,9 @@ from xietong.core.idempotency import idempotent
 from xietong.core.permissions import has_perm, requires
 from xietong.crm import selectors, services
 from xietong.crm.models import Activity, Lead, Opportunity, SalesTeam
-from xietong.sales import api as sales_api
+from xietong.sales import schemas as sales_schemas
 from xietong.sales import selectors as sales_selectors
+from xietong.sales import services as sales_services
 from xietong.sales.common import SalesError
 
 router = Router(tags=["crm"])
@@ -368,7 +369,7 @@ class ForecastOut(Schema):
 class OpportunityQuotationIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    lines: list[sales_api.LineIn] = Field(..., description="at least one line")
+    lines: list[sales_schemas.LineIn] = Field(..., description="at least one line")
     valid_until: dt.date | None = Field(None, description="default: date + the settings' days")
     date: dt.date | None = None
     customer_reference: str = ""
@@ -774,7 +775,7 @@ quote_refusals = refusals_of(services.CrmError, SalesError, own=SalesError)
 
 
 @router.post("/crm/opportunities/{opportunity_id}/quotations",
-             response={201: sales_api.QuotationOut})  # fmt: skip
+             response={201: sales_schemas.QuotationOut})  # fmt: skip
 @requires("crm.sell")
 @idempotent
 @quote_refusals
@@ -790,10 +791,11 @@ def opportunity_quotation_create(request: HttpRequest, opportunity_id: int,
     if payload.date is not None:
         fields["date"] = payload.date
     quotation = services.opportunity_quotation_create(
-        opportunity=opportunity, actor=request.user, lines=sales_api._lines(payload.lines),
+        opportunity=opportunity, actor=request.user,
+        lines=sales_services.quotation_lines_from_input(payload.lines),
         valid_until=payload.valid_until, **fields,
     )  # fmt: skip
-    return Status(201, sales_api._quotation(quotation.pk))
+    return Status(201, sales_selectors.quotation_detail(quotation_id=quotation.pk))
 
 
 @router.get("/crm/opportunities/{opportunity_id}/quotations", response=list[SalesDocumentOut])

@@ -7,7 +7,6 @@ teams with `crm.manage`, else one's own teams."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django.contrib import messages
@@ -39,9 +38,7 @@ from xietong.crm.models import (
 from xietong.finance.views.common import Amount, Badge
 from xietong.party.selectors import salespeople, timeline_for
 from xietong.sales import selectors as sales_selectors
-from xietong.sales.common import sales_settings
-from xietong.sales.forms import QuotationForm
-from xietong.sales.views.editor import Editor, editor_page
+from xietong.sales import services as sales_services
 
 STYLES = {"new": "info", "qualified": "success", "disqualified": "secondary", "open": "info",
           "won": "success", "lost": "danger"}  # fmt: skip
@@ -309,29 +306,17 @@ def opportunity_quotation_create(request: HttpRequest, pk: int) -> HttpResponse:
     if opportunity.state == Opportunity.State.LOST:
         messages.error(request, _("This opportunity is lost: it gets no quotation."))
         return redirect(detail)
-    day = timezone.localdate()
 
     def save(data: dict[str, Any], party: Any, lines: list[dict[str, Any]]) -> Any:
-        fields = {"date": data["date"], "customer_reference": data["customer_reference"],
-                  "notes": data["notes"]}  # fmt: skip
-        for name in ("price_list", "warehouse"):
-            if data.get(name) is not None:
-                fields[name] = data[name]
         return services.opportunity_quotation_create(
             opportunity=opportunity, actor=request.user, lines=lines,
-            valid_until=data["valid_until"], **fields,
+            valid_until=data["valid_until"], **sales_services.quotation_header_fields(data),
         )  # fmt: skip
 
-    validity = sales_settings(request.company).quotation_validity_days
-    return editor_page(request, Editor(
-        form_class=QuotationForm, lines_url=reverse("sales:quotation_lines"),
-        title=_("New quotation for %(name)s") % {"name": opportunity.name}, cancel_url=detail,
-        save=save, done=lambda q: reverse("sales:quotation_detail", args=[q.pk]),
-        success=_("Quotation %(number)s saved."),
-        initial={"party": opportunity.party, "date": day,
-                 "valid_until": day + dt.timedelta(days=validity)},
-        rows=[{}], fixed_party=opportunity.party, submit_label=_("Save the quotation"),
-    ))  # fmt: skip
+    return sales_services.quotation_editor_page(
+        request, party=opportunity.party, cancel_url=detail, save=save,
+        title=_("New quotation for %(name)s") % {"name": opportunity.name},
+    )  # fmt: skip
 
 
 def _wants_json(request: HttpRequest) -> bool:

@@ -2,26 +2,36 @@
 (`lines-<n>-<field>`), priced and promised live through `preview.lines_preview` on every change
 (HTMX answers: the totals with each line's price, amount, promise and messages swapped in out of
 band; or, after adding or removing a line, the whole lines block), and saved through one
-service whose refusals go back onto the header fields and the lines."""
+service whose refusals go back onto the header fields and the lines.
+
+A coupon code in the header prices the document as saving would (the promotion of the live
+campaign that has it, through the price adjusters of `promotions`): the lines show the
+promotion and the price it replaced; an unknown or expired code is named on the field and the
+prices stay without it."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from xietong.core.ui.records import apply_errors
 from xietong.inventory.models import Warehouse
 from xietong.party.models import Party
 from xietong.product.models import ConfiguredItem, PriceList, Product
-from xietong.sales.forms import LINE_FIELDS, DocumentForm, today
+from xietong.sales import promotions
+from xietong.sales.common import SalesError, amounts_compute, lines_clean
+from xietong.sales.forms import LINE_FIELDS, DocumentForm, OrderForm, QuotationForm, today
 from xietong.sales.preview import LINE_ERRORS, Preview, lines_preview
 from xietong.sales.views.common import fmt, link, price, quantity
 
@@ -29,6 +39,27 @@ MAX_LINES = 200
 PARTS = ("errors", "price", "amount", "promise")
 PROMISE_STYLES = {"stock": "success", "receipt": "info", "make": "warning", "buy": "warning",
                   "none": "danger"}  # fmt: skip
+
+
+# --- the header's coupon code -------------------------------------------------------------------
+
+
+def coupon_form(form_class: type[DocumentForm]) -> type[DocumentForm]:
+    """`form_class` with a coupon code field (changing it re-prices the lines)."""
+    field = forms.CharField(
+        label=gettext_lazy("Coupon code"), max_length=40, required=False,
+        help_text=gettext_lazy("A campaign's coupon: its promotion lowers the prices."),
+    )  # fmt: skip
+    return type(form_class.__name__, (form_class,), {
+        "coupon_code": field,
+        "live_fields": (*form_class.live_fields, "coupon_code"),
+        "clean_coupon_code": lambda self: self.cleaned_data["coupon_code"].strip().upper(),
+        "__module__": __name__,
+    })  # fmt: skip
+
+
+QuotationEditorForm = coupon_form(QuotationForm)
+OrderEditorForm = coupon_form(OrderForm)
 
 
 # --- rows as posted -----------------------------------------------------------------------------
@@ -136,6 +167,7 @@ def header_of(data: Any, fixed_party: Party | None = None) -> dict[str, Any]:
     return {
         "party": party,
         "date": date,
+        "coupon": str(data.get("coupon_code") or "").strip().upper()[:40],
         "wanted": _date(data.get("requested_date")) or date,
         "price_list": PriceList.objects.filter(pk=_pk(data.get("price_list"))).first()
         if _pk(data.get("price_list"))
@@ -162,6 +194,8 @@ class Result:
     promise_note: str = ""
     promise_style: str = ""
     configure_url: str = ""
+    promotion: str = ""
+    price_before_promotion: str = ""
 
 
 def results_for(
@@ -183,6 +217,8 @@ def results_for(
         company=request.company, party=party, lines=lines, warehouse=header["warehouse"],
         date=header["date"], wanted=header["wanted"], price_list=header["price_list"],
     )  # fmt: skip
+    if header["coupon"]:
+        header["coupon_errors"] = coupon_apply(request, preview, lines, header)
     currency = preview.currency
     for line in preview.lines:
         result = Result(
@@ -202,6 +238,10 @@ def results_for(
             result.promise_date = line.promise_date
             result.promise_note = line.promise_note
             result.promise_style = PROMISE_STYLES.get(line.promise_source, "secondary")
+            result.promotion = data.extra.get("promotion", "")
+            if "price_before_promotion" in data.extra:
+                result.price_before_promotion = price(data.extra["price_before_promotion"],
+                                                      currency)  # fmt: skip
         elif "product" in line.errors:
             item = lines[line.index] or {}
             product = Product.objects.filter(pk=item.get("product")).first()
@@ -211,11 +251,45 @@ def results_for(
     return results, preview
 
 
-def totals_context(preview: Preview | None, party: Party | None) -> dict[str, Any]:
+def coupon_apply(request: HttpRequest, preview: Preview, lines: list[dict[str, Any] | None],
+                 header: dict[str, Any]) -> list[str]:  # fmt: skip
+    """Price the preview's priced lines again, together and with the header's coupon code, as
+    saving prices them (a bundle promotion needs its products on the same document), and its
+    totals with them. Answers the coupon's refusal (nothing changed then)."""
+    company: Any = request.company  # type: ignore[attr-defined]
+    party, coupon = header["party"], header["coupon"]
+    priced = [line for line in preview.lines if line.data is not None and not line.errors]
+    if not priced:
+        return promotions.coupon_check(company=company, party=party, date=header["date"],
+                                       currency=preview.currency, coupon=coupon)  # fmt: skip
+    try:
+        data = lines_clean(company=company, party=party, currency=preview.currency,
+                           date=header["date"], price_list=header["price_list"] or party.price_list,
+                           lines=[lines[line.index] or {} for line in priced],
+                           coupon=coupon)  # fmt: skip
+    except SalesError as exc:
+        refused = exc.message_dict if hasattr(exc, "error_dict") else {}
+        return list(refused.get("coupon_code", []))
+    for line, clean in zip(priced, data, strict=True):
+        line.data = clean
+    with contextlib.suppress(SalesError):  # the preview named the problem already
+        preview.untaxed, preview.tax, preview.total = amounts_compute(company, preview.currency,
+                                                                      data)  # fmt: skip
+    preview.max_discount = max(line.discount for line in priced)
+    return []
+
+
+def totals_context(preview: Preview | None, party: Party | None,
+                   header: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    header = header or {}
+    coupon = {"coupon_code": header.get("coupon", ""),
+              "coupon_errors": header.get("coupon_errors", [])}  # fmt: skip
     if preview is None:
-        return {"totals": None, "party_missing": party is None}
+        return {"totals": None, "party_missing": party is None, **coupon}
     currency = preview.currency
     return {
+        **coupon,
+        "coupon_applied": bool(coupon["coupon_code"]) and not coupon["coupon_errors"],
         "party_missing": False,
         "totals": {
             "currency": currency,
@@ -253,7 +327,7 @@ def editor_context(request: HttpRequest, rows: list[dict[str, str]], header: dic
         "configurator_url": link("product:configurator"),
         "lines_url": lines_url,
         "parts": PARTS,
-        **totals_context(preview, header["party"]),
+        **totals_context(preview, header["party"], header),
     }
 
 

@@ -31,7 +31,6 @@ from xietong.sales import billing, documents, sending
 from xietong.sales.forms import (
     DownPaymentForm,
     OrderCancelForm,
-    OrderForm,
     OrderInvoiceForm,
     SendForm,
     today,
@@ -50,7 +49,7 @@ from xietong.sales.views.common import (
     quantity,
     timeline_of,
 )
-from xietong.sales.views.editor import Editor, editor_page, lines_response
+from xietong.sales.views.editor import Editor, OrderEditorForm, editor_page, lines_response
 from xietong.sales.views.quotations import line_rows, totals
 
 OState = SalesOrder.State
@@ -354,6 +353,7 @@ def order_create(request: HttpRequest) -> HttpResponse:
 
     def save(data: dict[str, Any], party: Party, lines: list[dict[str, Any]]) -> SalesOrder:
         fields = {name: data[name] for name in ("date", "customer_reference", "notes")}
+        fields["coupon_code"] = data.get("coupon_code", "")
         for name in ("price_list", "warehouse"):
             if data.get(name) is not None:
                 fields[name] = data[name]
@@ -366,7 +366,7 @@ def order_create(request: HttpRequest) -> HttpResponse:
     return editor_page(
         request,
         Editor(
-            form_class=OrderForm,
+            form_class=OrderEditorForm,
             lines_url=reverse("sales:order_lines"),
             title=_("New sales order"),
             cancel_url=reverse("sales:order_list"),

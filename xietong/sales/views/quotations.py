@@ -27,7 +27,7 @@ from xietong.core.ui.records import apply_errors, form_response, history_for
 from xietong.party.models import Party
 from xietong.sales import documents, sending
 from xietong.sales.common import sales_settings
-from xietong.sales.forms import AcceptForm, LostForm, QuotationForm, SendForm, today
+from xietong.sales.forms import AcceptForm, LostForm, SendForm, today
 from xietong.sales.models import Quotation, SalesOrder
 from xietong.sales.views.common import (
     Cell,
@@ -43,7 +43,13 @@ from xietong.sales.views.common import (
     quantity,
     timeline_of,
 )
-from xietong.sales.views.editor import Editor, editor_page, lines_response, rows_from_document
+from xietong.sales.views.editor import (
+    Editor,
+    QuotationEditorForm,
+    editor_page,
+    lines_response,
+    rows_from_document,
+)
 
 QState = Quotation.State
 OPEN = (QState.DRAFT, QState.TO_APPROVE, QState.APPROVED, QState.SENT)
@@ -288,6 +294,7 @@ def _header_fields(data: dict[str, Any]) -> dict[str, Any]:
         "date": data["date"],
         "customer_reference": data["customer_reference"],
         "notes": data["notes"],
+        "coupon_code": data.get("coupon_code", ""),
     }
     for name in ("price_list", "warehouse"):
         if data.get(name) is not None:
@@ -314,7 +321,7 @@ def quotation_create(request: HttpRequest) -> HttpResponse:
     return editor_page(
         request,
         Editor(
-            form_class=QuotationForm,
+            form_class=QuotationEditorForm,
             lines_url=reverse("sales:quotation_lines"),
             title=_("New quotation"),
             cancel_url=reverse("sales:quotation_list"),
@@ -353,7 +360,7 @@ def quotation_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return editor_page(
         request,
         Editor(
-            form_class=QuotationForm,
+            form_class=QuotationEditorForm,
             lines_url=reverse("sales:quotation_lines"),
             title=_("Edit quotation %(number)s") % {"number": q},
             cancel_url=reverse("sales:quotation_detail", args=[pk]),
@@ -368,6 +375,7 @@ def quotation_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 "warehouse": q.warehouse,
                 "customer_reference": q.customer_reference,
                 "notes": q.notes,
+                "coupon_code": q.coupon_code,
             },
             rows=rows_from_document(q),
             fixed_party=q.party,
