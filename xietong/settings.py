@@ -19,6 +19,10 @@ VAR_DIR.mkdir(parents=True, exist_ok=True)
 SECRET_KEY = os.environ.get("XIETONG_SECRET_KEY", "xietong-development-key-not-for-production")
 DEBUG = os.environ.get("XIETONG_DEBUG", "0") == "1"
 ALLOWED_HOSTS = os.environ.get("XIETONG_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
+# The site's absolute address (e.g. https://xietong.example), for links in what is sent without a
+# request: campaign e-mails' tracking and unsubscribe links, activity reminders. Empty: campaign
+# links point to http://localhost:8000 (the development server) and reminders carry paths only.
+SITE_URL = os.environ.get("XIETONG_SITE_URL", "").strip()
 
 INSTALLED_APPS = [
     "django.contrib.admin",

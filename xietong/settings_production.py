@@ -13,6 +13,9 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
+# SITE_URL (env XIETONG_SITE_URL, read in xietong.settings): the site's absolute address, e.g.
+# https://xietong.example, for links in campaign e-mails and activity reminders. Set it: without
+# it those links point to http://localhost:8000 (campaigns) or are paths only (reminders).
 CSRF_TRUSTED_ORIGINS = [
     origin for origin in os.environ.get("XIETONG_TRUSTED_ORIGINS", "").split(",") if origin
 ]

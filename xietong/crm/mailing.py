@@ -17,13 +17,14 @@ redirect). A bad or forged token is not found and changes nothing."""
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import signing
+from django.core.exceptions import ImproperlyConfigured
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import Count, Q
@@ -98,10 +99,24 @@ def token_read(token: str, use: str) -> tuple[int, int | None] | None:
     return value[0], link
 
 
-def site_url() -> str:
-    """The address our tracking links point to (settings.SITE_URL or $XIETONG_SITE_URL)."""
-    base = getattr(settings, "SITE_URL", "") or os.environ.get("XIETONG_SITE_URL", "")
-    return (base or "http://localhost:8000").rstrip("/")
+LOCAL_SITE_URL = "http://localhost:8000"  # the development server
+
+
+def site_url(*, fallback: str = LOCAL_SITE_URL) -> str:
+    """The site's address for links sent without a request: `settings.SITE_URL` (env
+    `XIETONG_SITE_URL`) without its trailing slash, or `fallback` when it is empty (the
+    development server for the tracking links). Raises ImproperlyConfigured when it is not an
+    absolute http(s) address, rather than sending e-mails with broken links."""
+    base = str(getattr(settings, "SITE_URL", "") or "").strip()
+    if not base:
+        return fallback.rstrip("/")
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ImproperlyConfigured(
+            f"SITE_URL (env XIETONG_SITE_URL) must be an absolute http(s) address such as "
+            f"https://xietong.example, not {base!r}."
+        )
+    return base.rstrip("/")
 
 
 def _url(name: str, token: str) -> str:

@@ -3,7 +3,8 @@ e-mails each owner, once per activity, the calls, meetings, e-mails and tasks th
 due within `AHEAD` — one message per owner and company listing them, in the owner's language
 (`User.language`), with a link to each. An activity is reminded once (`Activity.reminded_at`);
 one that is done, or has no owner or no due date, is not. An owner without an e-mail address is
-marked reminded all the same (the home page's work items show the activities anyway)."""
+marked reminded all the same (the home page's work items show the activities anyway). The links
+start with `settings.SITE_URL` (env `XIETONG_SITE_URL`); without it they are paths only."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from xietong.crm.mailing import site_url
 from xietong.crm.models import Activity
 
 logger = logging.getLogger(__name__)
@@ -38,8 +40,7 @@ def _link(activity: Activity) -> str:
         path = reverse("crm:opportunity_detail", args=[activity.opportunity_id])
     else:
         path = reverse("crm:lead_detail", args=[activity.lead_id])
-    base = str(getattr(settings, "XIETONG_BASE_URL", "") or "").rstrip("/")
-    return f"{base}{path}"
+    return f"{site_url(fallback='')}{path}"  # without SITE_URL: the path alone
 
 
 def _message(owner: Any, company: Any, rows: list[Activity], now: dt.datetime) -> EmailMessage:

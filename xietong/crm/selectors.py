@@ -142,14 +142,17 @@ def pipeline_board(*, team: SalesTeam, user: User, see_all: bool, owner: User | 
         .annotate(
             n=Count("pk"),
             total=Sum("expected_revenue"),
-            weighted=Sum(F("expected_revenue") * F("probability") / HUNDRED, output_field=money),
+            # divided by 100 here, not in SQL: SQLite divides integers as integers
+            weighted=Sum(F("expected_revenue") * F("probability"), output_field=money),
         )  # fmt: skip
     ):
         column = columns.get(group["stage_id"])
         if column is not None:
             column.count = group["n"]
             column.total = Decimal(group["total"] or 0)
-            column.weighted = Decimal(group["weighted"] or 0).quantize(Decimal("0.0001"))
+            column.weighted = (Decimal(group["weighted"] or 0) / HUNDRED).quantize(
+                Decimal("0.0001")
+            )
     for stage in stages:  # the first cards of each column: an index range scan each
         columns[stage.pk].cards = list(
             rows.filter(stage=stage)
@@ -301,8 +304,8 @@ def customer_pipeline(*, party: Any, user: User, see_all: bool, limit: int = 5
     figures = rows.order_by().aggregate(
         open=Count("pk", filter=is_open),
         open_value=Sum("expected_revenue", filter=is_open),
-        weighted=Sum(F("expected_revenue") * F("probability") / HUNDRED, filter=is_open,
-                     output_field=money),
+        weighted=Sum(F("expected_revenue") * F("probability"), filter=is_open,
+                     output_field=money),  # ÷ 100 below: SQLite divides integers as integers
         won=Count("pk", filter=Q(state=Opportunity.State.WON)),
         lost=Count("pk", filter=Q(state=Opportunity.State.LOST)),
         won_value=Sum("expected_revenue", filter=Q(state=Opportunity.State.WON)),
@@ -322,7 +325,7 @@ def customer_pipeline(*, party: Any, user: User, see_all: bool, limit: int = 5
         opportunities=latest,
         open=figures["open"],
         open_value=Decimal(figures["open_value"] or 0).quantize(cents),
-        weighted_value=Decimal(figures["weighted"] or 0).quantize(cents),
+        weighted_value=(Decimal(figures["weighted"] or 0) / HUNDRED).quantize(cents),
         won=figures["won"],
         lost=figures["lost"],
         won_value=Decimal(figures["won_value"] or 0).quantize(cents),
