@@ -49,6 +49,16 @@ def _badge(campaign: Campaign) -> Badge:
 # --- forms --------------------------------------------------------------------------------------
 
 
+# What the campaign page's buttons say: the action that leads to each state, not its name.
+MOVE_LABELS = {
+    Campaign.State.DRAFT: gettext_lazy("Back to draft"),
+    Campaign.State.SCHEDULED: gettext_lazy("Schedule"),
+    Campaign.State.RUNNING: gettext_lazy("Start"),
+    Campaign.State.DONE: gettext_lazy("Finish"),
+    Campaign.State.CANCELLED: gettext_lazy("Cancel the campaign"),
+}
+
+
 class SegmentForm(forms.Form):
     name = forms.CharField(label=gettext_lazy("Name"), max_length=120)
     kind = forms.ChoiceField(label=gettext_lazy("Kind"), choices=Segment.Kind.choices)
@@ -56,7 +66,7 @@ class SegmentForm(forms.Form):
     rules = forms.CharField(
         label=gettext_lazy("Rules (JSON)"),
         required=False,
-        widget=forms.Textarea(attrs={"rows": 6, "class": "font-monospace"}),
+        widget=forms.Textarea(attrs={"rows": 6, "class": "form-control font-monospace"}),
         help_text=gettext_lazy(
             'A list of conditions, e.g. [{"field": "country", "op": "in", "value": ["CN"]}, '
             '{"field": "revenue", "op": "gte", "value": "10000", "days": 365}].'
@@ -368,7 +378,7 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
         job = Job.objects.filter(pk=request.GET["job"], kind=mailing.JOB_KIND).first()
     return render(request, "crm/marketing/campaign_detail.html", {
         "campaign": campaign, "state_badge": _badge(campaign), "can_manage": manage,
-        "moves": [(s, dict(Campaign.State.choices)[s])
+        "moves": [(s, MOVE_LABELS[s])
                   for s in sorted(campaigns.TRANSITIONS[campaign.state])] if manage else [],
         "promotions": list(campaign.promotions.all()),
         "templates": list(campaign.templates.all()),
