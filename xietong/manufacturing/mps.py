@@ -31,6 +31,7 @@ from xietong.inventory.selectors import on_hand_by_product, open_moves_across_st
 from xietong.manufacturing.models import Forecast, MpsEntry, PlannedOrder, ProductionOrder
 from xietong.manufacturing.planning import (
     SALES_LINE,
+    forecast_effective,
     forecast_net,
     live_scenario,
     plan_start,
@@ -82,8 +83,9 @@ def master_schedule(
             if b is not None:
                 orders[b] += move.quantity
     forecast = empty()
-    raw = list(Forecast.unscoped.filter(company=company, product=product).values_list(
-        "pk", "product_id", "date", "quantity"))  # fmt: skip
+    raw = forecast_effective(Forecast.unscoped.filter(company=company, product=product)
+                             .values_list("pk", "product_id", "date", "quantity", "source"),
+                             bucket=bucket)  # fmt: skip
     for _pk, _product, date, quantity in raw:
         b = index(date)
         if b is not None:

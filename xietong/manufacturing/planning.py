@@ -170,6 +170,24 @@ def _parse_reference(reference: str) -> tuple[str, int | None, str]:
     return kind, int(pk) if pk else None, label
 
 
+def forecast_effective(
+    rows: Iterable[tuple[int, int, dt.date, Decimal, str]], *, bucket: str
+) -> list[tuple[int, int, dt.date, Decimal]]:
+    """The forecasts (id, product, date, quantity) that count, from rows that also carry their
+    source: a planner's figure (entered or imported) *replaces* the statistical forecast of the
+    same product in the same bucket (the ISO week of its date for weekly planning, else the
+    day), so an override is never added to the statistics it corrects. Entered and imported
+    figures of a bucket add up, as do statistical ones where nobody overrode them."""
+    rows = list(rows)
+
+    def key(product_id: int, date: dt.date) -> tuple[int, dt.date]:
+        return product_id, (date - dt.timedelta(days=date.weekday()) if bucket == "week" else date)
+
+    planned = {key(r[1], r[2]) for r in rows if r[4] != Forecast.Source.STATISTICAL}
+    return [(pk, product_id, date, quantity) for pk, product_id, date, quantity, source in rows
+            if source != Forecast.Source.STATISTICAL or key(product_id, date) not in planned]  # fmt: skip
+
+
 def forecast_net(
     forecasts: Iterable[tuple[int, int, dt.date, Decimal]],
     orders: Iterable[tuple[int, dt.date, Decimal]],
@@ -259,7 +277,7 @@ class _Lines:
 
 def _lines_read(
     *, company: Company, start: dt.date, settings: PlanningSettings, sku: dict[int, str],
-    changes: dict[str, Any], product_ids: Iterable[int] | None = None,
+    changes: dict[str, Any], product_ids: Iterable[int] | None = None, bucket: str | None = None,
 ) -> _Lines:  # fmt: skip
     """Receipts, demands and firm MPS production of the products `sku` names (all of the
     company's, or those of `product_ids`): open moves across the stock, open requisition
@@ -302,7 +320,9 @@ def _lines_read(
     if wanted is not None:
         forecasts, mps = forecasts.filter(product_id__in=wanted), mps.filter(product_id__in=wanted)
     for pk, product_id, date, quantity in forecast_net(
-        forecasts.values_list("pk", "product_id", "date", "quantity"), sales_orders,
+        forecast_effective(forecasts.values_list("pk", "product_id", "date", "quantity", "source"),
+                           bucket=bucket or settings.bucket),
+        sales_orders,
         start=start, frozen_days=settings.frozen_days,
         backward_days=settings.consume_backward_days,
         forward_days=settings.consume_forward_days,
@@ -376,7 +396,7 @@ def plan_input_build(
 
     sku = {row[0]: row[1] for row in products}
     lines = _lines_read(company=company, start=start, settings=settings, sku=sku,
-                        changes=changes)  # fmt: skip
+                        changes=changes, bucket=bucket)  # fmt: skip
     no_plan_before = np.zeros(len(products), dtype=np.int64)
     firm_until = np.zeros(len(products), dtype=np.int64)
     if lines.master_scheduled:
@@ -486,7 +506,7 @@ def plan_input_refresh(
 
     sku = {row[0]: row[1] for row in products}
     lines = _lines_read(company=company, start=prev.start, settings=settings, sku=sku,
-                        changes=changes, product_ids=found)  # fmt: skip
+                        changes=changes, product_ids=found, bucket=prev.bucket)  # fmt: skip
     code_at = {code: n for n, code in enumerate(prev.items.code.tolist())} if len(at) else {}
     tables = {
         name: _dated_splice(getattr(prev, name), previous.rows_item[name], at,
@@ -1187,3 +1207,44 @@ def pegging_full(order: PlannedOrder) -> list[PegLine]:
 
 def register() -> None:
     jobs.register("manufacturing.mrp_run", mrp_run_job)
+
+
+def forecast_statistical_replace(
+    *, company: Company, actor: Any, rows: Iterable[tuple[int, dt.date, Decimal]],
+    product_ids: Iterable[int] | None = None, note: str = "",
+) -> int:  # fmt: skip
+    """Replace the company's statistical forecast (source `statistical`) by `rows` (product id,
+    date, quantity), in one transaction: every product's, or only that of `product_ids`. The
+    manual and imported forecasts (the planner's overrides) are never touched. Refuses, with a
+    ValidationError and nothing written, a product that is not a stockable one of the company
+    (or outside `product_ids`), a negative quantity and two rows for one product and date.
+    Returns the number of rows written."""
+    rows = [(int(p), d, Decimal(q)) for p, d, q in rows]
+    scope = None if product_ids is None else {int(p) for p in product_ids}
+    allowed = set(
+        Product.unscoped.filter(company=company, pk__in={p for p, _d, _q in rows})
+        .exclude(type=Product.Type.SERVICE).values_list("pk", flat=True)
+    )  # fmt: skip
+    errors: dict[str, list[str]] = {}
+    seen: set[tuple[int, dt.date]] = set()
+    for product_id, date, quantity in rows:
+        if product_id not in allowed or (scope is not None and product_id not in scope):
+            errors.setdefault("product", [_("Choose a stockable product of this company.")])
+        if quantity < 0:
+            errors.setdefault("quantity", [_("Enter a quantity of zero or more.")])
+        if (product_id, date) in seen:
+            errors.setdefault("date", [_("One forecast per product and date.")])
+        seen.add((product_id, date))
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        old = Forecast.unscoped.filter(company=company, source=Forecast.Source.STATISTICAL)
+        if scope is not None:
+            old = old.filter(product_id__in=sorted(scope))
+        old.delete()
+        Forecast.unscoped.bulk_create(
+            [Forecast(company=company, product_id=p, date=d, quantity=q, note=note[:200],
+                      source=Forecast.Source.STATISTICAL) for p, d, q in rows],
+            batch_size=2000,
+        )  # fmt: skip
+    return len(rows)

@@ -1,4 +1,4 @@
 """The screen matrix's part for analytics forecast: URL name → record key, POST-only views."""
 
 URL_RECORDS: dict[str, str] = {}
-POST_ONLY: set[str] = set()
+POST_ONLY: set[str] = {"analytics:forecast_run"}
