@@ -30,7 +30,8 @@ class CrmConfig(AppConfig):
         from xietong.crm import models
 
         for model in (models.SalesTeam, models.PipelineStage, models.LostReason, models.Lead,
-                      models.Opportunity, models.Activity, models.SalesTarget):  # fmt: skip
+                      models.Opportunity, models.Activity, models.SalesTarget,
+                      models.Territory, models.LeadMailbox):  # fmt: skip
             if not auditlog.contains(model):
                 fields = [
                     f.name for f in model._meta.concrete_fields if f.name not in {"id", "company"}

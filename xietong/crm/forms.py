@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from xietong.core.forms import DateInput
 from xietong.core.ui.records import ShellForm
 from xietong.crm.models import Activity, AssignmentStrategy, Lead
+from xietong.party.models import Country, Region
 
 
 class LeadForm(ShellForm):
@@ -20,12 +21,24 @@ class LeadForm(ShellForm):
     campaign = forms.CharField(label=_("Campaign"), max_length=120, required=False)
     team = forms.TypedChoiceField(label=_("Sales team"), required=False, coerce=int,
                                   empty_value=None)  # fmt: skip
+    country = forms.ChoiceField(label=_("Country"), required=False)
+    region = forms.TypedChoiceField(label=_("Region"), required=False, coerce=int,
+                                    empty_value=None,
+                                    help_text=_("Where the lead is: its team's territories "
+                                                "match it."))  # fmt: skip
     description = forms.CharField(label=_("Description"), required=False, widget=forms.Textarea(
         attrs={"rows": 3}))  # fmt: skip
 
     def __init__(self, *args, teams=(), **kwargs):  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         self.fields["team"].choices = [("", "—"), *((t.pk, t.name) for t in teams)]
+        self.fields["country"].choices = [("", "—"), *(
+            (c.code, f"{c.code} {c.name_zh or c.name}") for c in Country.objects.all())]  # fmt: skip
+        groups: dict[str, list[tuple[int, str]]] = {}
+        for region in Region.objects.order_by("country_id", "code"):
+            groups.setdefault(region.country_id, []).append(
+                (region.pk, f"{region.code} {region.name_zh or region.name}"))  # fmt: skip
+        self.fields["region"].choices = [("", "—"), *groups.items()]
 
 
 class QualifyForm(ShellForm):

@@ -24,7 +24,7 @@ import re
 import shutil
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from email.utils import parseaddr
+from email.utils import getaddresses, parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +111,20 @@ def parse_message(raw: bytes) -> Parsed:
         body=body,
         attachments=attachments,
     )
+
+
+def message_recipients(raw: bytes) -> list[str]:
+    """The addresses an RFC 822 message was delivered to: Delivered-To and X-Original-To (what
+    the mail server saw), then To and Cc; lower-cased, each once, in that order."""
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    found: list[str] = []
+    for header in ("Delivered-To", "X-Original-To", "To", "Cc"):
+        values = [str(v) for v in message.get_all(header) or ()]
+        for _name, address in getaddresses(values):
+            address = address.strip().lower()
+            if "@" in address and address not in found:
+                found.append(address)
+    return found
 
 
 def _thread(company: Company, parsed: Parsed) -> Ticket | None:

@@ -15,11 +15,15 @@ from xietong.crm.models import Activity
 CRM = (
     (_("Pipeline"), "crm:pipeline", "crm.view", 20),
     (_("Leads"), "crm:lead_list", "crm.view", 30),
+    (_("Import leads"), "crm:lead_import", "crm.sell", 35),
     (_("Opportunities"), "crm:opportunity_list", "crm.view", 40),
     (_("Pipeline forecast"), "crm:forecast", "crm.view", 50),
 )
 
-SETTINGS = ((_("Sales teams"), "crm:team_list", "crm.manage", 80),)
+SETTINGS = (
+    (_("Sales teams"), "crm:team_list", "crm.manage", 80),
+    (_("Sales territories and mailboxes"), "crm:territory_list", "crm.manage", 81),
+)
 
 
 def activity_work_items(request: Any) -> list[inbox.WorkItem]:

@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 
 from xietong.core.audit import audited
 from xietong.core.models import Company, Currency, Membership, User
-from xietong.crm.assignment import assignee_choose, team_member_ids
+from xietong.crm.assignment import assignee_choose, lead_place, party_place, team_member_ids
 from xietong.crm.campaign_selectors import campaign_for_code
 from xietong.crm.models import (
     Activity,
@@ -38,13 +38,12 @@ from xietong.crm.models import (
     SalesTarget,
     SalesTeam,
 )
-from xietong.party.models import Contact, Party
+from xietong.party.models import Contact, Country, Party, Region
 from xietong.party.selectors import DuplicateCandidate, party_duplicates
 from xietong.party.services import contact_create, party_create, timeline_add
-from xietong.sales import documents as sales_documents
 from xietong.sales import selectors as sales_selectors
+from xietong.sales import services as sales_services
 from xietong.sales.events import OrderConfirmed
-from xietong.sales.models import Quotation
 
 Errors = dict[str, list[str]]
 HUNDRED = Decimal(100)
@@ -327,7 +326,29 @@ def _first_stage(team: SalesTeam) -> PipelineStage | None:
 # --- leads --------------------------------------------------------------------------------------
 
 LEAD_FIELDS = {"company_name", "email", "phone", "source", "campaign", "description", "team",
-               "owner"}  # fmt: skip
+               "owner", "country", "region"}  # fmt: skip
+
+
+def _place(lead: Lead, country: Any, region: Any, errors: Errors) -> None:
+    """The lead's country (instance or ISO code) and region (instance or pk, of that country;
+    the country defaults to the region's)."""
+    code = country.pk if isinstance(country, Country) else str(country or "").strip().upper()
+    found = country if isinstance(country, Country) else (
+        Country.objects.filter(pk=code).first() if code else None)  # fmt: skip
+    if code and found is None:
+        _add(errors, "country", _("Choose a valid country."))
+    area = region if isinstance(region, Region) else None
+    if region not in (None, "") and area is None:
+        try:
+            area = Region.objects.filter(pk=region).first()
+        except (ValueError, TypeError):
+            area = None
+        if area is None:
+            _add(errors, "region", _("Choose a valid region."))
+    if area is not None and found is not None and area.country_id != found.pk:
+        _add(errors, "region", _("Choose a region of the country."))
+    lead.country_id = found.pk if found else (area.country_id if area else None)
+    lead.region = area
 
 
 def _lead_apply(lead: Lead, name: str, fields: Mapping[str, Any], errors: Errors) -> None:
@@ -348,6 +369,7 @@ def _lead_apply(lead: Lead, name: str, fields: Mapping[str, Any], errors: Errors
     lead.source = source
     lead.team = _row(SalesTeam, company_id, fields.get("team"), "team", errors, _("sales team"))
     lead.owner = _member(company_id, fields.get("owner"), "owner", errors)
+    _place(lead, fields.get("country"), fields.get("region"), errors)
 
 
 @audited
@@ -409,7 +431,7 @@ def lead_create_from_web_form(
 
 def _lead_assign(lead: Lead) -> str:
     assert lead.team is not None
-    decision = assignee_choose(team=lead.team)
+    decision = assignee_choose(team=lead.team, place=lambda: lead_place(lead))
     if decision.user_id is not None:
         lead.owner_id = decision.user_id
         lead.save(update_fields=["owner", "updated_at"])
@@ -606,7 +628,7 @@ def opportunity_create(
     with transaction.atomic():
         reason = ""
         if seller is None:
-            decision = assignee_choose(team=sales_team)
+            decision = assignee_choose(team=sales_team, place=lambda: party_place(customer))
             opportunity.owner_id = decision.user_id
             reason = decision.reason
         opportunity.save()
@@ -763,7 +785,8 @@ def opportunity_assign(*, opportunity: Opportunity, actor: User | None,
         raise ValidationError({"strategy": [_("Choose a valid assignment strategy.")]})
     with transaction.atomic():
         locked = _locked_open(opportunity)
-        decision = assignee_choose(team=locked.team, strategy=strategy)
+        decision = assignee_choose(team=locked.team, strategy=strategy,
+                                   place=lambda: party_place(locked.party_id))  # fmt: skip
         if decision.user_id is not None:
             locked.owner_id = decision.user_id
             locked.save(update_fields=["owner", "updated_at"])
@@ -866,7 +889,7 @@ def activity_done(*, activity: Activity, actor: User | None, note: str = "") -> 
 def opportunity_quotation_create(
     *, opportunity: Opportunity, actor: User | None, lines: Sequence[Mapping[str, Any]],
     **fields: Any,
-) -> Quotation:  # fmt: skip
+) -> Any:  # fmt: skip
     """A draft quotation for the opportunity's customer, made by sales' `quotation_create`
     (`lines`, at least one, and the header `fields` as there) and linked to the opportunity;
     its contact and salesperson default to the opportunity's contact and owner (else the
@@ -879,7 +902,7 @@ def opportunity_quotation_create(
     fields.setdefault("contact", opportunity.contact)
     fields.setdefault("salesperson", opportunity.owner or actor)
     with transaction.atomic():
-        quotation = sales_documents.quotation_create(
+        quotation = sales_services.quotation_create(
             company=opportunity.company, actor=actor, party=opportunity.party, lines=lines,
             **fields,
         )  # fmt: skip

@@ -132,6 +132,7 @@ def run(ctx: DemoContext) -> None:
             f"{Opportunity.unscoped.filter(company=company).count()} opportunities "
             f"({won} won, {lost} lost)"
         )
+        _intake(ctx, company, key_accounts, dealers)
 
 
 def _quote(deal: Opportunity, actor, products: list[Product], n: int, *, accept: bool
@@ -206,3 +207,79 @@ def _activities(ctx: DemoContext, company, deal: Opportunity, actor, today: dt.d
             subject=rng.choice(SUBJECTS[kind]), done=done,
             due_date=today + dt.timedelta(days=rng.randint(-10, -1) if done else rng.randint(0, 21)),
         )  # fmt: skip
+
+
+# --- lead intake: territories, a sales mailbox, imported and e-mailed leads ----------------------
+# (appended by the lead-intake change; no random draws, so the later steps' draws stay as they
+# were)
+
+INTAKE_TERRITORIES = {  # team → (territory, region codes, country codes)
+    "key_accounts": [("上海", ["CN-SH"], []), ("江苏", ["CN-JS"], []), ("浙江", ["CN-ZJ"], [])],
+    "dealers": [("华南", ["CN-GD", "CN-FJ"], []), ("全国其他地区", [], ["CN"])],
+}
+INTAKE_IMPORT = """name,company_name,email,phone,country,region,campaign,description
+沈佳怡,上海悦骑自行车有限公司,shen.jiayi@yueqi.example.cn,021-5555 0101,CN,CN-SH,,展会名片：想要 E-City 样车
+钱浩然,苏州环湖骑行俱乐部,qian.haoran@huanhu.example.cn,0512-5555 0102,CN,CN-JS,,俱乐部团购 30 台
+孙雨桐,宁波东港车行,sun.yutong@donggang.example.cn,0574-5555 0103,CN,CN-ZJ,,门店铺货咨询
+韩志远,广州越秀出行科技有限公司,han.zhiyuan@yuexiu.example.cn,020-5555 0104,CN,CN-GD,,共享车辆替换方案
+"""
+INTAKE_MAILS = [
+    (
+        "intake-0001@hzbike.example.cn",
+        "杨晓东 <yang.xiaodong@hzbike.example.cn>",
+        "sales@xietong.example",
+        "询价：电助力车 20 台",
+        "您好，\n我们想采购 20 台电助力车，请报价并告知交期。\n\n-- \n杨晓东\n杭州悦行车业有限公司",
+    ),
+    (
+        "intake-0002@mail.example.cn",
+        "林可欣 <lin.kexin@mail.example.cn>",
+        "sales@xietong.example",
+        "门店加盟咨询",
+        "请问在福州开设经销门店需要什么条件？",
+    ),
+]
+
+INTAKE_LEADS = INTAKE_IMPORT.count("\n") - 1 + len(INTAKE_MAILS)  # leads this part adds
+
+
+def _intake(ctx: DemoContext, company, key_accounts, dealers) -> None:  # type: ignore[no-untyped-def]
+    """Territories of both teams by the provinces of the demo's customers (the key accounts then
+    assign by territory), a sales mailbox of the key accounts, a small CSV import and two
+    e-mailed enquiries."""
+    from email.message import EmailMessage
+
+    from xietong.crm import lead_import, lead_inbound, territories
+    from xietong.party.models import Region
+
+    manager = ctx.users["sales_manager"]
+    regions = {r.code: r.pk for r in Region.objects.filter(country_id="CN")}
+    made = 0
+    for key, team in (("key_accounts", key_accounts), ("dealers", dealers)):
+        members = sorted(team.members.all(), key=lambda u: u.pk)
+        for i, (name, codes, countries) in enumerate(INTAKE_TERRITORIES[key]):
+            people = [members[i % len(members)]] if codes else members
+            territories.territory_create(
+                company=company, actor=manager, name=name, team=team, countries=countries,
+                regions=[regions[c] for c in codes if c in regions], members=people,
+            )  # fmt: skip
+            made += 1
+    services.team_update(team=key_accounts, actor=manager, name=key_accounts.name,
+                         manager=key_accounts.manager_id, assignment="territory",
+                         members=list(key_accounts.members.all()))  # fmt: skip
+    territories.mailbox_create(company=company, actor=manager, address="sales@xietong.example",
+                               team=key_accounts)  # fmt: skip
+    imported = lead_import.lead_import(
+        company=company, actor=manager, data=INTAKE_IMPORT.encode(), filename="展会名片.csv",
+        team=key_accounts, duplicates="skip",
+    )  # fmt: skip
+    mailed = 0
+    for message_id, sender, to, subject, body in INTAKE_MAILS:
+        message = EmailMessage()
+        message["Message-ID"] = f"<{message_id}>"
+        message["From"], message["To"], message["Subject"] = sender, to, subject
+        message.set_content(body)
+        result = lead_inbound.lead_mail_ingest(company=company, raw=message.as_bytes())
+        mailed += result.created
+    ctx.log.append(f"CRM intake: {made} territories, {len(imported.leads)} imported leads, "
+                   f"{mailed} e-mailed leads")  # fmt: skip

@@ -178,6 +178,8 @@ class LeadIn(Schema):
     description: str = ""
     team: int | None = Field(None, description="sales team id")
     owner: int | None = Field(None, description="user id; default: the team's assignment")
+    country: str = Field("", description="ISO 3166 code, for territory assignment")
+    region: int | None = Field(None, description="region id (of the country)")
 
 
 class WebFormIn(Schema):
@@ -203,6 +205,8 @@ class LeadOut(Schema):
     disqualify_reason: str
     created_at: dt.datetime
     qualified_at: dt.datetime | None
+    country: str | None = Field(None, alias="country_id")
+    region: int | None = Field(None, alias="region_id")
 
 
 class LeadFilters(Schema):

@@ -44,6 +44,7 @@ class AssignmentStrategy(models.TextChoices):
 
     LEAST_LOADED = "least_loaded", _("Least loaded (open opportunities weighted by revenue)")
     ROUND_ROBIN = "round_robin", _("Round robin")
+    TERRITORY = "territory", _("Territory (least loaded among its members)")
     MANUAL = "manual", _("Manual")
 
 
@@ -153,6 +154,22 @@ class Lead(CompanyOwned):
         verbose_name=_("marketing campaign"),
     )
     description = models.TextField(_("description"), blank=True)
+    country = models.ForeignKey(
+        "party.Country",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("country"),
+    )
+    region = models.ForeignKey(
+        "party.Region",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("region"),
+    )
     team = models.ForeignKey(
         SalesTeam,
         on_delete=models.PROTECT,
