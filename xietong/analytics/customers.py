@@ -31,8 +31,10 @@ Per customer, as of a date (`as_of`, default today), from the confirmed and done
   `CLV_SAMPLE` customers when there are more.
 * Product — association rules (FP-growth, `baskets.py`) over the products of the most recent
   `RULE_BASKETS` orders, kept for the cross-sell suggestions of each customer's page.
-* Promotion — left out: the warehouse has no campaign facts, and crm's public selectors give
-  campaigns and segment counts but no per-customer touches, responses or control groups.
+* Promotion — `customers_promotion.py`, run by `customers_refresh` after this refresh: the
+  campaigns' exposures from crm's public selector, response and 30-day conversion against
+  the control group held out when the campaign was sent (uplift, two-proportion z-test), per
+  customer and per campaign, and the best next campaign per cluster and customer group.
 """
 
 # SQL assembled from constant fragments of this module; every value is a bound parameter.
@@ -50,9 +52,9 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
-from xietong.analytics import baskets, clv, warehouse
+from xietong.analytics import baskets, clv, customers_promotion, warehouse
 
 TABLES_VERSION = "1"
 TABLES: dict[str, str] = {
@@ -90,14 +92,14 @@ CLV_SAMPLE = 30_000
 RULES_KEPT = 500
 
 CLUSTER_FEATURES: dict[str, Any] = {
-    "recency": _lazy("recency (days since the last order)"),
-    "frequency": _lazy("order frequency"),
-    "monetary": _lazy("revenue"),
-    "tenure": _lazy("tenure"),
-    "margin_rate": _lazy("margin rate"),
-    "growth": _lazy("growth"),
-    "return_rate": _lazy("credit notes"),
-    "overdue_rate": _lazy("overdue payments"),
+    "recency": gettext_lazy("recency (days since the last order)"),
+    "frequency": gettext_lazy("order frequency"),
+    "monetary": gettext_lazy("revenue"),
+    "tenure": gettext_lazy("tenure"),
+    "margin_rate": gettext_lazy("margin rate"),
+    "growth": gettext_lazy("growth"),
+    "return_rate": gettext_lazy("credit notes"),
+    "overdue_rate": gettext_lazy("overdue payments"),
 }
 CHURN_FEATURES = ("recency", "frequency", "monetary", "tenure", "period_orders", "growth",
                   "margin_rate", "return_rate")  # fmt: skip
@@ -112,6 +114,7 @@ def tables_ensure(con: duckdb.DuckDBPyConnection) -> None:
     not part of the star's schema version: a star rebuild leaves them, the next refresh
     replaces their rows."""
     warehouse.schema_ensure(con)
+    customers_promotion.tables_ensure(con)
     if warehouse.meta_get(con, "customers_tables") == TABLES_VERSION:
         for name, columns in TABLES.items():
             con.execute(f"CREATE TABLE IF NOT EXISTS {name} ({columns})")
@@ -494,7 +497,7 @@ def _refresh(con: duckdb.DuckDBPyConnection, company_id: int, as_of: dt.date, ho
         "profiling": profile, "churn": churn["report"],
         "clv": {k_: value.get(k_) for k_ in ("status", "reason", "params") if k_ in value},
         "rules": len(rules), "finance_rate": FINANCE_RATE,
-        "left_out": ["tickets", "discounts", "payment_dates", "targets", "promotion"],
+        "left_out": ["tickets", "discounts", "payment_dates", "targets"],
     }  # fmt: skip
 
     def nan_none(a: np.ndarray) -> pa.Array:
@@ -563,8 +566,12 @@ def customers_refresh(*, company_id: int, as_of: dt.date | None = None,
 
     as_of = as_of or timezone.localdate()
     with warehouse.connect() as con:
-        return refresh(con, company_id=company_id, as_of=as_of, horizon_days=horizon_days,
-                       progress=progress)  # fmt: skip
+        summary = refresh(con, company_id=company_id, as_of=as_of, horizon_days=horizon_days,
+                          progress=progress)  # fmt: skip
+        summary["promotion"] = customers_promotion.promotion_refresh(
+            con, company_id=company_id, as_of=as_of
+        )
+        return summary
 
 
 # ---------------------------------------------------------------------------- the job

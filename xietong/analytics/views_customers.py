@@ -16,7 +16,7 @@ from django.urls import URLPattern, path
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from xietong.analytics import customers, customers_reads, selectors, warehouse
+from xietong.analytics import customers, customers_promotion, customers_reads, selectors, warehouse
 from xietong.core import jobs
 from xietong.core.permissions import has_perm, requires
 
@@ -93,7 +93,9 @@ def customers_overview(request: HttpRequest) -> HttpResponse:
             whale = customers_reads.whale_curve(con, company_id=company.pk, owner_id=owner,
                                                 group=group)  # fmt: skip
             context.update(cohorts=cohorts, whale=whale,
-                           charts=overview_charts(page, cohorts, whale))  # fmt: skip
+                           charts=overview_charts(page, cohorts, whale),
+                           promotion=customers_promotion.promotion_overview(
+                               con, company_id=company.pk))  # fmt: skip
     return render(request, "analytics/customers/overview.html", context)
 
 
@@ -106,6 +108,8 @@ def customer_page(request: HttpRequest) -> HttpResponse:
     with warehouse.connect(read_only=True) as con:
         detail = customers_reads.customer_detail(con, company_id=request.company.pk,
                                                  customer_key=key, owner_id=_scope(request))  # fmt: skip
+        promotion = customers_promotion.promotion_customer(
+            con, company_id=request.company.pk, customer_key=key) if detail else None  # fmt: skip
     if detail is None:
         raise Http404(_("No 7P analysis of this customer in your scope."))
     monthly = detail["monthly"]
@@ -118,7 +122,8 @@ def customer_page(request: HttpRequest) -> HttpResponse:
                                      for m in detail["category_mix"]]}]},
     }  # fmt: skip
     return render(request, "analytics/customers/customer.html",
-                  {"d": detail, "c": detail["customer"], "charts": charts})  # fmt: skip
+                  {"d": detail, "c": detail["customer"], "charts": charts,
+                   "promotion": promotion})  # fmt: skip
 
 
 @require_POST

@@ -129,7 +129,7 @@ def campaign_results(campaign: Campaign) -> Results:
     result = Results(campaign=campaign)
     recipients = Recipient.unscoped.filter(campaign=campaign)
     status = Recipient.Status
-    result.recipients = recipients.exclude(status=status.SKIPPED).count()
+    result.recipients = recipients.exclude(status__in=(status.SKIPPED, status.CONTROL)).count()
     result.sent = recipients.filter(sent_at__isnull=False).count()
     result.opened = recipients.filter(opened_at__isnull=False).count()
     result.clicked = recipients.filter(clicked_at__isnull=False).count()

@@ -42,7 +42,8 @@ TRANSITIONS: dict[str, set[str]] = {
 }
 CLOSED = (State.DONE, State.CANCELLED)
 CAMPAIGN_FIELDS = {"code", "channel", "segment", "budget", "cost", "currency", "start_date",
-                   "end_date", "language", "description", "owner"}  # fmt: skip
+                   "end_date", "language", "description", "owner", "holdout_percent"}  # fmt: skip
+HOLDOUT_MAX = 50  # a control group of at most half the recipients
 COUPON_RE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{2,39}$")
 
 
@@ -75,6 +76,24 @@ def _amount(value: Any, field: str, errors: Errors, *, positive: bool = False) -
     if number.as_tuple().exponent < -4 or number >= Decimal(10) ** 15:  # type: ignore[operator]
         _add(errors, field, _("Enter a number with at most 15 digits and 4 decimals."))
         return None
+    return number
+
+
+def _holdout(value: Any, errors: Errors) -> int:
+    """The control group's share of an e-mail campaign's recipients: a whole number 0–50."""
+    if value in (None, ""):
+        return 0
+    if isinstance(value, bool | float):
+        number = None
+    else:
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            number = None
+    if number is None or not 0 <= number <= HOLDOUT_MAX:
+        _add(errors, "holdout_percent",
+             _("Enter a whole number from 0 to %(max)s.") % {"max": HOLDOUT_MAX})  # fmt: skip
+        return 0
     return number
 
 
@@ -172,6 +191,8 @@ def _apply(campaign: Campaign, fields: Mapping[str, Any], errors: Errors) -> Non
             campaign.language = fields["language"]
     if "description" in fields:
         campaign.description = str(fields["description"] or "")[:10_000]
+    if "holdout_percent" in fields:
+        campaign.holdout_percent = _holdout(fields["holdout_percent"], errors)
     if fields.get("owner") not in (None, ""):
         pk = getattr(fields["owner"], "pk", fields["owner"])
         if not Membership.unscoped.filter(company_id=company_id, user_id=pk,

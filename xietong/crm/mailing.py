@@ -3,7 +3,9 @@ progress, merge fields in each contact's language, and tracking on our own serve
 
 `email_campaign_send` picks one contact per party of the segment (the primary contact with an
 e-mail, else the first with one), records a `Recipient` per address — `skipped` when the
-contact wants no marketing — and starts the job "crm.campaign_email" (`xietong.core.jobs`),
+contact wants no marketing, `control` (never sent to) when the party falls in the campaign's
+control group (`holdout_percent`, a deterministic hash of campaign and party: `in_control`) —
+and starts the job "crm.campaign_email" (`xietong.core.jobs`),
 which sends the queued ones through Django's e-mail backend, reporting progress. A contact who
 unsubscribed meanwhile is skipped at sending too.
 
@@ -17,6 +19,7 @@ redirect). A bad or forged token is not found and changes nothing."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -146,6 +149,16 @@ def _contacts(campaign: Campaign) -> list[tuple[Any, Contact | None, str, str]]:
     return out
 
 
+def in_control(campaign_id: int, party_id: int, holdout_percent: int) -> bool:
+    """Whether the party is in the campaign's control group: a hash of the campaign and the
+    party in 0–99 below `holdout_percent`, so the same parties are held out on every run (and
+    different ones in each campaign)."""
+    if holdout_percent <= 0:
+        return False
+    digest = hashlib.sha256(f"crm.holdout:{campaign_id}:{party_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % 100 < holdout_percent
+
+
 @audited
 def email_campaign_send(*, campaign: Campaign, actor: User | None) -> Job:
     """Queue the campaign's e-mail to every contact of its segment not yet sent to, and start
@@ -172,11 +185,15 @@ def email_campaign_send(*, campaign: Campaign, actor: User | None) -> Job:
             if email in known:
                 continue
             known.add(email)
-            skipped = contact is not None and contact.opt_out
+            if contact is not None and contact.opt_out:
+                status = Recipient.Status.SKIPPED
+            elif in_control(row.pk, party.pk, row.holdout_percent):
+                status = Recipient.Status.CONTROL
+            else:
+                status = Recipient.Status.QUEUED
             new.append(Recipient(
                 company_id=row.company_id, campaign=row, party=party, contact=contact,
-                email=email, language=language,
-                status=Recipient.Status.SKIPPED if skipped else Recipient.Status.QUEUED,
+                email=email, language=language, status=status,
             ))  # fmt: skip
         if not any(r.status == Recipient.Status.QUEUED for r in new):
             raise CampaignError(_("Nobody new to send to in the segment."), "empty")
@@ -351,7 +368,8 @@ def track_open(*, token: str) -> Recipient | None:
     if found is None:
         return None
     recipient = found[0]
-    if recipient.status in (Recipient.Status.QUEUED, Recipient.Status.SKIPPED):
+    if recipient.status in (Recipient.Status.QUEUED, Recipient.Status.SKIPPED,
+                            Recipient.Status.CONTROL):  # fmt: skip
         return None
     with transaction.atomic():
         _advance(recipient, Recipient.Status.OPENED, opened_at=timezone.now())
@@ -411,12 +429,13 @@ def unsubscribe(*, token: str) -> Recipient | None:
 
 
 def delivery_counts(campaign: Campaign) -> dict[str, int]:
-    """How many recipients are in each status, and how many opened / clicked at all."""
+    """How many recipients are in each status, and how many opened / clicked at all; `total`
+    leaves out the control group (`control`: held out, never sent to)."""
     counts = dict.fromkeys(Recipient.Status.values, 0)
     rows = Recipient.unscoped.filter(campaign=campaign)
     for status, n in rows.values("status").annotate(n=Count("pk")).values_list("status", "n"):
         counts[status] = n
-    counts["total"] = sum(counts.values())
+    counts["total"] = sum(n for status, n in counts.items() if status != Recipient.Status.CONTROL)
     counts["opened_any"] = rows.filter(opened_at__isnull=False).count()
     counts["clicked_any"] = rows.filter(clicked_at__isnull=False).count()
     return counts

@@ -96,7 +96,7 @@ def run(ctx: DemoContext) -> None:
 
         spring = campaigns.campaign_create(
             company=company, actor=marketer, name="电助力车春季促销", code="ebike-spring-2026",
-            channel="email", segment=china, budget="8000", cost="3500",
+            channel="email", segment=china, budget="8000", cost="3500", holdout_percent=10,
             start_date=today - dt.timedelta(days=14), end_date=today + dt.timedelta(days=16),
         )  # fmt: skip
         products = list(Product.unscoped.filter(

@@ -88,6 +88,7 @@ class CampaignIn(Schema):
     end_date: dt.date | None = None
     language: str | None = None
     description: str = ""
+    holdout_percent: int | None = None  # 0–50: the share held out as the control group
 
 
 class CouponOut(Schema):
@@ -132,6 +133,7 @@ class CampaignOut(Schema):
     state: str
     language: str
     description: str
+    holdout_percent: int
 
 
 class CampaignDetailOut(CampaignOut):

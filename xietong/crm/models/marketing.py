@@ -11,6 +11,7 @@ opens, clicks (`EmailClick`) and unsubscribes (`xietong.crm.mailing`)."""
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -130,6 +131,15 @@ class Campaign(CompanyOwned):
     language = models.CharField(
         _("default language"), max_length=10, choices=settings.LANGUAGES, default="zh-hans"
     )
+    holdout_percent = models.PositiveSmallIntegerField(
+        _("control group (%)"),
+        default=0,
+        validators=[MinValueValidator(0), MaxValueValidator(50)],
+        help_text=_(
+            "Share of the e-mail recipients held out as a control group (0–50 %): they get no "
+            "e-mail, so the campaign's uplift can be measured against them."
+        ),
+    )
     description = models.TextField(_("description"), blank=True)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -156,6 +166,9 @@ class Campaign(CompanyOwned):
                 | Q(start_date__isnull=True)
                 | Q(end_date__gte=models.F("start_date")),
                 name="crm_campaign_period",
+            ),
+            models.CheckConstraint(
+                condition=Q(holdout_percent__lte=50), name="crm_campaign_holdout"
             ),
         ]
         indexes = [models.Index(fields=["company", "state"], name="crm_campaign_state")]
@@ -259,6 +272,7 @@ class Recipient(CompanyOwned):
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")
         SKIPPED = "skipped", _("Skipped (no marketing)")
+        CONTROL = "control", _("Held out (control group)")
         SENT = "sent", _("Sent")
         BOUNCED = "bounced", _("Bounced")
         OPENED = "opened", _("Opened")

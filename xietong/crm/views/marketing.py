@@ -20,7 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -51,11 +51,11 @@ def _badge(campaign: Campaign) -> Badge:
 
 # What the campaign page's buttons say: the action that leads to each state, not its name.
 MOVE_LABELS = {
-    Campaign.State.DRAFT: gettext_lazy("Back to draft"),
-    Campaign.State.SCHEDULED: gettext_lazy("Schedule"),
-    Campaign.State.RUNNING: gettext_lazy("Start"),
-    Campaign.State.DONE: gettext_lazy("Finish"),
-    Campaign.State.CANCELLED: gettext_lazy("Cancel the campaign"),
+    Campaign.State.DRAFT: pgettext_lazy("campaign action", "Back to draft"),
+    Campaign.State.SCHEDULED: pgettext_lazy("campaign action", "Schedule"),
+    Campaign.State.RUNNING: pgettext_lazy("campaign action", "Start"),
+    Campaign.State.DONE: pgettext_lazy("campaign action", "Finish"),
+    Campaign.State.CANCELLED: pgettext_lazy("campaign action", "Cancel the campaign"),
 }
 
 
@@ -102,6 +102,11 @@ class CampaignForm(forms.Form):
                                widget=forms.DateInput(attrs={"type": "date"}))  # fmt: skip
     language = forms.ChoiceField(label=gettext_lazy("Default language"),
                                  choices=settings.LANGUAGES)  # fmt: skip
+    holdout_percent = forms.IntegerField(
+        label=gettext_lazy("Control group (%)"), min_value=0, max_value=50, required=False,
+        help_text=gettext_lazy("E-mail campaigns: the share of recipients who get no e-mail, to "
+                               "measure the uplift against them."),
+    )  # fmt: skip
     description = forms.CharField(label=gettext_lazy("Description"), required=False,
                                   widget=forms.Textarea({"rows": 3}))  # fmt: skip
 
@@ -312,7 +317,7 @@ def _campaign_fields(data: dict[str, Any]) -> dict[str, Any]:
     fields = {k: v for k, v in data.items() if k != "name"}
     if not fields.get("currency"):
         fields.pop("currency", None)
-    for key in ("budget", "cost"):
+    for key in ("budget", "cost", "holdout_percent"):
         if fields.get(key) is None:
             fields.pop(key, None)
     return fields
@@ -350,7 +355,7 @@ def campaign_edit(request: HttpRequest, pk: int) -> HttpResponse:
     campaign = _campaign(pk)
     initial = {name: getattr(campaign, name) for name in (
         "name", "code", "channel", "budget", "cost", "start_date", "end_date", "language",
-        "description")}  # fmt: skip
+        "description", "holdout_percent")}  # fmt: skip
     initial.update(segment=campaign.segment_id, currency=campaign.currency_id)
     form = CampaignForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
