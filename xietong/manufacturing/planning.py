@@ -28,7 +28,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from xietong.core import bulkwrite, jobs
 from xietong.core.models import Company, User
@@ -69,12 +69,12 @@ EXCEPTION_KINDS = {
 }
 # why a net-change run was regenerative (`mrp_run_execute`)
 NET_CHANGE_FALLBACK = {
-    "no_previous_plan": _lazy("Run regenerative: the worker holds no previous plan of this "
+    "no_previous_plan": gettext_lazy("Run regenerative: the worker holds no previous plan of this "
                               "scenario (it restarted, or another worker ran it)."),
-    "products_changed": _lazy("Run regenerative: products were added or removed."),
-    "firm_production": _lazy("Run regenerative: a plan with firm MPS entries is planned by "
+    "products_changed": gettext_lazy("Run regenerative: products were added or removed."),
+    "firm_production": gettext_lazy("Run regenerative: a plan with firm MPS entries is planned by "
                              "regenerative runs only."),
-    "regenerated": _lazy("Run regenerative: the BOMs changed, or every item did."),
+    "regenerated": gettext_lazy("Run regenerative: the BOMs changed, or every item did."),
 }  # fmt: skip
 PEG_PSEUDO = {"safety_stock": PegDemand.SAFETY, "lot_size": PegDemand.LOT}
 # one packed pegging line: planned order, parent order (demand kind "order") or demand row
