@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_POST
 
 from xietong.analytics import forecast_run
@@ -22,6 +22,16 @@ from xietong.core.permissions import requires
 
 PERMISSION = "analytics.forecast"
 forecast_run.declare()
+
+
+# The Syntetos-Boylan demand patterns of `forecast.classify`, as the screen names them.
+PATTERN_LABELS = {
+    "smooth": pgettext_lazy("demand pattern", "Smooth"),
+    "erratic": pgettext_lazy("demand pattern", "Erratic"),
+    "intermittent": pgettext_lazy("demand pattern", "Intermittent"),
+    "lumpy": pgettext_lazy("demand pattern", "Lumpy"),
+    "none": pgettext_lazy("demand pattern", "No demand"),
+}
 
 
 def chart_option(detail: dict[str, Any]) -> dict[str, Any]:
@@ -57,6 +67,8 @@ def forecast_screen(request: HttpRequest) -> HttpResponse:
     if level not in (forecast_run.PRODUCT, forecast_run.PRODUCT_WAREHOUSE):
         level = forecast_run.PRODUCT
     rows = forecast_run.series_list(company=request.company, level=level)
+    for row in rows:
+        row["pattern_label"] = PATTERN_LABELS.get(row.get("pattern"), row.get("pattern"))
     selected = None
     chosen = request.GET.get("product", "")
     if chosen.isdigit():

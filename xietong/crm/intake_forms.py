@@ -49,7 +49,7 @@ class TerritoryForm(ShellForm):
 
 
 class MailboxForm(ShellForm):
-    address = forms.EmailField(label=_("Address"), max_length=254,
+    address = forms.EmailField(label=_("E-mail address"), max_length=254,
                                help_text=_("Mail to this address, or to address+tag where the "
                                            "tag is a campaign's code, becomes a lead."))  # fmt: skip
     team = forms.TypedChoiceField(label=_("Sales team"), coerce=int)

@@ -57,6 +57,9 @@ def test_run_job_then_list_and_chart(sold, company_a, users_a, client_for):
                                     product=sold).count() == 8  # fmt: skip
     html = client.get(reverse("analytics:forecast")).content.decode()
     assert 'id="forecast-table"' in html and "FV-1" in html and 'id="forecast-summary"' in html
+    # the demand pattern by its name, not its key
+    assert any(f"<td>{label}</td>" in html for label in ("Smooth", "Erratic", "Intermittent",
+                                                          "Lumpy", "No demand"))  # fmt: skip
     response = client.get(reverse("analytics:forecast") + f"?product={sold.pk}")
     html = response.content.decode()
     assert 'data-chart="forecast-chart-data"' in html
