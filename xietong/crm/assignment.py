@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Q, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -80,16 +80,24 @@ def lead_place(lead: Lead) -> Place:
 
 
 def _region_chain(region_id: int | None) -> tuple[str | None, list[int]]:
-    """The region's country and the region followed by its ancestors (most specific first)."""
+    """The region's country and the region followed by its ancestors (most specific first), in
+    one query: the regions of the region's country (a hierarchy never crosses countries)."""
+    if region_id is None:
+        return None, []
+    same_country = Region.objects.filter(pk=region_id).values("country_id")
+    rows = {
+        pk: (country_id, parent_id)
+        for pk, country_id, parent_id in Region.objects.filter(
+            country_id__in=Subquery(same_country)
+        ).values_list("pk", "country_id", "parent_id")
+    }
     chain: list[int] = []
     country = None
-    while region_id is not None and region_id not in chain and len(chain) < MAX_REGION_DEPTH:
-        row = Region.objects.filter(pk=region_id).values("country_id", "parent_id").first()
-        if row is None:
-            break
-        chain.append(region_id)
-        country = country or row["country_id"]
-        region_id = row["parent_id"]
+    current: int | None = region_id
+    while current in rows and current not in chain and len(chain) < MAX_REGION_DEPTH:
+        chain.append(current)
+        country = country or rows[current][0]
+        current = rows[current][1]
     return country, chain
 
 

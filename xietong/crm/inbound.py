@@ -18,27 +18,22 @@ import datetime as dt
 import email
 import email.policy
 import html
-import imaplib
-import logging
 import re
-import shutil
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import getaddresses, parseaddr
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.utils.html import strip_tags
 from django.utils.translation import gettext as _
 
 from xietong.core.models import Company, User
+from xietong.crm import mail_fetch
 from xietong.crm.models import Ticket, TicketMessage
 from xietong.crm.tickets import ticket_create, ticket_customer_message
 from xietong.party.models import Contact, Party
 
-logger = logging.getLogger(__name__)
 TICKET_TAG = re.compile(r"\[(TCK-\d{4}-\d+)\]", re.IGNORECASE)
 MESSAGE_ID = re.compile(r"<([^<>\s]+)>")
 
@@ -179,76 +174,35 @@ def mail_ingest(*, company: Company, raw: bytes, actor: User | None = None,
     return Ingested(ticket=ticket, message=ticket.messages.first(), created=True)
 
 
-def _count(counts: dict[str, int], result: Ingested) -> None:
-    key = "duplicate" if result.duplicate else "created" if result.created else "threaded"
-    counts[key] += 1
+def _outcome(result: Ingested) -> str:
+    return "duplicate" if result.duplicate else "created" if result.created else "threaded"
 
 
 def folder_fetch(*, company: Company, folder: Path | str, actor: User | None = None,
                  now: dt.datetime | None = None) -> dict[str, int]:  # fmt: skip
-    """Ingest every file of `folder` (sorted by name; subfolders skipped), moving each to
-    `done/` or, when refused, to `failed/` (with the reason in a `.error` file beside it).
-    Returns the counts created / threaded / duplicate / failed."""
-    base = Path(folder)
-    if not base.is_dir():
-        raise ValueError(f"not a folder: {base}")
-    done, failed = base / "done", base / "failed"
-    done.mkdir(exist_ok=True)
-    failed.mkdir(exist_ok=True)
-    counts = {"created": 0, "threaded": 0, "duplicate": 0, "failed": 0}
-    for path in sorted(p for p in base.iterdir() if p.is_file() and not p.name.startswith(".")):
-        try:
-            result = mail_ingest(company=company, raw=path.read_bytes(), actor=actor, now=now)
-        except (ValueError, ValidationError) as exc:
-            counts["failed"] += 1
-            shutil.move(str(path), failed / path.name)
-            (failed / f"{path.name}.error").write_text(str(exc), encoding="utf-8")
-            logger.warning("mail %s refused: %s", path, exc)
-            continue
-        _count(counts, result)
-        shutil.move(str(path), done / path.name)
-    return counts
+    """Ingest every file of `folder` (see `mail_fetch.folder_fetch`); returns the counts
+    created / threaded / duplicate / failed."""
+    return mail_fetch.folder_fetch(
+        folder, outcome=_outcome,
+        ingest=lambda raw: mail_ingest(company=company, raw=raw, actor=actor, now=now),
+        counts={"created": 0, "threaded": 0, "duplicate": 0, "failed": 0},
+    )  # fmt: skip
 
 
 def imap_fetch(*, company: Company, client: Any, mailbox: str = "INBOX",
                actor: User | None = None, now: dt.datetime | None = None) -> dict[str, int]:  # fmt: skip
-    """Ingest the unseen messages of `mailbox` through an IMAP4 `client` (imaplib's interface:
-    select, search, fetch, store), marking each seen once it is stored; a refused one is marked
-    seen and flagged. Returns the counts as `folder_fetch`."""
-    counts = {"created": 0, "threaded": 0, "duplicate": 0, "failed": 0}
-    client.select(mailbox)
-    status, data = client.search(None, "UNSEEN")
-    if status != "OK":
-        raise ValueError(f"IMAP search failed: {status}")
-    for number in (data[0] or b"").split():
-        status, parts = client.fetch(number, "(RFC822)")
-        raw = next((p[1] for p in parts or () if isinstance(p, tuple) and len(p) > 1), None)
-        if status != "OK" or raw is None:
-            counts["failed"] += 1
-            continue
-        try:
-            result = mail_ingest(company=company, raw=raw, actor=actor, now=now)
-        except (ValueError, ValidationError) as exc:
-            counts["failed"] += 1
-            client.store(number, "+FLAGS", "(\\Seen \\Flagged)")
-            logger.warning("IMAP message %s refused: %s", number, exc)
-            continue
-        _count(counts, result)
-        client.store(number, "+FLAGS", "(\\Seen)")
-    return counts
+    """Ingest the unseen messages of `mailbox` (see `mail_fetch.imap_fetch`); returns the counts
+    as `folder_fetch`."""
+    return mail_fetch.imap_fetch(
+        client, mailbox, outcome=_outcome,
+        ingest=lambda raw: mail_ingest(company=company, raw=raw, actor=actor, now=now),
+        counts={"created": 0, "threaded": 0, "duplicate": 0, "failed": 0},
+    )  # fmt: skip
 
 
 def imap_connect() -> tuple[Any, str]:
-    """An IMAP4 connection logged in as `settings.XIETONG_TICKETS_IMAP` says (host, port, user,
-    password, mailbox, ssl), and the mailbox. Raises ValueError when not configured."""
-    config = getattr(settings, "XIETONG_TICKETS_IMAP", None) or {}
-    if not config.get("host"):
-        raise ValueError("XIETONG_TICKETS_IMAP is not configured")
-    factory = imaplib.IMAP4_SSL if config.get("ssl", True) else imaplib.IMAP4
-    client = factory(config["host"], int(config.get("port") or (993 if config.get("ssl", True)
-                                                                 else 143)))  # fmt: skip
-    client.login(config.get("user", ""), config.get("password", ""))
-    return client, config.get("mailbox", "INBOX")
+    """The IMAP4 connection of `settings.XIETONG_TICKETS_IMAP` and its mailbox."""
+    return mail_fetch.imap_connect("XIETONG_TICKETS_IMAP")
 
 
 def fetch_job(context: Any, folder: str = "", imap: bool = False) -> dict[str, Any]:

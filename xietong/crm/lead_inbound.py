@@ -19,26 +19,20 @@ IMAP mailbox (`imap_fetch`; the connection from `settings.XIETONG_LEADS_IMAP`).
 from __future__ import annotations
 
 import hashlib
-import imaplib
-import logging
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from xietong.core.models import Company, User
-from xietong.crm import services
+from xietong.crm import mail_fetch, services
 from xietong.crm.campaign_selectors import campaign_for_code
 from xietong.crm.inbound import message_recipients, parse_message
 from xietong.crm.models import Campaign, Lead, LeadMailbox, LeadMessage
 
-logger = logging.getLogger(__name__)
 COMPANY_WORDS = re.compile(
     r"(有限公司|股份|集团|公司|厂|Ltd\.?|Limited|GmbH|Inc\.?|Corp\.?|Co\.,?|LLC|S\.A\.|AG\b)",
     re.IGNORECASE,
@@ -123,72 +117,30 @@ def lead_mail_ingest(*, company: Company, raw: bytes, actor: User | None = None)
     return LeadIngested(lead=lead, created=True)
 
 
-def _count(counts: dict[str, int], result: LeadIngested) -> None:
-    counts["duplicate" if result.duplicate else "created"] += 1
+def _outcome(result: LeadIngested) -> str:
+    return "duplicate" if result.duplicate else "created"
 
 
 def folder_fetch(*, company: Company, folder: Path | str,
                  actor: User | None = None) -> dict[str, int]:  # fmt: skip
-    """Ingest every file of `folder` (sorted by name; subfolders skipped), moving each to
-    `done/` or, when refused, to `failed/` (with the reason in a `.error` file beside it).
-    Returns the counts created / duplicate / failed."""
-    base = Path(folder)
-    if not base.is_dir():
-        raise ValueError(f"not a folder: {base}")
-    done, failed = base / "done", base / "failed"
-    done.mkdir(exist_ok=True)
-    failed.mkdir(exist_ok=True)
-    counts = {"created": 0, "duplicate": 0, "failed": 0}
-    for path in sorted(p for p in base.iterdir() if p.is_file() and not p.name.startswith(".")):
-        try:
-            result = lead_mail_ingest(company=company, raw=path.read_bytes(), actor=actor)
-        except (ValueError, ValidationError) as exc:
-            counts["failed"] += 1
-            shutil.move(str(path), failed / path.name)
-            (failed / f"{path.name}.error").write_text(str(exc), encoding="utf-8")
-            logger.warning("lead mail %s refused: %s", path, exc)
-            continue
-        _count(counts, result)
-        shutil.move(str(path), done / path.name)
-    return counts
+    """Ingest every file of `folder` (see `mail_fetch.folder_fetch`); returns the counts
+    created / duplicate / failed."""
+    return mail_fetch.folder_fetch(
+        folder, outcome=_outcome, counts={"created": 0, "duplicate": 0, "failed": 0},
+        ingest=lambda raw: lead_mail_ingest(company=company, raw=raw, actor=actor),
+    )  # fmt: skip
 
 
 def imap_fetch(*, company: Company, client: Any, mailbox: str = "INBOX",
                actor: User | None = None) -> dict[str, int]:  # fmt: skip
-    """Ingest the unseen messages of `mailbox` through an IMAP4 `client` (imaplib's interface),
-    marking each seen once stored; a refused one is marked seen and flagged. Returns the counts
+    """Ingest the unseen messages of `mailbox` (see `mail_fetch.imap_fetch`); returns the counts
     as `folder_fetch`."""
-    counts = {"created": 0, "duplicate": 0, "failed": 0}
-    client.select(mailbox)
-    status, data = client.search(None, "UNSEEN")
-    if status != "OK":
-        raise ValueError(f"IMAP search failed: {status}")
-    for number in (data[0] or b"").split():
-        status, parts = client.fetch(number, "(RFC822)")
-        raw = next((p[1] for p in parts or () if isinstance(p, tuple) and len(p) > 1), None)
-        if status != "OK" or raw is None:
-            counts["failed"] += 1
-            continue
-        try:
-            result = lead_mail_ingest(company=company, raw=raw, actor=actor)
-        except (ValueError, ValidationError) as exc:
-            counts["failed"] += 1
-            client.store(number, "+FLAGS", "(\\Seen \\Flagged)")
-            logger.warning("IMAP lead message %s refused: %s", number, exc)
-            continue
-        _count(counts, result)
-        client.store(number, "+FLAGS", "(\\Seen)")
-    return counts
+    return mail_fetch.imap_fetch(
+        client, mailbox, outcome=_outcome, counts={"created": 0, "duplicate": 0, "failed": 0},
+        ingest=lambda raw: lead_mail_ingest(company=company, raw=raw, actor=actor),
+    )  # fmt: skip
 
 
 def imap_connect() -> tuple[Any, str]:
-    """An IMAP4 connection logged in as `settings.XIETONG_LEADS_IMAP` says (host, port, user,
-    password, mailbox, ssl), and the mailbox. Raises ValueError when not configured."""
-    config = getattr(settings, "XIETONG_LEADS_IMAP", None) or {}
-    if not config.get("host"):
-        raise ValueError("XIETONG_LEADS_IMAP is not configured")
-    secure = config.get("ssl", True)
-    factory = imaplib.IMAP4_SSL if secure else imaplib.IMAP4
-    client = factory(config["host"], int(config.get("port") or (993 if secure else 143)))
-    client.login(config.get("user", ""), config.get("password", ""))
-    return client, config.get("mailbox", "INBOX")
+    """The IMAP4 connection of `settings.XIETONG_LEADS_IMAP` and its mailbox."""
+    return mail_fetch.imap_connect("XIETONG_LEADS_IMAP")

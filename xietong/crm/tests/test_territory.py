@@ -76,6 +76,15 @@ def test_most_specific_territory_wins(company_a, land):
     assert in_guangdong.country_id == "CN"
 
 
+def test_a_region_chain_is_read_in_one_query(land, django_assert_num_queries):
+    from xietong.crm.assignment import _region_chain
+
+    with django_assert_num_queries(1):
+        country, chain = _region_chain(land.riverside.pk)
+    assert (country, chain) == ("CN", [land.riverside.pk, land.pudong.pk, land.shanghai.pk])
+    assert _region_chain(None) == (None, [])
+
+
 def test_least_loaded_among_the_territory_members(company_a, land):
     factories.opportunity(company_a, land.team, owner=land.sh, revenue="50000")
     factories.opportunity(company_a, land.team, owner=land.sh2, revenue="20000")
