@@ -36,7 +36,8 @@ class AnalyticsConfig(AppConfig):
 
         menu.add("analytics", _("Pivot"), "analytics:pivot", "analytics.view", 10)
 
-        from xietong.analytics import views_customers, views_forecast
+        from xietong.analytics import views_customers, views_dashboards, views_forecast
 
         views_customers.register()
         views_forecast.register()
+        views_dashboards.register()

@@ -20,6 +20,7 @@ from xietong.demo import (
     pricing,
     purchase,
     sales,
+    sales_history,
     workflow,
 )
 from xietong.demo.context import DemoContext
@@ -33,6 +34,7 @@ STEPS = [
     finance.run,
     inventory.run,
     sales.run,
+    sales_history.run,
     purchase.run,
     manufacturing.run,
     crm.run,
