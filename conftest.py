@@ -22,12 +22,45 @@ from xietong.core.roles import DEFAULT_ROLES
 PASSWORD = "correct-horse-battery-staple"
 
 
+# The roles a role matrix still runs for in a second pass (`--second-database`): the
+# administrator reaches every screen and operation, a rep and a portal customer see scoped rows.
+SECOND_PASS_ROLES = {"admin", "sales_rep", "portal_customer"}
+DB_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "live_server"}
+
+
+def pytest_addoption(parser):  # type: ignore[no-untyped-def]
+    parser.addoption(
+        "--second-database", action="store_true",
+        help="this run repeats the suite on a second database (CI's PostgreSQL pass): leave out "
+             "what cannot differ between databases — tests that use no database, the browser "
+             "tests, and the role matrices' cases of roles other than SECOND_PASS_ROLES (the "
+             "permission decision is the same Python on every database)",
+    )  # fmt: skip
+
+
+def _same_on_every_database(item) -> bool:  # type: ignore[no-untyped-def]
+    if item.get_closest_marker("browser"):
+        return True
+    uses_db = item.get_closest_marker("django_db") or DB_FIXTURES & set(item.fixturenames)
+    if not uses_db:
+        return True
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    return bool(item.get_closest_marker("role_matrix")) and (
+        params.get("role") not in SECOND_PASS_ROLES
+    )
+
+
 def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def]
     on_postgres = os.environ.get("DATABASE_URL", "").startswith("postgres")
     skip = pytest.mark.skip(reason="needs PostgreSQL (DATABASE_URL=postgres://…)")
     for item in items:
         if "postgres" in item.keywords and not on_postgres:
             item.add_marker(skip)
+    if config.getoption("second_database"):
+        left_out = [item for item in items if _same_on_every_database(item)]
+        if left_out:
+            config.hook.pytest_deselected(items=left_out)
+            items[:] = [item for item in items if not _same_on_every_database(item)]
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -260,6 +260,7 @@ MATRIX = [("token", role) for role in sorted(DEFAULT_ROLES)] + [
 
 
 @pytest.mark.django_db
+@pytest.mark.role_matrix
 @pytest.mark.parametrize("auth,role", MATRIX)
 def test_role_matrix(
     role: str, auth: str, users_a: dict[str, User], company_a: Company, api_matrix: Matrix

@@ -161,6 +161,7 @@ def test_anonymous_gets_the_login_page(client, records):
 
 
 @pytest.mark.django_db
+@pytest.mark.role_matrix
 @pytest.mark.parametrize("role", list(DEFAULT_ROLES))
 def test_role_reaches_exactly_its_screens(role, users_a, records, client_for):
     user = users_a[role]
