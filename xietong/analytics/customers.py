@@ -17,14 +17,28 @@ Per customer, as of a date (`as_of`, default today), from the confirmed and done
   standardised RFM features, label "no order in the next `horizon_days`" after a cut-off in the
   past. It is trained at the cut-off as_of − 2·horizon, validated (ROC AUC, a time-based holdout)
   at as_of − horizon, then refitted on the validation cut-off and applied to today's features.
-* Profitability — revenue, cost and gross margin; cost-to-serve from the warehouse: credit notes
-  (counted as lost revenue) and payment delay (open receivable past its due date × days overdue ×
-  `FINANCE_RATE` / 365); profit = margin − credit notes − delay cost. Not yet in the warehouse,
-  so left out: service tickets, order-line discounts (only net amounts are loaded) and the actual
-  payment dates (the delay is that of what is still open, read as today's open amounts).
-* Performance — revenue of the last `period_days` against the period before (growth); the open
-  and overdue receivable. Sales targets are not in the warehouse: growth against target is left
-  out.
+* Profitability — revenue, cost and gross margin (net of the order lines' discounts), and the
+  cost-to-serve (`cost_to_serve`), all up to `as_of`:
+    - credit notes (`fact_invoice_line`, counted as lost revenue);
+    - service tickets opened (`fact_ticket`) × `TICKET_COST` (a module constant in the company
+      currency, the loaded cost of handling one ticket; `refresh(ticket_cost=…)` overrides it);
+    - discounts granted (`fact_sales_discount`: list price − net of the order lines; a
+      promotion's price replaces the list price when the order is priced, so it is not seen);
+    - payment delay, financed at `FINANCE_RATE` a year: Σ amount paid × days paid after the
+      due date, from the actual payment dates of the allocations (`fact_payment`), plus what
+      is still open and overdue × days overdue at `as_of` (today's open amounts).
+  Profit after cost-to-serve = margin at list prices (margin + discounts) − cost-to-serve, i.e.
+  margin − credit notes − tickets − delay: a discount is charged once. The whale curve sorts
+  customers by it.
+* Performance — revenue of the last `period_days` against the period before (growth) and
+  against target: the prorated target of the customer's salesperson (`fact_sales_target`, the
+  salesperson's own targets; each counts for the share of its days inside the period) times the
+  customer's share of that salesperson's revenue in the previous period (an equal share when
+  the salesperson had none), attainment = revenue of the period / that target. Payment
+  behaviour from the allocations up to `as_of`: average days paid late (weighted by the amount
+  paid, an early payment counting 0) and the on-time share of the amount paid; the open and
+  overdue receivable. A team's target (without salesperson) is not split over customers (no
+  customer belongs to a team); share of wallet is unknown (no outside spend is recorded).
 * Prospecting — BG/NBD + Gamma-Gamma (`clv.py`) on weekly RFM computed in SQL (the same summary
   as `clv.rfm_summary`): probability alive, expected orders in the next year, 12-month CLV
   discounted monthly by `MONTHLY_DISCOUNT`; the parameters are fitted on a random sample of
@@ -56,7 +70,7 @@ from django.utils.translation import gettext_lazy
 
 from xietong.analytics import baskets, clv, customers_promotion, warehouse
 
-TABLES_VERSION = "1"
+TABLES_VERSION = "2"
 TABLES: dict[str, str] = {
     "cust_7p": (
         "company_id BIGINT, customer_key BIGINT, as_of DATE, first_date DATE, last_date DATE, "
@@ -65,8 +79,10 @@ TABLES: dict[str, str] = {
         "returns DECIMAL(18,4), overdue DECIMAL(18,4), ar_open DECIMAL(18,4), "
         "delay_cost DECIMAL(18,4), profit DECIMAL(18,4), revenue_period DECIMAL(18,4), "
         "revenue_previous DECIMAL(18,4), growth DOUBLE, cluster INTEGER, churn_probability DOUBLE, "
-        "p_alive DOUBLE, expected_orders DOUBLE, clv DECIMAL(18,4), "
-        "PRIMARY KEY (company_id, customer_key)"
+        "p_alive DOUBLE, expected_orders DOUBLE, clv DECIMAL(18,4), discounts DECIMAL(18,4), "
+        "tickets BIGINT, ticket_cost DECIMAL(18,4), cost_to_serve DECIMAL(18,4), "
+        "paid DECIMAL(18,4), days_late DOUBLE, on_time_share DOUBLE, target DECIMAL(18,4), "
+        "attainment DOUBLE, PRIMARY KEY (company_id, customer_key)"
     ),
     "cust_7p_cluster": (
         "company_id BIGINT, cluster INTEGER, size BIGINT, centre VARCHAR, means VARCHAR, "
@@ -83,6 +99,7 @@ TABLES: dict[str, str] = {
 CREDIT = "out_refund"
 INVOICE = "out_invoice"
 FINANCE_RATE = 0.08  # a year's cost of money tied up in overdue receivables
+TICKET_COST = 30.0  # handling one service ticket, in the company currency (loaded agent time)
 MONTHLY_DISCOUNT = 0.01
 K_RANGE = range(2, 7)
 SAMPLE = 20_000  # customers the k-means is chosen and fitted on (all are then assigned)
@@ -202,8 +219,6 @@ def features(con: duckdb.DuckDBPyConnection, *, company_id: int, as_of: dt.date,
     out = {name: table[name].to_numpy(zero_copy_only=False) for name in table.column_names}
     revenue = out["revenue"]
     safe = np.where(revenue > 0, revenue, 1.0)
-    out["profit_delay"] = out["overdue_days"] * FINANCE_RATE / 365
-    out["profit"] = out["margin"] - out["returns"] - out["profit_delay"]
     out["margin_rate"] = np.where(revenue > 0, out["margin"] / safe, 0.0)
     out["return_rate"] = np.clip(np.where(revenue > 0, out["returns"] / safe, 0.0), 0, 1)
     out["overdue_rate"] = np.clip(np.where(revenue > 0, out["overdue"] / safe, 0.0), 0, 1)
@@ -213,6 +228,84 @@ def features(con: duckdb.DuckDBPyConnection, *, company_id: int, as_of: dt.date,
         np.where(out["revenue_period"] > 0, 1.0, 0.0),
     )  # fmt: skip
     return out
+
+
+SERVE_SQL = """
+WITH k AS (SELECT DISTINCT customer_key FROM {orders} WHERE date <= $as_of),
+t AS (SELECT customer_key, count(*) AS tickets FROM fact_ticket
+      WHERE company_id = $company AND date <= $as_of GROUP BY customer_key),
+d AS (SELECT customer_key, sum(discount) AS discounts FROM fact_sales_discount
+      WHERE company_id = $company AND date <= $as_of GROUP BY customer_key),
+p AS (SELECT customer_key, sum(amount) AS paid, sum(late_amount_days) AS late_days,
+          sum(on_time) AS on_time
+      FROM fact_payment WHERE company_id = $company AND date <= $as_of GROUP BY customer_key),
+o AS (SELECT customer_key, owner_id FROM dim_customer)
+SELECT k.customer_key, coalesce(t.tickets, 0) AS tickets,
+    CAST(coalesce(d.discounts, 0) AS DOUBLE) AS discounts,
+    CAST(coalesce(p.paid, 0) AS DOUBLE) AS paid,
+    CAST(coalesce(p.late_days, 0) AS DOUBLE) AS late_days,
+    CAST(coalesce(p.on_time, 0) AS DOUBLE) AS on_time, o.owner_id
+FROM k LEFT JOIN t USING (customer_key) LEFT JOIN d USING (customer_key)
+LEFT JOIN p USING (customer_key) LEFT JOIN o USING (customer_key)
+ORDER BY k.customer_key
+"""
+TARGET_SQL = """
+SELECT salesperson_key, CAST(sum(amount * (least(period_end, $as_of) - greatest(date, $start) + 1)
+                                 / (period_end - date + 1)) AS DOUBLE)
+FROM fact_sales_target
+WHERE company_id = $company AND salesperson_key IS NOT NULL AND period_end >= $start
+  AND date <= $as_of
+GROUP BY salesperson_key
+"""
+
+
+def cost_to_serve(con: duckdb.DuckDBPyConnection, f: dict[str, np.ndarray], *, company_id: int,
+                  as_of: dt.date, period_days: int = 365,
+                  ticket_cost: float = TICKET_COST) -> dict[str, np.ndarray]:  # fmt: skip
+    """Adds to the features `f` (of `features`, as of `as_of`) the cost-to-serve, the profit
+    after it, the payment behaviour and the attainment against target (see the module's
+    docstring); returns `f`."""
+    keys = f["customer_key"]
+    orders = orders_prepare(con, company_id=company_id)
+    table = con.execute(SERVE_SQL.format(orders=orders),
+                        {"company": company_id, "as_of": as_of}).to_arrow_table()  # fmt: skip
+    got = {n: table[n].to_numpy(zero_copy_only=False) for n in table.column_names}
+    if not np.array_equal(got["customer_key"], keys):  # the same customers, in key order
+        raise ValueError("cost_to_serve: the features of another as_of or company")
+    f["tickets"] = got["tickets"].astype(np.int64)
+    f["discounts"] = got["discounts"].astype(float)
+    f["ticket_cost"] = f["tickets"] * float(ticket_cost)
+    f["delay_cost"] = (got["late_days"] + f["overdue_days"]) * FINANCE_RATE / 365
+    f["cost_to_serve"] = f["returns"] + f["discounts"] + f["ticket_cost"] + f["delay_cost"]
+    f["profit"] = f["margin"] + f["discounts"] - f["cost_to_serve"]
+    paid = got["paid"].astype(float)
+    f["paid"] = paid
+    safe = np.where(paid > 0, paid, 1.0)
+    f["days_late"] = np.where(paid > 0, got["late_days"] / safe, np.nan)
+    f["on_time_share"] = np.where(paid > 0, got["on_time"] / safe, np.nan)
+    # the target: the salesperson's prorated target × the customer's share of their book
+    start = as_of - dt.timedelta(days=period_days - 1)
+    targets = dict(con.execute(TARGET_SQL, {"company": company_id, "as_of": as_of,
+                                            "start": start}).fetchall())  # fmt: skip
+    owners = np.array([-1 if o is None or (isinstance(o, float) and math.isnan(o)) else int(o)
+                       for o in got["owner_id"].tolist()], dtype=np.int64)  # fmt: skip
+    target = np.full(len(keys), np.nan)
+    if targets and len(keys):
+        groups, inverse = np.unique(owners, return_inverse=True)
+        previous = np.maximum(f["revenue_previous"], 0)
+        book = np.bincount(inverse, weights=previous, minlength=len(groups))
+        size = np.bincount(inverse, minlength=len(groups))
+        share = np.where(book[inverse] > 0, previous / np.where(book[inverse] > 0,
+                                                                book[inverse], 1.0),
+                         1.0 / size[inverse])  # fmt: skip
+        owner_target = np.array([targets.get(int(o), np.nan) if o >= 0 else np.nan
+                                 for o in groups])[inverse]  # fmt: skip
+        target = owner_target * share
+    f["target"] = target
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f["attainment"] = np.where(target > 0, f["revenue_period"] / np.where(
+            target > 0, target, 1.0), np.nan)  # fmt: skip
+    return f
 
 
 def _matrix(f: dict[str, np.ndarray], names: tuple[str, ...] | list[str]) -> np.ndarray:
@@ -424,7 +517,8 @@ def rules_fit(con: duckdb.DuckDBPyConnection, *, company_id: int,
 
 def refresh(con: duckdb.DuckDBPyConnection, *, company_id: int, as_of: dt.date,
             horizon_days: int = 90, period_days: int = 365, k: int | None = None, seed: int = 0,
-            progress: Callable[[str], None] | None = None) -> dict[str, Any]:  # fmt: skip
+            progress: Callable[[str], None] | None = None,
+            ticket_cost: float = TICKET_COST) -> dict[str, Any]:  # fmt: skip
     """The 7P refresh of one company on an open (writable) warehouse connection: computes
     everything, then replaces the company's rows of the `cust_7p*` tables in one transaction.
     Returns the run's summary (also stored in `cust_7p_run`). Raises CustomersError when the
@@ -441,19 +535,21 @@ def refresh(con: duckdb.DuckDBPyConnection, *, company_id: int, as_of: dt.date,
     orders = orders_prepare(con, company_id=company_id, fresh=True)
     try:
         return _refresh(con, company_id, as_of, horizon_days, period_days, k, seed, step,
-                        started, timings)  # fmt: skip
+                        started, timings, ticket_cost)  # fmt: skip
     finally:
         con.execute(f"DROP TABLE IF EXISTS {orders}")
 
 
 def _refresh(con: duckdb.DuckDBPyConnection, company_id: int, as_of: dt.date, horizon_days: int,
              period_days: int, k: int | None, seed: int, step: Callable[[str], None],
-             started: float, timings: dict[str, float]) -> dict[str, Any]:  # fmt: skip
+             started: float, timings: dict[str, float], ticket_cost: float) -> dict[str, Any]:  # fmt: skip
     f = features(con, company_id=company_id, as_of=as_of, period_days=period_days)
     n = len(f["customer_key"])
     if not n:
         raise CustomersError(_("No sales up to %(date)s: nothing to analyse.")
                              % {"date": as_of.isoformat()})  # fmt: skip
+    cost_to_serve(con, f, company_id=company_id, as_of=as_of, period_days=period_days,
+                  ticket_cost=ticket_cost)  # fmt: skip
     step("features")
     names = list(CLUSTER_FEATURES)
     cluster_rows: list[tuple[Any, ...]] = []
@@ -496,8 +592,8 @@ def _refresh(con: duckdb.DuckDBPyConnection, company_id: int, as_of: dt.date, ho
         "as_of": as_of.isoformat(), "customers": n, "period_days": period_days,
         "profiling": profile, "churn": churn["report"],
         "clv": {k_: value.get(k_) for k_ in ("status", "reason", "params") if k_ in value},
-        "rules": len(rules), "finance_rate": FINANCE_RATE,
-        "left_out": ["tickets", "discounts", "payment_dates", "targets"],
+        "rules": len(rules), "finance_rate": FINANCE_RATE, "ticket_cost": float(ticket_cost),
+        "left_out": ["promotion_prices", "team_targets", "share_of_wallet"],
     }  # fmt: skip
 
     def nan_none(a: np.ndarray) -> pa.Array:
@@ -511,11 +607,15 @@ def _refresh(con: duckdb.DuckDBPyConnection, company_id: int, as_of: dt.date, ho
         "orders": f["orders"], "orders_period": f["orders_period"],
         "revenue": f["revenue"], "cost": f["cost"], "margin": f["margin"],
         "returns": f["returns"], "overdue": f["overdue"], "ar_open": f["ar_open"],
-        "delay_cost": f["profit_delay"], "profit": f["profit"],
+        "delay_cost": f["delay_cost"], "profit": f["profit"],
         "revenue_period": f["revenue_period"], "revenue_previous": f["revenue_previous"],
         "growth": f["growth"], "cluster": pa.array(clusters, mask=clusters < 0),
         "churn_probability": nan_none(probability), "p_alive": nan_none(np.asarray(p_alive)),
         "expected_orders": nan_none(np.asarray(expected)), "clv": nan_none(np.asarray(lifetime)),
+        "discounts": f["discounts"], "tickets": f["tickets"], "ticket_cost": f["ticket_cost"],
+        "cost_to_serve": f["cost_to_serve"], "paid": f["paid"],
+        "days_late": nan_none(f["days_late"]), "on_time_share": nan_none(f["on_time_share"]),
+        "target": nan_none(f["target"]), "attainment": nan_none(f["attainment"]),
     })  # fmt: skip
     rule_rows = pa.table({
         "company_id": pa.array([company_id] * len(rules), pa.int64()),

@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from xietong.analytics import baskets, customers
+from xietong.analytics import baskets, customers, warehouse
 
 SCOPE = """JOIN dim_customer c ON c.customer_key = t.customer_key
     WHERE t.company_id = $company
@@ -28,9 +28,13 @@ def _params(company_id: int, owner_id: int | None, group: str | None, **more: An
 
 
 def _ready(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether a refresh wrote this version of the tables (an older file's are read as "not
+    computed yet" until the next refresh replaces them)."""
     row = con.execute("SELECT count(*) FROM information_schema.tables "
                       "WHERE table_name = 'cust_7p_run'").fetchone()  # fmt: skip
-    return bool(row and row[0])
+    if not (row and row[0]):
+        return False
+    return warehouse.meta_get(con, "customers_tables") == customers.TABLES_VERSION
 
 
 def run_info(con: duckdb.DuckDBPyConnection, *, company_id: int) -> dict[str, Any] | None:
@@ -58,7 +62,8 @@ def customer_groups(con: duckdb.DuckDBPyConnection, *, company_id: int) -> list[
 
 LIST_COLUMNS = """t.customer_key, c.customer, c.customer_group, c.owner, t.recency_days, t.orders,
     CAST(t.revenue AS DOUBLE) AS revenue, CAST(t.profit AS DOUBLE) AS profit, t.growth,
-    t.cluster, t.churn_probability, t.p_alive, t.expected_orders, CAST(t.clv AS DOUBLE) AS clv"""
+    t.cluster, t.churn_probability, t.p_alive, t.expected_orders, CAST(t.clv AS DOUBLE) AS clv,
+    CAST(t.cost_to_serve AS DOUBLE) AS cost_to_serve, t.days_late, t.attainment"""
 
 
 def overview(con: duckdb.DuckDBPyConnection, *, company_id: int, owner_id: int | None = None,
@@ -76,10 +81,24 @@ def overview(con: duckdb.DuckDBPyConnection, *, company_id: int, owner_id: int |
         CAST(sum(t.revenue_previous) AS DOUBLE) AS revenue_previous,
         CAST(sum(t.overdue) AS DOUBLE) AS overdue, CAST(sum(t.ar_open) AS DOUBLE) AS ar_open,
         avg(t.churn_probability) AS churn, CAST(sum(t.clv) AS DOUBLE) AS clv,
-        avg(t.recency_days) AS recency, avg(t.orders) AS orders
+        avg(t.recency_days) AS recency, avg(t.orders) AS orders,
+        CAST(sum(t.discounts) AS DOUBLE) AS discounts, sum(t.tickets) AS tickets,
+        CAST(sum(t.ticket_cost) AS DOUBLE) AS ticket_cost,
+        CAST(sum(t.cost_to_serve) AS DOUBLE) AS cost_to_serve,
+        CAST(sum(t.paid) AS DOUBLE) AS paid,
+        sum(t.days_late * CAST(t.paid AS DOUBLE)) AS late_days,
+        sum(t.on_time_share * CAST(t.paid AS DOUBLE)) AS on_time,
+        CAST(sum(t.target) AS DOUBLE) AS target,
+        CAST(sum(t.revenue_period) FILTER (WHERE t.target > 0) AS DOUBLE) AS revenue_targeted,
+        count(*) FILTER (WHERE t.target > 0) AS with_target
         FROM cust_7p t {SCOPE}""", params)[0]  # fmt: skip
     previous = totals["revenue_previous"] or 0
     totals["growth"] = ((totals["revenue_period"] or 0) / previous - 1) if previous else None
+    paid = totals["paid"] or 0
+    totals["days_late"] = (totals["late_days"] or 0) / paid if paid else None
+    totals["on_time_share"] = (totals["on_time"] or 0) / paid if paid else None
+    target = totals["target"] or 0
+    totals["attainment"] = (totals["revenue_targeted"] or 0) / target if target > 0 else None
     sizes = {r["cluster"]: r["n"] for r in _records(
         con, f"SELECT t.cluster, count(*) AS n FROM cust_7p t {SCOPE} GROUP BY 1", params)}  # fmt: skip
     clusters = []
@@ -111,6 +130,8 @@ def overview(con: duckdb.DuckDBPyConnection, *, company_id: int, owner_id: int |
         "growers": top("t.growth DESC", "AND t.revenue_previous > 0"),
         "decliners": top("t.growth ASC", "AND t.revenue_previous > 0"),
         "overdue": top("t.overdue DESC", "AND t.overdue > 0"),
+        "late_payers": top("t.days_late DESC", "AND t.days_late > 0"),
+        "serve_top": top("t.cost_to_serve DESC", "AND t.cost_to_serve > 0"),
         "category_mix": mix,
         "rules": rules(con, company_id=company_id, limit=limit),
     }  # fmt: skip
@@ -217,13 +238,19 @@ def customer_detail(con: duckdb.DuckDBPyConnection, *, company_id: int, customer
         return None
     row = found[0]
     for name in ("revenue", "cost", "margin", "returns", "overdue", "ar_open", "delay_cost",
-                 "profit", "revenue_period", "revenue_previous", "clv"):  # fmt: skip
+                 "profit", "revenue_period", "revenue_previous", "clv", "discounts",
+                 "ticket_cost", "cost_to_serve", "paid", "target"):  # fmt: skip
         row[name] = None if row[name] is None else float(row[name])
     row["margin_rate"] = row["margin"] / row["revenue"] if row["revenue"] else None
     average = _records(con, """SELECT avg(recency_days) AS recency_days, avg(orders) AS orders,
         avg(CAST(revenue AS DOUBLE)) AS revenue, avg(CAST(profit AS DOUBLE)) AS profit,
         avg(growth) AS growth, avg(churn_probability) AS churn_probability,
         avg(CAST(clv AS DOUBLE)) AS clv, avg(tenure_days) AS tenure_days,
+        avg(tickets) AS tickets, avg(CAST(cost_to_serve AS DOUBLE)) AS cost_to_serve,
+        sum(days_late * CAST(paid AS DOUBLE)) / nullif(sum(CAST(paid AS DOUBLE)), 0)
+            AS days_late,
+        sum(on_time_share * CAST(paid AS DOUBLE)) / nullif(sum(CAST(paid AS DOUBLE)), 0)
+            AS on_time_share, avg(attainment) AS attainment,
         avg(CASE WHEN profit <= $profit THEN 1.0 ELSE 0.0 END) AS profit_rank
         FROM cust_7p WHERE company_id = $company""",
                        {"company": company_id, "profit": row["profit"]})[0]  # fmt: skip

@@ -14,6 +14,18 @@ changes nothing. What "changed" means per source:
   deliveries were done and invoices reconciled since then (both change by bulk updates, which
   the audit log does not see).
 
+The facts added in schema 3 read crm and finance through their public selectors: service
+tickets (`fact_ticket`: audited, and `updated_at` since the last run), campaign recipients
+(`fact_campaign_touch`: sent, opened or clicked since the last run, and those of campaigns
+audited since — a deleted campaign's recipients are deleted with it; whether the customer then
+ordered, `converted`, is recomputed over the whole table at the end of every run, since a later
+order changes it), the allocations of customer payments to customer invoices (`fact_payment`,
+replaced per invoice: invoices audited or reconciled since, and the invoices of payments
+audited since — a cancelled payment's allocations are deleted, so they are found in the
+warehouse) and the sales targets (`fact_sales_target`: audited, and those of teams audited
+since — a renamed or deleted team). The order lines' discounts
+(`fact_sales_discount`) are fed with the order lines, from the same changed orders.
+
 Dimensions are small and read whole on every run. Amounts are converted to the company's
 currency at the document's rate (the stored rate of an invoice, else the company's rate of the
 document's date); credit notes are negative. The full rebuild (`etl_run(full=True)`) empties the
@@ -34,7 +46,11 @@ from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
 from xietong.analytics import warehouse
+from xietong.analytics.customers_promotion import CONVERSION_DAYS  # one definition of converted
 from xietong.core.models import AuditEntry, Company, Currency, ExchangeRate, User
+from xietong.crm import campaign_selectors
+from xietong.crm import selectors as crm_selectors
+from xietong.finance import selectors as finance_selectors
 from xietong.finance.models import Entry, Invoice, InvoiceLine, Match
 from xietong.finance.models import Line as GlLine
 from xietong.inventory.models import Location, Move
@@ -56,6 +72,7 @@ CUSTOMER_KINDS = (Invoice.Kind.CUSTOMER_INVOICE, Invoice.Kind.CUSTOMER_CREDIT)
 INTERNAL = Location.Usage.INTERNAL
 ORDER_LINE_SOURCE = "sales.orderline"  # Move.source_type of a sales order line's moves
 SAFETY = dt.timedelta(minutes=5)  # overlap of the time watermarks (re-reading is harmless)
+HOUR = Decimal(3600)
 
 
 def q4(value: Any) -> Decimal:
@@ -103,10 +120,15 @@ class Fact:
     lines: Callable[[], QuerySet]  # the qualifying source lines
     fields: tuple[str, ...]
     row: Callable[[dict[str, Any], Rates], tuple]
-    audited: type | None  # the audited header model whose entries mark documents changed
-    line_model: type | None  # the model whose ids are watched for new lines
+    # the audited header model (or its "app_label.model") whose entries mark documents changed
+    audited: type | str | None
+    # the model (or a selector of all its rows) whose ids are watched for new lines
+    line_model: type | Callable[[], QuerySet] | None
     line_doc_field: str = ""  # the document id on line_model
-    time_changed: Callable[[dt.datetime], QuerySet] | None = None  # doc ids changed since
+    time_changed: Callable[[dt.datetime], Iterable[int]] | None = None  # doc ids changed since
+    # another audited model ("app_label.model") and the fact's column holding its id: the
+    # documents of the facts naming a changed one are loaded again
+    also_audited: tuple[str, str] | None = None
 
 
 def _sales_row(r: dict[str, Any], rates: Rates) -> tuple:
@@ -115,6 +137,61 @@ def _sales_row(r: dict[str, Any], rates: Rates) -> tuple:
             r["product_id"], r["order__salesperson_id"], r["order__warehouse_id"],
             r["order__currency_id"], r["order__state"], q4(r["quantity"]),
             q4(r["amount_untaxed"] * rate), q4(r["quantity"] * r["product__standard_cost"]))  # fmt: skip
+
+
+def _discount_row(r: dict[str, Any], rates: Rates) -> tuple:
+    """Gross (at the larger of the list and the unit price) and discount of an order line; the
+    discount is what the line's discount and a price below the list price took off, so that
+    gross − discount is the line's net amount before rounding (no discount: exactly net)."""
+    rate = rates.rate(r["order__company_id"], r["order__currency_id"], r["order__date"])
+    price = max(r["list_price"] or ZERO, r["unit_price"])
+    off = r["quantity"] * (price - r["unit_price"] * (100 - r["discount"]) / 100)
+    discount = q4(off * rate)
+    return (r["id"], r["order_id"], r["order__company_id"], r["order__date"], r["order__party_id"],
+            r["product_id"], r["order__salesperson_id"], r["order__warehouse_id"],
+            r["order__currency_id"], q4(r["amount_untaxed"] * rate) + discount, discount)  # fmt: skip
+
+
+def _local_date(moment: dt.datetime | None) -> dt.date | None:
+    return timezone.localtime(moment).date() if moment else None
+
+
+def _ticket_row(r: dict[str, Any], rates: Rates) -> tuple:
+    breached = (r["sla_state"] == "breached" or r["resolution_met"] is False
+                or r["first_response_met"] is False)  # fmt: skip
+    hours = None
+    if r["resolved_at"]:
+        hours = q4(Decimal((r["resolved_at"] - r["created_at"]).total_seconds()) / HOUR)
+    return (r["id"], r["company_id"], _local_date(r["created_at"]),
+            _local_date(r["closed_at"] or r["resolved_at"]), r["party_id"], r["product_id"],
+            r["priority"], r["channel"], r["state"], 1, int(breached),
+            int(hours is not None), hours)  # fmt: skip
+
+
+def _touch_row(r: dict[str, Any], rates: Rates) -> tuple:
+    control = r["status"] == "control"
+    opened, clicked = r["opened_at"] is not None, r["clicked_at"] is not None
+    return (r["id"], r["campaign_id"], r["company_id"],
+            _local_date(r["created_at"] if control else r["sent_at"]), r["party_id"],
+            r["campaign__channel"], "control" if control else "treated", int(not control),
+            int(control), int(opened), int(clicked), int(opened or clicked), 0)  # fmt: skip
+
+
+def _payment_row(r: dict[str, Any], rates: Rates) -> tuple:
+    paid = r["credit_line__date"]
+    due = (r["debit_line__due_date"] or r["debit_line__entry__invoice__due_date"]
+           or r["debit_line__entry__invoice__date"])  # fmt: skip
+    late = (paid - due).days
+    amount = q4(r["amount"])
+    return (r["id"], r["debit_line__entry__invoice"], r["credit_line__entry__payment"],
+            r["company_id"], paid, r["debit_line__entry__invoice__date"], due,
+            r["debit_line__entry__invoice__party_id"], amount, late,
+            q4(amount * max(late, 0)), amount if late <= 0 else ZERO)  # fmt: skip
+
+
+def _target_row(r: dict[str, Any], rates: Rates) -> tuple:
+    return (r["id"], r["company_id"], r["period_start"], r["period_end"], r["team_id"],
+            r["team__name"], r["user_id"], q4(r["amount"]))  # fmt: skip
 
 
 def _invoice_row(r: dict[str, Any], rates: Rates) -> tuple:
@@ -212,6 +289,29 @@ def _entries_posted_since(since: dt.datetime) -> QuerySet:
     return Entry.unscoped.filter(posted_at__gte=since).values_list("id", flat=True)
 
 
+def _tickets_updated_since(since: dt.datetime) -> QuerySet:
+    return crm_selectors.warehouse_tickets().filter(updated_at__gte=since).values_list(
+        "id", flat=True)  # fmt: skip
+
+
+def _recipients_changed_since(since: dt.datetime) -> QuerySet:
+    """Recipients sent, opened or clicked since (bulk updates the audit log does not see)."""
+    return (
+        campaign_selectors.warehouse_recipients()
+        .filter(Q(sent_at__gte=since) | Q(opened_at__gte=since) | Q(clicked_at__gte=since))
+        .values_list("id", flat=True)
+    )
+
+
+def _invoices_allocated_since(since: dt.datetime) -> list[int]:
+    return [i for i in _invoices_matched_since(since) if i is not None]
+
+
+SALES_LINE_FIELDS = ("id", "order_id", "order__company_id", "order__date", "order__party_id",
+                     "product_id", "order__salesperson_id", "order__warehouse_id",
+                     "order__currency_id")  # fmt: skip
+
+
 FACTS: list[Fact] = [
     Fact("fact_sales_line", "order_id", "order_id",
          lambda: SalesOrderLine.objects.filter(order__state__in=SALES_STATES),
@@ -219,6 +319,35 @@ FACTS: list[Fact] = [
           "order__salesperson_id", "order__warehouse_id", "order__currency_id", "order__state",
           "quantity", "amount_untaxed", "product__standard_cost"),
          _sales_row, SalesOrder, SalesOrderLine, "order_id", _orders_shipped_since),
+    Fact("fact_sales_discount", "order_id", "order_id",
+         lambda: SalesOrderLine.objects.filter(order__state__in=SALES_STATES),
+         (*SALES_LINE_FIELDS, "quantity", "list_price", "unit_price", "discount",
+          "amount_untaxed"),
+         _discount_row, SalesOrder, SalesOrderLine, "order_id", _orders_shipped_since),
+    Fact("fact_ticket", "ticket_id", "id", crm_selectors.warehouse_tickets,
+         ("id", "company_id", "created_at", "closed_at", "resolved_at", "party_id", "product_id",
+          "priority", "channel", "state", "sla_state", "resolution_met", "first_response_met"),
+         _ticket_row, "crm.ticket", crm_selectors.warehouse_tickets, "id",
+         _tickets_updated_since),
+    Fact("fact_campaign_touch", "recipient_id", "id", campaign_selectors.warehouse_recipients,
+         ("id", "campaign_id", "company_id", "created_at", "sent_at", "party_id",
+          "campaign__channel", "status", "opened_at", "clicked_at"),
+         _touch_row, None, campaign_selectors.warehouse_recipients, "id",
+         _recipients_changed_since, also_audited=("crm.campaign", "campaign_key")),
+    Fact("fact_payment", "invoice_id", "debit_line__entry__invoice",
+         finance_selectors.warehouse_payment_allocations,
+         ("id", "company_id", "amount", "credit_line__date", "credit_line__entry__payment",
+          "debit_line__due_date", "debit_line__entry__invoice",
+          "debit_line__entry__invoice__date", "debit_line__entry__invoice__due_date",
+          "debit_line__entry__invoice__party_id"),
+         _payment_row, Invoice, finance_selectors.warehouse_payment_allocations,
+         "debit_line__entry__invoice", _invoices_allocated_since,
+         also_audited=("finance.payment", "payment_id")),
+    Fact("fact_sales_target", "target_id", "id", crm_selectors.warehouse_sales_targets,
+         ("id", "company_id", "period_start", "period_end", "team_id", "team__name", "user_id",
+          "amount"),
+         _target_row, "crm.salestarget", crm_selectors.warehouse_sales_targets, "id",
+         also_audited=("crm.salesteam", "team_key")),
     Fact("fact_invoice_line", "invoice_id", "invoice_id",
          lambda: InvoiceLine.objects.filter(invoice__kind__in=CUSTOMER_KINDS,
                                             invoice__state=Invoice.State.POSTED),
@@ -335,6 +464,21 @@ def _load_dimensions(con: Any) -> None:
     _replace(con, "dim_salesperson", list(users.items()))
     _replace(con, "dim_warehouse", list(
         StockWarehouse.unscoped.values_list("id", "company_id", "name")))  # fmt: skip
+    _replace(con, "dim_campaign", list(campaign_selectors.warehouse_campaigns().values_list(
+        "id", "company_id", "name", "channel")))  # fmt: skip
+
+
+CONVERSION_SQL = """
+    UPDATE fact_campaign_touch t SET converted = CASE WHEN EXISTS (
+        SELECT 1 FROM fact_sales_line s
+        WHERE s.customer_key = t.customer_key AND s.company_id = t.company_id
+          AND s.date >= t.date AND s.date <= t.date + ?) THEN 1 ELSE 0 END"""
+
+
+def _conversions_update(con: Any) -> None:
+    """Whether each touch's customer ordered within CONVERSION_DAYS of it (an order placed,
+    changed or cancelled later changes it: recomputed for every touch)."""
+    con.execute(CONVERSION_SQL, [CONVERSION_DAYS])
 
 
 def _replace(con: Any, table: str, rows: list[tuple]) -> None:
@@ -369,6 +513,26 @@ def _unscoped(model: type) -> Any:
     return getattr(model, "unscoped", None) or model.objects
 
 
+def _watched(source: Any) -> Any:
+    """The rows whose ids are watched: a model's (unscoped), or those of a selector."""
+    return _unscoped(source) if isinstance(source, type) else source()
+
+
+def _audited(model: type | str, after: int, upto: int) -> set[int]:
+    """The ids of the rows of `model` (a model or "app_label.model") with audit entries in
+    (after, upto]."""
+    from django.contrib.contenttypes.models import ContentType
+
+    if isinstance(model, str):
+        app_label, name = model.split(".")
+        content_type = ContentType.objects.get_by_natural_key(app_label, name)
+    else:
+        content_type = ContentType.objects.get_for_model(model)
+    return {int(pk) for pk in AuditEntry.objects.filter(
+        id__gt=after, id__lte=upto, content_type=content_type,
+    ).values_list("object_pk", flat=True)}  # fmt: skip
+
+
 def etl_run(*, full: bool = False, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Bring the warehouse up to date (everything again with `full`). Returns the counts of fact
     rows written per table and whether it was a full load."""
@@ -393,7 +557,7 @@ def etl_run(*, full: bool = False, progress: Callable[[str], None] | None = None
                 if progress:
                     progress(fact.table)
                 max_key = f"max_id:{fact.table}"
-                line_max = _unscoped(fact.line_model).aggregate(m=Max("id"))["m"] or 0
+                line_max = _watched(fact.line_model).aggregate(m=Max("id"))["m"] or 0
                 if full:
                     counts[fact.table] = 0
                     for chunk in _chunked(fact.lines(), fact.fields):
@@ -402,19 +566,23 @@ def etl_run(*, full: bool = False, progress: Callable[[str], None] | None = None
                 else:
                     seen = int(warehouse.meta_get(con, max_key, "0"))
                     docs: set[int] = set(
-                        _unscoped(fact.line_model).filter(id__gt=seen)
+                        _watched(fact.line_model).filter(id__gt=seen)
                         .values_list(fact.line_doc_field, flat=True))  # fmt: skip
                     if fact.audited is not None:
-                        from django.contrib.contenttypes.models import ContentType
-
-                        content_type = ContentType.objects.get_for_model(fact.audited)
-                        docs.update(int(pk) for pk in AuditEntry.objects.filter(
-                            id__gt=audit_seen, id__lte=audit_max, content_type=content_type,
-                        ).values_list("object_pk", flat=True))  # fmt: skip
+                        docs.update(_audited(fact.audited, audit_seen, audit_max))
+                    if fact.also_audited is not None:
+                        label, column = fact.also_audited
+                        changed = sorted(_audited(label, audit_seen, audit_max))
+                        if changed:
+                            docs.update(r[0] for r in con.execute(
+                                f"SELECT DISTINCT {fact.doc_column} FROM {fact.table} "  # noqa: S608
+                                f"WHERE {column} IN (SELECT UNNEST(?))", [changed]).fetchall())  # fmt: skip
                     if fact.time_changed is not None and since is not None:
                         docs.update(fact.time_changed(since))
+                    docs.discard(None)  # type: ignore[arg-type]
                     counts[fact.table] = _load_documents(con, fact, rates, sorted(docs))
                 warehouse.meta_set(con, max_key, str(line_max))
+            _conversions_update(con)
             _load_dates(con)
             warehouse.aggregates_rebuild(con)
             warehouse.meta_set(con, "audit_id", str(audit_max))

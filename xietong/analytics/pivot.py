@@ -5,10 +5,15 @@ on any backend Ibis speaks (a test runs it on PostgreSQL).
 Measures belong to one fact each (revenue, margin, quantity, orders and customers to the sales
 order lines; invoiced to the customer invoice lines, credit notes negative; AR open to the
 posted customer invoices; stock value and stock quantity to the done stock moves; delivered to
-the deliveries; purchased to the purchase order lines). A dimension reaches a fact through the
+the deliveries; purchased to the purchase order lines; gross and discount to the order lines'
+discounts; tickets, SLA breaches and average resolution hours to the service tickets; touches,
+held out, responses and conversions to the campaign touches; paid and average days late
+(weighted by the amount paid, early payments counting as 0) to the payment allocations; target
+to the sales targets). A dimension reaches a fact through the
 fact's key (customer, product, warehouse, supplier, date, company); a measure whose fact lacks a
-requested dimension is left out of the answer (`skipped`). Sums are added up in Python for the
-totals; distinct counts are asked again at each level of total.
+requested dimension is left out of the answer (`skipped`). Sums and counts are added up in
+Python for the totals; distinct counts and ratios (averages) are asked again at each level of
+total.
 
 Scoping is the caller's rule, passed in: `company_ids` (always), and `owner_id` — when set, only
 the facts of customers whose salesperson is that user count, and measures of facts without a
@@ -23,6 +28,7 @@ from typing import Any
 
 import ibis
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 NONE = "—"
 
@@ -31,9 +37,10 @@ NONE = "—"
 class Measure:
     label: Any
     fact: str
-    kind: str  # "sum" or "distinct"
+    kind: str  # "sum", "count" (a sum of 0/1 flags), "distinct" or "ratio"
     column: str
     minus: str = ""  # sum(column - minus)
+    per: str = ""  # a ratio: sum(column) / sum(per)
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,22 @@ MEASURES: dict[str, Measure] = {
     "stock_qty": Measure(_("Stock quantity"), "fact_stock_move", "sum", "stock_qty"),
     "stock_value": Measure(_("Stock value"), "fact_stock_move", "sum", "stock_value"),
     "purchased": Measure(_("Purchased"), "fact_purchase_line", "sum", "purchased"),
+    "gross": Measure(_("Revenue before discount"), "fact_sales_discount", "sum", "gross"),
+    "discount": Measure(_("Discount"), "fact_sales_discount", "sum", "discount"),
+    "tickets": Measure(_("Tickets"), "fact_ticket", "count", "tickets"),
+    "sla_breaches": Measure(_("SLA breaches"), "fact_ticket", "count", "sla_breached"),
+    "resolution_hours": Measure(
+        _("Average resolution (hours)"), "fact_ticket", "ratio", "resolution_hours", per="resolved"
+    ),
+    "touches": Measure(_("Campaign touches"), "fact_campaign_touch", "count", "touched"),
+    "held_out": Measure(_("Held out (control)"), "fact_campaign_touch", "count", "held_out"),
+    "responses": Measure(_("Responses"), "fact_campaign_touch", "count", "responded"),
+    "conversions": Measure(_("Conversions"), "fact_campaign_touch", "count", "converted"),
+    "paid": Measure(_("Paid"), "fact_payment", "sum", "amount"),
+    "days_late": Measure(
+        _("Average days paid late"), "fact_payment", "ratio", "late_amount_days", per="amount"
+    ),
+    "target": Measure(_("Sales target"), "fact_sales_target", "sum", "amount"),
 }
 
 DIMENSIONS: dict[str, Dimension] = {
@@ -87,6 +110,15 @@ DIMENSIONS: dict[str, Dimension] = {
                            "warehouse"),
     "company": Dimension(_("Company"), "dim_company", "company_id", "company_key", "name"),
     "currency": Dimension(_("Currency"), "", "currency", "", "currency"),
+    "ticket_priority": Dimension(_("Ticket priority"), "", "priority", "", "priority"),
+    "ticket_channel": Dimension(_("Ticket channel"), "", "ticket_channel", "", "ticket_channel"),
+    "campaign": Dimension(_("Campaign"), "dim_campaign", "campaign_key", "campaign_key",
+                          "campaign"),
+    "campaign_channel": Dimension(_("Campaign channel"), "", "campaign_channel", "",
+                                  "campaign_channel", "campaign"),
+    "campaign_group": Dimension(pgettext_lazy("campaign", "Group"), "", "campaign_group", "",
+                                "campaign_group"),
+    "team": Dimension(_("Sales team"), "", "team", "", "team"),
 }  # fmt: skip
 
 FACT_KEYS: dict[str, set[str]] = {
@@ -98,7 +130,16 @@ FACT_KEYS: dict[str, set[str]] = {
     "fact_stock_move": {"date", "product_key", "warehouse_key", "company_id"},
     "fact_purchase_line": {"date", "product_key", "supplier_key", "warehouse_key",
                            "company_id", "currency"},
+    "fact_sales_discount": {"date", "product_key", "customer_key", "warehouse_key", "company_id",
+                            "currency"},
+    "fact_ticket": {"date", "product_key", "customer_key", "company_id", "priority",
+                    "ticket_channel"},
+    "fact_campaign_touch": {"date", "customer_key", "company_id", "campaign_key",
+                            "campaign_channel", "campaign_group"},
+    "fact_payment": {"date", "customer_key", "company_id"},
+    "fact_sales_target": {"date", "company_id", "team"},
 }  # fmt: skip
+RECOUNTED = {"distinct", "ratio"}  # asked again at each level of total, never added up
 
 
 @dataclass
@@ -108,7 +149,7 @@ class PivotResult:
     columns: list[str]
     row_keys: list[tuple[str, ...]] = field(default_factory=list)
     column_keys: list[tuple[str, ...]] = field(default_factory=list)
-    cells: dict[tuple[tuple[str, ...], tuple[str, ...]], dict[str, Decimal | int]] = field(
+    cells: dict[tuple[tuple[str, ...], tuple[str, ...]], dict[str, Decimal | int | None]] = field(
         default_factory=dict
     )
     row_totals: dict[tuple[str, ...], dict[str, Any]] = field(default_factory=dict)
@@ -239,6 +280,9 @@ def _aggregate(table: Any, by: list[str], measures: list[str]) -> list[dict[str,
         m = MEASURES[name]
         if m.kind == "distinct":
             metrics[name] = table[m.column].nunique()
+        elif m.kind == "ratio":
+            metrics[name] = (table[m.column].sum().cast("float64")
+                             / table[m.per].sum().cast("float64").nullif(0))  # fmt: skip
         elif m.minus:
             metrics[name] = (table[m.column] - table[m.minus]).sum()
         else:
@@ -252,9 +296,12 @@ def _aggregate(table: Any, by: list[str], measures: list[str]) -> list[dict[str,
     return records
 
 
-def _value(name: str, value: Any) -> Decimal | int:
-    if MEASURES[name].kind == "distinct":
+def _value(name: str, value: Any) -> Decimal | int | None:
+    kind = MEASURES[name].kind
+    if kind in ("distinct", "count"):
         return int(value or 0)
+    if kind == "ratio":  # an average of nothing is no figure, not zero
+        return None if value is None else Decimal(value).quantize(Decimal("0.01"))
     return Decimal(value or 0).quantize(Decimal("0.0001"))
 
 
@@ -298,14 +345,14 @@ def pivot(*, backend: Any, company_ids: Sequence[int], measures: Sequence[str],
             cell = result.cells.setdefault((r, c), {})
             for name in names:
                 cell[name] = _value(name, record[name])
-        distinct = [n for n in names if MEASURES[n].kind == "distinct"]
-        additive = [n for n in names if MEASURES[n].kind != "distinct"]
+        distinct = [n for n in names if MEASURES[n].kind in RECOUNTED]
+        additive = [n for n in names if MEASURES[n].kind not in RECOUNTED]
         for (r, c), cell in result.cells.items():
             for name in additive:
                 if name in cell:
                     for bucket in (result.row_totals.setdefault(r, {}),
                                    result.column_totals.setdefault(c, {}), result.total):  # fmt: skip
-                        bucket[name] = bucket.get(name, Decimal(0)) + cell[name]
+                        bucket[name] = bucket.get(name, 0) + cell[name]
         if distinct:
             for level, target in ((rows, "row"), (columns, "column"), ([], "total")):
                 for record in _aggregate(table, level, distinct):
@@ -316,7 +363,7 @@ def pivot(*, backend: Any, company_ids: Sequence[int], measures: Sequence[str],
                         values[name] = _value(name, record[name])
     for name in measures:  # an empty answer still has its totals
         if name not in result.skipped:
-            result.total.setdefault(name, _value(name, 0))
+            result.total.setdefault(name, _value(name, None))
     result.row_keys = _sorted(list(row_keys), result.row_totals, sort, measures)[:limit]
     result.column_keys = sorted(column_keys)[:limit]
     return result
@@ -327,7 +374,13 @@ def _sorted(keys: list[tuple[str, ...]], totals: Mapping[tuple[str, ...], Mappin
     sort = sort or {}
     by, desc = sort.get("by") or "label", bool(sort.get("desc"))
     if by in measures:
-        return sorted(keys, key=lambda k: (totals.get(k, {}).get(by, 0), k), reverse=desc)
+        lowest = Decimal("-Infinity")  # an average of nothing sorts below every figure
+
+        def figure(k: tuple[str, ...]) -> Any:
+            value = totals.get(k, {}).get(by, 0)
+            return lowest if value is None else value
+
+        return sorted(keys, key=lambda k: (figure(k), k), reverse=desc)
     return sorted(keys, reverse=desc)
 
 
@@ -338,9 +391,14 @@ def duckdb_backend(con: Any) -> Any:
 
 def dimension_values(*, backend: Any, company_ids: Sequence[int], dimension: str,
                      owner_id: int | None = None, limit: int = 500) -> list[str]:  # fmt: skip
-    """The values a filter on `dimension` can take (from the sales facts)."""
-    if DIMENSIONS[dimension].fact_key not in FACT_KEYS["fact_sales_line"]:
+    """The values a filter on `dimension` can take (from the sales facts, else from the first
+    fact that has the dimension)."""
+    key = DIMENSIONS[dimension].fact_key
+    facts = [f for f, keys in FACT_KEYS.items() if key in keys
+             and (owner_id is None or "customer_key" in keys)]  # fmt: skip
+    if not facts:
         return []
-    table = _expression(backend, "fact_sales_line", [dimension], {}, company_ids, owner_id)
+    fact = "fact_sales_line" if "fact_sales_line" in facts else facts[0]
+    table = _expression(backend, fact, [dimension], {}, company_ids, owner_id)
     expr = table.select(table[dimension]).distinct().order_by(dimension).limit(limit)
     return [r[dimension] or NONE for r in expr.to_pyarrow().to_pylist()]

@@ -17,7 +17,7 @@ import duckdb
 from django.conf import settings
 from django.db import connection
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 A = "DECIMAL(18,4)"
 STAR_TABLES: dict[str, str] = {
@@ -42,10 +42,22 @@ STAR_TABLES: dict[str, str] = {
     ),
     "dim_salesperson": "salesperson_key BIGINT PRIMARY KEY, salesperson VARCHAR",
     "dim_warehouse": ("warehouse_key BIGINT PRIMARY KEY, company_id BIGINT, warehouse VARCHAR"),
+    "dim_campaign": (
+        "campaign_key BIGINT PRIMARY KEY, company_id BIGINT, campaign VARCHAR, "
+        "campaign_channel VARCHAR"
+    ),
     "fact_sales_line": (
         "line_id BIGINT PRIMARY KEY, order_id BIGINT, company_id BIGINT, date DATE, "
         "customer_key BIGINT, product_key BIGINT, salesperson_key BIGINT, warehouse_key BIGINT, "
         f"currency VARCHAR, state VARCHAR, quantity {A}, revenue {A}, cost {A}"
+    ),
+    # The order lines' discounts, one row per line of `fact_sales_line` (same keys): `gross` at
+    # the price before discount (the larger of the list and the unit price), `discount` what
+    # the line's discount and a price typed below the list price took off it (gross − net).
+    "fact_sales_discount": (
+        "line_id BIGINT PRIMARY KEY, order_id BIGINT, company_id BIGINT, date DATE, "
+        "customer_key BIGINT, product_key BIGINT, salesperson_key BIGINT, warehouse_key BIGINT, "
+        f"currency VARCHAR, gross {A}, discount {A}"
     ),
     "fact_invoice_line": (
         "line_id BIGINT PRIMARY KEY, invoice_id BIGINT, company_id BIGINT, date DATE, "
@@ -79,6 +91,36 @@ STAR_TABLES: dict[str, str] = {
         "line_id BIGINT PRIMARY KEY, entry_id BIGINT, company_id BIGINT, date DATE, "
         "account VARCHAR, account_type VARCHAR, party_key BIGINT, product_key BIGINT, "
         f"debit {A}, credit {A}, balance {A}"
+    ),
+    # Service tickets: `date` opened, `closed_date` closed (else resolved); `tickets` is 1,
+    # `resolved` 1 once resolved, `resolution_hours` from opening to resolution (wall clock).
+    "fact_ticket": (
+        "ticket_id BIGINT PRIMARY KEY, company_id BIGINT, date DATE, closed_date DATE, "
+        "customer_key BIGINT, product_key BIGINT, priority VARCHAR, ticket_channel VARCHAR, "
+        "ticket_state VARCHAR, tickets INTEGER, sla_breached INTEGER, resolved INTEGER, "
+        f"resolution_hours {A}"
+    ),
+    # Campaign e-mails sent (`touched`) or held out (`held_out`, the control group) on `date`;
+    # `converted`: the customer ordered within CONVERSION_DAYS of it (recomputed every run).
+    "fact_campaign_touch": (
+        "recipient_id BIGINT PRIMARY KEY, campaign_key BIGINT, company_id BIGINT, date DATE, "
+        "customer_key BIGINT, campaign_channel VARCHAR, campaign_group VARCHAR, "
+        "touched INTEGER, held_out INTEGER, opened INTEGER, clicked INTEGER, responded INTEGER, "
+        "converted INTEGER"
+    ),
+    # Customer payments allocated to customer invoices: `date` paid, `days_late` after the
+    # invoice line's due date (negative: early), `late_amount_days` amount × days late (≥ 0),
+    # `on_time` the amount paid by the due date.
+    "fact_payment": (
+        "match_id BIGINT PRIMARY KEY, invoice_id BIGINT, payment_id BIGINT, company_id BIGINT, "
+        "date DATE, invoice_date DATE, due_date DATE, customer_key BIGINT, "
+        f"amount {A}, days_late INTEGER, late_amount_days {A}, on_time {A}"
+    ),
+    # Sales targets of a team (salesperson_key NULL) or of one of its salespeople; `date` is
+    # the period's start.
+    "fact_sales_target": (
+        "target_id BIGINT PRIMARY KEY, company_id BIGINT, date DATE, period_end DATE, "
+        f"team_key BIGINT, team VARCHAR, salesperson_key BIGINT, amount {A}"
     ),
     # An aggregate of the sales lines by month and the coarse dimensions, rebuilt by every ETL
     # run; the query layer answers from it when a question needs nothing finer (see pivot.py).

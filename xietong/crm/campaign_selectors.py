@@ -151,3 +151,15 @@ def campaign_detail(pk: Any) -> Campaign:
         .prefetch_related("promotions__coupons", "promotions__products", "templates")
         .get(pk=pk)
     )
+
+
+def warehouse_recipients() -> QuerySet[Recipient]:
+    """Every company's campaign recipients that were sent the e-mail or held out of it (the
+    control group), unscoped, for the analytics warehouse's ETL (one row per contact; the
+    campaign's name and channel through `campaign__…`)."""
+    return Recipient.unscoped.filter(Q(sent_at__isnull=False) | Q(status=Recipient.Status.CONTROL))
+
+
+def warehouse_campaigns() -> QuerySet[Campaign]:
+    """Every company's campaigns (unscoped), for the analytics warehouse's campaign dimension."""
+    return Campaign.unscoped.all()

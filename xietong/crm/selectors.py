@@ -36,6 +36,7 @@ from xietong.crm.models import (
     PipelineStage,
     SalesTarget,
     SalesTeam,
+    Ticket,
 )
 
 HUNDRED = Decimal(100)
@@ -332,3 +333,18 @@ def customer_pipeline(*, party: Any, user: User, see_all: bool, limit: int = 5
         win_rate=rate,
         activities=activities,
     )
+
+
+# --- the analytics warehouse ----------------------------------------------------------------------
+
+
+def warehouse_tickets() -> QuerySet[Ticket]:
+    """Every company's service tickets (unscoped), for the analytics warehouse's ETL, which
+    reads them by id and by `updated_at` and keeps each company apart itself."""
+    return Ticket.unscoped.all()
+
+
+def warehouse_sales_targets() -> QuerySet[SalesTarget]:
+    """Every company's sales targets (unscoped; the team's name through `team__name`), for the
+    analytics warehouse's ETL."""
+    return SalesTarget.unscoped.all()

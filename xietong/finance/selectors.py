@@ -18,6 +18,7 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     Q,
+    QuerySet,
     Sum,
     Value,
     When,
@@ -27,7 +28,7 @@ from django.db.models.functions import Coalesce
 from xietong.finance.banking import statement_lines_open, statement_suggestions
 from xietong.finance.chain import chain_verify
 from xietong.finance.invoicing import invoice_detail, invoice_list, invoice_pdf
-from xietong.finance.models import Invoice, Match
+from xietong.finance.models import Invoice, Match, Payment
 from xietong.finance.payments import party_credit
 from xietong.finance.periods import period_for
 from xietong.finance.receivables import (
@@ -72,6 +73,8 @@ __all__ = [
     "statement_lines_open",
     "statement_suggestions",
     "trial_balance",
+    "warehouse_payment_allocations",
+    "warehouse_payments",
 ]
 
 
@@ -161,3 +164,26 @@ def customer_receivables(
         average_days_to_pay=average,
         invoices=latest,
     )
+
+
+# --- the analytics warehouse ----------------------------------------------------------------------
+
+
+def warehouse_payment_allocations() -> QuerySet[Match]:
+    """Every company's allocations of customer payments to posted customer invoices (unscoped),
+    for the analytics warehouse's ETL: the reconciliations whose debit line is a receivable
+    line of a customer invoice's entry and whose credit line is one of a payment's entry — not
+    the settlements by credit notes, early-payment discounts or exchange differences. The
+    invoice is `debit_line__entry__invoice`, the payment `credit_line__entry__payment`, the
+    payment date `credit_line__date`, the amount (company currency) `amount`."""
+    return Match.unscoped.filter(
+        debit_line__entry__invoice__kind=Invoice.Kind.CUSTOMER_INVOICE,
+        debit_line__entry__invoice__state=Invoice.State.POSTED,
+        credit_line__entry__payment__isnull=False,
+    )
+
+
+def warehouse_payments() -> QuerySet[Payment]:
+    """Every company's payments (unscoped): the analytics ETL watches their audit entries (a
+    cancelled payment's allocations are deleted)."""
+    return Payment.unscoped.all()

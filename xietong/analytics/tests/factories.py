@@ -8,12 +8,22 @@ import random
 from types import SimpleNamespace
 from typing import Any
 
+from django.utils import timezone
+
 from xietong.core.models import Company
 from xietong.core.tenancy import company_scope
-from xietong.party.services import customer_group_create
+from xietong.crm import campaigns, services, tickets
+from xietong.crm.tests import factories as crm_factories
+from xietong.crm.tests import marketing_factories as mk
+from xietong.crm.tests import service_factories as sf
+from xietong.finance.models import Journal
+from xietong.finance.payments import payment_create, payment_post
+from xietong.inventory import pickings
+from xietong.inventory.models import Picking
+from xietong.party.services import contact_create, customer_group_create
 from xietong.product.services import category_create, product_cost_set
-from xietong.sales import documents
-from xietong.sales.tests.factories import D, customer, item, shop
+from xietong.sales import billing, documents
+from xietong.sales.tests.factories import D, customer, item, receive, shop
 
 
 def history(company: Company, *, seed: int = 1, orders: int = 12,
@@ -48,3 +58,61 @@ def history(company: Company, *, seed: int = 1, orders: int = 12,
     documents.order_cancel(order=made[0], actor=None, reason="changed their mind")
     return SimpleNamespace(shop=s, products=products, buyers=buyers, orders=made,
                            groups=groups)  # fmt: skip
+
+
+def campaign_sent(company: Company, buyers: list[Any]) -> Any:
+    """An e-mail campaign to `buyers` (their e-mail contacts) holding half of them out."""
+    with company_scope(company):
+        for n, buyer in enumerate(buyers):
+            contact_create(party=buyer, actor=None, name=f"Buyer {n}",
+                           email=f"b{company.pk}-{n}@buyer.example")  # fmt: skip
+    segment = mk.segment(company, [], name=f"Everyone {company.pk}")
+    made = mk.campaign(company, name=f"Spring {company.pk}", segment=segment,
+                       state="scheduled", holdout_percent=50)  # fmt: skip
+    with company_scope(company):
+        campaigns.template_save(campaign=made, actor=None, language="zh-hans", subject="Spring",
+                                body="https://xietong.example/")  # fmt: skip
+    mk.send(made)
+    return made
+
+
+def service_history(company: Company, h: SimpleNamespace, *, rep: Any) -> SimpleNamespace:
+    """On top of `history` `h`: SLA policies and a ticket per customer (alternately high
+    priority by e-mail and normal by phone; the first resolved ten days later — in breach —
+    and the second an hour later), an order of 3 × the first product at 15 % off, delivered,
+    invoiced and paid in two parts (the second 12 days after the due date), the e-mail
+    campaign of `campaign_sent` and a 2026 target of `rep` in a team."""
+    sf.policies(company)
+    now = timezone.now()
+    made = [sf.ticket(company, buyer, priority="high" if n % 2 == 0 else "normal",
+                      channel="email" if n % 2 == 0 else "phone")
+            for n, buyer in enumerate(h.buyers)]  # fmt: skip
+    with company_scope(company):
+        tickets.ticket_resolve(ticket=made[0], actor=None, resolution="Done.",
+                               now=now + dt.timedelta(days=10))  # fmt: skip
+        tickets.ticket_resolve(ticket=made[1], actor=None, resolution="Done.",
+                               now=now + dt.timedelta(hours=1))  # fmt: skip
+    product = h.products[0]
+    receive(product, 20, h.shop.stock)
+    order = documents.order_create(company=company, actor=None, party=h.buyers[0],
+                                   lines=[{"product": product, "quantity": D(3),
+                                           "discount": D(15)}])  # fmt: skip
+    order = documents.order_confirm(order=order, actor=None)
+    for picking in documents.order_pickings(order):
+        if picking.state == Picking.State.READY:
+            pickings.picking_done(picking=picking)
+    invoice = billing.order_invoice(order=order, actor=None, post=True)
+    bank = Journal.unscoped.get(company=company, code="BNK")
+    due = invoice.due_date or invoice.date
+    for amount, date in ((D(100), invoice.date),
+                         (invoice.amount_total - D(100), due + dt.timedelta(days=12))):  # fmt: skip
+        payment = payment_create(company=company, actor=None, direction="inbound",
+                                 party=h.buyers[0], journal=bank, date=date, amount=amount)  # fmt: skip
+        payment_post(payment=payment, actor=None, allocations=[invoice])
+    team = crm_factories.team(company, name=f"Team {company.pk}", members=[rep])
+    with company_scope(company):
+        services.target_set(team=team, actor=None, period_start=dt.date(2026, 1, 1),
+                            period_end=dt.date(2026, 12, 31), amount=D(90000), user=rep)  # fmt: skip
+    campaign = campaign_sent(company, h.buyers)
+    return SimpleNamespace(tickets=made, order=order, invoice=invoice, team=team,
+                           campaign=campaign)  # fmt: skip

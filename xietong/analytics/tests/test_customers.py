@@ -243,3 +243,103 @@ def test_churn_model_beats_chance_and_reports_its_auc():  # type: ignore[no-unty
             >= page["churn_risk"][-1]["churn_probability"]
         )
         assert page["clv_top"][0]["clv"] >= page["clv_top"][-1]["clv"]
+
+
+# ---------------------------------------------------------------------------- cost-to-serve
+
+TARGET_2025 = 1000 * 364 / 365  # the days of 2025 inside the period 2025-01-02 … 2026-01-01
+
+
+@pytest.fixture
+def served():  # type: ignore[no-untyped-def]
+    """The hand star with tickets, discounts, payments and targets:
+
+    * customer 1: 2 tickets (a third after as_of), a discount of 50 on order 3, invoice due
+      2025-12-01 paid 60 early (11 days before) and 40 on 2025-12-16 (15 days late);
+    * customer 2: paid 200 early; customer 3 pays only after as_of; company 2 has a ticket;
+    * rep 7 (customers 1, 2, 3) has a 2025 target of 1000 (and a team target without a
+      salesperson, not split), rep 8 (customer 4) none."""
+    with warehouse.connect() as con:
+        _star(con, HAND, credits=[(1, D(2025, 12, 10), 20)],
+              receivables=[(1, D(2025, 11, 1), D(2025, 12, 1), 100),
+                           (2, D(2025, 12, 20), D(2026, 1, 20), 50)],
+              owners={4: 8})  # fmt: skip
+        opened = [(1, 1, D(2025, 5, 1)), (1, 1, D(2025, 12, 20)), (1, 1, D(2026, 2, 1)),
+                  (2, 100, D(2025, 6, 1))]  # fmt: skip
+        for n, (company, key, day) in enumerate(opened):
+            con.execute("INSERT INTO fact_ticket VALUES (?, ?, ?, NULL, ?, NULL, 'normal', "
+                        "'email', 'open', 1, 0, 0, NULL)", [n, company, day, key])  # fmt: skip
+        con.execute("INSERT INTO fact_sales_discount VALUES (3, 3, 1, ?, 1, 2, 1, 1, 'CNY', 250, "
+                    "50)", [D(2025, 12, 1)])  # fmt: skip
+        payments = [(1, D(2025, 11, 20), D(2025, 12, 1), 60), (1, D(2025, 12, 16), D(2025, 12, 1), 40),
+                    (2, D(2025, 10, 1), D(2025, 10, 11), 200), (3, D(2026, 2, 1), D(2026, 1, 1), 80)]  # fmt: skip
+        for n, (key, paid, due, amount) in enumerate(payments):
+            late = (paid - due).days
+            con.execute("INSERT INTO fact_payment VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [n, 8000 + key, 70 + n, paid, due, due, key, amount, late,
+                         amount * max(late, 0), amount if late <= 0 else 0])  # fmt: skip
+        con.execute("INSERT INTO fact_sales_target VALUES (1, 1, ?, ?, 1, 'North', 7, 1000)",
+                    [D(2025, 1, 1), D(2025, 12, 31)])  # fmt: skip
+        con.execute("INSERT INTO fact_sales_target VALUES (2, 1, ?, ?, 1, 'North', NULL, 5000)",
+                    [D(2025, 1, 1), D(2025, 12, 31)])  # fmt: skip
+        summary = customers.refresh(con, company_id=1, as_of=AS_OF, horizon_days=90)
+        yield con, summary
+
+
+def test_cost_to_serve_and_payment_behaviour_by_hand(served):  # type: ignore[no-untyped-def]
+    con, summary = served
+    rows = _rows(con)
+    one = rows[1]
+    delay = (40 * 15 + 100 * 31) * 0.08 / 365  # paid late + still open and overdue
+    assert one["tickets"] == 2 and float(one["ticket_cost"]) == 2 * customers.TICKET_COST
+    assert float(one["discounts"]) == 50 and float(one["returns"]) == 20
+    assert float(one["delay_cost"]) == pytest.approx(delay, abs=1e-4)
+    assert float(one["cost_to_serve"]) == pytest.approx(20 + 60 + 50 + delay, abs=1e-4)
+    # the margin (140) is net of the discount: charged once
+    assert float(one["profit"]) == pytest.approx(140 + 50 - (20 + 60 + 50 + delay), abs=1e-4)
+    assert float(one["paid"]) == 100 and one["days_late"] == pytest.approx(6.0)  # 40 × 15 / 100
+    assert one["on_time_share"] == pytest.approx(0.6)
+    two, three = rows[2], rows[3]
+    assert two["tickets"] == 0 and float(two["cost_to_serve"]) == 0
+    assert two["days_late"] == 0 and two["on_time_share"] == 1
+    assert three["days_late"] is None and float(three["paid"]) == 0  # paid after as_of
+    assert summary["ticket_cost"] == customers.TICKET_COST
+    assert "tickets" not in summary["left_out"] and "targets" not in summary["left_out"]
+    # the whale curve sorts by the profit after cost-to-serve
+    curve = customers_reads.whale_curve(con, company_id=1)
+    profits = sorted([float(r["profit"]) for r in rows.values()], reverse=True)
+    assert curve["y"][1] == pytest.approx(profits[0] / sum(profits), abs=1e-4)
+
+
+def test_attainment_against_the_salespersons_prorated_target_by_hand(served):  # type: ignore[no-untyped-def]
+    con, _summary = served
+    rows = _rows(con)
+    # rep 7's book in the previous period: customer 1 50, customer 2 0, customer 3 80
+    assert float(rows[1]["target"]) == pytest.approx(TARGET_2025 * 50 / 130, abs=1e-3)
+    assert rows[1]["attainment"] == pytest.approx(300 / (TARGET_2025 * 50 / 130))
+    assert float(rows[2]["target"]) == 0 and rows[2]["attainment"] is None
+    assert float(rows[3]["target"]) == pytest.approx(TARGET_2025 * 80 / 130, abs=1e-3)
+    assert rows[3]["attainment"] == 0  # nothing ordered this period
+    assert rows[4]["target"] is None  # rep 8 has no target; the team's is not split
+    totals = customers_reads.overview(con, company_id=1)["totals"]
+    assert totals["with_target"] == 2 and totals["revenue_targeted"] == 300
+    assert totals["attainment"] == pytest.approx(300 / TARGET_2025)
+    assert totals["paid"] == 300 and totals["days_late"] == pytest.approx(600 / 300)
+    assert totals["on_time_share"] == pytest.approx(260 / 300)
+    assert totals["tickets"] == 2 and totals["discounts"] == 50
+    detail = customers_reads.customer_detail(con, company_id=1, customer_key=1)
+    assert detail["customer"]["cost_to_serve"] == pytest.approx(float(rows[1]["cost_to_serve"]))
+    assert detail["average"]["days_late"] == pytest.approx(600 / 300)
+    rep = customers_reads.overview(con, company_id=1, owner_id=8)["totals"]
+    assert rep["attainment"] is None and rep["paid"] == 0 and rep["days_late"] is None
+
+
+def test_tables_of_an_older_version_read_as_not_computed(hand):  # type: ignore[no-untyped-def]
+    con, _summary = hand
+    assert customers_reads.run_info(con, company_id=1) is not None
+    warehouse.meta_set(con, "customers_tables", "1")  # a file refreshed by the previous version
+    assert customers_reads.run_info(con, company_id=1) is None
+    assert customers_reads.overview(con, company_id=1) == {"run": None}
+    assert customers_reads.whale_curve(con, company_id=1)["customers"] == 0
+    customers.refresh(con, company_id=1, as_of=AS_OF)  # the refresh makes them again
+    assert customers_reads.run_info(con, company_id=1)["customers"] == 4

@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from xietong.analytics import customers, etl
-from xietong.analytics.tests.factories import history
+from xietong.analytics.tests.factories import history, service_history
 from xietong.core.models import Job
 from xietong.sales.models import SalesOrder
 
@@ -192,3 +192,38 @@ def test_screens_with_clusters_churn_and_clv(company_a, users_a, client_for):
     assert detail.context["d"]["cluster"]["description"] in detail.content.decode()
     rep = client_for(users_a["sales_rep"]).get(reverse("analytics:customers"))
     assert rep.context["page"]["totals"]["customers"] == 0  # none of them is the rep's
+
+
+def test_cost_to_serve_target_and_payments_on_the_screens(company_a, users_a, client_for):
+    from django.utils import timezone
+
+    rep = users_a["sales_rep"]
+    h = history(company_a, seed=5, orders=25, salespeople=[rep, users_a["sales_manager"]])
+    made = service_history(company_a, h, rep=rep)
+    etl.etl_run(full=True)
+    due = made.invoice.due_date or made.invoice.date
+    as_of = max(timezone.localdate(), due + dt.timedelta(days=13))
+    summary = customers.customers_refresh(company_id=company_a.pk, as_of=as_of)
+    assert summary["left_out"] == ["promotion_prices", "team_targets", "share_of_wallet"]
+    buyer = h.buyers[0]  # the rep's: a ticket, the discounted order paid 12 days late
+    response = client_for(users_a["sales_manager"]).get(
+        reverse("analytics:customer_7p") + f"?key={buyer.pk}")  # fmt: skip
+    html = response.content.decode()
+    c = response.context["c"]
+    assert c["tickets"] == 1 and c["discounts"] > 0 and c["days_late"] > 0
+    assert 0 < c["on_time_share"] < 1 and c["target"] > 0
+    assert c["cost_to_serve"] == pytest.approx(c["returns"] + c["discounts"] + c["ticket_cost"]
+                                               + c["delay_cost"])  # fmt: skip
+    for part in ('id="cost-to-serve"', 'id="cost-to-serve-parts"', 'id="attainment"',
+                 'id="payment-behaviour"'):  # fmt: skip
+        assert part in html, part
+    assert "paid on time" in html and "days late on average" in html
+    overview = client_for(users_a["sales_manager"]).get(reverse("analytics:customers"))
+    page = overview.content.decode()
+    assert 'id="serve-top"' in page and 'id="late-payers"' in page
+    assert f"?key={buyer.pk}" in page and "Against target" in page
+    totals = overview.context["page"]["totals"]
+    assert totals["tickets"] == len([b for b in h.buyers if b.pk in _buyers_with_orders(company_a)])
+    mine = client_for(rep).get(reverse("analytics:customers")).context["page"]["totals"]
+    assert mine["tickets"] == len(_buyers_with_orders(company_a, rep))
+    assert mine["with_target"] >= 1

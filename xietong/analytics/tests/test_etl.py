@@ -10,8 +10,10 @@ from decimal import Decimal
 import duckdb
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
 from xietong.analytics import etl, warehouse
+from xietong.analytics.tests.factories import campaign_sent
 from xietong.finance.invoicing import invoice_credit
 from xietong.finance.models import Invoice
 from xietong.inventory import pickings as picking_services
@@ -172,3 +174,173 @@ def test_rebuild_and_refresh_commands(company_a):
     call_command("analytics_refresh", "--full", stdout=out)
     assert "Full load done." in out.getvalue()
     assert _warehouse_totals(company_a) == _operational(company_a)
+
+
+# ---------------------------------------------------------------------------- schema 3 facts
+
+
+def _facts_operational(company):  # type: ignore[no-untyped-def]
+    """The new facts' totals computed from the operational rows."""
+    import datetime as dt
+
+    from xietong.crm.models import Recipient, SalesTarget, Ticket
+    from xietong.finance.models import Match
+
+    four = Decimal("0.0001")
+    tickets = list(Ticket.unscoped.filter(company=company))
+    hours = sum((Decimal((t.resolved_at - t.created_at).total_seconds() / 3600).quantize(four)
+                 for t in tickets if t.resolved_at), Decimal(0))  # fmt: skip
+    recipients = Recipient.unscoped.filter(company=company)
+    sent = [r for r in recipients if r.sent_at is not None]
+    orders = list(SalesOrder.unscoped.filter(company=company, state__in=etl.SALES_STATES)
+                  .values_list("party_id", "date"))  # fmt: skip
+    converted = 0
+    for r in [*sent, *[r for r in recipients if r.status == "control"]]:
+        day = timezone.localtime(r.sent_at or r.created_at).date()
+        converted += any(p == r.party_id and day <= d <= day + dt.timedelta(days=30)
+                         for p, d in orders)  # fmt: skip
+    allocations = Match.unscoped.filter(
+        company=company, debit_line__entry__invoice__kind="out_invoice",
+        credit_line__entry__payment__isnull=False,
+    ).select_related("debit_line__entry__invoice", "credit_line")  # fmt: skip
+    late = Decimal(0)
+    for m in allocations:
+        due = m.debit_line.due_date or m.debit_line.entry.invoice.due_date
+        late += m.amount * max(0, (m.credit_line.date - due).days)
+    lines = SalesOrderLine.objects.filter(order__company=company,
+                                          order__state__in=etl.SALES_STATES)  # fmt: skip
+    return {
+        "tickets": (len(tickets), sum(1 for t in tickets if t.resolved_at), hours,
+                    sum(1 for t in tickets if t.closed_at)),
+        "touches": (len(sent), recipients.filter(status="control").count(),
+                    sum(1 for r in sent if r.opened_at), converted),
+        "payments": (sum((m.amount for m in allocations), Decimal(0)), late),
+        "targets": sum((t.amount for t in SalesTarget.unscoped.filter(company=company)),
+                       Decimal(0)),
+        "net": sum((line.amount_untaxed for line in lines), Decimal(0)),
+    }  # fmt: skip
+
+
+def _facts_warehouse(company):  # type: ignore[no-untyped-def]
+    with warehouse.connect(read_only=True) as con:
+
+        def one(sql):  # type: ignore[no-untyped-def]
+            return con.execute(sql, [company.pk]).fetchone()
+
+        t = one("SELECT count(*), coalesce(sum(resolved), 0), coalesce(sum(resolution_hours), 0), "
+                "count(closed_date) FROM fact_ticket WHERE company_id = ?")  # fmt: skip
+        c = one("SELECT coalesce(sum(touched), 0), coalesce(sum(held_out), 0), "
+                "coalesce(sum(opened), 0), coalesce(sum(converted), 0) FROM fact_campaign_touch "
+                "WHERE company_id = ?")  # fmt: skip
+        p = one("SELECT coalesce(sum(amount), 0), coalesce(sum(late_amount_days), 0) "
+                "FROM fact_payment WHERE company_id = ?")  # fmt: skip
+        g = one("SELECT coalesce(sum(amount), 0) FROM fact_sales_target WHERE company_id = ?")
+        d = one("SELECT coalesce(sum(gross - discount), 0) FROM fact_sales_discount "
+                "WHERE company_id = ?")  # fmt: skip
+    return {"tickets": (t[0], int(t[1]), Decimal(t[2]), t[3]),
+            "touches": tuple(int(v) for v in c), "payments": (Decimal(p[0]), Decimal(p[1])),
+            "targets": Decimal(g[0]), "net": Decimal(d[0])}  # fmt: skip
+
+
+def test_tickets_touches_payments_discounts_and_targets_follow_late_changes(
+        company_a, company_b, users_a):  # type: ignore[no-untyped-def]  # fmt: skip
+    import datetime as dt
+
+    from xietong.core.tenancy import company_scope
+    from xietong.crm import mailing, services, tickets
+    from xietong.crm.models import Recipient
+    from xietong.crm.tests import factories as crm_factories
+    from xietong.crm.tests import service_factories as sf
+    from xietong.finance.models import Journal
+    from xietong.finance.payments import payment_cancel, payment_create, payment_post
+
+    rng = random.Random(4)
+    s, products, buyers, orders = _world(company_a, rng, n=3)
+    _world(company_b, rng, n=1)
+    # a discounted line (10 %) and a price typed below the list price
+    bike = item(company_a, "200", sku="DISC-1")
+    receive(bike, 50, s.stock)
+    discounted = _order(company_a, buyers[0], [
+        {"product": bike, "quantity": D(2), "discount": D(10)},
+        {"product": bike, "quantity": D(1), "unit_price": D(150)},
+    ])  # fmt: skip
+    first = sf.ticket(company_a, buyers[0], priority="high", channel="email", product=bike)
+    sf.ticket(company_a, buyers[1])
+    _deliver(discounted)
+    invoice = billing.order_invoice(order=discounted, actor=None, post=True)
+    bank = Journal.unscoped.get(company=company_a, code="BNK")
+
+    def pay(amount, date):  # type: ignore[no-untyped-def]
+        made = payment_create(company=company_a, actor=None, direction="inbound",
+                              party=buyers[0], journal=bank, date=date, amount=amount)  # fmt: skip
+        return payment_post(payment=made, actor=None, allocations=[invoice])
+
+    early = pay(D(100), invoice.date)
+    rep = users_a["sales_rep"]
+    team = crm_factories.team(company_a, members=[rep])
+    with company_scope(company_a):
+        services.target_set(team=team, actor=None, period_start=dt.date(2026, 1, 1),
+                            period_end=dt.date(2026, 12, 31), amount=D(50000), user=rep)  # fmt: skip
+    campaign = campaign_sent(company_a, buyers)
+
+    assert etl.etl_run()["full"] is True
+    before = _facts_operational(company_a)
+    assert _facts_warehouse(company_a) == before
+    assert before["tickets"][0] == 2 and before["touches"][0] + before["touches"][1] == 3
+    with warehouse.connect(read_only=True) as con:
+        gross, discount = con.execute(
+            "SELECT sum(gross), sum(discount) FROM fact_sales_discount WHERE order_id = ?",
+            [discounted.pk]).fetchone()  # fmt: skip
+    assert (gross, discount) == (Decimal(600), Decimal(90))  # 2 × 200 × 10 % + (200 − 150)
+
+    # late changes: a ticket resolved and closed, a new one, the rest paid later (after the
+    # due date), the first payment cancelled, an e-mail opened, an order after the campaign,
+    # the target raised
+    with company_scope(company_a):
+        tickets.ticket_resolve(ticket=first, actor=None, resolution="Replaced the part.")
+        tickets.ticket_close(ticket=first, actor=None)
+    sf.ticket(company_a, buyers[2], priority="low", channel="web")
+    invoice.refresh_from_db()
+    late_day = (invoice.due_date or invoice.date) + dt.timedelta(days=12)
+    late = pay(invoice.amount_residual, late_day)
+    with company_scope(company_a):
+        payment_cancel(payment=early, actor=None)
+    treated = Recipient.unscoped.filter(campaign=campaign, sent_at__isnull=False).first()
+    if treated is not None:
+        mailing.track_open(token=mailing.token_make(treated.pk, "open"))
+    _order(company_a, buyers[1], [{"product": products[0], "quantity": D(1)}])
+    with company_scope(company_a):
+        services.target_set(team=team, actor=None, period_start=dt.date(2026, 1, 1),
+                            period_end=dt.date(2026, 12, 31), amount=D(60000), user=rep)  # fmt: skip
+
+    assert etl.etl_run()["full"] is False
+    after = _facts_operational(company_a)
+    assert _facts_warehouse(company_a) == after
+    assert after["tickets"][0] == 3 and after["tickets"][1] == after["tickets"][3] == 1
+    assert after["targets"] == Decimal(60000)
+    assert after["payments"][1] > 0  # paid 12 days late
+    with warehouse.connect(read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM fact_payment WHERE payment_id = ?",
+                           [early.pk]).fetchone()[0] == 0  # fmt: skip
+        assert con.execute("SELECT min(days_late) FROM fact_payment WHERE invoice_id = ?",
+                           [invoice.pk]).fetchone()[0] == 12  # fmt: skip
+    incremental = _snapshot()
+    etl.etl_run()
+    assert _snapshot() == incremental  # idempotent
+    etl.etl_run(full=True)
+    assert _snapshot() == incremental  # the incremental load equals a full rebuild
+
+    # a payment cancelled alone: its allocations are deleted, found through the payment's
+    # audit; a team renamed: its targets are read again through the team's audit
+    with company_scope(company_a):
+        payment_cancel(payment=late, actor=None)
+        services.team_update(team=team, actor=None, name="South", manager=None,
+                             assignment=team.assignment, members=[rep])  # fmt: skip
+    etl.etl_run()
+    assert _facts_warehouse(company_a) == _facts_operational(company_a)
+    with warehouse.connect(read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM fact_payment WHERE invoice_id = ?",
+                           [invoice.pk]).fetchone()[0] == 0  # fmt: skip
+        assert con.execute("SELECT DISTINCT team FROM fact_sales_target WHERE company_id = ?",
+                           [company_a.pk]).fetchall() == [("South",)]  # fmt: skip
+    assert _facts_warehouse(company_b)["tickets"][0] == 0

@@ -16,7 +16,7 @@ from django.db.models.functions import ExtractYear, TruncMonth
 
 from xietong.analytics import etl, warehouse
 from xietong.analytics import pivot as olap
-from xietong.analytics.tests.factories import history
+from xietong.analytics.tests.factories import history, service_history
 from xietong.core.models import User
 from xietong.sales.models import SalesOrderLine
 
@@ -156,8 +156,9 @@ def test_unknown_measure_or_dimension_is_refused(world, company_a):
 
 
 def _to_postgres() -> Any:
-    """The warehouse's star copied into the PostgreSQL database xt_ana_wh (created if missing),
-    as an Ibis backend."""
+    """The warehouse's star copied into the PostgreSQL database <DATABASE_URL's name>_wh
+    (created if missing; one per operational database, so parallel runs do not share it), as
+    an Ibis backend."""
     import os
 
     import ibis
@@ -165,11 +166,11 @@ def _to_postgres() -> Any:
 
     url = os.environ["DATABASE_URL"]
     base = psycopg.conninfo.conninfo_to_dict(url)
-    base.pop("dbname", None)
+    name = f"{base.pop('dbname', None) or 'xt_ana'}_wh"
     with psycopg.connect(**base, dbname="postgres", autocommit=True) as admin:
-        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = 'xt_ana_wh'").fetchone():
-            admin.execute("CREATE DATABASE xt_ana_wh")
-    with psycopg.connect(**base, dbname="xt_ana_wh") as pg, \
+        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            admin.execute(f'CREATE DATABASE "{name}"')
+    with psycopg.connect(**base, dbname=name) as pg, \
             warehouse.connect(read_only=True) as duck:  # fmt: skip
         for table, columns in warehouse.STAR_TABLES.items():
             pg.execute(f"DROP TABLE IF EXISTS {table}")
@@ -182,7 +183,7 @@ def _to_postgres() -> Any:
         pg.commit()
     return ibis.postgres.connect(host=base.get("host"), port=int(base.get("port") or 5432),
                                  user=base.get("user"), password=base.get("password"),
-                                 database="xt_ana_wh")  # fmt: skip
+                                 database=name)  # fmt: skip
 
 
 @pytest.mark.postgres
@@ -239,3 +240,143 @@ def test_the_aggregate_answers_as_the_facts_do(world, company_a, seed):
     assert fast.as_dict() == slow.as_dict() and fast.row_keys
     assert rows == lines
     assert any(c["margin"] < c["revenue"] for c in fast.cells.values())
+
+
+# ---------------------------------------------------------------------------- schema 3 measures
+
+
+@pytest.fixture
+def served(world, company_a, users_a):  # type: ignore[no-untyped-def]
+    made = service_history(company_a, world, rep=users_a["sales_rep"])
+    etl.etl_run(full=True)
+    return made
+
+
+def _breached(t) -> bool:  # type: ignore[no-untyped-def]
+    return t.sla_state == "breached" or t.resolution_met is False or t.first_response_met is False
+
+
+def _grouped(rows, key, value):  # type: ignore[no-untyped-def]
+    out: dict[Any, Any] = defaultdict(lambda: 0)
+    for row in rows:
+        out[key(row)] += value(row)
+    return dict(out)
+
+
+def _pivot(company, owner_id=None, **cut):  # type: ignore[no-untyped-def]
+    with warehouse.connect(read_only=True) as con:
+        return olap.pivot(backend=olap.duckdb_backend(con), company_ids=[company.pk],
+                          owner_id=owner_id, **cut)  # fmt: skip
+
+
+def test_service_campaign_payment_and_target_measures_equal_a_group_by(served, world,
+                                                                       company_a, users_a):  # fmt: skip
+    from xietong.crm.models import Recipient, SalesTarget, Ticket
+    from xietong.finance.models import Match
+
+    tickets = list(Ticket.unscoped.filter(company=company_a).select_related("party"))
+    result = _pivot(company_a, measures=["tickets", "sla_breaches"],
+                    rows=["ticket_priority"], columns=["customer"])  # fmt: skip
+    expected: dict[tuple, dict[str, Any]] = defaultdict(lambda: {"tickets": 0, "sla_breaches": 0})
+    for t in tickets:
+        cell = expected[((t.priority,), (t.party.name,))]
+        cell["tickets"] += 1
+        cell["sla_breaches"] += int(_breached(t))
+    assert result.cells == dict(expected) and result.skipped == []
+    assert result.total["tickets"] == len(tickets) == len(world.buyers)
+    assert result.total["sla_breaches"] >= 1  # resolved ten days late
+
+    hours = _pivot(company_a, measures=["resolution_hours"], rows=["ticket_channel"])
+    resolved = [t for t in tickets if t.resolved_at]
+    by_channel = _grouped(resolved, lambda t: t.channel,
+                          lambda t: Decimal((t.resolved_at - t.created_at).total_seconds() / 3600))  # fmt: skip
+    counts = _grouped(resolved, lambda t: t.channel, lambda t: 1)
+    for (channel,), cell in {r: hours.cells[(r, ())] for r in hours.row_keys}.items():
+        if channel in by_channel:
+            assert cell["resolution_hours"] == pytest.approx(
+                by_channel[channel] / counts[channel], abs=Decimal("0.01"))  # fmt: skip
+        else:
+            assert cell["resolution_hours"] is None  # nothing resolved: no average
+    assert hours.total["resolution_hours"] == pytest.approx(
+        sum(by_channel.values()) / len(resolved), abs=Decimal("0.01"))  # fmt: skip
+
+    touches = _pivot(company_a, measures=["touches", "held_out", "responses"],
+                     rows=["campaign"], columns=["campaign_group"])  # fmt: skip
+    recipients = list(Recipient.unscoped.filter(company=company_a).select_related("campaign"))
+    expected = {}
+    for r in recipients:
+        if r.sent_at is None and r.status != "control":
+            continue
+        group = "control" if r.status == "control" else "treated"
+        cell = expected.setdefault(((r.campaign.name,), (group,)),
+                                   {"touches": 0, "held_out": 0, "responses": 0})  # fmt: skip
+        cell["touches" if group == "treated" else "held_out"] += 1
+        cell["responses"] += int(bool(r.opened_at or r.clicked_at))
+    assert touches.cells == expected and len(recipients) == len(world.buyers)
+
+    paid = _pivot(company_a, measures=["paid", "days_late"], rows=["customer"])
+    matches = Match.unscoped.filter(
+        company=company_a, debit_line__entry__invoice__kind="out_invoice",
+        credit_line__entry__payment__isnull=False,
+    ).select_related("debit_line__entry__invoice__party", "credit_line")  # fmt: skip
+    amounts = _grouped(matches, lambda m: m.debit_line.entry.invoice.party.name,
+                       lambda m: m.amount)  # fmt: skip
+    late = _grouped(matches, lambda m: m.debit_line.entry.invoice.party.name,
+                    lambda m: m.amount * max(0, (m.credit_line.date - (
+                        m.debit_line.due_date or m.debit_line.entry.invoice.due_date)).days))  # fmt: skip
+    assert {k[0]: c["paid"] for (k, _c), c in paid.cells.items()} == amounts
+    for (k, _c), c in paid.cells.items():
+        assert c["days_late"] == (late[k[0]] / amounts[k[0]]).quantize(Decimal("0.01"))
+    assert paid.total["days_late"] > 0  # the second part was paid 12 days late
+
+    discount = _pivot(company_a, measures=["discount", "revenue"], rows=["customer"],
+                      use_aggregates=False)  # fmt: skip
+    lines = SalesOrderLine.objects.filter(order__company=company_a,
+                                          order__state__in=etl.SALES_STATES)  # fmt: skip
+    off = _grouped(lines, lambda line: line.order.party.name,
+                   lambda line: (line.quantity * (max(line.list_price, line.unit_price)
+                                                  - line.unit_price * (100 - line.discount) / 100)
+                                 ).quantize(Decimal("0.0001")))  # fmt: skip
+    assert {k[0]: c["discount"] for (k, _c), c in discount.cells.items()} == off
+    assert discount.total["discount"] > 0
+
+    targets = _pivot(company_a, measures=["target"], rows=["team", "year"])
+    expected = {}
+    for t in SalesTarget.unscoped.filter(company=company_a).select_related("team"):
+        key = ((t.team.name, str(t.period_start.year)), ())
+        expected[key] = {"target": expected.get(key, {}).get("target", 0) + t.amount}
+    assert targets.cells == expected
+
+    # a rep: only their customers' tickets; targets have no customer, so not for a rep
+    rep = users_a["sales_rep"]
+    mine = _pivot(company_a, owner_id=rep.pk, measures=["tickets", "target"], rows=["customer"])
+    own = [t for t in tickets if t.party.salesperson_id == rep.pk]
+    assert mine.total["tickets"] == len(own) and mine.skipped == ["target"]
+    assert {k[0] for k in mine.row_keys} == {t.party.name for t in own}
+
+
+@pytest.mark.postgres
+def test_the_new_measures_answer_the_same_on_postgresql(served, company_a, users_a):
+    postgres = _to_postgres()
+    cuts = [
+        {"measures": ["tickets", "sla_breaches", "resolution_hours"],
+         "rows": ["ticket_priority"], "columns": ["ticket_channel"]},
+        {"measures": ["touches", "held_out", "responses", "conversions"], "rows": ["campaign"],
+         "columns": ["campaign_group"]},
+        {"measures": ["paid", "days_late", "discount", "gross"], "rows": ["customer"],
+         "columns": [], "sort": {"by": "days_late", "desc": True}},
+        {"measures": ["target"], "rows": ["team"], "columns": ["year"]},
+        {"measures": ["tickets", "resolution_hours", "touches"], "rows": ["customer"],
+         "columns": [], "owner_id": users_a["sales_rep"].pk},
+    ]  # fmt: skip
+    try:
+        for cut in cuts:
+            cut = {"filters": {}, **cut}
+            with warehouse.connect(read_only=True) as con:
+                duck = olap.pivot(backend=olap.duckdb_backend(con), company_ids=[company_a.pk],
+                                  **cut)  # fmt: skip
+            pg = olap.pivot(backend=postgres, company_ids=[company_a.pk], **cut)
+            assert pg.as_dict() == duck.as_dict(), cut
+            assert duck.row_keys
+    finally:
+        postgres.disconnect()
