@@ -1,5 +1,6 @@
 """The demo's analytics step: the warehouse holds the demo's confirmed orders (their revenue
-equals the operational one), its invoices and ledger, and two shared views answer."""
+equals the operational one), its invoices and ledger, and two shared views answer and are
+pinned, in order, to the sales manager's dashboard."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 
 from xietong.analytics import etl, warehouse
 from xietong.analytics import pivot as olap
-from xietong.analytics.models import SavedPivot
+from xietong.analytics.models import DashboardPin, SavedPivot
 from xietong.demo import analytics as demo_analytics
 from xietong.demo import catalogue, core, party, pricing, workflow
 from xietong.demo import finance as demo_finance
@@ -35,6 +36,9 @@ def test_analytics_step_loads_the_warehouse(django_capture_on_commit_callbacks, 
     assert lines.exists()
     views = SavedPivot.unscoped.filter(company=main, shared=True)
     assert views.count() == 2
+    pins = DashboardPin.unscoped.filter(company=main, user=ctx.users["sales_manager"])
+    assert [p.view.name for p in pins] == [name for name, _d, _s in demo_analytics.VIEWS]
+    assert [p.display for p in pins] == [display for _n, _d, display in demo_analytics.VIEWS]
     with warehouse.connect(read_only=True) as con:
         backend = olap.duckdb_backend(con)
         for view in views:
