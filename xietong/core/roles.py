@@ -22,6 +22,7 @@ ROLE_LABELS: dict[str, Promise] = {
     "warehouse_clerk": _("Warehouse clerk"),
     "accountant": _("Accountant"),
     "service_agent": _("Service agent"),
+    "service_manager": _("Service manager"),
     "marketer": _("Marketer"),
     "hr_officer": _("HR officer"),
     "executive": _("Executive"),
@@ -64,6 +65,7 @@ DEFAULT_ROLES: dict[str, list[str]] = {
         "core.audit.view",
     ],
     "service_agent": _STAFF + ["crm.access"],
+    "service_manager": _STAFF + ["crm.access", "core.user.view", "core.audit.view"],
     "marketer": _STAFF + ["crm.access"],
     "hr_officer": _STAFF + ["hr.access", "core.user.view"],
     "executive": _STAFF

@@ -705,11 +705,11 @@ def register() -> None:
             gettext_lazy("Manage SLA policies, calendars, categories and warranty rules"),
         ),  # fmt: skip
     )
-    for role in ("service_agent", "sales_manager", "executive"):
+    for role in ("service_agent", "service_manager", "sales_manager", "executive"):
         roles.grant(role, "crm.service.view")
-    for role in ("service_agent", "sales_manager"):
+    for role in ("service_agent", "service_manager", "sales_manager"):
         roles.grant(role, "crm.service.work")
-    for role in ("sales_manager", "executive"):
+    for role in ("service_manager", "sales_manager", "executive"):
         roles.grant(role, "crm.service.manage")
     for model in (models.BusinessCalendar, models.ServiceCategory, models.SlaPolicy,
                   models.Ticket, models.KnowledgeArticle, models.WarrantyRule):  # fmt: skip

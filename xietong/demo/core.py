@@ -56,6 +56,7 @@ TITLES = {
     "warehouse_clerk": "仓库管理员",
     "accountant": "会计",
     "service_agent": "客服专员",
+    "service_manager": "客服经理",
     "marketer": "市场专员",
     "hr_officer": "人事专员",
     "executive": "总经理",

@@ -32,10 +32,11 @@ class PartyConfig(AppConfig):
             "warehouse_clerk",
             "accountant",
             "service_agent",
+            "service_manager",
             "executive",
         ):
             roles.grant(role, "party.view")
-        for role in ("sales_rep", "sales_manager", "buyer", "service_agent"):
+        for role in ("sales_rep", "sales_manager", "buyer", "service_agent", "service_manager"):
             roles.grant(role, "party.change")
         roles.grant("sales_manager", "party.credit", "party.merge", "party.import")
         roles.grant("accountant", "party.credit")

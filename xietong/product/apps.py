@@ -27,6 +27,7 @@ class ProductConfig(AppConfig):
             "warehouse_clerk",
             "accountant",
             "service_agent",
+            "service_manager",
             "executive",
         ):
             roles.grant(role, "product.view")

@@ -20,7 +20,8 @@ class PurchaseConfig(AppConfig):
             ("purchase.configure", _("Change the purchase settings and supplier prices")),
         )
         staff = ("sales_rep", "sales_manager", "buyer", "planner", "warehouse_clerk",
-                 "accountant", "service_agent", "hr_officer", "executive")  # fmt: skip
+                 "accountant", "service_agent", "service_manager", "hr_officer",
+                 "executive")  # fmt: skip
         for role in staff:
             roles.grant(role, "purchase.request")
         for role in ("buyer", "planner", "warehouse_clerk", "accountant", "executive"):
