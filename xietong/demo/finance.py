@@ -9,8 +9,9 @@
 - Customers pay most invoices 20–60 days later, some partly, some not at all (so the aging
   report and the dunning run have something to show); suppliers are paid the same way.
   Foreign-currency receipts realise exchange differences.
-- The revaluation of the last month-end; months older than two are closed; a bank statement
-  (CSV) with receipts waiting to be matched; a dunning run as of today.
+- The revaluation of the last month-end; a bank statement (CSV) with receipts waiting to be
+  matched; a dunning run as of today. Months older than two are closed by `close_periods`, a
+  step run after the sales history.
 
 Deterministic (ctx.rng, rows in code order).
 """
@@ -55,6 +56,18 @@ def run(ctx: DemoContext) -> None:
     chart_load(company=partner, template="ifrs", language="en", actor=admin)
     with company_scope(main):
         Books(ctx, main, accountant).run()
+
+
+def close_periods(ctx: DemoContext) -> None:
+    """A later step (after the sales history, which posts into the past two years): close the
+    main company's periods that ended before the month two months ago."""
+    main, accountant = ctx.companies["main"], ctx.users["accountant"]
+    before = _month_start(timezone.localdate(), 2)
+    with company_scope(main):
+        for period in Period.unscoped.filter(
+            company=main, end__lt=before, state=Period.State.OPEN
+        ).order_by("start"):
+            periods.period_close(period=period, actor=accountant)
 
 
 class Books:
@@ -147,10 +160,6 @@ class Books:
         self._settle()
         last_month_end = _month_start(self.today, 0) - dt.timedelta(days=1)
         periods.currency_revaluate(company=self.company, date=last_month_end, actor=self.actor)
-        for period in Period.unscoped.filter(
-            company=self.company, end__lt=_month_start(self.today, 2), state=Period.State.OPEN
-        ).order_by("start"):
-            periods.period_close(period=period, actor=self.actor)
         self._bank_statement()
         letters = receivables.dunning_run(company=self.company, actor=self.actor, date=self.today)
         self.ctx.log.append(

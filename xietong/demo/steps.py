@@ -35,6 +35,7 @@ STEPS = [
     inventory.run,
     sales.run,
     sales_history.run,
+    finance.close_periods,
     purchase.run,
     manufacturing.run,
     crm.run,

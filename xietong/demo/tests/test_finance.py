@@ -24,7 +24,14 @@ pytestmark = pytest.mark.django_db
 
 def test_finance_step_books_six_balanced_months() -> None:
     ctx = DemoContext(seed=1, size="small")
-    for step in (core.run, party.run, catalogue.run, pricing.run, demo_finance.run):
+    for step in (
+        core.run,
+        party.run,
+        catalogue.run,
+        pricing.run,
+        demo_finance.run,
+        demo_finance.close_periods,
+    ):
         step(ctx)
     main = ctx.companies["main"]
     invoices = Invoice.unscoped.filter(company=main, state=Invoice.State.POSTED)
