@@ -12,8 +12,10 @@ held out, responses and conversions to the campaign touches; paid and average da
 to the sales targets). A dimension reaches a fact through the
 fact's key (customer, product, warehouse, supplier, date, company); a measure whose fact lacks a
 requested dimension is left out of the answer (`skipped`). Sums and counts are added up in
-Python for the totals; distinct counts and ratios (averages) are asked again at each level of
-total.
+Python for the totals; ratios (averages) are asked again at each level of total; distinct
+counts are counted for the cells and every level of total in one query (`_counted_once`:
+per-cell bitmaps OR-ed up the levels on DuckDB, COUNT(DISTINCT) by GROUPING SETS on
+PostgreSQL), else asked again at each level — never added up, never approximated.
 
 Scoping is the caller's rule, passed in: `company_ids` (always), and `owner_id` — when set, only
 the facts of customers whose salesperson is that user count, and measures of facts without a
@@ -275,7 +277,9 @@ def _aggregate_expression(backend: Any, dims: list[str], filters: Mapping[str, I
 
 
 def _aggregate(table: Any, by: list[str], measures: list[str]) -> list[dict[str, Any]]:
-    metrics = {}
+    """One record per group of `by` (NULL labelled NONE) with the measures; without measures,
+    the groups with their row count (`__rows`)."""
+    metrics = {} if measures else {"__rows": table.count()}
     for name in measures:
         m = MEASURES[name]
         if m.kind == "distinct":
@@ -296,6 +300,99 @@ def _aggregate(table: Any, by: list[str], measures: list[str]) -> list[dict[str,
     return records
 
 
+BITMAP_BUDGET = 256 * 2**20  # bytes the per-cell bitmaps of one distinct-count query may take
+GROUPING_SETS = {"duckdb", "postgres"}  # backends whose SQL this module writes for GROUPING SETS
+
+
+def _counted_once(backend: Any, fact: str, table: Any, rows: list[str], columns: list[str],
+                  names: list[str], filters: Mapping[str, Iterable[str]],
+                  company_ids: Sequence[int], owner_id: int | None, tables: dict[str, Any],
+                  use_aggregates: bool) -> dict[Any, Any] | None:  # fmt: skip
+    """The distinct counts of `names` for the cells and every level of total in one query, as
+    exact as COUNT(DISTINCT) per level. On DuckDB one scan of the facts keeps a bitmap of the
+    counted keys per cell (`bitstring_agg` over the key's range), OR-ed up the levels by
+    GROUPING SETS and counted; when the bitmaps would take over `BITMAP_BUDGET` (many cells ×
+    a wide key range), the caller counts per level instead. Elsewhere, COUNT(DISTINCT) by
+    GROUPING SETS. The other measures' cells are asked as usual (from the aggregate when it
+    answers them).
+
+    Returns {"cells": (the table the other measures were read from, cell records), (target,
+    key): {measure: count}} for the targets "row", "column" and "total"; None when it does not
+    apply (no distinct measure, a backend without GROUPING SETS, bitmaps over budget)."""
+    counted = [n for n in names if MEASURES[n].kind == "distinct"]
+    dialect = getattr(backend, "name", "")
+    if not counted or dialect not in GROUPING_SETS:
+        return None
+    dims, plain = [*rows, *columns], [n for n in names if n not in counted]
+    plain_table = table
+    if use_aggregates and set(plain) <= set(AGGREGATE_MEASURES):
+        plain_table = _expression(backend, fact, dims, filters, company_ids, owner_id, tables)
+    # the cells of the other measures; on DuckDB their number also bounds the bitmaps
+    records = _aggregate(plain_table, dims, plain) if plain or dialect == "duckdb" else []
+
+    def quoted(identifiers: Iterable[str]) -> str:
+        return ", ".join(f'"{n}"' for n in identifiers)
+
+    if dialect == "duckdb":
+        if fact not in tables:
+            tables[fact] = backend.table(fact)
+        source = tables[fact]
+        source = source.filter(source.company_id.isin(list(company_ids)))
+        ranges = source.aggregate(**{f"{bound}_{n}": getattr(source[MEASURES[n].column], bound)()
+                                     for n in counted for bound in ("min", "max")})  # fmt: skip
+        bounds = ranges.to_pyarrow().to_pylist()[0]
+        span = {n: (int(bounds[f"min_{n}"] or 0), int(bounds[f"max_{n}"] or 0)) for n in counted}
+        width = sum((high - low) // 8 + 1 for low, high in span.values())
+        if width * 2 * (len(records) + 1) > BITMAP_BUDGET:
+            return None
+        inner = ", ".join(f'bitstring_agg("{MEASURES[n].column}", {low}, {high}) AS "{n}"'
+                          for n, (low, high) in span.items())  # fmt: skip
+        counts = ", ".join(f'bit_count(bit_or("{n}")) AS "{n}"' for n in counted)
+    else:
+        inner = ", ".join(f'"{MEASURES[n].column}"' for n in counted)
+        counts = ", ".join(f'COUNT(DISTINCT "{MEASURES[n].column}") AS "{n}"' for n in counted)
+    # Identifiers from MEASURES and DIMENSIONS, integer bounds and Ibis's own SQL: no input.
+    facts = ibis.to_sql(table, dialect=dialect)
+    keys = f"{quoted(dims)}, " if dims else ""
+    group = f" GROUP BY {quoted(dims)}" if dims and dialect == "duckdb" else ""
+    grouping = f"GROUPING({quoted(dims)})" if dims else "0"
+    levels = list(dict.fromkeys([tuple(dims), tuple(rows), tuple(columns), ()]))
+    sets = ", ".join(f"({quoted(s)})" for s in levels)
+    query = (
+        f"WITH facts AS ({facts}), cells AS (SELECT {keys}{inner} FROM facts{group}) "  # noqa: S608
+        f"SELECT {keys}{grouping} AS __level, {counts} FROM cells GROUP BY GROUPING SETS ({sets})"
+    )
+    cells = {tuple(r[d] for d in dims): r for r in records}
+    answer: dict[Any, Any] = {}
+    for record in _fetched(backend, query):
+        level = record.pop("__level")  # bit set: the dimension is totalled away
+        grouped = [d for i, d in enumerate(dims) if not level >> (len(dims) - 1 - i) & 1]
+        values = {n: record[n] for n in counted}
+        for target, by in (("cells", dims), ("row", rows), ("column", columns), ("total", [])):
+            if grouped == by:
+                key = tuple(NONE if record[d] is None else record[d] for d in by)
+                if target == "cells":
+                    cells.setdefault(key, dict(zip(dims, key, strict=True)))
+                    cells[key].update(values)
+                else:
+                    answer[(target, key)] = values
+    answer["cells"] = (plain_table, list(cells.values()))
+    return answer
+
+
+def _fetched(backend: Any, query: str) -> list[dict[str, Any]]:
+    """The records of a SQL query Ibis cannot express (GROUPING SETS)."""
+    if backend.name == "duckdb":
+        answered = backend.con.sql(query)
+        return [dict(zip(answered.columns, r, strict=True)) for r in answered.fetchall()]
+    cursor = backend.raw_sql(query)
+    try:
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+    finally:
+        cursor.close()
+
+
 def _value(name: str, value: Any) -> Decimal | int | None:
     kind = MEASURES[name].kind
     if kind in ("distinct", "count"):
@@ -314,8 +411,8 @@ def pivot(*, backend: Any, company_ids: Sequence[int], measures: Sequence[str],
     star (see `duckdb_backend`). `filters` maps a dimension to the values kept; `sort` is
     {"by": "label" or a measure, "desc": bool} and orders the row keys (by their totals).
     Sums of sales lines by month-level and coarser dimensions are read from the aggregate
-    `agg_sales_month` (the same answer from far fewer rows); `use_aggregates=False` reads the
-    facts."""
+    `agg_sales_month` (the same answer from far fewer rows), even beside distinct counts, which
+    are counted from the facts; `use_aggregates=False` reads the facts."""
     filters = {k: list(v) for k, v in (filters or {}).items() if list(v)}
     rows, columns, measures = list(rows), list(columns), list(dict.fromkeys(measures))
     validate(measures, rows, columns, filters)
@@ -337,14 +434,26 @@ def pivot(*, backend: Any, company_ids: Sequence[int], measures: Sequence[str],
         aggregate = use_aggregates and set(names) <= set(AGGREGATE_MEASURES)
         table = _expression(backend, fact, [*rows, *columns], filters, company_ids, owner_id,
                             tables, aggregate)  # fmt: skip
-        for record in _aggregate(table, [*rows, *columns], names):
+        counted = _counted_once(backend, fact, table, rows, columns, names, filters,
+                                company_ids, owner_id, tables, use_aggregates)  # fmt: skip
+        if counted is not None:
+            names, levels = [n for n in names if MEASURES[n].kind != "distinct"], counted
+            table, records = levels.pop("cells")
+        else:
+            levels, records = {}, _aggregate(table, [*rows, *columns], names)
+        for record in records:
             r = tuple(record[d] for d in rows)
             c = tuple(record[d] for d in columns)
             row_keys[r] = None
             column_keys[c] = None
             cell = result.cells.setdefault((r, c), {})
-            for name in names:
-                cell[name] = _value(name, record[name])
+            for name, value in record.items():
+                if name in MEASURES:
+                    cell[name] = _value(name, value)
+        for (target, key), values in levels.items():
+            bucket = {"row": result.row_totals, "column": result.column_totals}.get(target)
+            mapping = result.total if bucket is None else bucket.setdefault(key, {})
+            mapping.update({name: _value(name, value) for name, value in values.items()})
         distinct = [n for n in names if MEASURES[n].kind in RECOUNTED]
         additive = [n for n in names if MEASURES[n].kind not in RECOUNTED]
         for (r, c), cell in result.cells.items():

@@ -31,6 +31,7 @@ GROUPABLE = {
     "customer_group": "order__party__customer_group__name",
     "salesperson": "order__party__salesperson_id",
 }
+DISTINCT = {"orders", "customers"}
 
 
 def _label(dim: str, value: Any) -> str:
@@ -55,7 +56,8 @@ def _operational(company, measures, rows, columns, filters, owner_id=None):  # t
     annotations = {f"d_{d}": GROUPABLE[d] for d in dims if not isinstance(GROUPABLE[d], str)}
     keys = [f"d_{d}" if f"d_{d}" in annotations else GROUPABLE[d] for d in dims]
     metrics = {"revenue": Sum("amount_untaxed"), "quantity": Sum("quantity"),
-               "orders": Count("order_id", distinct=True)}  # fmt: skip
+               "orders": Count("order_id", distinct=True),
+               "customers": Count("order__party_id", distinct=True)}  # fmt: skip
     if keys:
         grouped = list(lines.annotate(**annotations).values(*keys).annotate(**metrics).order_by())
     else:
@@ -67,13 +69,13 @@ def _operational(company, measures, rows, columns, filters, owner_id=None):  # t
         for m in measures:
             value = record[m]
             cells[key][m] = cells[key].get(m, 0) + (
-                int(value) if m == "orders" else Decimal(value).quantize(Decimal("0.0001"))
+                int(value) if m in DISTINCT else Decimal(value).quantize(Decimal("0.0001"))
             )
     return dict(cells)
 
 
 def _additive(measures: list[str]) -> list[str]:
-    return [m for m in measures if m != "orders"]
+    return [m for m in measures if m not in DISTINCT]
 
 
 @pytest.fixture
@@ -110,6 +112,39 @@ def test_random_cuts_equal_a_group_by_on_the_operational_db(world, company_a, se
     if "orders" in measures:  # distinct counts are counted again per total, not added up
         everything = _operational(company_a, ["orders"], [], [], filters)
         assert result.total["orders"] == everything.get(((), ()), {}).get("orders", 0)
+
+
+@pytest.mark.parametrize("budget", [olap.BITMAP_BUDGET, 0])  # bitmaps; counted per level
+@pytest.mark.parametrize("seed", [6, 7, 8, 9])
+def test_distinct_counts_at_every_level_of_total_equal_a_group_by(world, company_a, seed,
+                                                                   budget, monkeypatch):  # fmt: skip
+    """Distinct orders and customers are counted, never added up: the cells, each row total,
+    each column total and the grand total equal a COUNT(DISTINCT) GROUP BY over the order lines
+    of that level, whether the warehouse counts them from per-cell bitmaps or per level."""
+    monkeypatch.setattr(olap, "BITMAP_BUDGET", budget)
+    rng = random.Random(seed)
+    dims = rng.sample(sorted(GROUPABLE), rng.randint(2, 3))
+    rows = dims[: rng.randint(1, len(dims) - 1)]
+    columns = dims[len(rows) :]
+    measures = ["orders", "customers", *rng.sample(["revenue", "quantity"], rng.randint(0, 2))]
+    filters: dict[str, list[str]] = {}
+    if rng.random() < 0.5:
+        filters["customer"] = [b.name for b in rng.sample(world.buyers, 3)]
+    with warehouse.connect(read_only=True) as con:
+        result = olap.pivot(backend=olap.duckdb_backend(con), company_ids=[company_a.pk],
+                            measures=measures, rows=rows, columns=columns,
+                            filters=filters)  # fmt: skip
+    assert result.cells == _operational(company_a, measures, rows, columns, filters)
+    by_row = _operational(company_a, measures, rows, [], filters)
+    by_column = _operational(company_a, measures, [], columns, filters)
+    everything = _operational(company_a, measures, [], [], filters)[((), ())]
+    for m in sorted(DISTINCT):
+        assert {r: result.row_totals[r][m] for r in result.row_keys} == {
+            r: cell[m] for (r, _c), cell in by_row.items()}  # fmt: skip
+        assert {c: result.column_totals[c][m] for c in result.column_keys} == {
+            c: cell[m] for (_r, c), cell in by_column.items()}  # fmt: skip
+        assert result.total[m] == everything[m]
+    assert any(result.total[m] < sum(c[m] for c in result.cells.values()) for m in DISTINCT)
 
 
 def test_rep_sees_only_own_customers_and_never_another_company(world, company_a, company_b,
