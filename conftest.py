@@ -63,6 +63,18 @@ def pytest_collection_modifyitems(config, items):  # type: ignore[no-untyped-def
             items[:] = [item for item in items if not _same_on_every_database(item)]
 
 
+@pytest.fixture(autouse=True)
+def _default_language() -> Iterator[None]:
+    """Every test starts and ends in the default language: a request activates its user's
+    language for the rest of the thread (as Django's LocaleMiddleware does), which would
+    otherwise leak into the next test of the same worker (stage names seeded in Chinese)."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _fast_hashing() -> Iterator[None]:
     """A fast password hasher for the whole run (module-scoped fixtures create users too)."""

@@ -17,6 +17,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import timezone
 
 from xietong.core.models import Company
 from xietong.crm.models import SatisfactionSurvey, Ticket, TicketPriority
@@ -72,6 +73,12 @@ class CsatRow:
     @property
     def satisfied_percent(self) -> Decimal | None:
         return _percent(sum(1 for s in self.scores if s >= 4), len(self.scores))
+
+
+def company_day(company: Company, moment: dt.datetime | None = None) -> dt.date:
+    """The company's calendar day at `moment` (default now): the days the reports count in."""
+    zone = zoneinfo.ZoneInfo(company.timezone or "UTC")
+    return (moment or timezone.now()).astimezone(zone).date()
 
 
 def _bounds(company: Company, start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:

@@ -284,6 +284,7 @@ def ticket_create(
     when it came by e-mail), its SLA clock started from the policy of its priority and the
     customer's group, and — unless `assign` is false — given to the least-loaded agent with the
     category's skill. Raises ValidationError."""
+    backdated = now is not None  # a ticket entered or imported after the fact
     now = now or timezone.now()
     errors: Errors = {}
     subject = _text(subject, 200, "subject", errors, required=True)
@@ -320,6 +321,9 @@ def ticket_create(
         )  # fmt: skip
         clock_start(ticket, now)
         ticket.save()
+        if backdated:  # `created_at` is auto_now_add: the ticket was opened at `now`
+            Ticket.unscoped.filter(pk=ticket.pk).update(created_at=now)
+            ticket.created_at = now
         if description:
             TicketMessage.unscoped.create(
                 company=company, ticket=ticket, kind=Kind.INBOUND, body=description,

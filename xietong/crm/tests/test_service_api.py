@@ -15,6 +15,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from xietong.core.services import api_token_create
+from xietong.crm import service_reports
 from xietong.crm.models import KnowledgeArticle, Ticket
 from xietong.crm.tests import service_factories as f
 
@@ -109,7 +110,7 @@ def test_reports_and_policies_over_the_api(company_a, users_a, agent):
     _post(agent, f"/crm/service/tickets/{ticket.pk}/transition",
           {"action": "resolve", "resolution": "ok"})  # fmt: skip
     ticket.refresh_from_db()
-    day = ticket.resolved_at.date().isoformat()
+    day = service_reports.company_day(company_a, ticket.resolved_at).isoformat()
     report = agent.get(f"{API}/crm/service/reports/sla",
                        {"start": day, "end": day, "by": "priority"}).json()  # fmt: skip
     assert report["total"]["tickets"] == 1 and report["total"]["resolution_percent"] == "100.0"

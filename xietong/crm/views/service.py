@@ -19,7 +19,6 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
-from django.utils import timezone
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -378,7 +377,7 @@ def article_publish(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _period(request: HttpRequest) -> tuple[dt.date, dt.date]:
-    today = timezone.localdate()
+    today = service_reports.company_day(request.company)
     try:
         start = dt.date.fromisoformat(request.GET.get("start", ""))
     except ValueError:
