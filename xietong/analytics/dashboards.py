@@ -231,7 +231,8 @@ def warehouse_state(*, company: Company) -> dict[str, Any]:
         counts = [con.execute(f"SELECT count(*) FROM {fact} WHERE company_id = ?",
                               [company.pk]).fetchone()[0] for fact in warehouse.FACTS]  # fmt: skip
         loaded = warehouse.meta_get(con, "loaded_at")
-    return {"empty": not any(counts), "loaded_at": loaded}
+    return {"empty": not any(counts),
+            "loaded_at": dt.datetime.fromisoformat(loaded) if loaded else None}  # fmt: skip
 
 
 def company_kpis(con: duckdb.DuckDBPyConnection, scope: Scope) -> dict[str, Any]:
@@ -384,6 +385,7 @@ def customers_7p(con: duckdb.DuckDBPyConnection, scope: Scope) -> dict[str, Any]
         {"label": _("Customers analysed"), "value": int(totals["customers"]), "format": "int"},
         {"label": _("At churn risk (≥ 50 %)"), "value": int(totals["at_risk"]), "format": "int"},
         {"label": _("CLV, next 12 months"), "value": _dec(totals["clv"])},
+        # xgettext:no-python-format
         {"label": _("Revenue share of the top 20 % of customers"), "value": share,
          "format": "percent"},
     ]}  # fmt: skip

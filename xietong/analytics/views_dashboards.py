@@ -28,6 +28,7 @@ PERMISSION = "analytics.dashboard"
 LINK_PERMISSIONS = {"analytics:customers": "analytics.view",
                     "analytics:forecast": "analytics.forecast"}  # fmt: skip
 MAX_SERIES = 12
+SECOND_AXIS_RATIO = 100
 
 
 def _role_codes(request: HttpRequest) -> set[str]:
@@ -52,11 +53,20 @@ def _chart(display: str, labels: list[str], series: list[tuple[str, list[Any]]]
                 "series": [{"name": name, "type": "pie", "radius": "65%",
                             "data": [{"name": label, "value": _number(v)}
                                      for label, v in zip(labels, values, strict=True)]}]}  # fmt: skip
+    series = series[:MAX_SERIES]
+    peaks = [max((abs(_number(v)) for v in values), default=0.0) for _name, values in series]
+    top = max(peaks, default=0.0)
+    # A series two orders of magnitude below the largest (orders beside revenue) gets a second
+    # axis on the right, so that it does not lie flat on zero.
+    small = [bool(top) and peak * SECOND_AXIS_RATIO < top for peak in peaks]
+    axes: Any = {"type": "value"}
+    if any(small):
+        axes = [{"type": "value"}, {"type": "value", "splitLine": {"show": False}}]
     return {"tooltip": {"trigger": "axis"}, "legend": {}, "grid": {"containLabel": True},
-            "xAxis": {"type": "category", "data": labels}, "yAxis": {"type": "value"},
+            "xAxis": {"type": "category", "data": labels}, "yAxis": axes,
             "series": [{"name": name, "type": "line" if display == "line" else "bar",
-                        "data": [_number(v) for v in values]}
-                       for name, values in series[:MAX_SERIES]]}  # fmt: skip
+                        "data": [_number(v) for v in values], "yAxisIndex": int(low)}
+                       for (name, values), low in zip(series, small, strict=True)]}  # fmt: skip
 
 
 def _pivot_view(answer: olap.PivotResult, display: str) -> dict[str, Any]:

@@ -129,6 +129,7 @@ class SlaPolicy(CompanyOwned):
         validators=[MinValueValidator(0)],
     )  # fmt: skip
     at_risk_percent = models.PositiveSmallIntegerField(
+        # xgettext:no-python-format
         _("at risk after (% of the target)"), default=75,
         validators=[MinValueValidator(1), MaxValueValidator(100)],
     )  # fmt: skip
