@@ -26,10 +26,19 @@ warehouse) and the sales targets (`fact_sales_target`: audited, and those of tea
 since — a renamed or deleted team). The order lines' discounts
 (`fact_sales_discount`) are fed with the order lines, from the same changed orders.
 
+The order lines, by far the largest source, are read once for `fact_sales_line` and
+`fact_sales_discount` in one SQL query per chunk through the DB cursor (the lines, then their
+orders' headers), into Arrow columns, and converted in DuckDB: the rates of the chunk's distinct
+(company, currency, date) are looked up once and joined; amounts stay exact decimals rounded
+as `q4` rounds. The other facts are read through `values()` and converted row by row.
+
 Dimensions are small and read whole on every run. Amounts are converted to the company's
 currency at the document's rate (the stored rate of an invoice, else the company's rate of the
 document's date); credit notes are negative. The full rebuild (`etl_run(full=True)`) empties the
-star and loads everything in chunks of `CHUNK` rows. Reads use the `unscoped` managers: the
+star and loads everything in chunks of `CHUNK` rows (`LOAD_CHUNK` order lines). The monthly
+aggregate `agg_sales_month` is rebuilt whole by a full load; an incremental run recomputes
+only the (company, month) groups of the order lines it deleted or wrote and of the lines whose
+customer or product changed region, group or category. Reads use the `unscoped` managers: the
 warehouse holds every company of the database, and the query layer scopes each question by the
 asker's companies."""
 
@@ -42,6 +51,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
+from django.db import connection
 from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 
@@ -62,6 +73,13 @@ from xietong.purchase.models import PurchaseOrder, PurchaseOrderLine
 from xietong.sales.models import SalesOrder, SalesOrderLine
 
 CHUNK = 50_000
+LOAD_CHUNK = 200_000  # lines of a vectorised fact (`Fact.load`) read per query in a full load
+DOC_BATCH = 10_000  # its documents per query in an incremental load (SQLite: 32,766 parameters)
+AGGREGATED = "fact_sales_line"  # the fact `agg_sales_month` sums
+# the dimensions' columns `agg_sales_month` groups by: a change re-aggregates the months of
+# their facts
+AGGREGATE_DIMENSIONS = {"customer_key": ("dim_customer", "region, country, customer_group"),
+                        "product_key": ("dim_product", "category, top_category")}  # fmt: skip
 FOUR = Decimal("0.0001")
 ZERO = Decimal(0)
 DEC = pa.decimal128(18, 4)
@@ -119,7 +137,7 @@ class Fact:
     doc_field: str  # the same, as a lookup on `lines()`
     lines: Callable[[], QuerySet]  # the qualifying source lines
     fields: tuple[str, ...]
-    row: Callable[[dict[str, Any], Rates], tuple]
+    row: Callable[[dict[str, Any], Rates], tuple] | None  # None: `load` converts them
     # the audited header model (or its "app_label.model") whose entries mark documents changed
     audited: type | str | None
     # the model (or a selector of all its rows) whose ids are watched for new lines
@@ -129,27 +147,11 @@ class Fact:
     # another audited model ("app_label.model") and the fact's column holding its id: the
     # documents of the facts naming a changed one are loaded again
     also_audited: tuple[str, str] | None = None
-
-
-def _sales_row(r: dict[str, Any], rates: Rates) -> tuple:
-    rate = rates.rate(r["order__company_id"], r["order__currency_id"], r["order__date"])
-    return (r["id"], r["order_id"], r["order__company_id"], r["order__date"], r["order__party_id"],
-            r["product_id"], r["order__salesperson_id"], r["order__warehouse_id"],
-            r["order__currency_id"], r["order__state"], q4(r["quantity"]),
-            q4(r["amount_untaxed"] * rate), q4(r["quantity"] * r["product__standard_cost"]))  # fmt: skip
-
-
-def _discount_row(r: dict[str, Any], rates: Rates) -> tuple:
-    """Gross (at the larger of the list and the unit price) and discount of an order line; the
-    discount is what the line's discount and a price below the list price took off, so that
-    gross − discount is the line's net amount before rounding (no discount: exactly net)."""
-    rate = rates.rate(r["order__company_id"], r["order__currency_id"], r["order__date"])
-    price = max(r["list_price"] or ZERO, r["unit_price"])
-    off = r["quantity"] * (price - r["unit_price"] * (100 - r["discount"]) / 100)
-    discount = q4(off * rate)
-    return (r["id"], r["order_id"], r["order__company_id"], r["order__date"], r["order__party_id"],
-            r["product_id"], r["order__salesperson_id"], r["order__warehouse_id"],
-            r["order__currency_id"], q4(r["amount_untaxed"] * rate) + discount, discount)  # fmt: skip
+    # vectorised instead of `row`: reads the lines of a queryset of `lines()` (the first `limit`
+    # if given) and writes their facts into `table` and the tables of `feeds`; returns the
+    # number of lines and the largest id read
+    load: Callable[[Any, Rates, QuerySet, int | None], tuple[int, int]] | None = None
+    feeds: tuple[str, ...] = ()  # other fact tables `load` fills from the same lines
 
 
 def _local_date(moment: dt.datetime | None) -> dt.date | None:
@@ -307,23 +309,118 @@ def _invoices_allocated_since(since: dt.datetime) -> list[int]:
     return [i for i in _invoices_matched_since(since) if i is not None]
 
 
-SALES_LINE_FIELDS = ("id", "order_id", "order__company_id", "order__date", "order__party_id",
-                     "product_id", "order__salesperson_id", "order__warehouse_id",
-                     "order__currency_id")  # fmt: skip
+# the order lines and, once per order, their headers (read apart: fewer values to convert)
+SALES_LINE_FIELDS = ("id", "order_id", "product_id", "quantity", "amount_untaxed", "list_price",
+                     "unit_price", "discount")  # fmt: skip
+SALES_ORDER_FIELDS = ("id", "company_id", "date", "party_id", "salesperson_id", "warehouse_id",
+                      "currency_id", "state")  # fmt: skip
+
+
+def _decimal(model: type, name: str) -> str:
+    """The DuckDB type a raw decimal column of `model.name` is read as: its scale, the widest
+    precision (DuckDB's products keep the larger operand's width)."""
+    return f"DECIMAL(38,{model._meta.get_field(name).decimal_places})"
+
+
+def _sales_sql() -> str:
+    """The order lines (`_raw`) with their order (`_orders`), product (its standard cost, as
+    loaded into `dim_product` by this run) and rate (`_rates`), typed: the values of the two
+    facts are computed from it exactly as `q4` would from the Decimals — DuckDB's decimal
+    arithmetic is exact and its ROUND rounds half away from zero (ROUND_HALF_UP)."""
+    line = SalesOrderLine
+    return f"""
+        SELECT r.id AS line_id, r.order_id, o.company_id, CAST(o.date AS DATE) AS date,
+               o.party_id AS customer_key, r.product_id AS product_key,
+               o.salesperson_id AS salesperson_key, o.warehouse_id AS warehouse_key,
+               o.currency_id AS currency, o.state,
+               CAST(r.quantity AS {_decimal(line, "quantity")}) AS quantity,
+               CAST(r.amount_untaxed AS {_decimal(line, "amount_untaxed")}) AS amount,
+               CAST(p.unit_cost AS {_decimal(Product, "standard_cost")}) AS unit_cost,
+               CAST(coalesce(r.list_price, 0) AS {_decimal(line, "list_price")}) AS list_price,
+               CAST(r.unit_price AS {_decimal(line, "unit_price")}) AS unit_price,
+               CAST(r.discount AS {_decimal(line, "discount")}) AS discount,
+               coalesce(x.rate, 1) AS rate
+        FROM _raw r
+        JOIN _orders o ON o.id = r.order_id
+        LEFT JOIN dim_product p ON p.product_key = r.product_id
+        LEFT JOIN _rates x ON x.company_id = o.company_id
+            AND x.currency = o.currency_id AND x.date = CAST(o.date AS DATE)"""  # noqa: S608
+
+
+# `off`: what the line's discount and a price below the list price took off, at the order's
+# currency (gross − discount is the line's net amount before rounding); its product by a rate
+# has 28 decimals, past DuckDB's 38 digits from 10^10: such (rare) amounts are first rounded
+# to 12 decimals
+SALES_FACTS_SQL = """
+    CREATE OR REPLACE TEMP TABLE _sales AS
+    SELECT *, round(amount * rate, 4) AS revenue,
+           CASE WHEN abs(CAST(off AS DOUBLE)) * CAST(rate AS DOUBLE) < 1e9
+                THEN round(off * rate, 4)
+                ELSE round(CAST(off AS DECIMAL(38,12)) * rate, 4) END AS off_rated
+    FROM (SELECT *, quantity * (greatest(list_price, unit_price)
+                                - unit_price * (100 - discount) * CAST(0.01 AS DECIMAL(3,2))) AS off
+          FROM ({lines}))"""
+SALES_LINE_INSERT = """
+    INSERT OR REPLACE INTO fact_sales_line
+    SELECT line_id, order_id, company_id, date, customer_key, product_key, salesperson_key,
+           warehouse_key, currency, state, CAST(round(quantity, 4) AS DECIMAL(18,4)),
+           CAST(revenue AS DECIMAL(18,4)), CAST(round(quantity * unit_cost, 4) AS DECIMAL(18,4))
+    FROM _sales"""
+SALES_DISCOUNT_INSERT = """
+    INSERT OR REPLACE INTO fact_sales_discount
+    SELECT line_id, order_id, company_id, date, customer_key, product_key, salesperson_key,
+           warehouse_key, currency, CAST(revenue + off_rated AS DECIMAL(18,4)),
+           CAST(off_rated AS DECIMAL(18,4))
+    FROM _sales"""
+
+
+def _rates_register(con: Any, rates: Rates, keys: str) -> None:
+    """Register `_rates`: the rate of each distinct (company, currency, date) of `keys` (a
+    query over the registered tables), looked up once each."""
+    found = [(company, currency, date, rates.rate(company, currency, date))
+             for company, currency, date in con.execute(keys).fetchall()]  # fmt: skip
+    scale = ExchangeRate._meta.get_field("rate").decimal_places
+    con.register("_rates", pa.table({
+        "company_id": pa.array([r[0] for r in found], pa.int64()),
+        "currency": pa.array([r[1] for r in found], pa.string()),
+        "date": pa.array([r[2] for r in found], pa.date32()),
+        "rate": pa.array([r[3] for r in found], pa.decimal128(38, scale)),
+    }))  # fmt: skip
+
+
+def _sales_load(con: Any, rates: Rates, lines: QuerySet, limit: int | None) -> tuple[int, int]:
+    """`fact_sales_line` and `fact_sales_discount` from the same order lines (`lines`, the
+    first `limit` if given; read once), converted to the company's currency at the rate of the
+    order's date. Returns the number of lines and the largest line id read."""
+    raw = _read(lines, SALES_LINE_FIELDS, limit)
+    if not raw.num_rows:
+        return 0, 0
+    if limit:  # a chunk of lines by increasing id: the orders of that id range
+        ids = raw["id"]
+        lines = SalesOrderLine.objects.filter(id__gte=ids[0].as_py(),
+                                              id__lte=ids[raw.num_rows - 1].as_py())  # fmt: skip
+    orders = SalesOrder.unscoped.filter(pk__in=lines.values("order_id"), state__in=SALES_STATES)
+    con.register("_raw", raw)
+    con.register("_orders", _read(orders, SALES_ORDER_FIELDS))
+    try:
+        _rates_register(con, rates, "SELECT DISTINCT company_id, currency_id, "
+                                    "CAST(date AS DATE) FROM _orders")  # fmt: skip
+        con.execute(SALES_FACTS_SQL.format(lines=_sales_sql()))
+        con.execute(SALES_LINE_INSERT)
+        con.execute(SALES_DISCOUNT_INSERT)
+        con.execute("DROP TABLE _sales")
+    finally:
+        con.unregister("_raw")
+        con.unregister("_orders")
+        con.unregister("_rates")
+    return raw.num_rows, pc.max(raw["id"]).as_py()
 
 
 FACTS: list[Fact] = [
     Fact("fact_sales_line", "order_id", "order_id",
          lambda: SalesOrderLine.objects.filter(order__state__in=SALES_STATES),
-         ("id", "order_id", "order__company_id", "order__date", "order__party_id", "product_id",
-          "order__salesperson_id", "order__warehouse_id", "order__currency_id", "order__state",
-          "quantity", "amount_untaxed", "product__standard_cost"),
-         _sales_row, SalesOrder, SalesOrderLine, "order_id", _orders_shipped_since),
-    Fact("fact_sales_discount", "order_id", "order_id",
-         lambda: SalesOrderLine.objects.filter(order__state__in=SALES_STATES),
-         (*SALES_LINE_FIELDS, "quantity", "list_price", "unit_price", "discount",
-          "amount_untaxed"),
-         _discount_row, SalesOrder, SalesOrderLine, "order_id", _orders_shipped_since),
+         SALES_LINE_FIELDS, None, SalesOrder, SalesOrderLine, "order_id", _orders_shipped_since,
+         load=_sales_load, feeds=("fact_sales_discount",)),
     Fact("fact_ticket", "ticket_id", "id", crm_selectors.warehouse_tickets,
          ("id", "company_id", "created_at", "closed_at", "resolved_at", "party_id", "product_id",
           "priority", "channel", "state", "sla_state", "resolution_met", "first_response_met"),
@@ -431,6 +528,46 @@ def _chunked(queryset: QuerySet, fields: tuple[str, ...]) -> Iterator[list[dict[
         last = chunk[-1]["id"]
 
 
+def _read(queryset: QuerySet, fields: tuple[str, ...], limit: int | None = None) -> pa.Table:
+    """The `fields` of the rows of `queryset` as an Arrow table of the raw database values, in
+    one SQL query through the DB cursor: Django's SQL (joins, filters) without its conversion of
+    every value (decimals arrive as floats on SQLite and Decimals on PostgreSQL, dates as text or
+    dates; the loader casts the columns). Columns are named after `fields`, "__" → "_"."""
+    values = queryset.values_list(*fields)
+    if limit:
+        values = values[:limit]
+    sql, params = values.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in fields]
+    return pa.table({name.replace("__", "_"): pa.array(list(column))
+                     for name, column in zip(fields, columns, strict=True)})  # fmt: skip
+
+
+def _months_touch(con: Any, where: str, params: list[Any]) -> None:
+    """Note the (company, month) groups of the aggregated facts matching `where`: their
+    monthly aggregate is recomputed at the end of the run."""
+    con.execute("INSERT INTO _touched SELECT DISTINCT company_id, strftime(date, '%Y-%m') "  # noqa: S608
+                f"FROM {AGGREGATED} WHERE {where}", params)  # fmt: skip
+
+
+def _dimensions_snapshot(con: Any) -> None:
+    for key, (table, columns) in AGGREGATE_DIMENSIONS.items():
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _before_{table} AS "  # noqa: S608
+                    f"SELECT {key}, {columns} FROM {table}")  # fmt: skip
+
+
+def _dimensions_changes_touch(con: Any) -> None:
+    """Touch the months of the facts whose customer or product changed region, group or
+    category since `_dimensions_snapshot` (or appeared or disappeared)."""
+    for key, (table, columns) in AGGREGATE_DIMENSIONS.items():
+        now = f"SELECT {key}, {columns} FROM {table}"  # noqa: S608
+        _months_touch(con, f"{key} IN (SELECT {key} FROM (({now} EXCEPT "  # noqa: S608
+                      f"SELECT * FROM _before_{table}) UNION ALL (SELECT * FROM "
+                      f"_before_{table} EXCEPT {now})))", [])  # fmt: skip
+
+
 def _batches(ids: list[int], size: int = 2000) -> Iterable[list[int]]:
     for start in range(0, len(ids), size):
         yield ids[start : start + size]
@@ -499,13 +636,37 @@ def _load_dates(con: Any) -> None:
 def _load_documents(con: Any, fact: Fact, rates: Rates, doc_ids: list[int]) -> int:
     """Replace the facts of `doc_ids` by their current qualifying lines."""
     loaded = 0
-    for batch in _batches(doc_ids):
-        con.execute(f"DELETE FROM {fact.table} WHERE {fact.doc_column} IN "  # noqa: S608
-                    "(SELECT UNNEST(?))", [batch])  # fmt: skip
-        rows = [fact.row(r, rates) for r in
-                fact.lines().filter(**{f"{fact.doc_field}__in": batch}).values(*fact.fields)]  # fmt: skip
-        _insert(con, fact.table, rows)
-        loaded += len(rows)
+    for batch in _batches(doc_ids, DOC_BATCH if fact.load else 2000):
+        where = f"{fact.doc_column} IN (SELECT UNNEST(?))"
+        if fact.table == AGGREGATED:  # the months they were in
+            _months_touch(con, where, [batch])
+        for table in (fact.table, *fact.feeds):
+            con.execute(f"DELETE FROM {table} WHERE {where}", [batch])  # noqa: S608
+        lines = fact.lines().filter(**{f"{fact.doc_field}__in": batch})
+        if fact.load:
+            loaded += fact.load(con, rates, lines, None)[0]
+        else:
+            rows = [fact.row(r, rates) for r in lines.values(*fact.fields)]  # type: ignore[misc]
+            _insert(con, fact.table, rows)
+            loaded += len(rows)
+        if fact.table == AGGREGATED:  # and those they are in now
+            _months_touch(con, where, [batch])
+    return loaded
+
+
+def _load_all(con: Any, fact: Fact, rates: Rates) -> int:
+    """Load every qualifying line of `fact` (the star is empty), by increasing id."""
+    loaded = last = 0
+    if fact.load:
+        while True:
+            count, last = fact.load(con, rates, fact.lines().filter(id__gt=last).order_by("id"),
+                                    LOAD_CHUNK)  # fmt: skip
+            if not count:
+                return loaded
+            loaded += count
+    for chunk in _chunked(fact.lines(), fact.fields):
+        _insert(con, fact.table, [fact.row(r, rates) for r in chunk])  # type: ignore[misc]
+        loaded += len(chunk)
     return loaded
 
 
@@ -545,11 +706,16 @@ def etl_run(*, full: bool = False, progress: Callable[[str], None] | None = None
         full = full or rebuilt or not warehouse.meta_get(con, "loaded_at")
         con.execute("BEGIN")
         try:
+            con.execute("CREATE OR REPLACE TEMP TABLE _touched (company_id BIGINT, month VARCHAR)")
+            if not full:
+                _dimensions_snapshot(con)
             _load_dimensions(con)
             if full:
                 for table in warehouse.FACTS:
                     con.execute(f"DELETE FROM {table}")  # noqa: S608
                 con.execute("DELETE FROM dim_date")
+            else:
+                _dimensions_changes_touch(con)
             audit_seen = int(warehouse.meta_get(con, "audit_id", "0"))
             since_text = warehouse.meta_get(con, "since")
             since = dt.datetime.fromisoformat(since_text) - SAFETY if since_text else None
@@ -559,15 +725,12 @@ def etl_run(*, full: bool = False, progress: Callable[[str], None] | None = None
                 max_key = f"max_id:{fact.table}"
                 line_max = _watched(fact.line_model).aggregate(m=Max("id"))["m"] or 0
                 if full:
-                    counts[fact.table] = 0
-                    for chunk in _chunked(fact.lines(), fact.fields):
-                        _insert(con, fact.table, [fact.row(r, rates) for r in chunk])
-                        counts[fact.table] += len(chunk)
+                    counts[fact.table] = _load_all(con, fact, rates)
                 else:
                     seen = int(warehouse.meta_get(con, max_key, "0"))
                     docs: set[int] = set(
-                        _watched(fact.line_model).filter(id__gt=seen)
-                        .values_list(fact.line_doc_field, flat=True))  # fmt: skip
+                        _watched(fact.line_model).filter(id__gt=seen).order_by()
+                        .values_list(fact.line_doc_field, flat=True).distinct())  # fmt: skip
                     if fact.audited is not None:
                         docs.update(_audited(fact.audited, audit_seen, audit_max))
                     if fact.also_audited is not None:
@@ -581,10 +744,16 @@ def etl_run(*, full: bool = False, progress: Callable[[str], None] | None = None
                         docs.update(fact.time_changed(since))
                     docs.discard(None)  # type: ignore[arg-type]
                     counts[fact.table] = _load_documents(con, fact, rates, sorted(docs))
+                for table in fact.feeds:
+                    counts[table] = counts[fact.table]
                 warehouse.meta_set(con, max_key, str(line_max))
             _conversions_update(con)
             _load_dates(con)
-            warehouse.aggregates_rebuild(con)
+            if full:
+                warehouse.aggregates_rebuild(con)
+            else:  # only the months whose lines changed
+                months = con.execute("SELECT DISTINCT company_id, month FROM _touched")
+                warehouse.aggregates_rebuild(con, months=months.fetchall())
             warehouse.meta_set(con, "audit_id", str(audit_max))
             warehouse.meta_set(con, "since", started.isoformat())
             warehouse.meta_set(con, "loaded_at", timezone.now().isoformat())

@@ -77,7 +77,9 @@ MEASURES: dict[str, Measure] = {
     "touches": Measure(_("Campaign touches"), "fact_campaign_touch", "count", "touched"),
     "held_out": Measure(_("Held out (control)"), "fact_campaign_touch", "count", "held_out"),
     "responses": Measure(_("Responses"), "fact_campaign_touch", "count", "responded"),
-    "conversions": Measure(_("Conversions"), "fact_campaign_touch", "count", "converted"),
+    "conversions": Measure(
+        pgettext_lazy("campaign", "Conversions"), "fact_campaign_touch", "count", "converted"
+    ),
     "paid": Measure(_("Paid"), "fact_payment", "sum", "amount"),
     "days_late": Measure(
         _("Average days paid late"), "fact_payment", "ratio", "late_amount_days", per="amount"

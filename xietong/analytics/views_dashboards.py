@@ -87,8 +87,10 @@ def _pivot_view(answer: olap.PivotResult, display: str) -> dict[str, Any]:
     series = [(" ".join([*c, str(olap.MEASURES[m].label)]),
                [answer.cells.get((k, c), {}).get(m) for k in answer.row_keys])
               for c in columns for m in measures]  # fmt: skip
+    counted = [olap.MEASURES[m].kind in ("count", "distinct") for m in measures] * len(columns)
     view: dict[str, Any] = {
         "table": {"header": header, "rows": rows, "footer": footer,
+                  "ints": [i + keyed for i, whole in enumerate(counted) if whole],
                   "more": max(0, len(answer.row_keys) - dashboards.TABLE_ROWS)},
         "skipped_measures": [str(olap.MEASURES[m].label) for m in answer.skipped],
         "empty": not answer.row_keys,

@@ -143,9 +143,27 @@ AGGREGATE_SQL = """
     GROUP BY ALL"""
 
 
-def aggregates_rebuild(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute("DELETE FROM agg_sales_month")
-    con.execute(AGGREGATE_SQL)
+def aggregates_rebuild(
+    con: duckdb.DuckDBPyConnection, months: list[tuple[int, str | None]] | None = None
+) -> None:
+    """Rebuild `agg_sales_month`: all of it, or only the groups of `months`, (company id,
+    "YYYY-MM") pairs (those an incremental ETL run changed)."""
+    if months is None:
+        con.execute("DELETE FROM agg_sales_month")
+        con.execute(AGGREGATE_SQL)
+        return
+    if not months:
+        return
+    con.execute("CREATE OR REPLACE TEMP TABLE _agg_months (company_id BIGINT, month VARCHAR)")
+    con.executemany("INSERT INTO _agg_months VALUES (?, ?)", months)
+    chosen = (
+        "EXISTS (SELECT 1 FROM _agg_months m WHERE m.company_id = {t}.company_id "
+        "AND m.month IS NOT DISTINCT FROM {month})"
+    )
+    con.execute(f"DELETE FROM agg_sales_month a WHERE {chosen.format(t='a', month='a.month')}")  # noqa: S608
+    where = chosen.format(t="f", month="strftime(f.date, '%Y-%m')")
+    con.execute(AGGREGATE_SQL.replace("GROUP BY ALL", f"WHERE {where} GROUP BY ALL"))
+    con.execute("DROP TABLE _agg_months")
 
 
 DIMENSIONS = [name for name in STAR_TABLES if name.startswith("dim_")]

@@ -25,8 +25,9 @@ from xietong.sales.tests.factories import D, customer, item, receive, shop
 pytestmark = pytest.mark.django_db
 
 
-def _order(company, buyer, lines):  # type: ignore[no-untyped-def]
-    order = documents.order_create(company=company, actor=None, party=buyer, lines=lines)
+def _order(company, buyer, lines, **fields):  # type: ignore[no-untyped-def]
+    order = documents.order_create(company=company, actor=None, party=buyer, lines=lines,
+                                   **fields)  # fmt: skip
     return documents.order_confirm(order=order, actor=None)
 
 
@@ -344,3 +345,97 @@ def test_tickets_touches_payments_discounts_and_targets_follow_late_changes(
         assert con.execute("SELECT DISTINCT team FROM fact_sales_target WHERE company_id = ?",
                            [company_a.pk]).fetchall() == [("South",)]  # fmt: skip
     assert _facts_warehouse(company_b)["tickets"][0] == 0
+
+
+# ------------------------------------------------------ vectorised sales facts, aggregate
+
+
+def _aggregate():  # type: ignore[no-untyped-def]
+    with warehouse.connect(read_only=True) as con:
+        return con.execute("SELECT * FROM agg_sales_month ORDER BY ALL").fetchall()
+
+
+def test_incremental_aggregate_equals_a_full_rebuild(company_a, company_b, monkeypatch):
+    import datetime as dt
+
+    from xietong.core.tenancy import company_scope
+    from xietong.party.services import customer_group_create, party_update
+
+    rng = random.Random(11)
+    s, products, buyers, _ = _world(company_a, rng, n=0)
+    _world(company_b, rng, n=1)
+    orders = {month: [_order(company_a, buyer, [{"product": rng.choice(products),
+                                                 "quantity": D(rng.randint(1, 5))}],
+                             date=dt.date(2026, month, 10 + i))
+                      for i, buyer in enumerate(buyers[:2])]
+              for month in (1, 2, 3)}  # fmt: skip
+    etl.etl_run()
+    first = _aggregate()
+    assert {row[3] for row in first if row[0] == company_a.pk} >= {"2026-01", "2026-02", "2026-03"}
+
+    rebuilt_months = []
+    rebuild = warehouse.aggregates_rebuild
+
+    def spy(con, months=None):  # type: ignore[no-untyped-def]
+        rebuilt_months.append(None if months is None else sorted(months))
+        rebuild(con, months)
+
+    monkeypatch.setattr(warehouse, "aggregates_rebuild", spy)
+    # a late change in January only: one of its orders cancelled
+    documents.order_cancel(order=orders[1][0], actor=None, reason="late")
+    etl.etl_run()
+    assert rebuilt_months == [[(company_a.pk, "2026-01")]]
+    incremental = _aggregate()
+    assert incremental != first
+    etl.etl_run(full=True)
+    assert rebuilt_months[-1] is None
+    assert _aggregate() == incremental
+
+    # a customer moved to another group: every month of its lines is aggregated again
+    with company_scope(company_a):
+        group = customer_group_create(company=company_a, actor=None, code="VIP", name="VIP")
+        party_update(party=buyers[1], actor=None, customer_group=group)
+    etl.etl_run()
+    assert rebuilt_months[-1] == [(company_a.pk, f"2026-0{m}") for m in (1, 2, 3)]
+    incremental = _aggregate()
+    assert any(row[6] == "VIP" for row in incremental)
+    etl.etl_run(full=True)
+    assert _aggregate() == incremental
+
+
+def test_sales_facts_convert_exactly_at_the_order_rate(company_a):
+    """The vectorised conversion against `q4` of the Decimals, at a rate with 10 decimals."""
+    import datetime as dt
+
+    from xietong.core.services import exchange_rate_create
+    from xietong.core.tenancy import company_scope
+
+    rng = random.Random(2)
+    s, products, buyers, _ = _world(company_a, rng, n=0)
+    day = dt.date(2026, 3, 3)
+    rate = Decimal("7.1234567891")
+    with company_scope(company_a):
+        exchange_rate_create(company=company_a, actor=None, currency="USD", date=day, rate=rate)
+    order = _order(company_a, buyers[0], [
+        {"product": products[0], "quantity": D(3), "unit_price": D("19.99"),
+         "discount": D("12.5")},
+        {"product": products[1], "quantity": D(7), "unit_price": D("0.333333")},
+        {"product": products[2], "quantity": D(2), "unit_price": D("123.456789"),
+         "discount": D("33.3333")},
+    ], currency="USD", date=day)  # fmt: skip
+    assert order.currency_id == "USD"
+    etl.etl_run()
+    with warehouse.connect(read_only=True) as con:
+        facts = {r[0]: r[1:] for r in con.execute(
+            "SELECT s.line_id, s.quantity, s.revenue, s.cost, d.gross, d.discount "
+            "FROM fact_sales_line s JOIN fact_sales_discount d USING (line_id) "
+            "WHERE s.order_id = ?", [order.pk]).fetchall()}  # fmt: skip
+    lines = list(SalesOrderLine.objects.filter(order=order).select_related("product"))
+    assert len(facts) == len(lines) == 3
+    for line in lines:
+        price = max(line.list_price or Decimal(0), line.unit_price)
+        off = line.quantity * (price - line.unit_price * (100 - line.discount) / 100)
+        revenue = etl.q4(line.amount_untaxed * rate)
+        assert facts[line.pk] == (etl.q4(line.quantity), revenue,
+                                  etl.q4(line.quantity * line.product.standard_cost),
+                                  revenue + etl.q4(off * rate), etl.q4(off * rate))  # fmt: skip
