@@ -53,7 +53,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 from django.db import connection
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Max, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
 from xietong.analytics import warehouse
@@ -64,7 +64,7 @@ from xietong.crm import selectors as crm_selectors
 from xietong.finance import selectors as finance_selectors
 from xietong.finance.models import Entry, Invoice, InvoiceLine, Match
 from xietong.finance.models import Line as GlLine
-from xietong.inventory.models import Location, Move
+from xietong.inventory.models import Location, Move, ValuationLayer
 from xietong.inventory.models import Warehouse as StockWarehouse
 from xietong.manufacturing.models import ProductionOrder
 from xietong.party.models import Address, Party
@@ -232,14 +232,14 @@ def _stock_row(r: dict[str, Any], rates: Rates) -> tuple:
     sign, warehouse_id = _signed_move(r)
     return (r["id"], r["company_id"], _move_date(r), r["product_id"], warehouse_id,
             r["from_location__usage"], r["to_location__usage"],
-            q4(sign * r["quantity_base"]), q4(sign * (r["value"] or 0)))  # fmt: skip
+            q4(sign * r["quantity_base"]), q4(r["layer_value"] or 0))  # fmt: skip
 
 
 def _delivery_row(r: dict[str, Any], rates: Rates) -> tuple:
     sign = 1 if r["to_location__usage"] == Location.Usage.CUSTOMER else -1  # a return: negative
     warehouse_id = r["from_location__warehouse_id"] or r["to_location__warehouse_id"]
     return (r["id"], r["company_id"], _move_date(r), r["picking__party_id"], r["product_id"],
-            warehouse_id, q4(sign * r["quantity_base"]), q4(sign * (r["value"] or 0)))  # fmt: skip
+            warehouse_id, q4(sign * r["quantity_base"]), q4(-(r["layer_value"] or 0)))  # fmt: skip
 
 
 def _purchase_row(r: dict[str, Any], rates: Rates) -> tuple:
@@ -261,13 +261,24 @@ def _gl_row(r: dict[str, Any], rates: Rates) -> tuple:
             q4(r["debit"] - r["credit"]))  # fmt: skip
 
 
-MOVE_FIELDS = ("id", "company_id", "product_id", "quantity_base", "value", "effective_date",
+MOVE_FIELDS = ("id", "company_id", "product_id", "quantity_base", "layer_value", "effective_date",
                "done_at", "planned_date", "from_location__usage", "to_location__usage",
                "from_location__warehouse_id", "to_location__warehouse_id")  # fmt: skip
 
 
+def _done_moves() -> QuerySet:
+    """The done moves with `layer_value`: the value each added to (> 0) or took from (< 0) the
+    stock, the sum of its valuation layers (a done move's own `value` is never written; later
+    adjustments such as landed costs add layers to it)."""
+    layers = (ValuationLayer.unscoped.filter(move_id=OuterRef("pk")).order_by()
+              .values("move_id").annotate(total=Sum("value")).values("total"))  # fmt: skip
+    return Move.unscoped.filter(state=Move.State.DONE).annotate(layer_value=Subquery(layers))
+
+
 def _moves_done_since(since: dt.datetime) -> QuerySet:
-    return Move.unscoped.filter(done_at__gte=since).values_list("id", flat=True)
+    """Moves done since, or valued again since (a layer added to an earlier move)."""
+    return (Move.unscoped.filter(Q(done_at__gte=since) | Q(layers__created_at__gte=since))
+            .values_list("id", flat=True).distinct())  # fmt: skip
 
 
 def _orders_shipped_since(since: dt.datetime) -> QuerySet:
@@ -458,13 +469,13 @@ FACTS: list[Fact] = [
           "amount_total", "amount_residual"),
          _receivable_row, Invoice, Invoice, "id", _invoices_matched_since),
     Fact("fact_delivery", "move_id", "id",
-         lambda: Move.unscoped.filter(state=Move.State.DONE).filter(
+         lambda: _done_moves().filter(
              Q(to_location__usage=Location.Usage.CUSTOMER)
              | Q(from_location__usage=Location.Usage.CUSTOMER)),
          (*MOVE_FIELDS, "picking__party_id"),
          _delivery_row, None, Move, "id", _moves_done_since),
     Fact("fact_stock_move", "move_id", "id",
-         lambda: Move.unscoped.filter(state=Move.State.DONE),
+         _done_moves,
          MOVE_FIELDS, _stock_row, None, Move, "id", _moves_done_since),
     Fact("fact_purchase_line", "order_id", "order_id",
          lambda: PurchaseOrderLine.objects.filter(order__state__in=PURCHASE_STATES),

@@ -10,6 +10,7 @@ from decimal import Decimal
 import duckdb
 import pytest
 from django.conf import settings
+from django.db.models import Sum
 from django.utils import timezone
 
 from xietong.analytics import etl, warehouse
@@ -17,7 +18,7 @@ from xietong.analytics.tests.factories import campaign_sent
 from xietong.finance.invoicing import invoice_credit
 from xietong.finance.models import Invoice
 from xietong.inventory import pickings as picking_services
-from xietong.inventory.models import Picking
+from xietong.inventory.models import Picking, ValuationLayer
 from xietong.sales import billing, documents
 from xietong.sales.models import SalesOrder, SalesOrderLine
 from xietong.sales.tests.factories import D, customer, item, receive, shop
@@ -113,6 +114,17 @@ def test_incremental_equals_operational_and_full_rebuild(company_a, company_b, s
         delivered = con.execute("SELECT sum(quantity) FROM fact_delivery WHERE company_id = ?",
                                 [company_a.pk]).fetchone()[0]  # fmt: skip
         assert delivered == sum(line.quantity for line in shipped.lines.all())
+        stock_value, delivered_value = con.execute(
+            "SELECT (SELECT sum(stock_value) FROM fact_stock_move WHERE company_id = ?), "
+            "(SELECT sum(value) FROM fact_delivery WHERE company_id = ?)",
+            [company_a.pk, company_a.pk]).fetchone()  # fmt: skip
+    # stock value is the valuation layers' (a done move's own `value` is never written)
+    layers = ValuationLayer.unscoped.filter(company=company_a, move__isnull=False)
+    assert layers.exists()
+    assert stock_value == layers.aggregate(v=Sum("value"))["v"].quantize(D("0.0001"))
+    shipped_layers = layers.filter(move__to_location__usage="customer")
+    assert delivered_value == -shipped_layers.aggregate(v=Sum("value"))["v"].quantize(D("0.0001"))
+    assert delivered_value > 0
     incremental = _snapshot()
 
     third = etl.etl_run()  # idempotent: nothing changed
