@@ -100,6 +100,19 @@ def _pivot_view(answer: olap.PivotResult, display: str) -> dict[str, Any]:
     return view
 
 
+def _column_kinds(table: dict[str, Any]) -> None:
+    """Mark the table's columns (after the first) holding only whole numbers (`ints`, shown
+    without decimals) or text (`texts`, shown as they are)."""
+    ints, texts = set(table.get("ints") or ()), set()
+    for index in range(1, len(table["header"])):
+        values = [row[index] for row in table["rows"] if row[index] is not None]
+        if any(isinstance(v, str) for v in values):
+            texts.add(index)
+        elif values and all(isinstance(v, int) for v in values):
+            ints.add(index)
+    table["ints"], table["texts"] = sorted(ints), sorted(texts)
+
+
 def _pivot_link(request: HttpRequest, definition: dict[str, Any] | None) -> str:
     if not definition or not has_perm(request, "analytics.view"):
         return ""
@@ -125,6 +138,8 @@ def tile_view(request: HttpRequest, tile: dashboards.Tile) -> dict[str, Any]:
     if "table" in answer and "pivot" not in answer:
         view["table"] = answer["table"]
         view["empty"] = not answer["table"]["rows"]
+    if view.get("table"):
+        _column_kinds(view["table"])
     if "series" in answer and tile.display != "table":
         labels, series = answer["series"]
         view["chart"] = _chart(tile.display, labels, series) if labels else None
