@@ -108,6 +108,8 @@ DASHBOARDS: list[Dashboard] = [
         Tile("plan_production", _("Production"), figure="production", display="figures"),
         Tile("plan_stock_warehouse", _("Stock value by warehouse"),
              _pivot(["stock_value", "stock_qty"], ["warehouse"]), display="bar"),
+        Tile("plan_stock_months", _("Stock at month end"), figure="stock_months",
+             display="line"),
         Tile("plan_stock_category", _("Stock value by category"),
              _pivot(["stock_value"], ["category"], sort="stock_value", desc=True),
              display="pie"),
@@ -330,6 +332,31 @@ def production(con: duckdb.DuckDBPyConnection, scope: Scope) -> dict[str, Any]:
     ]}  # fmt: skip
 
 
+def stock_months(con: duckdb.DuckDBPyConnection, scope: Scope, months: int = 13
+                 ) -> dict[str, Any]:  # fmt: skip
+    """The stock's value and quantity at the end of each of the last `months` months (the
+    current one: today), from the monthly snapshots."""
+    if scope.owner_id is not None:
+        return {"skipped": True}
+    rows = _records(con, """SELECT month, sum(stock_value) AS value, sum(stock_qty) AS qty
+        FROM fact_stock_snapshot WHERE company_id = $company AND month >= $first
+        GROUP BY 1 ORDER BY 1""",
+                    scope.company_params(first=_month_back(scope.today, months - 1)))  # fmt: skip
+    labels = [r["month"] for r in rows]
+    values = [_dec(r["value"]) for r in rows]
+    quantities = [_dec(r["qty"]) for r in rows]
+    return {"table": {"header": [_("Month"), _("Stock value"), _("Stock quantity")],
+                      "rows": [[r["month"], v, q] for r, v, q in zip(rows, values, quantities,
+                                                                      strict=True)]},
+            "series": (labels, [(_("Stock value"), values), (_("Stock quantity"), quantities)])}  # fmt: skip
+
+
+def _month_back(day: dt.date, months: int) -> str:
+    """The "YYYY-MM" of the month `months` before `day`'s."""
+    index = day.year * 12 + day.month - 1 - months
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
 OPEN_PURCHASE = "f.state <> 'done' AND f.quantity > f.qty_received"
 
 
@@ -480,6 +507,7 @@ READERS: dict[str, Callable[[duckdb.DuckDBPyConnection, Scope], dict[str, Any]]]
     "purchase_open_by": purchase_open_by, "customers_7p": customers_7p,
     "churn_list": churn_list, "cluster_sizes": cluster_sizes, "cost_to_serve": cost_to_serve,
     "forecast_summary": forecast_summary, "forecast_weeks": forecast_weeks,
+    "stock_months": stock_months,
 }  # fmt: skip
 
 

@@ -759,6 +759,7 @@ def etl_run(*, full: bool = False, progress: Callable[[str], None] | None = None
                     counts[table] = counts[fact.table]
                 warehouse.meta_set(con, max_key, str(line_max))
             _conversions_update(con)
+            warehouse.snapshots_rebuild(con, timezone.localdate())
             _load_dates(con)
             if full:
                 warehouse.aggregates_rebuild(con)

@@ -7,6 +7,7 @@ Amounts are DECIMAL(18, 4) in the company's currency; quantities DECIMAL(18, 4).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import time
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ import duckdb
 from django.conf import settings
 from django.db import connection
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 A = "DECIMAL(18,4)"
 STAR_TABLES: dict[str, str] = {
@@ -122,6 +123,13 @@ STAR_TABLES: dict[str, str] = {
         "target_id BIGINT PRIMARY KEY, company_id BIGINT, date DATE, period_end DATE, "
         f"team_key BIGINT, team VARCHAR, salesperson_key BIGINT, amount {A}"
     ),
+    # Stock at the end of each month (the current month: today) per product and warehouse,
+    # from the stock moves, rebuilt by every ETL run (`snapshots_rebuild`); semi-additive: sum
+    # it over products and warehouses, never over months.
+    "fact_stock_snapshot": (
+        "company_id BIGINT, month VARCHAR, date DATE, product_key BIGINT, warehouse_key BIGINT, "
+        f"stock_qty {A}, stock_value {A}"
+    ),
     # An aggregate of the sales lines by month and the coarse dimensions, rebuilt by every ETL
     # run; the query layer answers from it when a question needs nothing finer (see pivot.py).
     "agg_sales_month": (
@@ -164,6 +172,39 @@ def aggregates_rebuild(
     where = chosen.format(t="f", month="strftime(f.date, '%Y-%m')")
     con.execute(AGGREGATE_SQL.replace("GROUP BY ALL", f"WHERE {where} GROUP BY ALL"))
     con.execute("DROP TABLE _agg_months")
+
+
+SNAPSHOT_SQL = """
+    INSERT INTO fact_stock_snapshot
+    WITH monthly AS (
+        SELECT company_id, product_key, warehouse_key, date_trunc('month', date) AS m,
+               sum(stock_qty) AS q, sum(stock_value) AS v
+        FROM fact_stock_move WHERE date <= $today GROUP BY ALL),
+    span AS (
+        SELECT company_id, product_key, warehouse_key, min(m) AS first
+        FROM monthly GROUP BY ALL),
+    months AS (
+        SELECT company_id, product_key, warehouse_key,
+               unnest(generate_series(first, date_trunc('month', $today), INTERVAL 1 MONTH)) AS m
+        FROM span),
+    running AS (
+        SELECT s.company_id, s.m, s.product_key, s.warehouse_key,
+               sum(coalesce(x.q, 0)) OVER w AS q, sum(coalesce(x.v, 0)) OVER w AS v
+        FROM months s LEFT JOIN monthly x ON x.company_id = s.company_id
+             AND x.product_key = s.product_key
+             AND x.warehouse_key IS NOT DISTINCT FROM s.warehouse_key AND x.m = s.m
+        WINDOW w AS (PARTITION BY s.company_id, s.product_key, s.warehouse_key ORDER BY s.m))
+    SELECT company_id, strftime(m, '%Y-%m'), least(last_day(m), $today), product_key,
+           warehouse_key, q, v
+    FROM running WHERE q <> 0 OR v <> 0"""
+
+
+def snapshots_rebuild(con: duckdb.DuckDBPyConnection, today: dt.date) -> None:
+    """Rebuild `fact_stock_snapshot`: each product's stock (quantity, value) per warehouse at
+    the end of every month from its first move to `today`'s month (dated `today`), leaving out
+    the months where it is nil."""
+    con.execute("DELETE FROM fact_stock_snapshot")
+    con.execute(SNAPSHOT_SQL, {"today": today})
 
 
 DIMENSIONS = [name for name in STAR_TABLES if name.startswith("dim_")]

@@ -152,6 +152,15 @@ def test_purchase_receivable_ledger_and_production_figures(world, company_a, com
             (7002, 1, company_a.pk, today, "6001", "income", None, None, 0, 100, -100),
             (7003, 2, company_b.pk, today, "1122", "receivable", None, None, 5, 0, 5),
         ])  # fmt: skip
+        con.execute("DELETE FROM fact_stock_snapshot")
+        # company, month, date, product, warehouse, quantity, value
+        _insert(con, "fact_stock_snapshot", [
+            (company_a.pk, "2025-05", dt.date(2025, 5, 31), 1, 1, 9, 900),  # 13 months back
+            (company_a.pk, "2025-06", dt.date(2025, 6, 30), 1, 1, 3, 300),
+            (company_a.pk, "2026-05", dt.date(2026, 5, 31), 1, 1, 4, 400),
+            (company_a.pk, "2026-05", dt.date(2026, 5, 31), 2, 1, 1, 25),
+            (company_b.pk, "2026-05", dt.date(2026, 5, 31), 1, 1, 7, 70),
+        ])  # fmt: skip
         _insert(con, "fact_production", [
             (6001, company_a.pk, today, None, None, "released", 10, 0, 0),
             (6002, company_a.pk, today, None, None, "in_progress", 6, 2, 30),
@@ -170,8 +179,12 @@ def test_purchase_receivable_ledger_and_production_figures(world, company_a, com
         assert gl == [["income", 0, 100, -100], ["receivable", 100, 0, 100]]
         made = [f["value"] for f in dashboards.production(con, scope)["figures"]]
         assert made[:5] == [2, Decimal(16), Decimal(2), Decimal(2), Decimal(30)]
+        months = dashboards.stock_months(con, scope)
+        assert months["table"]["rows"] == [["2025-06", Decimal(300), Decimal(3)],
+                                           ["2026-05", Decimal(425), Decimal(5)]]  # fmt: skip
         rep_scope = dashboards.Scope(company_a, users_a["sales_rep"], False, today)
         assert dashboards.gl_by_type(con, rep_scope) == {"skipped": True}
+        assert dashboards.stock_months(con, rep_scope) == {"skipped": True}
         assert dashboards.receivables(con, rep_scope)["figures"][0]["value"] == 0  # not theirs
 
 

@@ -125,6 +125,13 @@ def test_incremental_equals_operational_and_full_rebuild(company_a, company_b, s
     shipped_layers = layers.filter(move__to_location__usage="customer")
     assert delivered_value == -shipped_layers.aggregate(v=Sum("value"))["v"].quantize(D("0.0001"))
     assert delivered_value > 0
+    with warehouse.connect(read_only=True) as con:  # today's snapshot is the stock now
+        month = timezone.localdate().strftime("%Y-%m")
+        snapshot = con.execute("SELECT sum(stock_qty), sum(stock_value) FROM fact_stock_snapshot "
+                               "WHERE company_id = ? AND month = ?", [company_a.pk, month]).fetchone()  # fmt: skip
+        moves = con.execute("SELECT sum(stock_qty), sum(stock_value) FROM fact_stock_move "
+                            "WHERE company_id = ?", [company_a.pk]).fetchone()  # fmt: skip
+    assert snapshot == moves and snapshot[1] == stock_value
     incremental = _snapshot()
 
     third = etl.etl_run()  # idempotent: nothing changed
@@ -155,6 +162,36 @@ def test_schema_version_change_rebuilds(company_a, monkeypatch):
         con.close()
     assert int(version) == warehouse.SCHEMA_VERSION
     assert _warehouse_totals(company_a) == _operational(company_a)
+
+
+def test_stock_snapshots_carry_each_month_end_forward():
+    """Stock in January and March of product 1 in warehouse 1, a move of product 2 without a
+    warehouse; snapshots to 15 April: January's stock carried through February, March's change
+    added, April dated today; product 2 emptied in March leaves no row after it."""
+    import datetime as dt
+
+    con = duckdb.connect()
+    warehouse.schema_ensure(con)
+    rows = [(1, 1, dt.date(2026, 1, 10), 1, 1, "supplier", "internal", D(10), D(100)),
+            (2, 1, dt.date(2026, 1, 20), 1, 1, "internal", "customer", D(-4), D(-40)),
+            (3, 1, dt.date(2026, 3, 5), 1, 1, "supplier", "internal", D(6), D(66)),
+            (4, 1, dt.date(2026, 2, 1), 2, None, "supplier", "internal", D(2), D(8)),
+            (5, 1, dt.date(2026, 3, 9), 2, None, "internal", "customer", D(-2), D(-8)),
+            (6, 1, dt.date(2026, 4, 20), 1, 1, "supplier", "internal", D(1), D(11))]  # fmt: skip
+    con.executemany("INSERT INTO fact_stock_move VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    warehouse.snapshots_rebuild(con, dt.date(2026, 4, 15))  # the move of 20 April is later
+    got = con.execute("SELECT month, date, product_key, warehouse_key, stock_qty, stock_value "
+                      "FROM fact_stock_snapshot ORDER BY product_key, month").fetchall()  # fmt: skip
+    assert got == [
+        ("2026-01", dt.date(2026, 1, 31), 1, 1, D(6), D(60)),
+        ("2026-02", dt.date(2026, 2, 28), 1, 1, D(6), D(60)),
+        ("2026-03", dt.date(2026, 3, 31), 1, 1, D(12), D(126)),
+        ("2026-04", dt.date(2026, 4, 15), 1, 1, D(12), D(126)),
+        ("2026-02", dt.date(2026, 2, 28), 2, None, D(2), D(8)),
+    ]
+    warehouse.snapshots_rebuild(con, dt.date(2026, 4, 15))  # a rebuild replaces, never adds
+    assert con.execute("SELECT count(*) FROM fact_stock_snapshot").fetchone()[0] == 5
+    con.close()
 
 
 def test_a_reader_of_an_older_warehouse_file_gets_the_current_schema():
