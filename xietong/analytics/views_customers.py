@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import URLPattern, path
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from xietong.analytics import customers, customers_promotion, customers_reads, selectors, warehouse
@@ -76,16 +77,29 @@ def overview_charts(page: dict[str, Any], cohorts: dict[str, Any], whale: dict[s
     }  # fmt: skip
 
 
+P_NAMES = {
+    "profiling": gettext_lazy("Profiling"), "persistency": gettext_lazy("Persistency"),
+    "profitability": gettext_lazy("Profitability"), "performance": gettext_lazy("Performance"),
+    "prospecting": gettext_lazy("Prospecting"), "product": gettext_lazy("Product"),
+    "promotion": gettext_lazy("Promotion"),
+}  # fmt: skip
+
+
 @requires("analytics.view")
 def customers_overview(request: HttpRequest) -> HttpResponse:
+    """The 7P overview: the key figures, then every P (`?p=` one of `P_NAMES`: that P's screen
+    alone), for the company or one customer group, in the rep's scope."""
     group = request.GET.get("group") or None
     owner = _scope(request)
     company = request.company
     with warehouse.connect(read_only=True) as con:
         page = customers_reads.overview(con, company_id=company.pk, owner_id=owner, group=group)
         groups = customers_reads.customer_groups(con, company_id=company.pk)
+        chosen = request.GET.get("p", "")
         context: dict[str, Any] = {"page": page, "groups": groups, "group": group or "",
-                                   "can_manage": has_perm(request, "analytics.manage")}  # fmt: skip
+                                   "can_manage": has_perm(request, "analytics.manage"),
+                                   "p_names": [(code, P_NAMES[code]) for code in P_NAMES],
+                                   "p": chosen if chosen in P_NAMES else ""}  # fmt: skip
         if page["run"] is not None:
             as_of = dt.date.fromisoformat(page["run"]["as_of"])
             cohorts = customers_reads.retention_cohorts(con, company_id=company.pk, as_of=as_of,

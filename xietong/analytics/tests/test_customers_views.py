@@ -54,6 +54,14 @@ def test_overview_shows_every_p_for_a_manager(world, company_a, users_a, client_
     assert response.context["whale"]["customers"] == total
     for key in _buyers_with_orders(company_a):
         assert f"?key={key}" in html  # every customer is linked from a list
+    sections = ("profiling", "persistency", "profitability", "performance", "prospecting",
+                "product", "promotion")  # fmt: skip
+    for chosen in sections:  # a screen per P: that P alone
+        one = client_for(users_a["sales_manager"]).get(reverse("analytics:customers"),
+                                                       {"p": chosen}).content.decode()  # fmt: skip
+        assert [s for s in sections if f'<section id="{s}"' in one] == [chosen]
+    odd = client_for(users_a["sales_manager"]).get(reverse("analytics:customers"), {"p": "x"})
+    assert all(f'<section id="{s}"' in odd.content.decode() for s in sections)  # unknown: all
 
 
 def test_a_rep_sees_only_their_customers(world, company_a, users_a, client_for):
