@@ -32,6 +32,9 @@ import ibis
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from xietong.crm import campaign_selectors
+from xietong.crm import selectors as crm_selectors
+
 NONE = "—"
 
 
@@ -124,6 +127,29 @@ DIMENSIONS: dict[str, Dimension] = {
                                 "campaign_group"),
     "team": Dimension(_("Sales team"), "", "team", "", "team"),
 }  # fmt: skip
+
+
+def _coded_labels() -> dict[str, dict[str, str]]:
+    """The coded dimensions' value names in the active language, by dimension and code."""
+    tickets = crm_selectors.ticket_value_labels()
+    return {"ticket_priority": tickets["priority"], "ticket_channel": tickets["channel"],
+            "campaign_channel": campaign_selectors.channel_labels(),
+            "campaign_group": {"treated": str(pgettext_lazy("campaign", "Treated")),
+                               "control": str(pgettext_lazy("campaign", "Control"))}}  # fmt: skip
+
+
+def labelled(dims: Sequence[str], key: Sequence[Any]) -> tuple[str, ...]:
+    """A row or column key as shown: the coded dimensions' values (ticket priority and channel,
+    campaign channel and group) by their translated names, the others as they are. Only for
+    display: filters and drill links keep the stored values."""
+    if not any(d in CODED for d in dims):
+        return tuple(str(v) for v in key)
+    names = _coded_labels()
+    return tuple(names[d].get(str(v), str(v)) if d in CODED else str(v)
+                 for d, v in zip(dims, key, strict=True))  # fmt: skip
+
+
+CODED = {"ticket_priority", "ticket_channel", "campaign_channel", "campaign_group"}
 
 FACT_KEYS: dict[str, set[str]] = {
     "fact_sales_line": {"date", "product_key", "customer_key", "warehouse_key", "company_id",

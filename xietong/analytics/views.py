@@ -109,23 +109,25 @@ def _table(definition: dict[str, Any], result: olap.PivotResult) -> dict[str, An
     body = []
     for key in result.row_keys:
         cells = [result.cells.get((key, c), {}).get(m) for c in columns for m in measures]
-        body.append({"key": key, "cells": cells,
+        body.append({"key": key, "labels": olap.labelled(result.rows, key), "cells": cells,
                      "totals": [result.row_totals.get(key, {}).get(m) for m in measures],
                      "down": _drill_link(definition, key, drill["down"]) if "down" in drill
                      else ""})  # fmt: skip
     footer = [result.column_totals.get(c, {}).get(m) for c in columns for m in measures]
     chart = {
         "tooltip": {"trigger": "axis"}, "legend": {},
-        "xAxis": {"type": "category", "data": [" / ".join(k) or _("Total") for k in
-                                                 result.row_keys]},
+        "xAxis": {"type": "category", "data": [" / ".join(olap.labelled(result.rows, k))
+                                                 or _("Total") for k in result.row_keys]},
         "yAxis": {"type": "value"},
-        "series": [{"name": f"{' / '.join(c)} {olap.MEASURES[m].label}".strip(),
+        "series": [{"name": f"{' / '.join(olap.labelled(result.columns, c))} "
+                            f"{olap.MEASURES[m].label}".strip(),
                     "type": "line" if definition.get("chart") == "line" else "bar",
                     "data": [float(result.cells.get((k, c), {}).get(m) or 0)
                              for k in result.row_keys]}
                    for c in columns for m in measures][:24],
     }  # fmt: skip
-    return {"columns": columns, "measures": measures, "body": body, "footer": footer,
+    return {"columns": [olap.labelled(result.columns, c) for c in columns],
+            "measures": measures, "body": body, "footer": footer,
             "total": [result.total.get(m) for m in measures], "drill": drill, "chart": chart,
             "measure_labels": [olap.MEASURES[m].label for m in measures],
             "skipped": [olap.MEASURES[m].label for m in result.skipped]}  # fmt: skip
@@ -173,11 +175,12 @@ def _export_rows(definition: dict[str, Any], result: olap.PivotResult) -> list[l
     measures = [m for m in result.measures if m not in result.skipped]
     columns = result.column_keys or [()]
     header = [str(olap.DIMENSIONS[d].label) for d in result.rows]
-    header += [" / ".join([*c, str(olap.MEASURES[m].label)]) for c in columns for m in measures]
+    header += [" / ".join([*olap.labelled(result.columns, c), str(olap.MEASURES[m].label)])
+               for c in columns for m in measures]  # fmt: skip
     header += [f"{_('Total')} {olap.MEASURES[m].label}" for m in measures] if result.columns else []
     rows = [header]
     for key in result.row_keys:
-        line: list[Any] = list(key)
+        line: list[Any] = list(olap.labelled(result.rows, key))
         line += [result.cells.get((key, c), {}).get(m) for c in columns for m in measures]
         if result.columns:
             line += [result.row_totals.get(key, {}).get(m) for m in measures]

@@ -76,15 +76,18 @@ def _pivot_view(answer: olap.PivotResult, display: str) -> dict[str, Any]:
     columns = answer.column_keys or [()]
     keyed = bool(answer.rows)
     header = [" / ".join(str(olap.DIMENSIONS[d].label) for d in answer.rows)] * keyed
-    header += [" ".join([*c, str(olap.MEASURES[m].label)]) for c in columns for m in measures]
-    rows = [[" / ".join(key)] * keyed + [answer.cells.get((key, c), {}).get(m)
+    shown = {c: olap.labelled(answer.columns, c) for c in columns}
+    header += [" ".join([*shown[c], str(olap.MEASURES[m].label)]) for c in columns
+               for m in measures]  # fmt: skip
+    rows = [[" / ".join(olap.labelled(answer.rows, key))] * keyed
+            + [answer.cells.get((key, c), {}).get(m)
                                          for c in columns for m in measures]
             for key in answer.row_keys[:dashboards.TABLE_ROWS]]  # fmt: skip
     footer = [_("Total")] * keyed + [
         (answer.column_totals.get(c, {}) if answer.columns else answer.total).get(m)
         for c in columns for m in measures]  # fmt: skip
-    labels = [" / ".join(k) or _("Total") for k in answer.row_keys]
-    series = [(" ".join([*c, str(olap.MEASURES[m].label)]),
+    labels = [" / ".join(olap.labelled(answer.rows, k)) or _("Total") for k in answer.row_keys]
+    series = [(" ".join([*shown[c], str(olap.MEASURES[m].label)]),
                [answer.cells.get((k, c), {}).get(m) for k in answer.row_keys])
               for c in columns for m in measures]  # fmt: skip
     counted = [olap.MEASURES[m].kind in ("count", "distinct") for m in measures] * len(columns)

@@ -37,6 +37,7 @@ from xietong.crm.models import (
     SalesTarget,
     SalesTeam,
     Ticket,
+    TicketPriority,
 )
 
 HUNDRED = Decimal(100)
@@ -348,3 +349,10 @@ def warehouse_sales_targets() -> QuerySet[SalesTarget]:
     """Every company's sales targets (unscoped; the team's name through `team__name`), for the
     analytics warehouse's ETL."""
     return SalesTarget.unscoped.all()
+
+
+def ticket_value_labels() -> dict[str, dict[str, str]]:
+    """The names (translated now) of the coded ticket values the warehouse keeps: priority and
+    channel, by code."""
+    return {"priority": {str(k): str(v) for k, v in TicketPriority.choices},
+            "channel": {str(k): str(v) for k, v in Ticket.Channel.choices}}  # fmt: skip

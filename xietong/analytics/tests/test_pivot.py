@@ -415,3 +415,16 @@ def test_the_new_measures_answer_the_same_on_postgresql(served, company_a, users
             assert duck.row_keys
     finally:
         postgres.disconnect()
+
+
+def test_coded_values_are_shown_by_their_translated_names():
+    from django.utils import translation
+
+    key = ("high", "email", "control", "2026-05")
+    dims = ["ticket_priority", "ticket_channel", "campaign_group", "month"]
+    assert olap.labelled(dims, key) == ("High", "E-mail", "Control", "2026-05")
+    with translation.override("zh-hans"):
+        shown = olap.labelled(dims, key)
+    assert shown[3] == "2026-05" and all(a != b for a, b in zip(shown[:3], key[:3], strict=True))
+    assert olap.labelled(["ticket_priority"], ("unknown",)) == ("unknown",)  # as stored
+    assert olap.labelled(["region"], ("high",)) == ("high",)  # not a coded dimension
