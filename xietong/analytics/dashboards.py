@@ -35,6 +35,7 @@ from xietong.analytics import customers_reads, selectors, services, warehouse
 from xietong.analytics import pivot as olap
 from xietong.analytics.models import DashboardPin, SavedPivot
 from xietong.core.models import Company
+from xietong.finance import selectors as finance_selectors
 
 CHURN_RISK = 0.5  # a customer "at churn risk": churn probability at least this
 TOP_PERCENT = 20  # the revenue share of the top 20 % of customers (rounded up, at least one)
@@ -300,8 +301,10 @@ def gl_by_type(con: duckdb.DuckDBPyConnection, scope: Scope) -> dict[str, Any]:
         sum(debit) AS debit, sum(credit) AS credit, sum(balance) AS balance
         FROM fact_gl_line WHERE company_id = $company GROUP BY 1 ORDER BY 1""",
                     scope.company_params())  # fmt: skip
+    names = finance_selectors.account_type_labels()
     return {"table": {"header": [_("Account type"), _("Debit"), _("Credit"), _("Balance")],
-                      "rows": [[r["account_type"], _dec(r["debit"]), _dec(r["credit"]),
+                      "rows": [[names.get(r["account_type"], r["account_type"]),
+                                _dec(r["debit"]), _dec(r["credit"]),
                                 _dec(r["balance"])] for r in rows]}}  # fmt: skip
 
 

@@ -28,7 +28,7 @@ from django.db.models.functions import Coalesce
 from xietong.finance.banking import statement_lines_open, statement_suggestions
 from xietong.finance.chain import chain_verify
 from xietong.finance.invoicing import invoice_detail, invoice_list, invoice_pdf
-from xietong.finance.models import Invoice, Match, Payment
+from xietong.finance.models import AccountSubtype, AccountType, Invoice, Match, Payment
 from xietong.finance.payments import party_credit
 from xietong.finance.periods import period_for
 from xietong.finance.receivables import (
@@ -73,6 +73,7 @@ __all__ = [
     "statement_lines_open",
     "statement_suggestions",
     "trial_balance",
+    "account_type_labels",
     "warehouse_payment_allocations",
     "warehouse_payments",
 ]
@@ -187,3 +188,10 @@ def warehouse_payments() -> QuerySet[Payment]:
     """Every company's payments (unscoped): the analytics ETL watches their audit entries (a
     cancelled payment's allocations are deleted)."""
     return Payment.unscoped.all()
+
+
+def account_type_labels() -> dict[str, str]:
+    """The names (translated now) of the account types and subtypes, by code."""
+    labels = {str(k): str(v) for k, v in AccountSubtype.choices if k}
+    labels.update({str(k): str(v) for k, v in AccountType.choices})
+    return labels

@@ -176,7 +176,7 @@ def test_purchase_receivable_ledger_and_production_figures(world, company_a, com
         assert dashboards.overdue_by_customer(con, scope)["table"]["rows"][0][1:] == [
             Decimal(60), 5]  # fmt: skip
         gl = dashboards.gl_by_type(con, scope)["table"]["rows"]
-        assert gl == [["income", 0, 100, -100], ["receivable", 100, 0, 100]]
+        assert gl == [["Income", 0, 100, -100], ["Receivable", 100, 0, 100]]  # by name
         made = [f["value"] for f in dashboards.production(con, scope)["figures"]]
         assert made[:5] == [2, Decimal(16), Decimal(2), Decimal(2), Decimal(30)]
         months = dashboards.stock_months(con, scope)
