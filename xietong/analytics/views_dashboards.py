@@ -28,7 +28,7 @@ PERMISSION = "analytics.dashboard"
 LINK_PERMISSIONS = {"analytics:customers": "analytics.view",
                     "analytics:forecast": "analytics.forecast"}  # fmt: skip
 MAX_SERIES = 12
-SECOND_AXIS_RATIO = 100
+SECOND_AXIS_RATIO = 20
 
 
 def _role_codes(request: HttpRequest) -> set[str]:
@@ -56,7 +56,7 @@ def _chart(display: str, labels: list[str], series: list[tuple[str, list[Any]]]
     series = series[:MAX_SERIES]
     peaks = [max((abs(_number(v)) for v in values), default=0.0) for _name, values in series]
     top = max(peaks, default=0.0)
-    # A series two orders of magnitude below the largest (orders beside revenue) gets a second
+    # A series more than twenty times below the largest (orders beside revenue) gets a second
     # axis on the right, so that it does not lie flat on zero.
     small = [bool(top) and peak * SECOND_AXIS_RATIO < top for peak in peaks]
     axes: Any = {"type": "value"}
