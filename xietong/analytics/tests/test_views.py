@@ -16,7 +16,7 @@ from xietong.analytics import etl
 from xietong.analytics.models import SavedPivot
 from xietong.analytics.tests.factories import history
 from xietong.core.models import Job
-from xietong.sales.models import SalesOrderLine
+from xietong.sales.models import SalesOrder, SalesOrderLine
 
 pytestmark = pytest.mark.django_db
 
@@ -54,6 +54,11 @@ def test_pivot_screen_shows_totals_drill_and_chart(world, company_a, users_a, cl
     assert "<html" not in body and 'id="pivot-table"' in body
     assert 'id="drill-up"' in body  # back to years
     assert "2025-Q" in body and "2026-Q" not in body
+    counted = client.get(reverse("analytics:pivot") + "?m=orders&m=revenue",
+                         headers={"HX-Request": "true"}).content.decode()  # fmt: skip
+    orders = SalesOrder.unscoped.filter(company=company_a, state__in=etl.SALES_STATES).count()
+    assert f'<td class="text-end">{orders:,}</td>' in counted  # a count without decimals
+    assert f'<td class="text-end">{orders:,}.00</td>' not in counted
 
 
 def test_export_csv_and_xlsx_hold_the_operational_totals(world, company_a, users_a, client_for):

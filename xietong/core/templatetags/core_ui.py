@@ -5,6 +5,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import template
+from django.template.defaultfilters import floatformat
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
@@ -27,6 +28,17 @@ def cell(value: Any) -> Any:
             f"{value.normalize():f}" if value == value.to_integral() else f"{value:f}".rstrip("0")
         )
     return value
+
+
+@register.filter
+def figure(value: Any) -> str:
+    """A figure of a report cell: a whole count (int) without decimals, an amount with two,
+    both with the locale's grouping; nothing for None."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return floatformat(value, "0g")
+    return floatformat(value, "2g")
 
 
 @register.simple_tag
