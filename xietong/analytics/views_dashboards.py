@@ -8,6 +8,7 @@ one's own customers. Permission: `analytics.dashboard`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -183,48 +184,43 @@ def dashboard_screen(request: HttpRequest) -> HttpResponse:
     return render(request, "analytics/dashboards/dashboard.html", context)
 
 
-def _error(request: HttpRequest, exc: ValidationError) -> None:
-    messages.error(request, " ".join(m for v in exc.message_dict.values() for m in v))
+def _pin_change(request: HttpRequest, change: Callable[[], Any], done: str = "") -> HttpResponse:
+    """Run one change of the user's pins; a refusal becomes an error message (nothing changed),
+    success the `done` message; back to the pinned views either way."""
+    try:
+        change()
+    except ValidationError as exc:
+        messages.error(request, " ".join(m for v in exc.message_dict.values() for m in v))
+    else:
+        if done:
+            messages.success(request, done)
+    return redirect(reverse("analytics:dashboards") + "#pinned")
 
 
 @require_POST
 @requires(PERMISSION)
 def dashboard_pin(request: HttpRequest) -> HttpResponse:
-    try:
-        dashboards.dashboard_pin_add(
-            company=request.company, actor=request.user, view_id=request.POST.get("view"),
-            display=request.POST.get("display") or DashboardPin.Display.TABLE,
-        )  # fmt: skip
-    except ValidationError as exc:
-        _error(request, exc)
-    else:
-        messages.success(request, _("View pinned to your dashboard."))
-    return redirect(reverse("analytics:dashboards") + "#pinned")
+    return _pin_change(request, lambda: dashboards.dashboard_pin_add(
+        company=request.company, actor=request.user, view_id=request.POST.get("view"),
+        display=request.POST.get("display") or DashboardPin.Display.TABLE,
+    ), _("View pinned to your dashboard."))  # fmt: skip
 
 
 @require_POST
 @requires(PERMISSION)
 def dashboard_unpin(request: HttpRequest) -> HttpResponse:
-    try:
-        dashboards.dashboard_pin_remove(company=request.company, actor=request.user,
-                                        pin_id=request.POST.get("pin"))  # fmt: skip
-    except ValidationError as exc:
-        _error(request, exc)
-    else:
-        messages.success(request, _("View unpinned."))
-    return redirect(reverse("analytics:dashboards") + "#pinned")
+    return _pin_change(request, lambda: dashboards.dashboard_pin_remove(
+        company=request.company, actor=request.user, pin_id=request.POST.get("pin"),
+    ), _("View unpinned."))  # fmt: skip
 
 
 @require_POST
 @requires(PERMISSION)
 def dashboard_move(request: HttpRequest) -> HttpResponse:
-    try:
-        dashboards.dashboard_pin_move(company=request.company, actor=request.user,
-                                      pin_id=request.POST.get("pin"),
-                                      direction=request.POST.get("direction", ""))  # fmt: skip
-    except ValidationError as exc:
-        _error(request, exc)
-    return redirect(reverse("analytics:dashboards") + "#pinned")
+    return _pin_change(request, lambda: dashboards.dashboard_pin_move(
+        company=request.company, actor=request.user, pin_id=request.POST.get("pin"),
+        direction=request.POST.get("direction", ""),
+    ))  # fmt: skip
 
 
 urlpatterns: list[URLPattern] = [

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from xietong.analytics import etl
 from xietong.core.models import Company
 from xietong.core.tenancy import company_scope
 from xietong.crm import campaigns, services, tickets
@@ -23,6 +24,7 @@ from xietong.inventory.models import Picking
 from xietong.party.services import contact_create, customer_group_create
 from xietong.product.services import category_create, product_cost_set
 from xietong.sales import billing, documents
+from xietong.sales.models import SalesOrderLine
 from xietong.sales.tests.factories import D, customer, item, receive, shop
 
 
@@ -116,3 +118,22 @@ def service_history(company: Company, h: SimpleNamespace, *, rep: Any) -> Simple
     campaign = campaign_sent(company, h.buyers)
     return SimpleNamespace(tickets=made, order=order, invoice=invoice, team=team,
                            campaign=campaign)  # fmt: skip
+
+
+def loaded_world(company_a: Company, company_b: Company, users_a: dict[str, Any], *,
+                 orders: int) -> SimpleNamespace:  # fmt: skip
+    """`orders` orders of company A sold by its rep and manager, 4 of company B, and the
+    warehouse loaded in full; A's history."""
+    a = history(company_a, seed=5, orders=orders,
+                salespeople=[users_a["sales_rep"], users_a["sales_manager"]])  # fmt: skip
+    history(company_b, seed=6, orders=4)
+    etl.etl_run(full=True)
+    return a
+
+
+def operational_revenue(company: Company, **filters: Any) -> Any:
+    """The revenue of the company's confirmed and done order lines, read from the operational
+    database (the figure the warehouse must give)."""
+    lines = SalesOrderLine.objects.filter(order__company=company,
+                                          order__state__in=etl.SALES_STATES, **filters)  # fmt: skip
+    return sum((line.amount_untaxed for line in lines), D(0))

@@ -16,16 +16,14 @@ from django.urls import reverse
 from xietong.analytics import (
     customers,
     dashboards,
-    etl,
     forecast_run,
     selectors,
     services,
     warehouse,
 )
 from xietong.analytics.models import DashboardPin, SavedPivot
-from xietong.analytics.tests.factories import history
+from xietong.analytics.tests.factories import loaded_world, operational_revenue
 from xietong.core.models import Role
-from xietong.sales.models import SalesOrderLine
 
 pytestmark = pytest.mark.django_db
 ROLE_BOARDS = {"sales_manager": "sales_manager", "planner": "planner", "buyer": "buyer",
@@ -36,17 +34,7 @@ AS_OF = dt.date(2026, 9, 1)
 
 @pytest.fixture
 def world(company_a, company_b, users_a):  # type: ignore[no-untyped-def]
-    a = history(company_a, seed=5, orders=25,
-                salespeople=[users_a["sales_rep"], users_a["sales_manager"]])  # fmt: skip
-    history(company_b, seed=6, orders=4)
-    etl.etl_run(full=True)
-    return a
-
-
-def _revenue(company, **filters):  # type: ignore[no-untyped-def]
-    lines = SalesOrderLine.objects.filter(order__company=company,
-                                          order__state__in=etl.SALES_STATES, **filters)  # fmt: skip
-    return sum((line.amount_untaxed for line in lines), Decimal(0))
+    return loaded_world(company_a, company_b, users_a, orders=25)
 
 
 def _tiles(response) -> dict:  # type: ignore[no-untyped-def]
@@ -87,7 +75,9 @@ def test_pivot_tiles_give_the_operational_totals(world, company_a, users_a, clie
     response = client_for(manager).get(reverse("analytics:dashboards"))
     tiles = _tiles(response)
     by_person = tiles["tile-sales_salesperson"]
-    assert by_person["table"]["footer"][1] == _revenue(company_a)  # [Total, revenue, margin]
+    assert by_person["table"]["footer"][1] == operational_revenue(
+        company_a
+    )  # [Total, revenue, margin]
     assert by_person["chart"]["series"][0]["type"] == "bar"
     assert by_person["link"].startswith(reverse("analytics:pivot") + "?m=revenue&m=margin")
     assert tiles["tile-sales_group"]["chart"]["series"][0]["type"] == "pie"
@@ -111,8 +101,8 @@ def test_a_rep_scoped_dashboard_shows_only_own_customers(world, company_a, users
                                             "analytics.dashboard"])  # fmt: skip
     rep.memberships.get(company=company_a).roles.add(lead)
     tiles = _tiles(client_for(rep).get(reverse("analytics:dashboards")))
-    own = _revenue(company_a, order__party__salesperson=rep)
-    assert Decimal(0) < own < _revenue(company_a)
+    own = operational_revenue(company_a, order__party__salesperson=rep)
+    assert Decimal(0) < own < operational_revenue(company_a)
     assert tiles["tile-sales_salesperson"]["table"]["footer"][1] == own
     names = {r[0] for r in tiles["tile-sales_top_customers"]["table"]["rows"]}
     assert names <= {b.name for b in world.buyers if b.salesperson_id == rep.pk}
@@ -311,7 +301,7 @@ def test_pinned_views_show_the_pivot_in_the_users_scope(world, company_a, users_
     dashboards.dashboard_pin_add(company=company_a, actor=manager, view_id=view.pk,
                                  display="line")  # fmt: skip
     pinned = client_for(manager).get(reverse("analytics:dashboards")).context["pinned"]
-    assert pinned[0]["table"]["footer"] == ["Total", _revenue(company_a)]
+    assert pinned[0]["table"]["footer"] == ["Total", operational_revenue(company_a)]
     assert pinned[0]["chart"]["series"][0]["type"] == "line"
     pivot = client_for(manager).get(reverse("analytics:pivot") + f"?view={view.pk}")
     assert 'id="pin-view"' in pivot.content.decode()

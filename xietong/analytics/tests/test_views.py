@@ -14,26 +14,16 @@ from openpyxl import load_workbook
 
 from xietong.analytics import etl
 from xietong.analytics.models import SavedPivot
-from xietong.analytics.tests.factories import history
+from xietong.analytics.tests.factories import loaded_world, operational_revenue
 from xietong.core.models import Job
-from xietong.sales.models import SalesOrder, SalesOrderLine
+from xietong.sales.models import SalesOrder
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def world(company_a, company_b, users_a):  # type: ignore[no-untyped-def]
-    a = history(company_a, seed=5, orders=10,
-                salespeople=[users_a["sales_rep"], users_a["sales_manager"]])  # fmt: skip
-    history(company_b, seed=6, orders=4)
-    etl.etl_run(full=True)
-    return a
-
-
-def _revenue(company, **filters):  # type: ignore[no-untyped-def]
-    lines = SalesOrderLine.objects.filter(order__company=company,
-                                          order__state__in=etl.SALES_STATES, **filters)  # fmt: skip
-    return sum((line.amount_untaxed for line in lines), Decimal(0))
+    return loaded_world(company_a, company_b, users_a, orders=10)
 
 
 def _csv(response):  # type: ignore[no-untyped-def]
@@ -67,16 +57,16 @@ def test_export_csv_and_xlsx_hold_the_operational_totals(world, company_a, users
     rows = _csv(client.get(url + "&format=csv"))
     assert rows[0][0] == "Customer"
     assert rows[-1][0] == "Total"
-    assert Decimal(rows[-1][1]) == _revenue(company_a)
+    assert Decimal(rows[-1][1]) == operational_revenue(company_a)
     assert not any(r[0].startswith(f"Buyer {company_a.pk + 1}-") for r in rows)  # company B
     response = client.get(url + "&format=xlsx")
     assert response["Content-Type"].startswith("application/vnd.openxmlformats")
     sheet = load_workbook(io.BytesIO(response.content)).active
     values = list(sheet.values)
     assert values[0][0] == "Customer" and values[-1][0] == "Total"
-    assert Decimal(str(values[-1][1])).quantize(Decimal("0.01")) == _revenue(company_a).quantize(
-        Decimal("0.01")
-    )
+    assert Decimal(str(values[-1][1])).quantize(Decimal("0.01")) == operational_revenue(
+        company_a
+    ).quantize(Decimal("0.01"))
 
 
 def test_rep_sees_only_own_customers(world, company_a, users_a, client_for):
@@ -85,7 +75,7 @@ def test_rep_sees_only_own_customers(world, company_a, users_a, client_for):
                                     + "?m=revenue&r=customer&format=csv"))  # fmt: skip
     own = {b.name for b in world.buyers if b.salesperson_id == rep.pk}
     assert {r[0] for r in rows[1:-1]} <= own and rows[1:-1]
-    assert Decimal(rows[-1][1]) == _revenue(company_a, order__party__salesperson=rep)
+    assert Decimal(rows[-1][1]) == operational_revenue(company_a, order__party__salesperson=rep)
     manager_rows = _csv(client_for(users_a["sales_manager"]).get(
         reverse("analytics:pivot_export") + "?m=revenue&r=customer&format=csv"))  # fmt: skip
     assert len(manager_rows) > len(rows)
