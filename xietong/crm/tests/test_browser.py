@@ -42,7 +42,10 @@ def page(django_db_setup, live_server, monkeypatch):  # type: ignore[no-untyped-
 
 def _drag(page, source: str, target: str) -> None:  # type: ignore[no-untyped-def]
     """Drag with the mouse in small steps, pausing at each: Sortable's fallback mode checks
-    where the pointer is every 50 ms, so it must linger over the target before the drop."""
+    where the pointer is every 50 ms, so it must linger over the target before the drop. The
+    previous move's requests (and the column headers' refresh) finish first: on a busy machine
+    a drag started meanwhile lands on the columns being replaced."""
+    page.wait_for_load_state("networkidle")
     start = page.locator(f"{source} .crm-grip").bounding_box()  # not on its link or select
     end = page.locator(target).bounding_box()
     x0, y0 = start["x"] + 20, start["y"] + 5
@@ -52,7 +55,7 @@ def _drag(page, source: str, target: str) -> None:  # type: ignore[no-untyped-de
     page.wait_for_timeout(100)
     for step in range(1, 11):
         page.mouse.move(x0 + (x1 - x0) * step / 10, y0 + (y1 - y0) * step / 10)
-        page.wait_for_timeout(60)
+        page.wait_for_timeout(100)
     page.wait_for_timeout(300)
     page.mouse.up()
 
